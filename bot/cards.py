@@ -1,0 +1,84 @@
+"""The lead card: what one reader sees of a lead, and which buttons they get."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.render import TELEGRAM_TEXT_LIMIT, render, since, visible_length
+from storage.models import OPEN_STATUSES, Lead, LeadStatus, Role, Staff
+
+# Field budgets in UTF-16 units: together with the labels they keep a card under 4096.
+NAME_LIMIT = 200
+FIELD_LIMIT = 200
+MESSAGE_LIMIT = 2400
+EXTRA_LIMIT = 300
+
+
+class CardAction(enum.StrEnum):
+    TAKE = "take"
+    JUNK = "junk"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who looks at a card: a staff member in their private chat, or the team chat."""
+
+    staff_id: int | None
+    role: Role | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class CardView:
+    lead_id: int
+    text: str
+    actions: tuple[CardAction, ...]
+
+
+def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
+    if lead.status == LeadStatus.NEW:
+        return (CardAction.TAKE, CardAction.JUNK)
+    if lead.status not in OPEN_STATUSES:
+        return ()
+    if reader.staff_id is not None and (
+        reader.staff_id == lead.owner_id or reader.role in (Role.SUPERVISOR, Role.ADMIN)
+    ):
+        return (CardAction.JUNK,)
+    return ()
+
+
+def card_view(
+    lead: Lead,
+    owner_name: str | None,
+    reader: Reader,
+    now: datetime,
+    reason_label: str | None = None,
+    requests: int = 1,
+) -> CardView:
+    """Render the card; long fields are cut so it always fits in one Telegram message."""
+    message_limit = MESSAGE_LIMIT
+    while True:
+        text = render(
+            "card.html.j2",
+            reader.locale,
+            lead=lead,
+            owner_name=owner_name,
+            is_mine=reader.staff_id is not None and reader.staff_id == lead.owner_id,
+            ago=since(lead.created_at, now, reader.locale),
+            requests=requests,
+            reason_label=reason_label,
+            limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
+                    "extra": EXTRA_LIMIT},
+        )  # fmt: skip
+        if visible_length(text) <= TELEGRAM_TEXT_LIMIT or message_limit < 100:
+            return CardView(lead.id, text, card_actions(lead, reader))
+        message_limit //= 2
+
+
+def reader_for(staff: Staff | None, default_locale: str) -> Reader:
+    """The team chat (no staff row) reads in the configured language."""
+    if staff is None:
+        return Reader(staff_id=None, role=None, locale=default_locale)
+    return Reader(staff_id=staff.id, role=Role(staff.role), locale=staff.language or default_locale)

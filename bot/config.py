@@ -1,0 +1,158 @@
+"""Settings: secrets and addresses from the environment, business rules from a TOML file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.durations import parse_duration
+
+Locale = Literal["ru", "en"]
+_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///./leadbot.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    intake_token: SecretStr | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    leads_chat_id: int | None = None
+    leadbot_config: Path | None = None
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        return value
+
+    @field_validator("bot_token", mode="after")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("BOT_TOKEN is malformed: expected 123456789:AA... from BotFather")
+        return value
+
+    @field_validator("leads_chat_id", "leadbot_config", "telegram_webhook_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("intake_token", "telegram_webhook_secret", "bot_token", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def require_bot_token(self) -> str:
+        if self.bot_token is None:
+            raise ConfigError("BOT_TOKEN is not set: put the token from @BotFather in .env")
+        return self.bot_token.get_secret_value()
+
+
+class Reason(BaseModel):
+    code: str
+    ru: str
+    en: str
+    asks_text: bool = False
+
+    def label(self, locale: str) -> str:
+        return self.en if locale == "en" else self.ru
+
+
+class TelegramLimits(BaseModel):
+    global_per_second: float = 30
+    per_chat_per_second: float = 1
+    per_chat_burst: int = 3
+    per_group_per_minute: float = 20
+    retry_base: timedelta = timedelta(seconds=1)
+    retry_max: timedelta = timedelta(minutes=5)
+    claim_lease: timedelta = timedelta(minutes=2)
+
+    @field_validator("retry_base", "retry_max", "claim_lease", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str | int | float) else value
+
+
+class Routing(BaseModel):
+    policy: Literal["claim"] = "claim"
+
+
+class IntakeLimits(BaseModel):
+    max_body_bytes: int = 65536
+    max_batch: int = 256
+
+
+class AppConfig(BaseModel):
+    """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
+
+    locale: Locale = "ru"
+    phone_region: str = "RU"
+    timezone: str = "Europe/Moscow"
+    junk_reasons: list[Reason]
+    routing: Routing = Routing()
+    time_limits: dict[str, timedelta] = {}
+    telegram: TelegramLimits = TelegramLimits()
+    intake: IntakeLimits = IntakeLimits()
+
+    @field_validator("time_limits", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return {key: parse_duration(raw) for key, raw in dict(value).items()}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    def junk_reason(self, code: str) -> Reason | None:
+        return next((reason for reason in self.junk_reasons if reason.code == code), None)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_app_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
+    data = tomllib.loads(resources.files("bot").joinpath("defaults.toml").read_text("utf-8"))
+    if path is not None:
+        try:
+            data = _merge(data, tomllib.loads(Path(path).read_text("utf-8")))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"LEADBOT_CONFIG file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"LEADBOT_CONFIG {path} is not valid TOML: {exc}") from exc
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return AppConfig.model_validate(data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ConfigError(f"config: {' '.join(first[:3])}") from exc

@@ -1,0 +1,389 @@
+"""The notifier: drains the outbox into the Bot API, inside Telegram's limits, at least once.
+
+Woken the moment a transaction that wrote outbox rows commits (see storage.db), it claims
+due rows, sends them lane by lane (one lane per chat, one per lead whose cards are edited,
+so a chat waiting for its limit never holds up another), and records what happened:
+sent (with the message id of every card), retried later (429, network errors, 5xx), or
+given up on (403, 400) with an event on the lead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
+from aiogram.types import Message
+from sqlalchemy import delete, func, select, update
+
+from bot.cards import CardView, card_view, reader_for
+from bot.clock import Clock, SystemClock
+from bot.config import AppConfig
+from bot.leads import load_lead
+from bot.outbox import cards_of, claim_due, mark_failed, mark_retry, mark_sent, next_due_at
+from bot.rate_limits import SendLimits
+from bot.render import render
+from handlers.keyboards import card_keyboard
+from storage.db import SessionFactory
+from storage.models import (
+    Lead,
+    LeadCard,
+    LeadEvent,
+    OutboxKind,
+    OutboxMessage,
+    Staff,
+)
+
+log = logging.getLogger("leadbot.notifier")
+
+IDLE_WAKE = timedelta(seconds=5)
+
+
+class Result(enum.Enum):
+    DONE = "done"  # sent, or nothing left to send
+    GONE = "gone"  # the message to edit no longer exists
+    FAILED = "failed"  # Telegram refused for good (bot blocked, bad request)
+    RETRY = "retry"  # try again later
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    error: str = ""
+    retry_after: timedelta | None = None  # set by a 429: not a failed attempt, a wait
+    value: Any = None
+
+
+def _not_modified(exc: TelegramBadRequest) -> bool:
+    return "message is not modified" in exc.message
+
+
+def _message_gone(exc: TelegramBadRequest) -> bool:
+    text = exc.message.lower()
+    return "message to edit not found" in text or "message can't be edited" in text
+
+
+class Notifier:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        config: AppConfig,
+        clock: Clock,
+        *,
+        delivery_clock: Clock | None = None,
+        batch_size: int = 500,
+        max_in_flight: int = 64,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock  # business time: what a card says ("5 min ago")
+        self._delivery_clock = delivery_clock or SystemClock()  # retries and leases: real time
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(max_in_flight)
+        limits = config.telegram
+        self._limits = SendLimits(
+            limits.global_per_second, limits.per_chat_per_second,
+            limits.per_chat_burst, limits.per_group_per_minute,
+        )  # fmt: skip
+        self._wake = asyncio.Event()
+        self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        renew = asyncio.create_task(self._renew_leases())
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    if await self._claim():
+                        continue
+                    await self._sleep_until_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox claim failed; retrying in 1s")
+                    await asyncio.sleep(1)
+        finally:
+            renew.cancel()
+            for task in list(self._lane_tasks):
+                task.cancel()
+            await asyncio.gather(renew, *self._lane_tasks, return_exceptions=True)
+
+    async def _sleep_until_due(self) -> None:
+        async with self._sessions() as session:
+            due = await next_due_at(session)
+        wait = IDLE_WAKE
+        if due is not None:
+            wait = min(wait, max(due - self._delivery_clock.now(), timedelta(milliseconds=10)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait.total_seconds())
+
+    async def _claim(self) -> int:
+        now = self._delivery_clock.now()
+        async with self._sessions() as session:
+            lease = self._config.telegram.claim_lease
+            rows = await claim_due(session, now, self._batch_size, lease)
+        fresh = [row for row in rows if row.id not in self._in_flight]
+        for row in fresh:
+            self._in_flight.add(row.id)
+            key = (
+                ("lead", row.lead_id or 0)
+                if row.kind == OutboxKind.CARD_REFRESH
+                else ("chat", row.chat_id or 0)
+            )
+            lane = self._lanes.get(key)
+            if lane is not None:
+                lane.append(row)
+                continue
+            self._lanes[key] = [row]
+            task = asyncio.create_task(self._run_lane(key))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        return len(fresh)
+
+    async def _renew_leases(self) -> None:
+        """Rows waiting in a lane keep their claim, so no other instance sends them meanwhile."""
+        lease = self._config.telegram.claim_lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            ids = list(self._in_flight)
+            if not ids:
+                continue
+            with contextlib.suppress(Exception):
+                async with self._sessions() as session:
+                    until = self._delivery_clock.now() + lease
+                    for start in range(0, len(ids), 500):
+                        await session.execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.id.in_(ids[start : start + 500]))
+                            .values(claimed_until=until)
+                        )
+                    await session.commit()
+
+    async def _run_lane(self, key: tuple[str, int]) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                row = lane.pop(0)
+                if row.kind == OutboxKind.CARD_REFRESH:
+                    # several refreshes of one lead waiting together need one round of edits
+                    same = [r for r in lane if r.kind == OutboxKind.CARD_REFRESH]
+                    for extra in same:
+                        lane.remove(extra)
+                    rows = [row, *same]
+                else:
+                    rows = [row]
+                try:
+                    outcome = await self._deliver(row)
+                except Exception as exc:  # a bug or the database: never lose the row
+                    log.exception("delivery crashed outbox=%s lead=%s", row.id, row.lead_id)
+                    outcome = Outcome(Result.RETRY, error=repr(exc))
+                await self._settle(rows, outcome)
+                if outcome.result is Result.RETRY and lane:
+                    # keep this chat's order: the rest waits for the row that has to wait
+                    await self._settle(list(lane), outcome, count_attempt=False)
+                    lane.clear()
+        finally:
+            self._lanes.pop(key, None)
+            for row in lane:
+                self._in_flight.discard(row.id)
+
+    async def _settle(
+        self, rows: list[OutboxMessage], outcome: Outcome, count_attempt: bool = True
+    ) -> None:
+        ids = [row.id for row in rows]
+        try:
+            async with self._sessions() as session:
+                now = self._delivery_clock.now()
+                if outcome.result in (Result.DONE, Result.GONE):
+                    await mark_sent(session, ids, now)
+                elif outcome.result is Result.FAILED:
+                    for row in rows:
+                        await mark_failed(session, row.id, row.attempts + 1, outcome.error)
+                        if row.lead_id is not None:
+                            session.add(LeadEvent(
+                                lead_id=row.lead_id, kind="delivery_failed",
+                                data={"chat_id": row.chat_id, "error": outcome.error[:300]},
+                                created_at=self._clock.now(),
+                            ))  # fmt: skip
+                    log.warning("delivery given up outbox=%s lead=%s chat=%s error=%s",
+                                ids, rows[0].lead_id, rows[0].chat_id, outcome.error)  # fmt: skip
+                else:
+                    for row in rows:
+                        attempts = row.attempts + (1 if count_attempt and not outcome.retry_after
+                                                   else 0)  # fmt: skip
+                        delay = outcome.retry_after or self._backoff(attempts)
+                        await mark_retry(session, row.id, attempts, now + delay, outcome.error)
+                    log.info("delivery postponed outbox=%s lead=%s error=%s",
+                             ids, rows[0].lead_id, outcome.error)  # fmt: skip
+                await session.commit()
+        finally:
+            self._in_flight.difference_update(ids)
+        if outcome.result is Result.RETRY:
+            self.wake()  # so the loop computes its next wake-up from the new due time
+
+    def _backoff(self, attempts: int) -> timedelta:
+        limits = self._config.telegram
+        return min(limits.retry_max, limits.retry_base * (2 ** max(0, attempts - 1)))
+
+    async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Outcome:
+        """One Bot API call to `chat_id`, paced by the limits, its failure classified."""
+        loop = asyncio.get_running_loop()
+        async with self._slots:
+            at = self._limits.book_chat(chat_id, loop.time())
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            at = self._limits.book_global(loop.time())
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            try:
+                return Outcome(Result.DONE, value=await request())
+            except TelegramRetryAfter as exc:
+                self._limits.pause(loop.time() + exc.retry_after)
+                return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
+            except TelegramForbiddenError as exc:
+                return Outcome(Result.FAILED, exc.message)
+            except TelegramBadRequest as exc:
+                if _not_modified(exc):
+                    return Outcome(Result.DONE)
+                if _message_gone(exc):
+                    return Outcome(Result.GONE, exc.message)
+                return Outcome(Result.FAILED, exc.message)
+            except Exception as exc:  # network errors, 5xx, garbage answers: try again later
+                return Outcome(Result.RETRY, f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _deliver(self, row: OutboxMessage) -> Outcome:
+        if row.kind == OutboxKind.CARD:
+            return await self._send_card(row)
+        if row.kind == OutboxKind.CARD_REFRESH:
+            return await self._refresh_cards(row.lead_id or 0)
+        return await self._send_text(row)
+
+    async def _reader_view(
+        self, session: Any, lead: Lead, staff_id: int | None
+    ) -> tuple[CardView, str]:
+        staff = await session.get(Staff, staff_id) if staff_id is not None else None
+        reader = reader_for(staff, self._config.locale)
+        reason = self._config.junk_reason(lead.close_reason) if lead.close_reason else None
+        view = card_view(
+            lead, lead.owner.name if lead.owner else None, reader, self._clock.now(),
+            reason_label=reason.label(reader.locale) if reason else lead.close_reason,
+            requests=await _request_count(session, lead.id),
+        )  # fmt: skip
+        return view, reader.locale
+
+    async def _send_card(self, row: OutboxMessage) -> Outcome:
+        assert row.lead_id is not None and row.chat_id is not None
+        async with self._sessions() as session:
+            lead = await load_lead(session, row.lead_id)
+            already = await session.scalar(
+                select(LeadCard.id).where(
+                    LeadCard.lead_id == row.lead_id, LeadCard.chat_id == row.chat_id
+                )
+            )
+            if lead is None or already is not None:  # sent before a crash: edit, never repeat
+                return Outcome(Result.DONE)
+            view, locale = await self._reader_view(session, lead, row.staff_id)
+        outcome = await self._call(
+            row.chat_id,
+            lambda: self._bot.send_message(
+                chat_id=row.chat_id, text=view.text, reply_markup=card_keyboard(view, locale)
+            ),
+        )
+        if outcome.result is not Result.DONE:
+            return outcome
+        message: Message = outcome.value
+        async with self._sessions() as session:
+            session.add(LeadCard(
+                lead_id=lead.id, chat_id=row.chat_id, message_id=message.message_id,
+                staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
+                created_at=self._clock.now(),
+            ))  # fmt: skip
+            await session.commit()
+            current = await session.scalar(select(Lead.version).where(Lead.id == lead.id))
+        log.info("card sent lead=%s chat=%s message=%s", lead.id, row.chat_id, message.message_id)
+        if current != lead.version:  # the lead changed while its card was on the way
+            await self._refresh_cards(lead.id)
+        return outcome
+
+    async def _refresh_cards(self, lead_id: int) -> Outcome:
+        async with self._sessions() as session:
+            lead = await load_lead(session, lead_id)
+            if lead is None:
+                return Outcome(Result.DONE)
+            stale = [card for card in await cards_of(session, lead_id)
+                     if card.rendered_version < lead.version]  # fmt: skip
+            views = [(card, *await self._reader_view(session, lead, card.staff_id))
+                     for card in stale]  # fmt: skip
+        outcomes = await asyncio.gather(*(self._edit_card(card, view, locale, lead.version)
+                                          for card, view, locale in views))  # fmt: skip
+        retry = [o for o in outcomes if o.result is Result.RETRY]
+        return retry[0] if retry else Outcome(Result.DONE)
+
+    async def _edit_card(
+        self, card: LeadCard, view: CardView, locale: str, version: int
+    ) -> Outcome:
+        outcome = await self._call(
+            card.chat_id,
+            lambda: self._bot.edit_message_text(
+                chat_id=card.chat_id, message_id=card.message_id, text=view.text,
+                reply_markup=card_keyboard(view, locale),
+            ),
+        )  # fmt: skip
+        if outcome.result is Result.RETRY:
+            return outcome
+        async with self._sessions() as session:
+            if outcome.result is Result.GONE:
+                await session.execute(delete(LeadCard).where(LeadCard.id == card.id))
+            else:  # done, or refused for good: either way this version needs no more edits
+                await session.execute(
+                    update(LeadCard).where(LeadCard.id == card.id).values(rendered_version=version)
+                )
+            await session.commit()
+        log.info("card edited lead=%s chat=%s message=%s result=%s",
+                 card.lead_id, card.chat_id, card.message_id, outcome.result.value)  # fmt: skip
+        return outcome
+
+    async def _send_text(self, row: OutboxMessage) -> Outcome:
+        assert row.chat_id is not None
+        async with self._sessions() as session:
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        locale = reader_for(staff, self._config.locale).locale
+        payload = row.payload
+        text = render(f"{payload['template']}.html.j2", locale, **payload.get("context", {}))
+        outcome = await self._call(
+            row.chat_id, lambda: self._bot.send_message(chat_id=row.chat_id, text=text)
+        )
+        if outcome.result is Result.DONE:
+            log.info("message sent lead=%s chat=%s template=%s",
+                     row.lead_id, row.chat_id, payload["template"])  # fmt: skip
+        return outcome
+
+
+async def _request_count(session: Any, lead_id: int) -> int:
+    repeats = await session.scalar(
+        select(func.count()).where(LeadEvent.lead_id == lead_id, LeadEvent.kind == "repeat_request")
+    )
+    return 1 + int(repeats or 0)

@@ -1,0 +1,223 @@
+"""The database schema: every fact leadbot knows lives in these tables."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite drops the zone, so it is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    MANAGER = "manager"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    IN_WORK = "in_work"
+    CALLBACK = "callback"
+    CONVERTED = "converted"
+    REFUSED = "refused"
+    JUNK = "junk"
+
+
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALLBACK)
+
+
+class OutboxKind(enum.StrEnum):
+    CARD = "card"  # send a lead card to one chat
+    CARD_REFRESH = "card_refresh"  # edit every sent copy of a lead's card
+    TEXT = "text"  # a message rendered from a template
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[Role] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_leads_source_external_id"),
+        # the overdue sweep: open leads by status and age
+        Index("ix_leads_status_created_at", "status", "created_at"),
+        Index("ix_leads_contact_id_status", "contact_id", "status"),
+        Index("ix_leads_owner_id_status", "owner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[LeadStatus] = mapped_column(String(16))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    message: Mapped[str | None] = mapped_column(Text)
+    service: Mapped[str | None] = mapped_column(Text)
+    utm: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    close_reason: Mapped[str | None] = mapped_column(String(64))
+    close_comment: Mapped[str | None] = mapped_column(Text)
+    # bumped on every change, so a card rendered from an older state can be noticed and re-edited
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    taken_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    # lazy="raise": async code must say what it loads, never trip over an implicit query
+    contact: Mapped[Contact | None] = relationship(lazy="raise")
+    owner: Mapped[Staff | None] = relationship(lazy="raise")
+
+
+class LeadEvent(Base):
+    """The append-only history of a lead."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (Index("ix_lead_events_lead_id_id", "lead_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+    lead: Mapped[Lead] = relationship(lazy="raise")
+
+
+class Task(Base):
+    """Something due at a time (a call-back, an answer owed); the scheduler sweeps open ones."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_done_at_due_at", "done_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A notification committed with the change that caused it, sent after the commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OutboxKind] = mapped_column(String(16))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[OutboxState] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # NULL: due at once. Set (by the notifier's own clock) only when a send is retried later.
+    next_attempt_at: Mapped[datetime | None]
+    # a sender holds a row until this time; a crashed sender's rows are taken over after it
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    lead: Mapped[Lead | None] = relationship(lazy="raise")
+
+
+class LeadCard(Base):
+    """Which Telegram message shows which lead, so every copy can be edited later."""
+
+    __tablename__ = "lead_cards"
+    __table_args__ = (UniqueConstraint("lead_id", "chat_id", name="uq_lead_cards_lead_id_chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    locale: Mapped[str] = mapped_column(String(8))
+    rendered_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
