@@ -6,8 +6,12 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import AppConfig
 from bot.render import TELEGRAM_TEXT_LIMIT, render, since, visible_length
-from storage.models import OPEN_STATUSES, Lead, LeadStatus, Role, Staff
+from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff
 
 # Field budgets in UTF-16 units: together with the labels they keep a card under 4096.
 NAME_LIMIT = 200
@@ -82,3 +86,26 @@ def reader_for(staff: Staff | None, default_locale: str) -> Reader:
     if staff is None:
         return Reader(staff_id=None, role=None, locale=default_locale)
     return Reader(staff_id=staff.id, role=Role(staff.role), locale=staff.language or default_locale)
+
+
+async def card_for(
+    session: AsyncSession, lead: Lead, staff_id: int | None, config: AppConfig, now: datetime
+) -> tuple[CardView, str]:
+    """The card of `lead` as the staff member `staff_id` (None: the team chat) sees it now.
+
+    `lead.owner` must be loaded (bot.leads.load_lead does)."""
+    staff = await session.get(Staff, staff_id) if staff_id is not None else None
+    reader = reader_for(staff, config.locale)
+    reason = config.junk_reason(lead.close_reason) if lead.close_reason else None
+    repeats = await session.scalar(
+        select(func.count()).where(LeadEvent.lead_id == lead.id, LeadEvent.kind == "repeat_request")
+    )
+    view = card_view(
+        lead,
+        lead.owner.name if lead.owner else None,
+        reader,
+        now,
+        reason_label=reason.label(reader.locale) if reason else lead.close_reason,
+        requests=1 + int(repeats or 0),
+    )
+    return view, reader.locale

@@ -25,9 +25,10 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import Message
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardView, card_view, reader_for
+from bot.cards import CardView, card_for, reader_for
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.leads import load_lead
@@ -281,18 +282,10 @@ class Notifier:
             return await self._refresh_cards(row.lead_id or 0)
         return await self._send_text(row)
 
-    async def _reader_view(
-        self, session: Any, lead: Lead, staff_id: int | None
+    async def _card(
+        self, session: AsyncSession, lead: Lead, staff_id: int | None
     ) -> tuple[CardView, str]:
-        staff = await session.get(Staff, staff_id) if staff_id is not None else None
-        reader = reader_for(staff, self._config.locale)
-        reason = self._config.junk_reason(lead.close_reason) if lead.close_reason else None
-        view = card_view(
-            lead, lead.owner.name if lead.owner else None, reader, self._clock.now(),
-            reason_label=reason.label(reader.locale) if reason else lead.close_reason,
-            requests=await _request_count(session, lead.id),
-        )  # fmt: skip
-        return view, reader.locale
+        return await card_for(session, lead, staff_id, self._config, self._clock.now())
 
     async def _send_card(self, row: OutboxMessage) -> Outcome:
         assert row.lead_id is not None and row.chat_id is not None
@@ -305,7 +298,9 @@ class Notifier:
             )
             if lead is None or already is not None:  # sent before a crash: edit, never repeat
                 return Outcome(Result.DONE)
-            view, locale = await self._reader_view(session, lead, row.staff_id)
+            view, locale = await card_for(
+                session, lead, row.staff_id, self._config, self._clock.now()
+            )
         outcome = await self._call(
             row.chat_id,
             lambda: self._bot.send_message(
@@ -335,8 +330,7 @@ class Notifier:
                 return Outcome(Result.DONE)
             stale = [card for card in await cards_of(session, lead_id)
                      if card.rendered_version < lead.version]  # fmt: skip
-            views = [(card, *await self._reader_view(session, lead, card.staff_id))
-                     for card in stale]  # fmt: skip
+            views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
         outcomes = await asyncio.gather(*(self._edit_card(card, view, locale, lead.version)
                                           for card, view, locale in views))  # fmt: skip
         retry = [o for o in outcomes if o.result is Result.RETRY]
@@ -380,10 +374,3 @@ class Notifier:
             log.info("message sent lead=%s chat=%s template=%s",
                      row.lead_id, row.chat_id, payload["template"])  # fmt: skip
         return outcome
-
-
-async def _request_count(session: Any, lead_id: int) -> int:
-    repeats = await session.scalar(
-        select(func.count()).where(LeadEvent.lead_id == lead_id, LeadEvent.kind == "repeat_request")
-    )
-    return 1 + int(repeats or 0)

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from storage.models import OutboxMessage
 
 SessionFactory = async_sessionmaker[AsyncSession]
 

@@ -1,0 +1,151 @@
+"""Assembly: one process runs Telegram updates, the HTTP server, the notifier and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import AppConfig, Settings
+from bot.intake_queue import IntakeQueue
+from bot.notifier import Notifier
+from bot.staff import ensure_admins
+from handlers import build_dispatcher
+from handlers.http import IntakeSettings, add_intake_routes
+from scheduler import build_scheduler
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger("leadbot.app")
+
+
+@dataclass
+class Application:
+    settings: Settings
+    config: AppConfig
+    clock: Clock
+    engine: AsyncEngine
+    sessions: SessionFactory
+    bot: Bot
+    dispatcher: Dispatcher
+    notifier: Notifier
+    intake: IntakeQueue
+    web_app: web.Application
+    scheduler: AsyncIOScheduler
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The bound port (useful when HTTP_PORT is 0 in tests)."""
+        assert self._runner is not None
+        return int(self._runner.addresses[0][1])
+
+    async def start(self) -> None:
+        await upgrade(self.engine)
+        async with self.sessions() as session:
+            await ensure_admins(session, self.settings.admin_ids, self.clock.now())
+        self.intake.start()
+        self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        self.scheduler.start()
+        if self.settings.telegram_webhook_url:
+            secret = self.settings.telegram_webhook_secret
+            await self.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+            )
+        else:
+            await self.bot.delete_webhook()
+            self._tasks.append(asyncio.create_task(self._poll(), name="polling"))
+        log.info("leadbot started http=%s:%s mode=%s", self.settings.http_host, self.http_port,
+                 "webhook" if self.settings.telegram_webhook_url else "polling")  # fmt: skip
+
+    async def _poll(self) -> None:
+        await self.dispatcher.start_polling(
+            self.bot, handle_signals=False, close_bot_session=False,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        if self.dispatcher._running_lock.locked():
+            with contextlib.suppress(RuntimeError):
+                await self.dispatcher.stop_polling()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.intake.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.bot.session.close()
+        await self.engine.dispose()
+        log.info("leadbot stopped")
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def build_application(
+    settings: Settings, config: AppConfig, clock: Clock | None = None
+) -> Application:
+    clock = clock or SystemClock()
+    token = settings.require_bot_token()
+    engine = create_engine(settings.database_url)
+    notifier_ref: list[Notifier] = []
+    sessions = session_factory(engine, on_outbox_commit=lambda: notifier_ref[0].wake())
+    bot = Bot(
+        token,
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base)),
+        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+    notifier = Notifier(bot, sessions, config, clock)
+    notifier_ref.append(notifier)
+    dispatcher = build_dispatcher(sessions, config, clock, MemoryStorage())
+    intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch)
+    web_app = web.Application(client_max_size=config.intake.max_body_bytes)
+    add_intake_routes(
+        web_app, intake, sessions,
+        IntakeSettings(
+            token=settings.intake_token.get_secret_value() if settings.intake_token else None,
+            phone_region=config.phone_region, max_body_bytes=config.intake.max_body_bytes,
+        ),
+    )  # fmt: skip
+    if settings.telegram_webhook_url:
+        secret = settings.telegram_webhook_secret
+        SimpleRequestHandler(
+            dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
+        ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
+    return Application(
+        settings=settings, config=config, clock=clock, engine=engine, sessions=sessions,
+        bot=bot, dispatcher=dispatcher, notifier=notifier, intake=intake, web_app=web_app,
+        scheduler=build_scheduler(notifier),
+    )  # fmt: skip

@@ -1,0 +1,122 @@
+"""HTTP intake: POST /api/v1/leads from web forms and API clients; GET /healthz."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.intake import IntakeError, parse_lead_input
+from bot.intake_queue import IntakeQueue
+from storage.db import SessionFactory
+
+log = logging.getLogger("leadbot.http")
+
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    token: str | None
+    phone_region: str
+    max_body_bytes: int
+
+
+INTAKE_SETTINGS = web.AppKey("intake_settings", IntakeSettings)
+INTAKE_QUEUE = web.AppKey("intake_queue", IntakeQueue)
+SESSIONS = web.AppKey("sessions", SessionFactory)
+
+
+def _error(status: int, message: str, field: str | None = None) -> web.Response:
+    return web.json_response({"error": message, "field": field}, status=status)
+
+
+def _authorised(request: web.Request, token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else None
+    given = given or request.query.get("token", "")
+    # compare_digest: the answer time must not tell how much of a guess was right
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+async def _read_fields(request: web.Request, limit: int) -> dict[str, Any] | web.Response:
+    too_large = _error(413, f"body is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        return too_large
+    content_type = request.content_type
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.post()  # bounded by the app's client_max_size
+        except web.HTTPRequestEntityTooLarge:
+            return too_large
+        except ValueError:
+            return _error(400, "malformed form body")
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        return _error(415, "send application/json or application/x-www-form-urlencoded")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return too_large
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _error(400, "body is not UTF-8")
+    if content_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(decoded, keep_blank_values=True))
+    try:
+        data = json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        return _error(400, f"malformed JSON: {exc}")
+    if not isinstance(data, dict):
+        return _error(400, "JSON body must be an object")
+    return data
+
+
+async def post_lead(request: web.Request) -> web.Response:
+    settings = request.app[INTAKE_SETTINGS]
+    if settings.token is None:
+        return _error(503, "HTTP intake is off: INTAKE_TOKEN is not set")
+    if not _authorised(request, settings.token):
+        return _error(401, "missing or wrong token")
+    fields = await _read_fields(request, settings.max_body_bytes)
+    if isinstance(fields, web.Response):
+        return fields
+    fields.pop("token", None)  # a form builder may echo the URL's token into the body
+    try:
+        item = parse_lead_input(fields, settings.phone_region)
+    except IntakeError as exc:
+        return _error(422, str(exc), exc.field)
+    try:
+        result = await request.app[INTAKE_QUEUE].submit(item)
+    except Exception:
+        log.exception("intake failed source=%s", item.source)
+        return _error(503, "the lead could not be stored; try again")
+    return web.json_response(
+        {"id": result.lead_id, "status": result.status.value, "duplicate_of": result.duplicate_of},
+        status=201 if result.created else 200,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check failed: %s", type(exc).__name__)
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def add_intake_routes(
+    app: web.Application, queue: IntakeQueue, sessions: SessionFactory, settings: IntakeSettings
+) -> None:
+    app[INTAKE_QUEUE] = queue
+    app[SESSIONS] = sessions
+    app[INTAKE_SETTINGS] = settings
+    app.router.add_post("/api/v1/leads", post_lead)
+    app.router.add_get("/healthz", healthz)
