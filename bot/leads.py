@@ -51,7 +51,7 @@ async def _refusal(
 ) -> ActionResult:
     """Explain, from the lead as it is now, why the action lost."""
     lead = await load_lead(session, lead_id)
-    await session.rollback()
+    await session.commit()  # ends the transaction (it wrote nothing) and keeps `lead` loaded
     if lead is None:
         return ActionResult(None, Refusal.NOT_FOUND)
     if lead.status not in OPEN_STATUSES:

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when TEST_DATABASE_URL is set),
+a movable clock, staff."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import ManualClock
+from bot.config import AppConfig, load_app_config
+from bot.staff import add_staff
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import Base, Role, Staff
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'leadbot.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL run skipped")
+    return url
+
+
+async def reset_database(url: str) -> None:
+    """A clean, fully migrated database for each test."""
+    engine = create_engine(url)
+    try:
+        if not url.startswith("sqlite"):
+            async with engine.begin() as connection:
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await reset_database(database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return load_app_config()
+
+
+@pytest.fixture
+async def staff(sessions: SessionFactory, clock: ManualClock) -> dict[str, Staff]:
+    """Two managers and a supervisor, as an admin would add them with `leadbot staff add`."""
+    people = {
+        "anna": (1001, Role.MANAGER, "Anna"),
+        "boris": (1002, Role.MANAGER, "Boris"),
+        "sveta": (1003, Role.SUPERVISOR, "Sveta"),
+    }
+    added = {}
+    async with sessions() as session:
+        for key, (telegram_id, role, name) in people.items():
+            added[key] = await add_staff(session, telegram_id, role, name, clock.now())
+    return added
+
+
+__all__ = ["Base"]
