@@ -1,0 +1,92 @@
+"""Helpers for end-to-end tests: the real application against the emulated Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from bot.app import Application, build_application
+from bot.clock import ManualClock
+from bot.config import AppConfig, Settings, load_app_config
+from bot.emulator import TelegramEmulator
+
+TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
+INTAKE_TOKEN = "intake-secret-for-tests"
+ANNA, BORIS, SVETA, STRANGER = 1001, 1002, 1003, 5000
+TEAM_CHAT = -1001234567890
+
+# fast retries so a storm of errors is survived in a fraction of a second
+TEST_CONFIG: dict[str, Any] = {"telegram": {"retry_base": "0.05s", "retry_max": "0.3s"}}
+
+
+def fast_config(**overrides: Any) -> AppConfig:
+    merged = {**TEST_CONFIG, **overrides}
+    return load_app_config(overrides=merged)
+
+
+def make_settings(emulator: TelegramEmulator, database_url: str, **extra: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=TOKEN,
+        telegram_api_base=emulator.base_url,
+        database_url=database_url,
+        http_host="127.0.0.1",
+        http_port=0,
+        intake_token=INTAKE_TOKEN,
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_app(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    config: AppConfig | None = None,
+    **settings: Any,
+) -> AsyncIterator[Application]:
+    app = build_application(
+        make_settings(emulator, database_url, **settings), config or fast_config(), clock
+    )
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+class Intake:
+    """A web form posting to the real HTTP intake."""
+
+    def __init__(self, app: Application, http: aiohttp.ClientSession) -> None:
+        self.url = f"http://127.0.0.1:{app.http_port}"
+        self.http = http
+
+    async def post(
+        self, fields: dict[str, Any], token: str | None = INTAKE_TOKEN, **kwargs: Any
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.post(
+            f"{self.url}/api/v1/leads", json=fields, headers=headers, **kwargs
+        ) as response:
+            return response.status, await response.json()
+
+
+def card_buttons(message: Any) -> list[tuple[str, str]]:
+    """(text, callback_data) of every inline button on a message the bot sent."""
+    markup = message.reply_markup or {}
+    return [
+        (button["text"], button.get("callback_data", ""))
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+    ]
+
+
+def button_data(message: Any, starts_with: str) -> str:
+    for _text, data in card_buttons(message):
+        if data.startswith(starts_with):
+            return data
+    raise AssertionError(f"no button {starts_with!r} on {card_buttons(message)}")
