@@ -1,0 +1,133 @@
+"""Templates and cards: escaping, size limits, languages, config parsing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cards import CardAction, Reader, card_view
+from bot.config import ConfigError, Settings, load_app_config
+from bot.durations import parse_duration
+from bot.rate_limits import Pace, SendLimits
+from bot.render import LOCALES, TEMPLATES_DIR, cut, render_alert, utf16_length, visible_length
+from storage.models import Lead, LeadStatus, Role
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _lead(**fields: object) -> Lead:
+    values: dict[str, object] = {
+        "id": 7, "source": "web_form", "status": LeadStatus.NEW, "name": "Ivan",
+        "phone": "+79001234567", "email": None, "message": "hello", "service": None,
+        "utm": {}, "extra": {}, "is_repeat": False, "owner_id": None, "close_comment": None,
+        "created_at": NOW - timedelta(minutes=5), "version": 1,
+    }  # fmt: skip
+    values.update(fields)
+    return Lead(**values)
+
+
+def test_every_template_exists_in_both_languages() -> None:
+    names = {p.name for p in (TEMPLATES_DIR / "ru").iterdir()}
+    assert names == {p.name for p in (TEMPLATES_DIR / "en").iterdir()}
+    assert {"card.html.j2", "labels.toml"} <= names
+    assert LOCALES == ("ru", "en")
+
+
+def test_user_text_is_escaped_and_the_card_fits_whatever_the_lead_holds() -> None:
+    worst = _lead(
+        name="<b>" + "😀" * 10_000, message="</i>&" * 5000, email="a@b.ru",
+        service="<script>" * 300, utm={"utm_source": "<x>" * 100}, is_repeat=True,
+    )  # fmt: skip
+    view = card_view(worst, "<Owner>" * 100, Reader(None, None, "ru"), NOW, requests=3)
+    assert visible_length(view.text) <= 4096
+    assert "<script>" not in view.text and "&lt;script&gt;" in view.text
+    assert "</i>" not in view.text
+    assert "…" in view.text
+
+
+def test_card_buttons_depend_on_status_and_reader() -> None:
+    manager = Reader(staff_id=1, role=Role.MANAGER, locale="en")
+    other = Reader(staff_id=2, role=Role.MANAGER, locale="en")
+    supervisor = Reader(staff_id=3, role=Role.SUPERVISOR, locale="en")
+    new = _lead()
+    taken = _lead(status=LeadStatus.IN_WORK, owner_id=1)
+    junk = _lead(status=LeadStatus.JUNK, close_reason="spam")
+    assert card_view(new, None, other, NOW).actions == (CardAction.TAKE, CardAction.JUNK)
+    assert card_view(taken, "Anna", manager, NOW).actions == (CardAction.JUNK,)
+    assert card_view(taken, "Anna", other, NOW).actions == ()
+    assert card_view(taken, "Anna", supervisor, NOW).actions == (CardAction.JUNK,)
+    assert card_view(junk, None, supervisor, NOW).actions == ()
+    assert "taken by Anna" in card_view(taken, "Anna", other, NOW).text
+    assert "yours" in card_view(taken, "Anna", manager, NOW).text
+    assert "5 min ago" in card_view(new, None, other, NOW).text
+
+
+def test_cut_counts_utf16_units_like_telegram() -> None:
+    assert utf16_length("😀") == 2
+    assert cut("😀😀😀", 4) == "😀…"
+    assert cut("short", 10) == "short"
+    assert utf16_length(cut("😀" * 100, 51)) <= 51
+
+
+def test_alerts_are_plain_text_within_200_characters() -> None:
+    text = render_alert("refusal_already_taken", "ru", owner="<Анна>" * 100)
+    assert text.startswith("Лид уже взял(а) <Анна>")  # shown verbatim by Telegram, not HTML
+    assert len(text) <= 200
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400),
+                          ("1h30m", 5400), ("0.05s", 0.05), ("45", 45)],
+)  # fmt: skip
+def test_durations_read_as_written_in_config(text: str, seconds: float) -> None:
+    assert parse_duration(text).total_seconds() == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "m15", "1h soon"])
+def test_unreadable_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_config_file_overrides_defaults_and_bad_files_give_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "leadbot.toml"
+    good.write_text('locale = "en"\n[time_limits]\nnew = "5m"\n[telegram]\nretry_base = "2s"\n')
+    config = load_app_config(good)
+    assert config.locale == "en" and config.time_limits["new"] == timedelta(minutes=5)
+    assert config.telegram.retry_base == timedelta(seconds=2)
+    assert config.telegram.per_chat_per_second == 1  # untouched defaults stay
+    broken = tmp_path / "broken.toml"
+    broken.write_text("locale = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_app_config(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        load_app_config(tmp_path / "missing.toml")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[time_limits]\nnew = "soon"\n')
+    with pytest.raises(ConfigError):
+        load_app_config(wrong)
+
+
+def test_settings_read_admin_ids_and_refuse_malformed_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "1, 22,333")
+    monkeypatch.setenv("LEADS_CHAT_ID", "")
+    assert Settings(_env_file=None).admin_ids == [1, 22, 333]  # type: ignore[call-arg]
+    monkeypatch.setenv("BOT_TOKEN", "not-a-token")
+    with pytest.raises(ValueError, match="BOT_TOKEN is malformed"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_pace_allows_a_burst_then_one_per_interval() -> None:
+    pace = Pace(rate=1.0, burst=3)
+    assert [pace.book(0.0) for _ in range(5)] == [0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+def test_group_chats_are_paced_at_twenty_a_minute_and_pauses_hold_everything() -> None:
+    limits = SendLimits(30, 1, 1, 20)
+    assert [limits.book_chat(-100, 0.0) for _ in range(3)] == [0.0, 3.0, 6.0]
+    limits.pause(10.0)
+    assert limits.book_chat(5, 0.0) == 10.0 and limits.book_global(0.0) == 10.0
