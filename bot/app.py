@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -86,14 +85,16 @@ class Application:
         )  # fmt: skip
 
     async def stop(self) -> None:
+        """Stop taking work, finish what was accepted, then let go of connections."""
         if self.dispatcher._running_lock.locked():
-            with contextlib.suppress(RuntimeError):
-                await self.dispatcher.stop_polling()
+            # stop_polling cancels the long poll in flight; cancelling our task would orphan it
+            await self.dispatcher.stop_polling()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.intake.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.notifier.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -86,7 +86,7 @@ class TelegramLimits(BaseModel):
     per_group_per_minute: float = 20
     retry_base: timedelta = timedelta(seconds=1)
     retry_max: timedelta = timedelta(minutes=5)
-    claim_lease: timedelta = timedelta(minutes=2)
+    claim_lease: timedelta = timedelta(seconds=30)
 
     @field_validator("retry_base", "retry_max", "claim_lease", mode="before")
     @classmethod

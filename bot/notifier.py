@@ -32,7 +32,15 @@ from bot.cards import CardView, card_for, reader_for
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.leads import load_lead
-from bot.outbox import cards_of, claim_due, mark_failed, mark_retry, mark_sent, next_due_at
+from bot.outbox import (
+    cards_of,
+    claim_due,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    next_due_at,
+    release,
+)
 from bot.rate_limits import SendLimits
 from bot.render import render
 from handlers.keyboards import card_keyboard
@@ -103,6 +111,7 @@ class Notifier:
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -111,11 +120,23 @@ class Notifier:
     def busy(self) -> bool:
         return bool(self._in_flight)
 
+    async def stop(self, grace: float = 2.0) -> None:
+        """Let sends in flight finish (for up to `grace` seconds), then stop."""
+        self._stopping = True
+        self.wake()
+        if self._lane_tasks:
+            await asyncio.wait(list(self._lane_tasks), timeout=grace)
+        if self._in_flight:  # hand unsent rows back at once instead of at the lease's end
+            with contextlib.suppress(Exception):
+                async with self._sessions() as session:
+                    await release(session, list(self._in_flight))
+                    await session.commit()
+
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until stopped or cancelled."""
         renew = asyncio.create_task(self._renew_leases())
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 try:
                     if await self._claim():
@@ -186,7 +207,7 @@ class Notifier:
     async def _run_lane(self, key: tuple[str, int]) -> None:
         lane = self._lanes[key]
         try:
-            while lane:
+            while lane and not self._stopping:
                 row = lane.pop(0)
                 if row.kind == OutboxKind.CARD_REFRESH:
                     # several refreshes of one lead waiting together need one round of edits

@@ -110,3 +110,13 @@ async def mark_failed(session: AsyncSession, message_id: int, attempts: int, err
 
 async def cards_of(session: AsyncSession, lead_id: int) -> list[LeadCard]:
     return list((await session.scalars(select(LeadCard).where(LeadCard.lead_id == lead_id))).all())
+
+
+async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """Give claimed rows back so any sender may take them now."""
+    for start in range(0, len(message_ids), 500):
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids[start : start + 500]))
+            .values(claimed_until=None)
+        )
