@@ -65,24 +65,36 @@ class Application:
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         self.scheduler.start()
-        if self.settings.telegram_webhook_url:
-            secret = self.settings.telegram_webhook_secret
-            await self.bot.set_webhook(
-                self.settings.telegram_webhook_url,
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=self.dispatcher.resolve_used_update_types(),
-            )
-        else:
-            await self.bot.delete_webhook()
-            self._tasks.append(asyncio.create_task(self._poll(), name="polling"))
+        # Telegram being down must not stop intake: updates are connected in the background
+        self._tasks.append(asyncio.create_task(self._connect_updates(), name="updates"))
         log.info("leadbot started http=%s:%s mode=%s", self.settings.http_host, self.http_port,
                  "webhook" if self.settings.telegram_webhook_url else "polling")  # fmt: skip
 
-    async def _poll(self) -> None:
-        await self.dispatcher.start_polling(
-            self.bot, handle_signals=False, close_bot_session=False,
-            allowed_updates=self.dispatcher.resolve_used_update_types(),
-        )  # fmt: skip
+    async def _connect_updates(self) -> None:
+        """Register the webhook, or start long polling; retried until Telegram answers."""
+        delay = 1.0
+        while True:
+            try:
+                if self.settings.telegram_webhook_url:
+                    secret = self.settings.telegram_webhook_secret
+                    await self.bot.set_webhook(
+                        self.settings.telegram_webhook_url,
+                        secret_token=secret.get_secret_value() if secret else None,
+                        allowed_updates=self.dispatcher.resolve_used_update_types(),
+                    )
+                    return
+                await self.bot.delete_webhook()
+                await self.dispatcher.start_polling(
+                    self.bot, handle_signals=False, close_bot_session=False,
+                    allowed_updates=self.dispatcher.resolve_used_update_types(),
+                )  # fmt: skip
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("Telegram unreachable (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
 
     async def stop(self) -> None:
         """Stop taking work, finish what was accepted, then let go of connections."""

@@ -112,6 +112,7 @@ class Notifier:
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
         self._stopping = False
+        self._unsent: list[int] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -125,11 +126,15 @@ class Notifier:
         self._stopping = True
         self.wake()
         if self._lane_tasks:
-            await asyncio.wait(list(self._lane_tasks), timeout=grace)
-        if self._in_flight:  # hand unsent rows back at once instead of at the lease's end
+            _, waiting = await asyncio.wait(list(self._lane_tasks), timeout=grace)
+            for task in waiting:  # e.g. waiting out a 429: its rows go back to the table
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+        unsent = [*self._in_flight, *self._unsent]
+        if unsent:  # hand unsent rows back at once instead of at the lease's end
             with contextlib.suppress(Exception):
                 async with self._sessions() as session:
-                    await release(session, list(self._in_flight))
+                    await release(session, unsent)
                     await session.commit()
 
     async def run(self) -> None:
@@ -225,12 +230,17 @@ class Notifier:
                 await self._settle(rows, outcome)
                 if outcome.result is Result.RETRY and lane:
                     # keep this chat's order: the rest waits for the row that has to wait
-                    await self._settle(list(lane), outcome, count_attempt=False)
+                    # (taken off the lane before the await: rows claimed meanwhile must stay)
+                    rest = lane[:]
                     lane.clear()
+                    await self._settle(rest, outcome, count_attempt=False)
         finally:
             self._lanes.pop(key, None)
-            for row in lane:
-                self._in_flight.discard(row.id)
+            leftover = [row.id for row in lane]
+            # no longer renewed: another sender may take them once their lease ends
+            self._in_flight.difference_update(leftover)
+            if self._stopping:
+                self._unsent.extend(leftover)
 
     async def _settle(
         self, rows: list[OutboxMessage], outcome: Outcome, count_attempt: bool = True

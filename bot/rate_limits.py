@@ -24,6 +24,11 @@ class Pace:
         return at
 
 
+# Aim a little under each limit: requests reach Telegram with jitter, and two sends spaced
+# exactly 1.000 s apart here may arrive 0.99 s apart there.
+MARGIN = 0.9
+
+
 @dataclass
 class SendLimits:
     global_per_second: float
@@ -35,14 +40,15 @@ class SendLimits:
     paused_until: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
-        self._global = Pace(self.global_per_second, burst=max(1, int(self.global_per_second)))
+        self._global = Pace(self.global_per_second * MARGIN,
+                            burst=max(1, int(self.global_per_second * MARGIN)))  # fmt: skip
 
     def _chat(self, chat_id: int) -> Pace:
         pace = self._chats.get(chat_id)
         if pace is None:
             # negative ids are groups and channels: Telegram allows them 20 messages a minute
             rate = self.per_group_per_minute / 60 if chat_id < 0 else self.per_chat_per_second
-            pace = self._chats[chat_id] = Pace(rate, burst=self.per_chat_burst)
+            pace = self._chats[chat_id] = Pace(rate * MARGIN, burst=self.per_chat_burst)
         return pace
 
     def book_chat(self, chat_id: int, now: float) -> float:

@@ -65,9 +65,10 @@ async def test_same_external_id_again_answers_200_with_the_same_lead(
     lead = {"email": "a@b.ru", "source": "tilda", "external_id": "req-1"}
     async with http.post("/api/v1/leads", json=lead, headers=AUTH) as first:
         assert first.status == 201
+        first_id = (await first.json())["id"]
     async with http.post("/api/v1/leads", json=lead, headers=AUTH) as again:
         assert again.status == 200
-        assert (await again.json())["id"] == (await first.json())["id"]
+        assert await again.json() == {"id": first_id, "status": "new", "duplicate_of": None}
     assert await _leads(sessions) == 1
 
 
