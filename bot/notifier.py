@@ -154,9 +154,10 @@ class Notifier:
                     await asyncio.sleep(1)
         finally:
             renew.cancel()
-            for task in list(self._lane_tasks):
+            lanes = [] if self._stopping else list(self._lane_tasks)  # stop() lets them finish
+            for task in lanes:
                 task.cancel()
-            await asyncio.gather(renew, *self._lane_tasks, return_exceptions=True)
+            await asyncio.gather(renew, *lanes, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
         async with self._sessions() as session:

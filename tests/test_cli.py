@@ -127,4 +127,4 @@ async def test_killed_process_delivers_the_card_after_restart(
     assert second.returncode == 0
     assert "Лид #1" in emulator.chat_messages(ANNA)[0].text  # Anna never wrote: default ru
     assert TOKEN not in output and INTAKE_TOKEN not in output  # secrets never logged
-    assert "card sent lead=1" in output
+    assert "card sent lead=1" in output, output

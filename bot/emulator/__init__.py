@@ -1,5 +1,14 @@
-"""An emulated Telegram Bot API: the test suite's Telegram, and the sandbox's."""
+"""An emulated Telegram Bot API server for end-to-end tests and the sandbox."""
 
-from bot.emulator.core import BotMessage, EmulatedUser, RecordedRequest, TelegramEmulator
+from bot.emulator.errors import ApiError
+from bot.emulator.server import TelegramEmulator
+from bot.emulator.state import BotMessage, EmulatedGroup, EmulatedUser, RecordedRequest
 
-__all__ = ["BotMessage", "EmulatedUser", "RecordedRequest", "TelegramEmulator"]
+__all__ = [
+    "ApiError",
+    "BotMessage",
+    "EmulatedGroup",
+    "EmulatedUser",
+    "RecordedRequest",
+    "TelegramEmulator",
+]

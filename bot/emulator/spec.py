@@ -22,6 +22,7 @@ LEGACY_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+BUTTON_DECORATIONS = frozenset({"text", "icon_custom_emoji_id", "style"})
 TRUE_WORDS = frozenset({"true", "1"})
 FALSE_WORDS = frozenset({"false", "0"})
 
@@ -49,14 +50,20 @@ class MethodSpec:
 class BotApiSpec:
     version: str
     methods: dict[str, MethodSpec]
+    # lower-case name -> name: Telegram matches method names case-insensitively
+    by_lower_name: dict[str, str]
+    # InlineKeyboardButton fields that are its action ("exactly one ... must be used")
+    button_actions: frozenset[str]
 
     def method(self, name: str) -> MethodSpec | None:
-        return self.methods.get(name)
+        canonical = self.by_lower_name.get(name.lower())
+        return self.methods[canonical] if canonical else None
 
 
 @cache
 def load_spec() -> BotApiSpec:
-    """Parsed once per process: the file is read-only data, so sharing it is not shared state."""
+    """Parsed once per process (900 KB of JSON); the result is immutable, so sharing it
+    between emulators shares no state."""
     raw = json.loads(resources.files("bot.emulator").joinpath("api.json").read_text("utf-8"))
     methods: dict[str, MethodSpec] = {}
     for name, method in raw["methods"].items():
@@ -69,7 +76,11 @@ def load_spec() -> BotApiSpec:
                 for old_name, types in legacy.items():
                     params.setdefault(old_name, Param(old_name, types, False))
         methods[name] = MethodSpec(name, params, tuple(method.get("returns", [])))
-    return BotApiSpec(str(raw.get("version", "")), methods)
+    button = raw["types"]["InlineKeyboardButton"]["fields"]
+    actions = frozenset(f["name"] for f in button) - BUTTON_DECORATIONS
+    return BotApiSpec(
+        str(raw.get("version", "")), methods, {n.lower(): n for n in methods}, actions
+    )
 
 
 def check_params(method: MethodSpec, raw: dict[str, Any]) -> dict[str, Any]:

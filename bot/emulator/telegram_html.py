@@ -231,7 +231,7 @@ class _HtmlParser:
         tag = self.open.pop()
         if name and name != tag.name:
             raise self.fail(
-                f'Unmatched end tag at byte offset {self.byte_offset(begin)}, '
+                f"Unmatched end tag at byte offset {self.byte_offset(begin)}, "
                 f'expected "</{tag.name}>", found "</{name}>"'
             )
         self.close(tag)
