@@ -88,6 +88,34 @@ def reader_for(staff: Staff | None, default_locale: str) -> Reader:
     return Reader(staff_id=staff.id, role=Role(staff.role), locale=staff.language or default_locale)
 
 
+async def request_counts(session: AsyncSession, lead_ids: list[int]) -> dict[int, int]:
+    """How many requests each lead holds: the one that opened it and those that joined it."""
+    joined = await session.execute(
+        select(LeadEvent.lead_id, func.count())
+        .where(LeadEvent.lead_id.in_(lead_ids), LeadEvent.kind == "repeat_request")
+        .group_by(LeadEvent.lead_id)
+    )
+    counts: dict[int, int] = {lead_id: count for lead_id, count in joined}
+    return {lead_id: 1 + counts.get(lead_id, 0) for lead_id in lead_ids}
+
+
+def card_as_seen_by(
+    lead: Lead, staff: Staff | None, config: AppConfig, now: datetime, requests: int
+) -> tuple[CardView, str]:
+    """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
+    reader = reader_for(staff, config.locale)
+    reason = config.junk_reason(lead.close_reason) if lead.close_reason else None
+    view = card_view(
+        lead,
+        lead.owner.name if lead.owner else None,
+        reader,
+        now,
+        reason_label=reason.label(reader.locale) if reason else lead.close_reason,
+        requests=requests,
+    )
+    return view, reader.locale
+
+
 async def card_for(
     session: AsyncSession, lead: Lead, staff_id: int | None, config: AppConfig, now: datetime
 ) -> tuple[CardView, str]:
@@ -95,17 +123,5 @@ async def card_for(
 
     `lead.owner` must be loaded (bot.leads.load_lead does)."""
     staff = await session.get(Staff, staff_id) if staff_id is not None else None
-    reader = reader_for(staff, config.locale)
-    reason = config.junk_reason(lead.close_reason) if lead.close_reason else None
-    repeats = await session.scalar(
-        select(func.count()).where(LeadEvent.lead_id == lead.id, LeadEvent.kind == "repeat_request")
-    )
-    view = card_view(
-        lead,
-        lead.owner.name if lead.owner else None,
-        reader,
-        now,
-        reason_label=reason.label(reader.locale) if reason else lead.close_reason,
-        requests=1 + int(repeats or 0),
-    )
-    return view, reader.locale
+    requests = (await request_counts(session, [lead.id]))[lead.id]
+    return card_as_seen_by(lead, staff, config, now, requests)

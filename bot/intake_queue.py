@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.intake import IntakeResult, LeadInput, intake_leads
+from bot.intake import IntakeResult, LeadInput
+from bot.intake_store import intake_leads
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.intake")

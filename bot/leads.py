@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from bot.config import AppConfig
-from bot.outbox import card_refresh
+from bot.outbox import card_refresh, enqueue
 from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff
 
 
@@ -37,13 +37,20 @@ class ActionResult:
         return self.refusal is None
 
 
-async def load_lead(session: AsyncSession, lead_id: int) -> Lead | None:
-    return await session.scalar(
+async def load_leads(session: AsyncSession, lead_ids: list[int]) -> list[Lead]:
+    """The leads as they are now (never a stale copy from the session), owners loaded."""
+    found = await session.scalars(
         select(Lead)
-        .where(Lead.id == lead_id)
-        .options(selectinload(Lead.owner))
+        .where(Lead.id.in_(lead_ids))
+        .options(joinedload(Lead.owner))
         .execution_options(populate_existing=True)
     )
+    return list(found.all())
+
+
+async def load_lead(session: AsyncSession, lead_id: int) -> Lead | None:
+    found = await load_leads(session, [lead_id])
+    return found[0] if found else None
 
 
 async def _refusal(
@@ -81,7 +88,7 @@ async def take_lead(
     lead = await load_lead(session, lead_id)
     assert lead is not None
     session.add(LeadEvent(lead=lead, kind="taken", actor_id=actor.id, created_at=now))
-    session.add(card_refresh(lead, now))
+    await enqueue(session, [card_refresh(lead.id, now)])
     await session.commit()
     return ActionResult(lead, owner_name=actor.name)
 
@@ -122,7 +129,7 @@ async def junk_lead(
     assert lead is not None
     data = {"reason": reason, **({"comment": comment} if comment else {})}
     session.add(LeadEvent(lead=lead, kind="junk", actor_id=actor.id, data=data, created_at=now))
-    session.add(card_refresh(lead, now))
+    await enqueue(session, [card_refresh(lead.id, now)])
     await session.commit()
     return ActionResult(lead, owner_name=lead.owner.name if lead.owner else None)
 

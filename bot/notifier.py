@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -24,14 +25,13 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import Message
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardView, card_for, reader_for
+from bot.cards import CardView, card_as_seen_by, card_for, reader_for, request_counts
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
-from bot.leads import load_lead
+from bot.leads import load_lead, load_leads
 from bot.outbox import (
     cards_of,
     claim_due,
@@ -55,6 +55,7 @@ from storage.models import (
 )
 
 log = logging.getLogger("leadbot.notifier")
+CARD_GROUP = 50  # new cards for one chat read and recorded together
 
 IDLE_WAKE = timedelta(seconds=5)
 
@@ -94,6 +95,7 @@ class Notifier:
         delivery_clock: Clock | None = None,
         batch_size: int = 500,
         max_in_flight: int = 64,
+        max_claimed: int = 2000,
     ) -> None:
         self._bot = bot
         self._sessions = sessions
@@ -101,6 +103,8 @@ class Notifier:
         self._clock = clock  # business time: what a card says ("5 min ago")
         self._delivery_clock = delivery_clock or SystemClock()  # retries and leases: real time
         self._batch_size = batch_size
+        # a backlog (Telegram down, a flood of leads) stays in the table, not in memory
+        self._max_claimed = max_claimed
         self._slots = asyncio.Semaphore(max_in_flight)
         limits = config.telegram
         self._limits = SendLimits(
@@ -169,10 +173,13 @@ class Notifier:
             await asyncio.wait_for(self._wake.wait(), wait.total_seconds())
 
     async def _claim(self) -> int:
+        room = min(self._batch_size, self._max_claimed - len(self._in_flight))
+        if room <= 0:
+            return 0  # woken again as rows settle
         now = self._delivery_clock.now()
         async with self._sessions() as session:
             lease = self._config.telegram.claim_lease
-            rows = await claim_due(session, now, self._batch_size, lease)
+            rows = await claim_due(session, now, room, lease)
         fresh = [row for row in rows if row.id not in self._in_flight]
         for row in fresh:
             self._in_flight.add(row.id)
@@ -214,27 +221,27 @@ class Notifier:
         lane = self._lanes[key]
         try:
             while lane and not self._stopping:
-                row = lane.pop(0)
-                if row.kind == OutboxKind.CARD_REFRESH:
+                rows = [lane.pop(0)]
+                kind = rows[0].kind
+                if kind == OutboxKind.CARD_REFRESH:
                     # several refreshes of one lead waiting together need one round of edits
-                    same = [r for r in lane if r.kind == OutboxKind.CARD_REFRESH]
-                    for extra in same:
-                        lane.remove(extra)
-                    rows = [row, *same]
-                else:
-                    rows = [row]
-                try:
-                    outcome = await self._deliver(row)
-                except Exception as exc:  # a bug or the database: never lose the row
-                    log.exception("delivery crashed outbox=%s lead=%s", row.id, row.lead_id)
-                    outcome = Outcome(Result.RETRY, error=repr(exc))
-                await self._settle(rows, outcome)
-                if outcome.result is Result.RETRY and lane:
+                    rows += [r for r in lane if r.kind == OutboxKind.CARD_REFRESH]
+                    lane[:] = [r for r in lane if r.kind != OutboxKind.CARD_REFRESH]
+                elif kind == OutboxKind.CARD:
+                    # new cards queued for one chat go out together: one read, one record
+                    while lane and lane[0].kind == OutboxKind.CARD and len(rows) < CARD_GROUP:
+                        rows.append(lane.pop(0))
+                outcomes = await self._deliver_safely(rows)
+                if len(outcomes) < len(rows):  # stopped at a row that has to wait
+                    lane[:0] = rows[len(outcomes) :]
+                    rows = rows[: len(outcomes)]
+                await self._settle_each(rows, outcomes)
+                if outcomes[-1].result is Result.RETRY and lane:
                     # keep this chat's order: the rest waits for the row that has to wait
                     # (taken off the lane before the await: rows claimed meanwhile must stay)
                     rest = lane[:]
                     lane.clear()
-                    await self._settle(rest, outcome, count_attempt=False)
+                    await self._settle(rest, outcomes[-1], count_attempt=False)
         finally:
             self._lanes.pop(key, None)
             leftover = [row.id for row in lane]
@@ -242,6 +249,27 @@ class Notifier:
             self._in_flight.difference_update(leftover)
             if self._stopping:
                 self._unsent.extend(leftover)
+
+    async def _deliver_safely(self, rows: list[OutboxMessage]) -> list[Outcome]:
+        """One outcome per row attempted, in order; a crash retries them all, losing none."""
+        try:
+            if rows[0].kind == OutboxKind.CARD:
+                return await self._send_cards(rows)
+            if rows[0].kind == OutboxKind.CARD_REFRESH:
+                return [await self._refresh_cards(rows[0].lead_id or 0)] * len(rows)
+            return [await self._send_text(rows[0])]
+        except Exception as exc:  # a bug or the database: never lose the row
+            log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
+            return [Outcome(Result.RETRY, error=repr(exc))] * len(rows)
+
+    async def _settle_each(self, rows: list[OutboxMessage], outcomes: list[Outcome]) -> None:
+        done = [row for row, o in zip(rows, outcomes, strict=True)
+                if o.result in (Result.DONE, Result.GONE)]  # fmt: skip
+        if done:
+            await self._settle(done, Outcome(Result.DONE))
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome.result not in (Result.DONE, Result.GONE):
+                await self._settle([row], outcome)
 
     async def _settle(
         self, rows: list[OutboxMessage], outcome: Outcome, count_attempt: bool = True
@@ -273,9 +301,11 @@ class Notifier:
                              ids, rows[0].lead_id, outcome.error)  # fmt: skip
                 await session.commit()
         finally:
+            full = len(self._in_flight) >= self._max_claimed
             self._in_flight.difference_update(ids)
-        if outcome.result is Result.RETRY:
-            self.wake()  # so the loop computes its next wake-up from the new due time
+        if outcome.result is Result.RETRY or full:
+            # a retry changes the next due time; a full claim has room again for the backlog
+            self.wake()
 
     def _backoff(self, attempts: int) -> timedelta:
         limits = self._config.telegram
@@ -307,53 +337,66 @@ class Notifier:
             except Exception as exc:  # network errors, 5xx, garbage answers: try again later
                 return Outcome(Result.RETRY, f"{type(exc).__name__}: {exc}"[:300])
 
-    async def _deliver(self, row: OutboxMessage) -> Outcome:
-        if row.kind == OutboxKind.CARD:
-            return await self._send_card(row)
-        if row.kind == OutboxKind.CARD_REFRESH:
-            return await self._refresh_cards(row.lead_id or 0)
-        return await self._send_text(row)
-
     async def _card(
         self, session: AsyncSession, lead: Lead, staff_id: int | None
     ) -> tuple[CardView, str]:
         return await card_for(session, lead, staff_id, self._config, self._clock.now())
 
-    async def _send_card(self, row: OutboxMessage) -> Outcome:
-        assert row.lead_id is not None and row.chat_id is not None
+    async def _send_cards(self, rows: list[OutboxMessage]) -> list[Outcome]:
+        """New cards for one chat, in order; stops at the first that has to wait.
+
+        The leads are read in one go and the sent cards recorded in one transaction: a lead
+        burst must not cost a few database round trips per card.
+        """
+        chat_id = rows[0].chat_id
+        assert chat_id is not None
+        lead_ids = [row.lead_id for row in rows if row.lead_id is not None]
         async with self._sessions() as session:
-            lead = await load_lead(session, row.lead_id)
-            already = await session.scalar(
-                select(LeadCard.id).where(
-                    LeadCard.lead_id == row.lead_id, LeadCard.chat_id == row.chat_id
-                )
-            )
-            if lead is None or already is not None:  # sent before a crash: edit, never repeat
-                return Outcome(Result.DONE)
-            view, locale = await card_for(
-                session, lead, row.staff_id, self._config, self._clock.now()
-            )
-        outcome = await self._call(
-            row.chat_id,
-            lambda: self._bot.send_message(
-                chat_id=row.chat_id, text=view.text, reply_markup=card_keyboard(view, locale)
-            ),
-        )
-        if outcome.result is not Result.DONE:
-            return outcome
-        message: Message = outcome.value
+            leads = {lead.id: lead for lead in await load_leads(session, lead_ids)}
+            shown = set(await session.scalars(select(LeadCard.lead_id).where(
+                LeadCard.chat_id == chat_id, LeadCard.lead_id.in_(lead_ids))))  # fmt: skip
+            requests = await request_counts(session, lead_ids)
+            viewers = {row.staff_id for row in rows if row.staff_id is not None}
+            staff = {staff_id: await session.get(Staff, staff_id) for staff_id in viewers}
+        now = self._clock.now()
+        outcomes: list[Outcome] = []
+        sent: list[LeadCard] = []
+        for row in rows:
+            lead = leads.get(row.lead_id or 0)
+            if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
+                outcomes.append(Outcome(Result.DONE))
+                continue
+            viewer = staff.get(row.staff_id) if row.staff_id is not None else None
+            view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id])
+            outcome = await self._call(chat_id, partial(
+                self._bot.send_message, chat_id=chat_id, text=view.text,
+                reply_markup=card_keyboard(view, locale)))  # fmt: skip
+            outcomes.append(outcome)
+            if outcome.result is Result.RETRY:
+                break
+            if outcome.result is Result.DONE:
+                sent.append(LeadCard(
+                    lead_id=lead.id, chat_id=chat_id, message_id=outcome.value.message_id,
+                    staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
+                    created_at=self._clock.now(),
+                ))  # fmt: skip
+        if sent:
+            await self._record_cards(sent)
+        return outcomes
+
+    async def _record_cards(self, cards: list[LeadCard]) -> None:
         async with self._sessions() as session:
-            session.add(LeadCard(
-                lead_id=lead.id, chat_id=row.chat_id, message_id=message.message_id,
-                staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
-                created_at=self._clock.now(),
-            ))  # fmt: skip
+            session.add_all(cards)
+            await session.flush()
+            versions = dict((await session.execute(select(Lead.id, Lead.version).where(
+                Lead.id.in_([card.lead_id for card in cards])))).all())  # fmt: skip
             await session.commit()
-            current = await session.scalar(select(Lead.version).where(Lead.id == lead.id))
-        log.info("card sent lead=%s chat=%s message=%s", lead.id, row.chat_id, message.message_id)
-        if current != lead.version:  # the lead changed while its card was on the way
-            await self._refresh_cards(lead.id)
-        return outcome
+        for card in cards:
+            log.info("card sent lead=%s chat=%s message=%s",
+                     card.lead_id, card.chat_id, card.message_id)  # fmt: skip
+        for card in cards:
+            if versions.get(card.lead_id) != card.rendered_version:
+                await self._refresh_cards(card.lead_id)  # it changed while the card was on the way
 
     async def _refresh_cards(self, lead_id: int) -> Outcome:
         async with self._sessions() as session:

@@ -10,36 +10,58 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Lead, LeadCard, OutboxKind, OutboxMessage, OutboxState
+from storage.db import note_outbox_written
+from storage.models import LeadCard, OutboxKind, OutboxMessage, OutboxState
 
 
-def card_message(lead: Lead, chat_id: int, staff_id: int | None, now: datetime) -> OutboxMessage:
-    return OutboxMessage(
-        kind=OutboxKind.CARD, lead=lead, chat_id=chat_id, staff_id=staff_id,
-        payload={}, created_at=now,
-    )  # fmt: skip
+def _row(
+    kind: OutboxKind,
+    lead_id: int | None,
+    now: datetime,
+    chat_id: int | None = None,
+    staff_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    # every row has every key: one multi-row INSERT takes them all
+    return {
+        "kind": kind, "lead_id": lead_id, "chat_id": chat_id, "staff_id": staff_id,
+        "payload": payload or {}, "state": OutboxState.PENDING, "attempts": 0,
+        "created_at": now,
+    }  # fmt: skip
 
 
-def card_refresh(lead: Lead, now: datetime) -> OutboxMessage:
-    return OutboxMessage(kind=OutboxKind.CARD_REFRESH, lead=lead, payload={}, created_at=now)
+def card_message(lead_id: int, chat_id: int, staff_id: int | None, now: datetime) -> dict[str, Any]:
+    """A new card for `chat_id`, rendered at send time from the lead as it is then."""
+    return _row(OutboxKind.CARD, lead_id, now, chat_id, staff_id)
+
+
+def card_refresh(lead_id: int, now: datetime) -> dict[str, Any]:
+    """Redraw every card of the lead: it changed."""
+    return _row(OutboxKind.CARD_REFRESH, lead_id, now)
 
 
 def text_message(
-    lead: Lead | None,
+    lead_id: int | None,
     chat_id: int,
     staff_id: int | None,
     template: str,
     context: dict[str, Any],
     now: datetime,
-) -> OutboxMessage:
+) -> dict[str, Any]:
     """A message rendered from `template` at send time, in the recipient's language."""
-    return OutboxMessage(
-        kind=OutboxKind.TEXT, lead=lead, chat_id=chat_id, staff_id=staff_id,
-        payload={"template": template, "context": context}, created_at=now,
-    )  # fmt: skip
+    payload = {"template": template, "context": context}
+    return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write notifications in the caller's transaction; the notifier is woken by its commit."""
+    if not rows:
+        return
+    await session.execute(insert(OutboxMessage.__table__), list(rows))
+    note_outbox_written(session)
 
 
 async def claim_due(

@@ -45,15 +45,17 @@ def _authorised(request: web.Request, token: str) -> bool:
 
 
 async def _read_fields(request: web.Request, limit: int) -> dict[str, Any] | web.Response:
-    too_large = _error(413, f"body is larger than {limit} bytes")
+    def too_large() -> web.Response:
+        return _error(413, f"body is larger than {limit} bytes")
+
     if request.content_length is not None and request.content_length > limit:
-        return too_large
+        return too_large()
     content_type = request.content_type
     if content_type == "multipart/form-data":
         try:
             form = await request.post()  # bounded by the app's client_max_size
         except web.HTTPRequestEntityTooLarge:
-            return too_large
+            return too_large()
         except ValueError:
             return _error(400, "malformed form body")
         return {key: value for key, value in form.items() if isinstance(value, str)}
@@ -61,7 +63,7 @@ async def _read_fields(request: web.Request, limit: int) -> dict[str, Any] | web
         return _error(415, "send application/json or application/x-www-form-urlencoded")
     body = await request.content.read(limit + 1)
     if len(body) > limit:
-        return too_large
+        return too_large()
     try:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError:

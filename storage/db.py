@@ -14,8 +14,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxMessage
-
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -43,26 +41,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+_OUTBOX_WRITTEN = "outbox_written"
+
+
+def note_outbox_written(session: AsyncSession) -> None:
+    """Mark the transaction as one that wrote outbox rows: its commit wakes the notifier."""
+    session.info[_OUTBOX_WRITTEN] = True
+
+
 def session_factory(
     engine: AsyncEngine, on_outbox_commit: Callable[[], None] | None = None
 ) -> SessionFactory:
     """Sessions for one application; `on_outbox_commit` runs after every commit that wrote
-    outbox rows, so the notifier is woken by the data itself and no caller can forget it."""
+    outbox rows (see `note_outbox_written`), so the notifier wakes as soon as they are durable."""
     session_class = type("LeadbotSession", (Session,), {})
     if on_outbox_commit is not None:
 
-        @event.listens_for(session_class, "before_flush")
-        def _note_outbox(session: Session, _context: Any, _instances: Any) -> None:
-            if any(isinstance(obj, OutboxMessage) for obj in session.new):
-                session.info["outbox_written"] = True
-
         @event.listens_for(session_class, "after_commit")
         def _wake(session: Session) -> None:
-            if session.info.pop("outbox_written", False):
+            if session.info.pop(_OUTBOX_WRITTEN, False):
                 on_outbox_commit()
 
         @event.listens_for(session_class, "after_rollback")
         def _forget(session: Session) -> None:
-            session.info.pop("outbox_written", None)
+            session.info.pop(_OUTBOX_WRITTEN, None)
 
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)

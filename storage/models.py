@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +91,9 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Lets SQLAlchemy insert a batch of rows in one statement on SQLite and still tell which
+    # generated id is whose (without it every row of a group commit is its own INSERT).
+    _sentinel: Mapped[int] = orm_insert_sentinel()
     name: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -123,6 +126,7 @@ class Lead(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    _sentinel: Mapped[int] = orm_insert_sentinel()
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     source: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(128))

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.intake import IntakeError, LeadInput, intake_leads, parse_lead_input
+from bot.intake import IntakeError, LeadInput, parse_lead_input
+from bot.intake_store import intake_leads
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, OutboxKind, OutboxMessage, Staff
 

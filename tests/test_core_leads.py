@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.config import AppConfig
-from bot.intake import LeadInput, intake_leads
+from bot.intake import LeadInput
+from bot.intake_store import intake_leads
 from bot.leads import Refusal, junk_lead, take_lead
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxKind, OutboxMessage, Staff

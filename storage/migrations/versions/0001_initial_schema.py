@@ -3,7 +3,6 @@
 Revision ID: 0001
 Revises:
 
-
 """
 
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("_sentinel", sa.Integer(), nullable=True),
         sa.Column("name", sa.Text(), nullable=True),
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
@@ -56,6 +56,7 @@ def upgrade() -> None:
     op.create_table(
         "leads",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("_sentinel", sa.Integer(), nullable=True),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("external_id", sa.String(length=128), nullable=True),
