@@ -14,7 +14,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -73,6 +73,7 @@ class Outcome:
     error: str = ""
     retry_after: timedelta | None = None  # set by a 429: not a failed attempt, a wait
     value: Any = None
+    recorded: bool = False  # already marked sent, in the transaction that stored its card
 
 
 def _not_modified(exc: TelegramBadRequest) -> bool:
@@ -164,8 +165,10 @@ class Notifier:
             await asyncio.gather(renew, *lanes, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
-        async with self._sessions() as session:
-            due = await next_due_at(session)
+        due = None
+        if len(self._in_flight) < self._max_claimed:  # full: woken as rows settle
+            async with self._sessions() as session:
+                due = await next_due_at(session)
         wait = IDLE_WAKE
         if due is not None:
             wait = min(wait, max(due - self._delivery_clock.now(), timedelta(milliseconds=10)))
@@ -266,7 +269,8 @@ class Notifier:
         done = [row for row, o in zip(rows, outcomes, strict=True)
                 if o.result in (Result.DONE, Result.GONE)]  # fmt: skip
         if done:
-            await self._settle(done, Outcome(Result.DONE))
+            recorded = all(o.recorded for o in outcomes if o.result is Result.DONE)
+            await self._settle(done, Outcome(Result.DONE, recorded=recorded))
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome.result not in (Result.DONE, Result.GONE):
                 await self._settle([row], outcome)
@@ -276,6 +280,8 @@ class Notifier:
     ) -> None:
         ids = [row.id for row in rows]
         try:
+            if outcome.recorded:
+                return
             async with self._sessions() as session:
                 now = self._delivery_clock.now()
                 if outcome.result in (Result.DONE, Result.GONE):
@@ -380,13 +386,18 @@ class Notifier:
                     staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
                     created_at=self._clock.now(),
                 ))  # fmt: skip
-        if sent:
-            await self._record_cards(sent)
-        return outcomes
+        if not sent:
+            return outcomes
+        attempted = zip(rows, outcomes, strict=False)  # outcomes stop at a row that must wait
+        done = [row.id for row, o in attempted if o.result is Result.DONE]
+        await self._record_cards(sent, done)
+        return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
 
-    async def _record_cards(self, cards: list[LeadCard]) -> None:
+    async def _record_cards(self, cards: list[LeadCard], done: list[int]) -> None:
+        """Store the cards' message ids and mark their rows sent, in one transaction."""
         async with self._sessions() as session:
             session.add_all(cards)
+            await mark_sent(session, done, self._delivery_clock.now())
             await session.flush()
             versions = dict((await session.execute(select(Lead.id, Lead.version).where(
                 Lead.id.in_([card.lead_id for card in cards])))).all())  # fmt: skip

@@ -96,10 +96,16 @@ async def claim_due(
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest pending row may be tried (for the notifier to sleep until then)."""
-    due = func.coalesce(OutboxMessage.claimed_until, OutboxMessage.next_attempt_at)
+    """When the earliest postponed row may be tried again (the notifier sleeps until then).
+
+    One index lookup. Rows due now were just claimed; rows held by a sender that died come
+    back when their lease ends, which the notifier's idle wake-up covers.
+    """
     return await session.scalar(
-        select(func.min(due)).where(OutboxMessage.state == OutboxState.PENDING)
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.next_attempt_at.is_not(None),
+        )
     )
 
 
