@@ -33,6 +33,7 @@ from bot.emulator import TelegramEmulator
 TOKEN = "123456789:AAHbench-token-for-the-emulator_0123456"
 INTAKE_TOKEN = "bench-intake-token"
 MANAGER = 1001
+WARM_UP = 200  # leads posted before anything is timed
 UNLIMITED_TELEGRAM = """
 [telegram]
 global_per_second = 100000
@@ -187,7 +188,7 @@ async def running_leadbot(
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_http(f"{base}/healthz")
-        await flat_out(f"{base}/api/v1/leads", 200, 16)  # warm-up
+        await flat_out(f"{base}/api/v1/leads", WARM_UP, 16)
         yield f"{base}/api/v1/leads", emulator, process
     finally:
         process.terminate()
@@ -205,6 +206,8 @@ async def bench_leadbot(args: argparse.Namespace, workdir: Path) -> dict[str, fl
     # Card latency needs more than Telegram's 1 message/s per chat: the limits are lifted here
     # (and the emulator enforces none), so the pipeline itself is timed.
     async with running_leadbot(workdir / "cards", UNLIMITED_TELEGRAM) as (url, emulator, _):
+        # the warm-up's cards must be out before the clock starts
+        await emulator.wait_for(lambda: len(emulator.calls("sendMessage")) >= WARM_UP, 60)
         carded = await fixed_rate(url, args.card_rate, args.seconds)
         delays = await card_delays(emulator, carded)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class Application:
         self.scheduler.start()
         # Telegram being down must not stop intake: updates are connected in the background
         self._tasks.append(asyncio.create_task(self._connect_updates(), name="updates"))
+        # Startup leaves ~1M long-lived objects (aiogram's types, SQLAlchemy's mappers); keeping
+        # them out of the collector's sweeps keeps full collections from stalling requests.
+        gc.freeze()
         log.info("leadbot started http=%s:%s mode=%s", self.settings.http_host, self.http_port,
                  "webhook" if self.settings.telegram_webhook_url else "polling")  # fmt: skip
 

@@ -182,7 +182,7 @@ class Notifier:
         now = self._delivery_clock.now()
         async with self._sessions() as session:
             lease = self._config.telegram.claim_lease
-            rows = await claim_due(session, now, room, lease)
+            rows = await claim_due(session, now, room, lease, held=self._in_flight)
         fresh = [row for row in rows if row.id not in self._in_flight]
         for row in fresh:
             self._in_flight.add(row.id)
@@ -203,6 +203,9 @@ class Notifier:
 
     async def _renew_leases(self) -> None:
         """Rows waiting in a lane keep their claim, so no other instance sends them meanwhile."""
+        async with self._sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                return  # claims live in memory there (see claim_due)
         lease = self._config.telegram.claim_lease
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
@@ -235,16 +238,14 @@ class Notifier:
                     while lane and lane[0].kind == OutboxKind.CARD and len(rows) < CARD_GROUP:
                         rows.append(lane.pop(0))
                 outcomes = await self._deliver_safely(rows)
-                if len(outcomes) < len(rows):  # stopped at a row that has to wait
-                    lane[:0] = rows[len(outcomes) :]
-                    rows = rows[: len(outcomes)]
                 await self._settle_each(rows, outcomes)
-                if outcomes[-1].result is Result.RETRY and lane:
+                retry = next((o for o in outcomes if o.result is Result.RETRY), None)
+                if retry is not None and lane:
                     # keep this chat's order: the rest waits for the row that has to wait
                     # (taken off the lane before the await: rows claimed meanwhile must stay)
                     rest = lane[:]
                     lane.clear()
-                    await self._settle(rest, outcomes[-1], count_attempt=False)
+                    await self._settle(rest, retry, count_attempt=False)
         finally:
             self._lanes.pop(key, None)
             leftover = [row.id for row in lane]
@@ -254,7 +255,7 @@ class Notifier:
                 self._unsent.extend(leftover)
 
     async def _deliver_safely(self, rows: list[OutboxMessage]) -> list[Outcome]:
-        """One outcome per row attempted, in order; a crash retries them all, losing none."""
+        """One outcome per row; a crash retries them all, losing none."""
         try:
             if rows[0].kind == OutboxKind.CARD:
                 return await self._send_cards(rows)
@@ -349,7 +350,7 @@ class Notifier:
         return await card_for(session, lead, staff_id, self._config, self._clock.now())
 
     async def _send_cards(self, rows: list[OutboxMessage]) -> list[Outcome]:
-        """New cards for one chat, in order; stops at the first that has to wait.
+        """New cards for one chat, one outcome per row.
 
         The leads are read in one go and the sent cards recorded in one transaction: a lead
         burst must not cost a few database round trips per card.
@@ -365,31 +366,32 @@ class Notifier:
             viewers = {row.staff_id for row in rows if row.staff_id is not None}
             staff = {staff_id: await session.get(Staff, staff_id) for staff_id in viewers}
         now = self._clock.now()
-        outcomes: list[Outcome] = []
-        sent: list[LeadCard] = []
-        for row in rows:
+
+        async def send(row: OutboxMessage) -> tuple[Outcome, LeadCard | None]:
             lead = leads.get(row.lead_id or 0)
             if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
-                outcomes.append(Outcome(Result.DONE))
-                continue
+                return Outcome(Result.DONE), None
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
             view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id])
             outcome = await self._call(chat_id, partial(
                 self._bot.send_message, chat_id=chat_id, text=view.text,
                 reply_markup=card_keyboard(view, locale)))  # fmt: skip
-            outcomes.append(outcome)
-            if outcome.result is Result.RETRY:
-                break
-            if outcome.result is Result.DONE:
-                sent.append(LeadCard(
-                    lead_id=lead.id, chat_id=chat_id, message_id=outcome.value.message_id,
-                    staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
-                    created_at=self._clock.now(),
-                ))  # fmt: skip
+            if outcome.result is not Result.DONE:
+                return outcome, None
+            return outcome, LeadCard(
+                lead_id=lead.id, chat_id=chat_id, message_id=outcome.value.message_id,
+                staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
+                created_at=self._clock.now(),
+            )  # fmt: skip
+
+        # sent side by side: the limiter books them in order, so at Telegram's pace they still
+        # arrive in order; new cards are independent messages, so a burst may interleave
+        results = await asyncio.gather(*(send(row) for row in rows))
+        outcomes = [outcome for outcome, _ in results]
+        sent = [card for _, card in results if card is not None]
         if not sent:
             return outcomes
-        attempted = zip(rows, outcomes, strict=False)  # outcomes stop at a row that must wait
-        done = [row.id for row, o in attempted if o.result is Result.DONE]
+        done = [row.id for row, o in zip(rows, outcomes, strict=True) if o.result is Result.DONE]
         await self._record_cards(sent, done)
         return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
 

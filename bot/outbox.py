@@ -6,7 +6,7 @@ database side and know nothing of Telegram.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,13 +65,20 @@ async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, limit: int, lease: timedelta
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    held: Collection[int] = (),
 ) -> list[OutboxMessage]:
     """Take up to `limit` due rows for this sender, oldest first, for `lease`.
 
     On PostgreSQL rows are locked with SKIP LOCKED so two instances never take the same row;
-    the lease lets another instance take over the rows of a sender that died.
+    the lease lets another instance take over the rows of a sender that died. SQLite serves
+    one process, so there a claim writes nothing (a write per claim would queue behind every
+    intake commit): the sender keeps its claims in memory and passes them back as `held`.
     """
+    sqlite = session.bind.dialect.name == "sqlite"
     query = (
         select(OutboxMessage)
         .where(
@@ -82,9 +89,11 @@ async def claim_due(
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.scalars(query)).all())
+    if sqlite:
+        if held:
+            query = query.where(OutboxMessage.id.not_in(list(held)))
+        return list((await session.scalars(query)).all())
+    rows = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
     if rows:
         await session.execute(
             update(OutboxMessage)

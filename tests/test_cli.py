@@ -99,7 +99,7 @@ async def test_killed_process_delivers_the_card_after_restart(
     tmp_path: Path, emulator: TelegramEmulator
 ) -> None:
     """The lead is committed, then the process dies (kill -9) before Telegram took the card;
-    the next start delivers it, once the dead process's claim on it has lapsed."""
+    the next start delivers it (on PostgreSQL, once the dead process's lease has lapsed)."""
     assert _leadbot(tmp_path, "staff", "add", str(ANNA), "--role", "manager",
                     "--name", "Anna").returncode == 0  # fmt: skip
     config = tmp_path / "leadbot.toml"
