@@ -28,16 +28,12 @@ def fast_config(**overrides: Any) -> AppConfig:
 
 
 def make_settings(emulator: TelegramEmulator, database_url: str, **extra: Any) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        bot_token=TOKEN,
-        telegram_api_base=emulator.base_url,
-        database_url=database_url,
-        http_host="127.0.0.1",
-        http_port=0,
-        intake_token=INTAKE_TOKEN,
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "bot_token": TOKEN, "telegram_api_base": emulator.base_url,
+        "database_url": database_url, "http_host": "127.0.0.1", "http_port": 0,
+        "intake_token": INTAKE_TOKEN,
+    }  # fmt: skip
+    return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg]
 
 
 @asynccontextmanager

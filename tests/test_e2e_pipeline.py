@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,7 +19,7 @@ from bot.app import Application
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import LeadCard, LeadEvent, OutboxMessage, OutboxState, Staff
+from storage.models import Lead, LeadCard, LeadEvent, OutboxMessage, OutboxState, Staff
 from tests.e2e import (
     ANNA,
     BORIS,
@@ -313,3 +314,36 @@ async def test_blocked_manager_is_given_up_on_and_the_lead_records_it(
     async with sessions() as session:
         event = await session.scalar(select(LeadEvent).where(LeadEvent.kind == "delivery_failed"))
     assert event is not None and event.data["chat_id"] == BORIS
+
+
+async def test_webhook_mode_takes_updates_only_with_the_secret(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    """With TELEGRAM_WEBHOOK_URL set, Telegram posts updates to leadbot's own HTTP server;
+    an update without the secret header is refused and changes nothing."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    hook = f"http://127.0.0.1:{port}/telegram/updates"
+    async with running_app(emulator, database_url, clock, http_port=port,
+                           telegram_webhook_url=hook, telegram_webhook_secret="hook-Secret_1"
+                           ) as app, aiohttp.ClientSession() as http:  # fmt: skip
+        await emulator.wait_for(lambda: emulator.calls("setWebhook"))
+        assert emulator.calls("setWebhook")[0].params["secret_token"] == "hook-Secret_1"
+        assert not emulator.calls("getUpdates")  # no polling beside the webhook
+        await Intake(app, http).post({"name": "Ivan", "phone": "+79001234567"})
+        anna_card, _ = await _cards(emulator, ANNA, BORIS)
+        take = button_data(anna_card, "lead:take")
+
+        forged = {"update_id": 999, "callback_query": {
+            "id": "forged-1", "chat_instance": "1", "data": take,
+            "from": {"id": ANNA, "is_bot": False, "first_name": "Anna"}}}  # fmt: skip
+        async with http.post(hook, json=forged) as response:
+            assert response.status == 401  # what a stranger posting to the URL gets
+        async with app.sessions() as session:
+            lead = await session.scalar(select(Lead))
+            assert lead is not None and lead.owner_id is None
+
+        query = emulator.press_button(ANNA, ANNA, anna_card.message_id, take)
+        await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
+        assert "is yours" in emulator.callback_answer(query)["text"]
