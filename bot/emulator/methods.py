@@ -16,6 +16,7 @@ from bot.emulator.content import check_reply_markup, format_text, same_markup
 from bot.emulator.errors import ApiError, bad_request
 from bot.emulator.spec import BotApiSpec, MethodSpec
 from bot.emulator.state import BotMessage, EmulatedGroup, EmulatorState
+from bot.emulator.telegram_html import FormattedText
 from bot.emulator.webhook import WebhookSender, check_webhook_url
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -207,6 +208,18 @@ class BotApi:
         )  # fmt: skip
         markup = self._markup(params, inline_only=False)
         self._check_reply_target(chat_id, params)
+        return self._store_new(chat_id, params, formatted, markup, params["text"], "text")
+
+    def _store_new(
+        self,
+        chat_id: int,
+        params: dict[str, Any],
+        formatted: FormattedText,
+        markup: Any,
+        source_text: str,
+        kind: str,
+    ) -> Any:
+        """A message the bot sent (a text, or the caption of a photo/document), kept in the chat."""
         message = BotMessage(
             message_id=self.state.log(chat_id).next_id(),
             chat_id=chat_id,
@@ -214,8 +227,9 @@ class BotApi:
             parse_mode=params.get("parse_mode"),
             reply_markup=markup,
             entities=tuple(formatted.entities),
-            source_text=params["text"],
+            source_text=source_text,
             date=int(time.time()),
+            kind=kind,
         )
         return self._store(chat_id, message)
 
@@ -336,18 +350,8 @@ class BotApi:
             caption=True,
         )  # fmt: skip
         markup = self._markup(params, inline_only=False)
-        message = BotMessage(
-            message_id=self.state.log(chat_id).next_id(),
-            chat_id=chat_id,
-            text=caption.text,
-            parse_mode=params.get("parse_mode"),
-            reply_markup=markup,
-            entities=tuple(caption.entities),
-            source_text=str(params.get("caption", "")),
-            date=int(time.time()),
-            kind=method.name,
-        )
-        return self._store(chat_id, message)
+        source = str(params.get("caption", ""))
+        return self._store_new(chat_id, params, caption, markup, source, method.name)
 
     # --- buttons, commands, chats ------------------------------------------------------
 
