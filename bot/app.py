@@ -119,16 +119,26 @@ class Application:
         await self.engine.dispose()
         log.info("leadbot stopped")
 
+    def clock_moved(self) -> None:
+        """The clock jumped forward (the sandbox's control): look at due work now, not at the
+        next periodic sweep."""
+        self.notifier.wake()
+
     async def run_until_signalled(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await self.start()
         try:
-            await stop.wait()
+            await until_signalled()
         finally:
             await self.stop()
+
+
+async def until_signalled() -> None:
+    """Return at SIGINT (Ctrl+C) or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def build_application(

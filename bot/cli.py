@@ -1,11 +1,14 @@
-"""`leadbot run | migrate | staff add/list/remove`."""
+"""`leadbot run | sandbox | migrate | staff add/list/remove`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
+import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -24,6 +27,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadbot", description="Telegram-first lead handling")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot, the HTTP intake and the scheduler")
+    sandbox = commands.add_parser(
+        "sandbox", help="try leadbot in the browser: an emulated Telegram with a demo team",
+        description="Runs the real application against an emulated Telegram served on "
+        "127.0.0.1, with two managers, a supervisor, an admin and a client to play.",
+    )  # fmt: skip
+    sandbox.add_argument("--port", type=int, default=8081, help="the page's port (8081)")
+    sandbox.add_argument("--db", type=Path, help="SQLite file to keep (default: a fresh one)")
+    sandbox.add_argument("--open", action="store_true", help="open the page in the browser")
+    sandbox.add_argument("--lang", choices=["en", "ru"], default="en", help="the team's language")
+    sandbox.add_argument(
+        "--http-port", type=int, default=0, help="leadbot's HTTP intake port (default: any free)"
+    )
     commands.add_parser("migrate", help="upgrade the database schema")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(
         dest="staff_command", required=True
@@ -53,6 +68,36 @@ async def _run(settings: Settings, config: AppConfig) -> None:
     from bot.app import build_application  # aiogram and aiohttp load only for `run`
 
     await build_application(settings, config, SystemClock()).run_until_signalled()
+
+
+async def _sandbox(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    from bot.app import until_signalled
+    from bot.sandbox.runner import INTAKE_TOKEN, Sandbox, SandboxOptions
+
+    # the page shows every update; a log line for each would bury the address printed below
+    for noisy in ("aiogram.event", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    database_url = f"sqlite+aiosqlite:///{args.db.resolve()}" if args.db else None
+    options = SandboxOptions(args.port, args.http_port, database_url, args.lang)
+    sandbox = Sandbox(settings, config, options)
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        await sandbox.stop()
+        print(f"leadbot sandbox: cannot listen on 127.0.0.1 ({exc.strerror or exc}); "
+              "choose other ports with --port / --http-port", file=sys.stderr)  # fmt: skip
+        return 1
+    database = args.db.resolve() if args.db else "a fresh SQLite file, deleted on exit"
+    print(f"\nleadbot sandbox is running: open {sandbox.page_url}\n"
+          f"  web forms can post to {sandbox.intake_url} (Authorization: Bearer {INTAKE_TOKEN})\n"
+          f"  database: {database}\n  Ctrl+C stops it.", flush=True)  # fmt: skip
+    if args.open:
+        webbrowser.open(sandbox.page_url)
+    try:
+        await until_signalled()
+    finally:
+        await sandbox.stop()
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:
@@ -104,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         asyncio.run(_run(settings, config))
         return 0
+    if args.command == "sandbox":
+        return asyncio.run(_sandbox(settings, config, args))
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0

@@ -228,7 +228,7 @@ class BotApi:
             reply_markup=markup,
             entities=tuple(formatted.entities),
             source_text=source_text,
-            date=int(time.time()),
+            date=self.state.timestamp(),
             kind=kind,
         )
         return self._store(chat_id, message)
@@ -272,6 +272,7 @@ class BotApi:
         if unchanged:
             raise bad_request(NOT_MODIFIED)
         edited = message.edited(
+            self.state.timestamp(),
             text=formatted.text,
             entities=tuple(formatted.entities),
             parse_mode=params.get("parse_mode"),
@@ -285,7 +286,7 @@ class BotApi:
         markup = self._markup(params, inline_only=True)
         if same_markup(markup, message.reply_markup):
             raise bad_request(NOT_MODIFIED)
-        return self._replace(message, message.edited(reply_markup=markup))
+        return self._replace(message, message.edited(self.state.timestamp(), reply_markup=markup))
 
     async def delete_message(self, params: dict[str, Any]) -> Any:
         chat_id = self.known_chat(params["chat_id"])
@@ -324,7 +325,7 @@ class BotApi:
             reply_markup=markup,
             entities=entities,
             source_text=text,
-            date=int(time.time()),
+            date=self.state.timestamp(),
         )
         self._store(chat_id, message)
         return message

@@ -40,14 +40,16 @@ class TelegramEmulator:
         *,
         bot_first_name: str = "Leadbot",
         strict_ampersand: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """`strict_ampersand`: reject an unescaped "&" in HTML (Telegram itself lets it pass)."""
+        """`strict_ampersand`: reject an unescaped "&" in HTML (Telegram itself lets it pass).
+        `clock`: Unix time for message dates (the sandbox jumps it with the application's)."""
         bot_id, _, _ = token.partition(":")
         if not bot_id.isdigit():
             raise ValueError("a bot token starts with the bot's numeric id: '<id>:<secret>'")
         self.token = token
         self.spec: BotApiSpec = load_spec()
-        self.state = EmulatorState(int(bot_id), bot_first_name, bot_username)
+        self.state = EmulatorState(int(bot_id), bot_first_name, bot_username, clock=clock)
         self.api = BotApi(self.state, self.spec, strict_ampersand=strict_ampersand)
         self.faults = FaultPlan()
         self.flood: FloodLimits | None = None
@@ -64,9 +66,17 @@ class TelegramEmulator:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        extend: Callable[[web.Application], None] | None = None,
+    ) -> None:
+        """Serve the Bot API; `extend` adds more routes to the same server (the sandbox page)."""
         self.api.closing = False
         app = self.build_app()
+        if extend is not None:
+            extend(app)
         # no long-poll may hold the shutdown: stop() wakes them, this bounds the rest
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -149,6 +159,26 @@ class TelegramEmulator:
         `extra` adds Message fields as given (e.g. reply_to_message). Writing to a blocked
         bot unblocks it, as pressing Start/Restart does in Telegram.
         """
+        body: dict[str, Any] = {"text": text}
+        if entities := command_entities(text):
+            body["entities"] = entities
+        return self._user_message(user_id, chat_id, body | extra)
+
+    def send_contact(
+        self, user_id: int, phone_number: str, chat_id: int | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The user shares their own contact (the `request_contact` button, or the clip menu)."""
+        user = self._user(user_id)
+        contact: dict[str, Any] = {
+            "phone_number": phone_number, "first_name": user.first_name, "user_id": user_id,
+        }  # fmt: skip
+        if user.last_name:
+            contact["last_name"] = user.last_name
+        return self._user_message(user_id, chat_id, {"contact": contact} | extra)
+
+    def _user_message(
+        self, user_id: int, chat_id: int | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
         user = self._user(user_id)
         chat = user_id if chat_id is None else chat_id
         chat_json = self.state.chat_json(chat)
@@ -160,12 +190,9 @@ class TelegramEmulator:
             "message_id": self.state.log(chat).next_id(),
             "from": user.as_user(),
             "chat": chat_json,
-            "date": int(time.time()),
-            "text": text,
+            "date": self.state.timestamp(),
+            **body,
         }
-        if entities := command_entities(text):
-            message["entities"] = entities
-        message.update(extra)
         self.state.log(chat).user_messages[message["message_id"]] = message
         self.state.enqueue_update("message", message)
         self.state.state_changed({"event": "user_message", "chat_id": chat, "message": message})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,13 +70,13 @@ class BotMessage:
     history: tuple[BotMessage, ...] = ()  # earlier versions, oldest first
     kind: str = "text"  # or the method that sent it, e.g. "sendPhoto"; `text` is its caption
 
-    def edited(self, **changes: Any) -> BotMessage:
+    def edited(self, at: int, **changes: Any) -> BotMessage:
         previous = dataclasses.replace(self, history=())
         return dataclasses.replace(
             self,
             **changes,
             edit_count=self.edit_count + 1,
-            edit_date=int(time.time()),
+            edit_date=at,
             history=(*self.history, previous),
         )
 
@@ -167,6 +168,8 @@ class EmulatorState:
     changed: Signal = field(default_factory=Signal)
     update_arrived: Signal = field(default_factory=Signal)
     observers: Observers = field(default_factory=Observers)
+    # Telegram's clock, for message dates: the sandbox moves it with the application's
+    clock: Callable[[], float] = time.time
 
     def bot_user(self) -> dict[str, Any]:
         return {
@@ -175,6 +178,10 @@ class EmulatorState:
             "first_name": self.bot_first_name,
             "username": self.bot_username,
         }
+
+    def timestamp(self) -> int:
+        """Unix time as Telegram stamps messages."""
+        return int(self.clock())
 
     def chat_json(self, chat_id: int) -> dict[str, Any] | None:
         if chat_id in self.users:
