@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 import webbrowser
@@ -83,9 +84,12 @@ async def _sandbox(settings: Settings, config: AppConfig, args: argparse.Namespa
     try:
         await sandbox.start()
     except OSError as exc:
+        port, option = (args.http_port, "--http-port") if sandbox.emulator.serving else (
+            args.port, "--port")  # fmt: skip
+        reason = "it is in use" if exc.errno == errno.EADDRINUSE else str(exc)
+        print(f"leadbot sandbox: cannot listen on 127.0.0.1:{port}: {reason}; "
+              f"choose another with {option}", file=sys.stderr)  # fmt: skip
         await sandbox.stop()
-        print(f"leadbot sandbox: cannot listen on 127.0.0.1 ({exc.strerror or exc}); "
-              "choose other ports with --port / --http-port", file=sys.stderr)  # fmt: skip
         return 1
     database = args.db.resolve() if args.db else "a fresh SQLite file, deleted on exit"
     print(f"\nleadbot sandbox is running: open {sandbox.page_url}\n"

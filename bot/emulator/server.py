@@ -78,11 +78,15 @@ class TelegramEmulator:
         if extend is not None:
             extend(app)
         # no long-poll may hold the shutdown: stop() wakes them, this bounds the rest
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound_host, bound_port = runner.addresses[0][:2]
         self._base_url = f"http://{bound_host}:{bound_port}"
 
     async def stop(self) -> None:
@@ -92,6 +96,10 @@ class TelegramEmulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @property
+    def serving(self) -> bool:
+        return self._runner is not None
 
     @property
     def base_url(self) -> str:
