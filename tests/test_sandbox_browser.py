@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.runner import BOT_TOKEN, Sandbox
 from tests.sandbox import ANNA, BORIS, KATE, card_text, recorded_chat, running_sandbox
 
 CHROMIUM = os.environ.get("LEADBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -226,3 +227,58 @@ async def test_the_clock_control_moves_the_shown_time(page: Page, sandbox: Sandb
     assert (sandbox.clock.now() - before).total_seconds() == 3600
     moved: Any = await page.locator("#clock").get_attribute("datetime")
     assert moved.startswith(sandbox.clock.now().strftime("%Y-%m-%dT%H:"))
+
+
+async def _as_the_bot(sandbox: Sandbox, method: str, **params: Any) -> dict[str, Any]:
+    """Call the emulated Bot API as leadbot would (files as multipart, the rest as JSON)."""
+    url = f"{sandbox.emulator.base_url}/bot{BOT_TOKEN}/{method}"
+    async with aiohttp.ClientSession() as http:
+        if any(isinstance(value, bytes) for value in params.values()):
+            form = aiohttp.FormData()
+            for key, value in params.items():
+                if isinstance(value, bytes):
+                    form.add_field(key, value, filename=f"{key}.bin")
+                else:
+                    form.add_field(key, str(value))
+            request = http.post(url, data=form)
+        else:
+            request = http.post(url, json=params)
+        async with request as response:
+            answer = await response.json()
+    assert answer["ok"], answer
+    return answer["result"]
+
+
+async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
+    page: Page, sandbox: Sandbox
+) -> None:
+    """What the bot will send clients (the channels issue): a photo and a document show as
+    such with their captions, a reply keyboard sits under the input and its contact button
+    shares the phone, a deleted message disappears."""
+    kate = phone(page, KATE)
+    await _as_the_bot(sandbox, "sendPhoto", chat_id=KATE, photo=b"\x89PNG fake",
+                      caption="Your <b>invoice</b>", parse_mode="HTML")  # fmt: skip
+    await _as_the_bot(sandbox, "sendDocument", chat_id=KATE, document=b"%PDF fake",
+                      caption="Contract")  # fmt: skip
+    keyboard = {"keyboard": [[{"text": "📱 Share phone", "request_contact": True}],
+                             [{"text": "Skip"}]], "one_time_keyboard": True}  # fmt: skip
+    asked = await _as_the_bot(sandbox, "sendMessage", chat_id=KATE,
+                              text="Leave your phone?", reply_markup=keyboard)  # fmt: skip
+    await expect(kate.locator(".media-photo")).to_have_text("🖼 Photo")
+    photo = kate.locator(".message", has=page.locator(".media-photo"))
+    await expect(photo.locator(".text")).to_have_text("Your invoice")
+    await expect(photo.locator(".text b")).to_have_text("invoice")
+    await expect(kate.locator(".media-document")).to_have_text("📄 Document")
+    keys = kate.locator(".keyboard .keyboard-button")
+    await expect(keys).to_have_text(["📱 Share phone", "Skip"])
+
+    await kate.get_by_role("button", name="📱 Share phone").click()
+    await expect(kate.locator(".message.out").last).to_contain_text("Kate, +79005550101")
+    assert sandbox.emulator.chat_history(KATE)[-1]["contact"]["phone_number"] == "+79005550101"
+
+    await _as_the_bot(sandbox, "deleteMessage", chat_id=KATE, message_id=asked["message_id"])
+    await expect(kate.locator(f'[data-message-id="{asked["message_id"]}"]')).to_have_count(0)
+    await _as_the_bot(sandbox, "sendMessage", chat_id=KATE, text="Thanks!",
+                      reply_markup={"remove_keyboard": True})  # fmt: skip
+    await expect(kate.locator(".keyboard")).to_be_hidden()
+    await assert_page_shows_what_telegram_holds(page, sandbox)

@@ -377,6 +377,7 @@ function apply(event) {
   switch (event.type) {
     case "snapshot":
       setClock(event.clock); // first: message times are shown in the application's zone
+      document.getElementById("intake-url").textContent = event.intake.url || "";
       if (phones.size !== event.people.length) buildPhones(event.people);
       for (const [id, chat] of Object.entries(event.chats)) phones.get(Number(id))?.reset(chat);
       break;
@@ -414,7 +415,11 @@ function setUpWebForm() {
   const dialog = document.getElementById("web-form-dialog");
   const form = document.getElementById("web-form");
   const error = document.getElementById("web-form-error");
+  let nextSample = 0;
   document.getElementById("open-web-form").addEventListener("click", () => {
+    // each opening offers the next sample person, so every Send is a new lead
+    const sample = S.samples[nextSample++ % S.samples.length];
+    for (const [name, value] of Object.entries(sample)) form.elements[name].value = value;
     error.hidden = true;
     dialog.showModal();
   });
