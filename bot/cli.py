@@ -95,8 +95,8 @@ async def _sandbox(settings: Settings, config: AppConfig, args: argparse.Namespa
     print(f"\nleadbot sandbox is running: open {sandbox.page_url}\n"
           f"  web forms can post to {sandbox.intake_url} (Authorization: Bearer {INTAKE_TOKEN})\n"
           f"  database: {database}\n  Ctrl+C stops it.", flush=True)  # fmt: skip
-    if args.open:
-        webbrowser.open(sandbox.page_url)
+    if args.open and not webbrowser.open(sandbox.page_url):
+        print("  (no browser found to open: open the address above yourself)", flush=True)
     try:
         await until_signalled()
     finally:
