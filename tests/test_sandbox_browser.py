@@ -282,3 +282,23 @@ async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
                       reply_markup={"remove_keyboard": True})  # fmt: skip
     await expect(kate.locator(".keyboard")).to_be_hidden()
     await assert_page_shows_what_telegram_holds(page, sandbox)
+
+
+async def test_the_bots_command_menu_follows_scope_and_language(
+    page: Page, sandbox: Sandbox
+) -> None:
+    """setMyCommands as Telegram resolves it: Anna's own scope wins over the default list; a
+    menu entry sends the command."""
+    kate, anna = phone(page, KATE), phone(page, ANNA)
+    await expect(kate.locator(".menu-button")).to_be_hidden()  # no commands set yet
+    await _as_the_bot(sandbox, "setMyCommands", language_code="en",
+                      commands=[{"command": "start", "description": "Start over"}])  # fmt: skip
+    await _as_the_bot(sandbox, "setMyCommands", scope={"type": "chat", "chat_id": ANNA},
+                      commands=[{"command": "leads", "description": "My leads"}])  # fmt: skip
+    await kate.get_by_role("button", name="Menu").click()
+    await expect(kate.locator(".command-item")).to_have_text(["/start Start over"])
+    await anna.get_by_role("button", name="Menu").click()
+    await expect(anna.locator(".command-item")).to_have_text(["/leads My leads"])
+    await kate.locator(".command-item").click()
+    await expect(kate.locator(".message.out").last.locator(".text")).to_have_text("/start")
+    await expect(kate.locator(".commands")).to_be_hidden()

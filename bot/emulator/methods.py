@@ -391,10 +391,12 @@ class BotApi:
         self.state.commands[key] = [
             {"command": c["command"], "description": c["description"]} for c in commands
         ]
+        self.state.state_changed({"event": "commands_changed"})
         return True
 
     async def delete_my_commands(self, params: dict[str, Any]) -> Any:
         self.state.commands.pop(self._commands_key(params), None)
+        self.state.state_changed({"event": "commands_changed"})
         return True
 
     async def get_my_commands(self, params: dict[str, Any]) -> Any:

@@ -19,13 +19,27 @@ _USER_MEDIA = ("photo", "document", "video", "voice", "video_note", "audio", "st
 
 def chat_view(state: EmulatorState, chat_id: int) -> dict[str, Any]:
     log = state.chats.get(chat_id)
-    if log is None:
-        return {"messages": [], "keyboard": None}
-    merged: dict[int, BotMessage | dict[str, Any]] = {**log.user_messages, **log.bot_messages}
+    merged: dict[int, BotMessage | dict[str, Any]] = (
+        {**log.user_messages, **log.bot_messages} if log else {}
+    )
     return {
         "messages": [message_view(state, merged[key]) for key in sorted(merged)],
         "keyboard": reply_keyboard(state, chat_id),
+        "commands": menu_commands(state, chat_id),
     }
+
+
+def menu_commands(state: EmulatorState, user_id: int) -> list[dict[str, str]]:
+    """The bot's command menu in a user's private chat, as Telegram picks it: the narrowest
+    scope with commands set, in the user's language before the language-less list."""
+    user = state.users.get(user_id)
+    language = (user.language_code or "") if user else ""
+    scopes = (f"chat_id={user_id},type=chat", "type=all_private_chats", "type=default")
+    for scope in scopes:
+        for code in dict.fromkeys((language, "")):
+            if commands := state.commands.get((scope, code)):
+                return commands
+    return []
 
 
 def message_view(state: EmulatorState, message: BotMessage | dict[str, Any]) -> MessageView:
@@ -142,6 +156,11 @@ def page_events(state: EmulatorState, event: dict[str, Any]) -> list[dict[str, A
             "type": "message", "chat_id": chat_id, "message": message_view(state, current),
             "keyboard": reply_keyboard(state, chat_id),
         }]  # fmt: skip
+    if kind == "commands_changed":
+        return [
+            {"type": "commands", "chat_id": user_id, "commands": menu_commands(state, user_id)}
+            for user_id in state.users
+        ]
     if kind == "message_deleted":
         return [{"type": "deleted", "chat_id": chat_id, "message_id": event["message_id"]}]
     if kind == "callback_answered":

@@ -157,6 +157,9 @@ class Phone {
       this.write(text, this.replyTo).then((ok) => { if (ok) this.input.value = ""; });
     });
     root.querySelector(".share-contact").addEventListener("click", () => this.shareContact());
+    this.menu = root.querySelector(".commands");
+    this.menuButton = root.querySelector(".menu-button");
+    this.menuButton.addEventListener("click", () => { this.menu.hidden = !this.menu.hidden; });
     root.querySelector(".reply-cancel").addEventListener("click", () => this.setReply(null));
     root.querySelector(".alert-ok").addEventListener("click", () => { root.querySelector(".alert").hidden = true; });
   }
@@ -217,6 +220,7 @@ class Phone {
     this.messages.clear();
     for (const message of chat.messages) this.upsert(message);
     this.setKeyboard(chat.keyboard);
+    this.setCommands(chat.commands);
     this.scrollToEnd();
   }
 
@@ -305,6 +309,22 @@ class Phone {
     return keyboard;
   }
 
+  setCommands(commands) {
+    this.menu.replaceChildren();
+    this.menuButton.hidden = !commands.length;
+    if (!commands.length) this.menu.hidden = true;
+    for (const { command, description } of commands) {
+      const item = el("button", "command-item");
+      item.type = "button";
+      item.append(el("span", "command", "/" + command), " ", el("span", "description", description));
+      item.addEventListener("click", () => {
+        this.menu.hidden = true;
+        this.write("/" + command, null);
+      });
+      this.menu.append(item);
+    }
+  }
+
   setKeyboard(keyboard) {
     this.keyboard.replaceChildren();
     this.keyboard.hidden = !keyboard;
@@ -386,6 +406,9 @@ function apply(event) {
         phone.upsert(event.message);
         phone.setKeyboard(event.keyboard);
       }
+      break;
+    case "commands":
+      if (phone) phone.setCommands(event.commands);
       break;
     case "deleted":
       if (phone) phone.remove(event.message_id);
