@@ -190,6 +190,24 @@ async def test_actions_take_only_json(sandbox: Sandbox, http: aiohttp.ClientSess
         assert r.status == 400 and (await r.json())["error"] == "the body is not valid JSON"
 
 
+async def test_a_page_from_another_host_name_is_refused(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    """A site that points its own domain at 127.0.0.1 (DNS rebinding) gets neither the chats
+    nor the actions; `localhost` works as well as 127.0.0.1."""
+    port = sandbox.page_url.rsplit(":", 1)[1].strip("/")
+    for path in ("", "sandbox/state", "sandbox/events"):
+        async with http.get(sandbox.page_url + path, headers={"Host": f"evil.example:{port}"}) as r:
+            assert r.status == 403 and "open the sandbox as" in (await r.json())["error"]
+    url = sandbox.page_url + f"sandbox/chats/{KATE}/messages"
+    async with http.post(url, json={"text": "hi"}, headers={"Host": f"evil.example:{port}"}) as r:
+        assert r.status == 403
+    assert len(sandbox.emulator.chat_history(KATE)) == 2  # nothing was written
+    async with http.get(sandbox.page_url + "sandbox/state",
+                        headers={"Host": f"localhost:{port}"}) as response:  # fmt: skip
+        assert response.status == 200
+
+
 async def test_a_forged_press_gets_the_bots_alert_on_the_page(
     sandbox: Sandbox, http: aiohttp.ClientSession
 ) -> None:

@@ -93,6 +93,7 @@ class Sandbox:
         self._app: Application | None = None
         self._http: aiohttp.ClientSession | None = None
         self._forwarder: asyncio.Task[None] | None = None
+        self._ready = False  # the page may ask before the application has started
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -116,11 +117,13 @@ class Sandbox:
         async with self._app.sessions() as session:
             await seed_demo_staff(session, self.people, self.clock.now())
         self._http = aiohttp.ClientSession()
+        self._ready = True
         # everyone opens the bot, as each person must in Telegram before it may write to them
         for person in self.people:
             self.emulator.send_text(person.telegram_id, "/start")
 
     async def stop(self) -> None:
+        self._ready = False
         self.streams.end_all()
         if self._app is not None:
             await self._app.stop()
@@ -144,7 +147,7 @@ class Sandbox:
 
     @property
     def app(self) -> Application:
-        if self._app is None:
+        if self._app is None or not self._ready:
             raise SandboxError(503, "the sandbox is starting")
         return self._app
 
@@ -167,7 +170,7 @@ class Sandbox:
             "chats": {str(p.telegram_id): chat_view(state, p.telegram_id) for p in self.people},
             "clock": self.clock_view(),
             "bot": {"username": BOT_USERNAME},
-            "intake": {"url": self.intake_url if self._app else None},
+            "intake": {"url": self.intake_url if self._ready else None},
         }
 
     def clock_view(self) -> dict[str, Any]:
@@ -209,11 +212,11 @@ class Sandbox:
 
     async def submit_web_form(self, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A website posts its form to leadbot's real intake, as a site's backend would."""
-        if self._http is None:
-            raise SandboxError(503, "the sandbox is starting")
+        url = self.intake_url  # refuses while the application is starting
+        assert self._http is not None
         headers = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
         try:
-            async with self._http.post(self.intake_url, json=fields, headers=headers) as response:
+            async with self._http.post(url, json=fields, headers=headers) as response:
                 text = await response.text()
                 status = response.status
         except aiohttp.ClientError as exc:

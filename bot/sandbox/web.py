@@ -28,10 +28,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def add_sandbox_routes(app: web.Application, sandbox: Sandbox) -> None:
     app[SANDBOX_KEY] = sandbox
-    app.router.add_get("/", _page)
+    app.router.add_get("/", _refusals(_page))
     app.router.add_static("/sandbox/static", STATIC_DIR)
     app.router.add_get("/sandbox/state", _refusals(_state))
-    app.router.add_get("/sandbox/events", _events)
+    app.router.add_get("/sandbox/events", _refusals(_events))
     app.router.add_post("/sandbox/chats/{chat_id}/messages", _refusals(_write))
     app.router.add_post("/sandbox/chats/{chat_id}/contact", _refusals(_share_contact))
     app.router.add_post("/sandbox/chats/{chat_id}/buttons", _refusals(_press))
@@ -42,11 +42,20 @@ def add_sandbox_routes(app: web.Application, sandbox: Sandbox) -> None:
 def _refusals(handler: Handler) -> Handler:
     async def answering(request: web.Request) -> web.StreamResponse:
         try:
+            _check_host(request)
             return await handler(request)
         except SandboxError as error:
             return web.json_response({"error": str(error)}, status=error.status)
 
     return answering
+
+
+def _check_host(request: web.Request) -> None:
+    """Only pages addressed to this machine by name or address: a site that rebinds its own
+    domain to 127.0.0.1 (DNS rebinding) gets no chats and no actions."""
+    port = request.app[SANDBOX_KEY].emulator.base_url.rsplit(":", 1)[1]
+    if request.host not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        raise SandboxError(403, f"open the sandbox as http://127.0.0.1:{port}/")
 
 
 async def _page(request: web.Request) -> web.Response:
