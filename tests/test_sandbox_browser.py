@@ -212,9 +212,16 @@ async def test_a_narrow_screen_shows_one_chat_at_a_time(browser: Browser, sandbo
         await page.goto(sandbox.page_url)
         await expect(phone(page, ANNA)).to_be_visible()
         await expect(phone(page, BORIS)).to_be_hidden()
-        await page.get_by_role("tab", name="Boris").click()
-        await expect(phone(page, BORIS)).to_be_visible()
+        await expect(phone(page, ANNA).locator(".composer")).to_be_in_viewport()
+        # a lead arrives: Anna sees her card, Boris's tab counts his unseen one
+        await send_web_form(page)
+        await expect(card(page, ANNA, 1)).to_be_visible()
+        boris = page.get_by_role("tab", name="Boris")
+        await expect(boris.locator(".badge")).to_have_text("1")
+        await boris.click()
+        await expect(card(page, BORIS, 1)).to_be_visible()
         await expect(phone(page, ANNA)).to_be_hidden()
+        await expect(boris.locator(".badge")).to_be_hidden()
     finally:
         await page.close()
 

@@ -219,6 +219,7 @@ class Phone {
     for (const node of this.messages.values()) node.remove();
     this.messages.clear();
     for (const message of chat.messages) this.upsert(message);
+    this.markUnread(0);
     this.setKeyboard(chat.keyboard);
     this.setCommands(chat.commands);
     this.scrollToEnd();
@@ -228,6 +229,7 @@ class Phone {
     const nearEnd = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
     const node = this.messageNode(message);
     const old = this.messages.get(message.id);
+    if (!old && !this.root.classList.contains("active")) this.markUnread(1);
     if (old) {
       old.replaceWith(node);
     } else {
@@ -238,6 +240,14 @@ class Phone {
     this.messages.set(message.id, node);
     this.empty.hidden = this.messages.size > 0;
     if (!old && nearEnd) this.scrollToEnd();
+  }
+
+  // on a narrow screen only one chat shows: the others' tabs count what arrived meanwhile
+  markUnread(count) {
+    this.unread = count ? (this.unread || 0) + count : 0;
+    const badge = this.tab.querySelector(".badge");
+    badge.textContent = this.unread ? String(this.unread) : "";
+    badge.hidden = !this.unread;
   }
 
   remove(messageId) {
@@ -354,6 +364,7 @@ function showPhone(id) {
     const active = chatId === id;
     phone.root.classList.toggle("active", active);
     phone.tab.classList.toggle("active", active);
+    if (active) phone.markUnread(0);
     phone.tab.setAttribute("aria-selected", String(active));
   }
 }
@@ -368,6 +379,9 @@ function buildPhones(people) {
     const phone = new Phone(person);
     phone.tab = el("button", "tab", person.name);
     phone.tab.type = "button";
+    const badge = el("span", "badge");
+    badge.hidden = true;
+    phone.tab.append(badge);
     phone.tab.setAttribute("role", "tab");
     phone.tab.addEventListener("click", () => showPhone(person.id));
     tabs.append(phone.tab);
