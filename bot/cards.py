@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.render import TELEGRAM_TEXT_LIMIT, render, since, visible_length
-from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff
+from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
+from storage.models import CALLBACK_TASK, Lead, LeadEvent, LeadStatus, Role, Staff, Task
 
 # Field budgets in UTF-16 units: together with the labels they keep a card under 4096.
 NAME_LIMIT = 200
@@ -23,6 +23,23 @@ EXTRA_LIMIT = 300
 class CardAction(enum.StrEnum):
     TAKE = "take"
     JUNK = "junk"
+    CALLBACK = "callback"
+    QUALIFY = "qualify"
+    CONVERT = "convert"
+    REFUSE = "refuse"
+    NOTE = "note"
+    HISTORY = "history"
+    DONE = "done"
+    RESCHEDULE = "reschedule"
+    REOPEN = "reopen"
+
+
+A = CardAction
+# what the person who works a lead can do next, by status
+WORKING_ACTIONS = {
+    LeadStatus.IN_WORK: (A.CALLBACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+    LeadStatus.CALLBACK: (A.DONE, A.RESCHEDULE, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+}
 
 
 @dataclass(frozen=True)
@@ -42,15 +59,18 @@ class CardView:
 
 
 def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
+    """The buttons depend on the lead's status and on who looks: a new lead is anyone's to
+    take; an open one is worked by its owner (and supervisors); a closed one only a
+    supervisor can reopen. The team chat sees only Take and Junk."""
     if lead.status == LeadStatus.NEW:
-        return (CardAction.TAKE, CardAction.JUNK)
-    if lead.status not in OPEN_STATUSES:
+        return (A.TAKE, A.JUNK)
+    if reader.staff_id is None:
         return ()
-    if reader.staff_id is not None and (
-        reader.staff_id == lead.owner_id or reader.role in (Role.SUPERVISOR, Role.ADMIN)
-    ):
-        return (CardAction.JUNK,)
-    return ()
+    supervising = reader.role in (Role.SUPERVISOR, Role.ADMIN)
+    if lead.status in WORKING_ACTIONS:
+        mine = reader.staff_id == lead.owner_id
+        return WORKING_ACTIONS[LeadStatus(lead.status)] if mine or supervising else ()
+    return (A.REOPEN, A.HISTORY) if supervising else ()
 
 
 def card_view(
@@ -60,6 +80,7 @@ def card_view(
     now: datetime,
     reason_label: str | None = None,
     requests: int = 1,
+    callback_due: str | None = None,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -73,6 +94,7 @@ def card_view(
             ago=since(lead.created_at, now, reader.locale),
             requests=requests,
             reason_label=reason_label,
+            callback_due=callback_due,
             limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
                     "extra": EXTRA_LIMIT},
         )  # fmt: skip
@@ -99,12 +121,30 @@ async def request_counts(session: AsyncSession, lead_ids: list[int]) -> dict[int
     return {lead_id: 1 + counts.get(lead_id, 0) for lead_id in lead_ids}
 
 
+async def callbacks_due(session: AsyncSession, lead_ids: list[int]) -> dict[int, datetime]:
+    """When each lead's open call-back is due (leads without one are left out)."""
+    due = await session.execute(
+        select(Task.lead_id, func.min(Task.due_at))
+        .where(Task.lead_id.in_(lead_ids), Task.kind == CALLBACK_TASK, Task.done_at.is_(None))
+        .group_by(Task.lead_id)
+    )
+    return {lead_id: moment for lead_id, moment in due}
+
+
 def card_as_seen_by(
-    lead: Lead, staff: Staff | None, config: AppConfig, now: datetime, requests: int
+    lead: Lead,
+    staff: Staff | None,
+    config: AppConfig,
+    now: datetime,
+    requests: int,
+    callback_due: datetime | None = None,
 ) -> tuple[CardView, str]:
     """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
     reader = reader_for(staff, config.locale)
-    reason = config.junk_reason(lead.close_reason) if lead.close_reason else None
+    reason = None
+    if lead.close_reason:
+        outcome = "refuse" if lead.status == LeadStatus.REFUSED else "junk"
+        reason = config.close_reason(outcome, lead.close_reason)
     view = card_view(
         lead,
         lead.owner.name if lead.owner else None,
@@ -112,6 +152,7 @@ def card_as_seen_by(
         now,
         reason_label=reason.label(reader.locale) if reason else lead.close_reason,
         requests=requests,
+        callback_due=local_time(callback_due, config.zone) if callback_due else None,
     )
     return view, reader.locale
 
@@ -124,4 +165,5 @@ async def card_for(
     `lead.owner` must be loaded (bot.leads.load_lead does)."""
     staff = await session.get(Staff, staff_id) if staff_id is not None else None
     requests = (await request_counts(session, [lead.id]))[lead.id]
-    return card_as_seen_by(lead, staff, config, now, requests)
+    due = (await callbacks_due(session, [lead.id])).get(lead.id)
+    return card_as_seen_by(lead, staff, config, now, requests, due)

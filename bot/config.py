@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import tomllib
 from datetime import timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
@@ -79,6 +80,38 @@ class Reason(BaseModel):
         return self.en if locale == "en" else self.ru
 
 
+class FieldKind(enum.StrEnum):
+    TEXT = "text"
+    PHONE = "phone"
+    EMAIL = "email"
+    AMOUNT = "amount"
+
+
+LEAD_COLUMNS = ("name", "phone", "email", "service", "amount")
+
+
+class DealField(BaseModel):
+    """A field the Qualify/Convert dialogue asks for. `field` is a lead column (name, phone,
+    email, service, amount) or any other key, kept in the lead's `extra`."""
+
+    field: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    kind: FieldKind = FieldKind.TEXT
+    required: bool = True
+    max_length: int = Field(default=200, ge=1, le=1000)
+    ru: str
+    en: str
+
+    def label(self, locale: str) -> str:
+        return self.en if locale == "en" else self.ru
+
+    @model_validator(mode="after")
+    def _column_kinds(self) -> DealField:
+        fixed = {"phone": FieldKind.PHONE, "email": FieldKind.EMAIL, "amount": FieldKind.AMOUNT}
+        if self.field in fixed and self.kind is not fixed[self.field]:
+            raise ValueError(f"deal field {self.field!r} must have kind {fixed[self.field]!r}")
+        return self
+
+
 class TelegramLimits(BaseModel):
     global_per_second: float = 30
     per_chat_per_second: float = 1
@@ -109,7 +142,10 @@ class AppConfig(BaseModel):
     locale: Locale = "ru"
     phone_region: str = "RU"
     timezone: str = "Europe/Moscow"
+    currency: str = Field(default="₽", max_length=8)
     junk_reasons: list[Reason]
+    refuse_reasons: list[Reason]
+    deal_fields: list[DealField]
     routing: Routing = Routing()
     time_limits: dict[str, timedelta] = {}
     telegram: TelegramLimits = TelegramLimits()
@@ -126,8 +162,27 @@ class AppConfig(BaseModel):
         ZoneInfo(value)
         return value
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @field_validator("deal_fields")
+    @classmethod
+    def _distinct_fields(cls, value: list[DealField]) -> list[DealField]:
+        names = [field.field for field in value]
+        if len(names) != len(set(names)):
+            raise ValueError("deal_fields: a field is listed twice")
+        return value
+
     def junk_reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.junk_reasons if reason.code == code), None)
+
+    def reasons(self, outcome: str) -> list[Reason]:
+        """The pick list for closing a lead: "junk" (not our client) or "refuse" (said no)."""
+        return self.junk_reasons if outcome == "junk" else self.refuse_reasons
+
+    def close_reason(self, outcome: str, code: str) -> Reason | None:
+        return next((reason for reason in self.reasons(outcome) if reason.code == code), None)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

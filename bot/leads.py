@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, case, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.config import AppConfig
+from bot.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, may_act, next_status
 from bot.outbox import card_refresh, enqueue
-from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff
+from storage.models import Lead, LeadEvent, LeadStatus, Role, Staff, Task
 
 
 class Refusal(enum.StrEnum):
@@ -22,7 +25,10 @@ class Refusal(enum.StrEnum):
     ALREADY_TAKEN = "already_taken"
     CLOSED = "closed"
     NOT_YOURS = "not_yours"
+    NOT_ALLOWED = "not_allowed"  # the role may not (a manager reopening)
+    OUTDATED = "outdated"  # the lead's status no longer offers this (an old card's button)
     UNKNOWN_REASON = "unknown_reason"
+    MISSING_FIELDS = "missing_fields"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class ActionResult:
     refusal: Refusal | None = None
     # who holds the lead when the refusal is ALREADY_TAKEN / NOT_YOURS
     owner_name: str | None = None
+    # the required fields still empty when the refusal is MISSING_FIELDS (DealField.field)
+    missing: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -53,51 +61,129 @@ async def load_lead(session: AsyncSession, lead_id: int) -> Lead | None:
     return found[0] if found else None
 
 
-async def _refusal(
-    session: AsyncSession, lead_id: int, owned_by_other: Refusal = Refusal.ALREADY_TAKEN
-) -> ActionResult:
-    """Explain, from the lead as it is now, why the action lost."""
-    lead = await load_lead(session, lead_id)
-    await session.commit()  # ends the transaction (it wrote nothing) and keeps `lead` loaded
-    if lead is None:
-        return ActionResult(None, Refusal.NOT_FOUND)
-    if lead.status not in OPEN_STATUSES:
-        return ActionResult(lead, Refusal.CLOSED)
-    owner_name = lead.owner.name if lead.owner else None
-    if lead.owner_id is not None:
-        return ActionResult(lead, owned_by_other, owner_name)
-    return ActionResult(lead, Refusal.NOT_YOURS)
-
-
 def _bump(now: datetime) -> dict[str, object]:
     return {"updated_at": now, "version": Lead.version + 1}
+
+
+def why_refused(action: Action, lead: Lead | None, actor: Staff) -> ActionResult:
+    """Explain, from the lead as it is now, why `actor` cannot do `action` to it."""
+    if lead is None:
+        return ActionResult(None, Refusal.NOT_FOUND)
+    owner_name = lead.owner.name if lead.owner else None
+    if next_status(action, LeadStatus(lead.status), lead.owner_id is not None) is None:
+        if lead.status in CLOSED_STATUSES and action is not Action.REOPEN:
+            return ActionResult(lead, Refusal.CLOSED)
+        if action is Action.TAKE and lead.owner_id is not None:
+            return ActionResult(lead, Refusal.ALREADY_TAKEN, owner_name)
+        return ActionResult(lead, Refusal.OUTDATED)
+    if not may_act(action, Role(actor.role), actor.id, lead.owner_id):
+        if lead.owner_id is not None and action is not Action.REOPEN:
+            return ActionResult(lead, Refusal.NOT_YOURS, owner_name)
+        return ActionResult(lead, Refusal.NOT_ALLOWED)
+    return ActionResult(lead)
+
+
+async def check_allowed(
+    session: AsyncSession, lead_id: int, actor: Staff, action: Action
+) -> ActionResult:
+    """Before a picker or a dialogue: would `actor` be allowed to do `action` now?"""
+    return why_refused(action, await load_lead(session, lead_id), actor)
+
+
+def _permitted(action: Action, actor: Staff) -> list[ColumnElement[bool]]:
+    """may_act() as a WHERE clause, so the check and the change are one statement."""
+    if actor.role in SUPERVISING:
+        return []
+    if action is Action.REOPEN:
+        return [false()]
+    if action in (Action.TAKE, Action.JUNK):
+        return [or_(Lead.owner_id.is_(None), Lead.owner_id == actor.id)]
+    return [Lead.owner_id == actor.id]
+
+
+async def apply_action(
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    action: Action,
+    now: datetime,
+    *,
+    values: dict[str, Any] | None = None,
+    event: dict[str, Any] | None = None,
+    event_kind: str | None = None,
+    then: Callable[[Lead], Awaitable[None]] | None = None,
+) -> ActionResult:
+    """One transition as one transaction: a conditional UPDATE (status allows it, actor may do
+    it), its event row, `then`'s rows and the refresh of every copy of the card. Of concurrent
+    presses on a lead exactly one matches; the others are told why from the lead as it is."""
+    rule = RULES[action]
+    target: Any = rule.target or Lead.status
+    if action is Action.REOPEN:
+        target = case((Lead.owner_id.is_(None), LeadStatus.NEW), else_=LeadStatus.IN_WORK)
+    changed = await session.execute(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor))
+        .values(status=target, **(values or {}), **_bump(now))
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        lead = await load_lead(session, lead_id)
+        await session.commit()  # ends the transaction (it wrote nothing), keeps `lead` loaded
+        refused = why_refused(action, lead, actor)
+        return refused if not refused.ok else ActionResult(lead, Refusal.OUTDATED)
+    lead = await load_lead(session, lead_id)
+    assert lead is not None
+    session.add(LeadEvent(lead=lead, kind=event_kind or action.value, actor_id=actor.id,
+                          data=event or {}, created_at=now))  # fmt: skip
+    if then is not None:  # more rows of the same change (a task), in the same transaction
+        await then(lead)
+    await enqueue(session, [card_refresh(lead.id, now)])
+    await session.commit()
+    return ActionResult(lead, owner_name=lead.owner.name if lead.owner else None)
 
 
 async def take_lead(
     session: AsyncSession, lead_id: int, actor: Staff, now: datetime
 ) -> ActionResult:
-    """First press wins: one conditional UPDATE, so of any number of presses exactly one
-    finds the lead still unowned."""
-    taken = await session.execute(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.owner_id.is_(None), Lead.status == LeadStatus.NEW)
-        .values(owner_id=actor.id, status=LeadStatus.IN_WORK, taken_at=now, **_bump(now))
+    """First press wins: of any number of presses exactly one finds the lead still new."""
+    return await apply_action(
+        session, lead_id, actor, Action.TAKE, now, values={"owner_id": actor.id, "taken_at": now},
+        event_kind="taken",
+    )  # fmt: skip
+
+
+async def close_open_tasks(
+    session: AsyncSession, lead_id: int, now: datetime, kind: str | None = None
+) -> None:
+    """Tasks of a lead that no longer wait for anything (of one kind, or all) are done."""
+    kinds = [Task.kind == kind] if kind is not None else []
+    await session.execute(
+        update(Task)
+        .where(Task.lead_id == lead_id, Task.done_at.is_(None), *kinds)
+        .values(done_at=now)
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        return await _refusal(session, lead_id)
-    lead = await load_lead(session, lead_id)
-    assert lead is not None
-    session.add(LeadEvent(lead=lead, kind="taken", actor_id=actor.id, created_at=now))
-    await enqueue(session, [card_refresh(lead.id, now)])
-    await session.commit()
-    return ActionResult(lead, owner_name=actor.name)
 
 
-def may_close(actor: Staff) -> list[object]:
-    """A new lead may be junked by anyone on staff; an owned one by its owner or a supervisor."""
-    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
-        return []
-    return [or_(Lead.owner_id.is_(None), Lead.owner_id == actor.id)]
+async def close_lead(
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    outcome: Action,
+    reason: str,
+    comment: str | None,
+    now: datetime,
+    config: AppConfig,
+) -> ActionResult:
+    """Junk (not our client) or refuse (our client said no), with a reason from the list."""
+    if config.close_reason(outcome, reason) is None:
+        return ActionResult(await load_lead(session, lead_id), Refusal.UNKNOWN_REASON)
+    data = {"reason": reason, **({"comment": comment} if comment else {})}
+    values = {"close_reason": reason, "close_comment": comment, "closed_at": now}
+
+    async def nothing_waits(lead: Lead) -> None:
+        await close_open_tasks(session, lead.id, now)
+
+    return await apply_action(session, lead_id, actor, outcome, now, values=values, event=data,
+                              then=nothing_waits)  # fmt: skip
 
 
 async def junk_lead(
@@ -109,38 +195,12 @@ async def junk_lead(
     now: datetime,
     config: AppConfig,
 ) -> ActionResult:
-    """Throw a lead out as not our client, with a reason from the configured list."""
-    if config.junk_reason(reason) is None:
-        return ActionResult(await load_lead(session, lead_id), Refusal.UNKNOWN_REASON)
-    junked = await session.execute(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.status.in_(OPEN_STATUSES), *may_close(actor))
-        .values(
-            status=LeadStatus.JUNK,
-            close_reason=reason,
-            close_comment=comment,
-            closed_at=now,
-            **_bump(now),
-        )
-    )
-    if junked.rowcount != 1:  # type: ignore[attr-defined]
-        return await _refusal(session, lead_id, Refusal.NOT_YOURS)
-    lead = await load_lead(session, lead_id)
-    assert lead is not None
-    data = {"reason": reason, **({"comment": comment} if comment else {})}
-    session.add(LeadEvent(lead=lead, kind="junk", actor_id=actor.id, data=data, created_at=now))
-    await enqueue(session, [card_refresh(lead.id, now)])
-    await session.commit()
-    return ActionResult(lead, owner_name=lead.owner.name if lead.owner else None)
+    return await close_lead(session, lead_id, actor, Action.JUNK, reason, comment, now, config)
 
 
-async def check_junk_allowed(session: AsyncSession, lead_id: int, actor: Staff) -> ActionResult:
-    """Before showing the reason picker: would this person be allowed to junk the lead now?"""
-    lead = await load_lead(session, lead_id)
-    if lead is None:
-        return ActionResult(None, Refusal.NOT_FOUND)
-    if lead.status not in OPEN_STATUSES:
-        return ActionResult(lead, Refusal.CLOSED)
-    if may_close(actor) and lead.owner_id not in (None, actor.id):
-        return ActionResult(lead, Refusal.NOT_YOURS, lead.owner.name if lead.owner else None)
-    return ActionResult(lead)
+async def reopen_lead(
+    session: AsyncSession, lead_id: int, actor: Staff, now: datetime
+) -> ActionResult:
+    """A supervisor brings a closed lead back: to its owner's work, or to the pool."""
+    values = {"close_reason": None, "close_comment": None, "closed_at": None}
+    return await apply_action(session, lead_id, actor, Action.REOPEN, now, values=values)

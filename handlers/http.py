@@ -19,7 +19,6 @@ from storage.db import SessionFactory
 log = logging.getLogger("leadbot.http")
 
 
-
 @dataclass(frozen=True)
 class IntakeSettings:
     token: str | None

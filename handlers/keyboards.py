@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import enum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.cards import CardAction, CardView
 from bot.config import AppConfig
+from bot.lifecycle import Action
 from bot.render import labels
 
 
@@ -18,17 +21,37 @@ class LeadButton(CallbackData, prefix="lead"):
     lead_id: int
 
 
-class JunkReasonButton(CallbackData, prefix="junk"):
-    """A pick in the junk reason list: `junk:42:spam`."""
+class ReasonButton(CallbackData, prefix="why"):
+    """A pick in a reason list: `why:junk:42:spam`, `why:refuse:42:price`."""
 
+    outcome: Action
     lead_id: int
     reason: str
 
 
 class CardBackButton(CallbackData, prefix="card"):
-    """Leave the reason picker and show the card's own buttons again."""
+    """Leave a picker and show the card's own buttons again."""
 
     lead_id: int
+
+
+class CallbackChoice(enum.StrEnum):
+    IN_30_MIN = "30m"
+    IN_2_HOURS = "2h"
+    TOMORROW = "tomorrow"
+    OTHER = "other"  # the manager types a time
+
+
+class CallbackWhen(CallbackData, prefix="when"):
+    """A call-back time picked on the card: `when:42:2h`."""
+
+    lead_id: int
+    choice: CallbackChoice
+
+
+class HistoryPage(CallbackData, prefix="hist"):
+    lead_id: int
+    page: int
 
 
 def card_keyboard(view: CardView, locale: str) -> InlineKeyboardMarkup | None:
@@ -45,14 +68,44 @@ def card_keyboard(view: CardView, locale: str) -> InlineKeyboardMarkup | None:
     return builder.as_markup()
 
 
-def junk_reasons_keyboard(lead_id: int, config: AppConfig, locale: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for reason in config.junk_reasons:
-        builder.button(
-            text=reason.label(locale),
-            callback_data=JunkReasonButton(lead_id=lead_id, reason=reason.code),
-        )
+def _back(builder: InlineKeyboardBuilder, lead_id: int, locale: str) -> None:
     back = labels(locale)["buttons"]["back"]
     builder.button(text=back, callback_data=CardBackButton(lead_id=lead_id))
+
+
+def reasons_keyboard(
+    lead_id: int, outcome: Action, config: AppConfig, locale: str
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for reason in config.reasons(outcome):
+        builder.button(
+            text=reason.label(locale),
+            callback_data=ReasonButton(outcome=outcome, lead_id=lead_id, reason=reason.code),
+        )
+    _back(builder, lead_id, locale)
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def callback_choices_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
+    names = labels(locale)["callback_choices"]
+    builder = InlineKeyboardBuilder()
+    for choice in CallbackChoice:
+        builder.button(text=names[choice.value],
+                       callback_data=CallbackWhen(lead_id=lead_id, choice=choice))  # fmt: skip
+    _back(builder, lead_id, locale)
+    builder.adjust(3, 1, 1)
+    return builder.as_markup()
+
+
+def history_keyboard(lead_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    if pages <= 1:
+        return None
+    builder = InlineKeyboardBuilder()
+    if page > 0:
+        builder.button(text="◀", callback_data=HistoryPage(lead_id=lead_id, page=page - 1))
+    here = HistoryPage(lead_id=lead_id, page=page)
+    builder.button(text=f"{page + 1}/{pages}", callback_data=here)
+    if page + 1 < pages:
+        builder.button(text="▶", callback_data=HistoryPage(lead_id=lead_id, page=page + 1))
     return builder.as_markup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -73,6 +75,7 @@ class LeadStatus(enum.StrEnum):
 
 
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALLBACK)
+CALLBACK_TASK = "callback"  # Task.kind of a scheduled call-back
 
 
 class OutboxKind(enum.StrEnum):
@@ -137,6 +140,8 @@ class Lead(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     message: Mapped[str | None] = mapped_column(Text)
     service: Mapped[str | None] = mapped_column(Text)
+    # the deal's amount, in the configured currency, recorded on conversion (or while qualifying)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     utm: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)

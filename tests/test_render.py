@@ -51,14 +51,25 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     manager = Reader(staff_id=1, role=Role.MANAGER, locale="en")
     other = Reader(staff_id=2, role=Role.MANAGER, locale="en")
     supervisor = Reader(staff_id=3, role=Role.SUPERVISOR, locale="en")
+    team_chat = Reader(staff_id=None, role=None, locale="en")
     new = _lead()
     taken = _lead(status=LeadStatus.IN_WORK, owner_id=1)
+    calling = _lead(status=LeadStatus.CALLBACK, owner_id=1)
     junk = _lead(status=LeadStatus.JUNK, close_reason="spam")
-    assert card_view(new, None, other, NOW).actions == (CardAction.TAKE, CardAction.JUNK)
-    assert card_view(taken, "Anna", manager, NOW).actions == (CardAction.JUNK,)
+    a = CardAction
+    working = (a.CALLBACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
+    assert card_view(new, None, other, NOW).actions == (a.TAKE, a.JUNK)
+    assert card_view(new, None, team_chat, NOW).actions == (a.TAKE, a.JUNK)
+    assert card_view(taken, "Anna", manager, NOW).actions == working
     assert card_view(taken, "Anna", other, NOW).actions == ()
-    assert card_view(taken, "Anna", supervisor, NOW).actions == (CardAction.JUNK,)
-    assert card_view(junk, None, supervisor, NOW).actions == ()
+    assert card_view(taken, "Anna", team_chat, NOW).actions == ()
+    assert card_view(taken, "Anna", supervisor, NOW).actions == working
+    assert card_view(calling, "Anna", manager, NOW).actions == (
+        a.DONE, a.RESCHEDULE, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY
+    )  # fmt: skip
+    assert card_view(calling, "Anna", other, NOW).actions == ()
+    assert card_view(junk, None, manager, NOW).actions == ()
+    assert card_view(junk, None, supervisor, NOW).actions == (a.REOPEN, a.HISTORY)
     assert "taken by Anna" in card_view(taken, "Anna", other, NOW).text
     assert "yours" in card_view(taken, "Anna", manager, NOW).text
     assert "5 min ago" in card_view(new, None, other, NOW).text

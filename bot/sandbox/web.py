@@ -169,4 +169,3 @@ async def _jump(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX_KEY]
     sandbox.jump(step if isinstance(step, str) else "")
     return web.json_response(sandbox.clock_view())
-

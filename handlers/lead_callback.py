@@ -1,0 +1,119 @@
+"""Call-backs from the card: quick choices, or a time typed in the manager's words; Done."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.callback_schedule import finish_callback, schedule_callback
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.leads import check_allowed
+from bot.lifecycle import Action
+from bot.render import local_time, render, render_alert
+from bot.when import parse_when, tomorrow_morning
+from handlers.keyboards import CallbackChoice, CallbackWhen, LeadButton, callback_choices_keyboard
+from handlers.replies import card_message, refuse, refuse_in_chat
+from storage.models import Staff
+
+QUICK = {
+    CallbackChoice.IN_30_MIN: timedelta(minutes=30),
+    CallbackChoice.IN_2_HOURS: timedelta(hours=2),
+}
+
+
+class CallbackTime(StatesGroup):
+    waiting = State()  # for a typed time
+
+
+def _due(choice: CallbackChoice, now: datetime, config: AppConfig) -> datetime:
+    if choice in QUICK:
+        return now + QUICK[choice]
+    return tomorrow_morning(now, config.zone)
+
+
+def callback_router() -> Router:
+    router = Router(name="callback")
+    when_buttons = {CardAction.CALLBACK, CardAction.RESCHEDULE}
+
+    @router.callback_query(LeadButton.filter(F.action.in_(when_buttons)))
+    async def pick_time(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str,
+    ) -> None:  # fmt: skip
+        allowed = await check_allowed(session, callback_data.lead_id, staff,
+                                      Action.SCHEDULE_CALLBACK)  # fmt: skip
+        if not allowed.ok:
+            await refuse(query, allowed, locale)
+            return
+        if card := card_message(query):
+            await card.edit_reply_markup(
+                reply_markup=callback_choices_keyboard(callback_data.lead_id, locale)
+            )
+        await query.answer(render_alert("callback_pick", locale, lead_id=callback_data.lead_id))
+
+    @router.callback_query(CallbackWhen.filter())
+    async def schedule(
+        query: CallbackQuery, callback_data: CallbackWhen, session: AsyncSession,
+        staff: Staff, locale: str, config: AppConfig, clock: Clock, state: FSMContext,
+    ) -> None:  # fmt: skip
+        lead_id = callback_data.lead_id
+        if callback_data.choice is CallbackChoice.OTHER:
+            allowed = await check_allowed(session, lead_id, staff, Action.SCHEDULE_CALLBACK)
+            if not allowed.ok:
+                await refuse(query, allowed, locale)
+                return
+            await state.set_state(CallbackTime.waiting)
+            await state.update_data(lead_id=lead_id)
+            await query.answer()
+            if card := card_message(query):
+                await card.answer(render("callback_ask_time.html.j2", locale, lead_id=lead_id,
+                                         zone=config.timezone))  # fmt: skip
+            return
+        now = clock.now()
+        due = _due(callback_data.choice, now, config)
+        result = await schedule_callback(session, lead_id, staff, due, now)
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        await query.answer(render_alert("callback_scheduled", locale, lead_id=lead_id,
+                                        due=local_time(due, config.zone)))  # fmt: skip
+
+    @router.message(CallbackTime.waiting, F.text)
+    async def schedule_typed_time(
+        message: Message, session: AsyncSession, staff: Staff, locale: str,
+        config: AppConfig, clock: Clock, state: FSMContext,
+    ) -> None:  # fmt: skip
+        now = clock.now()
+        text = message.text or ""
+        due = parse_when(text, now, config.zone)
+        if due is None:  # the dialogue stays open: the manager tries again
+            await message.answer(render("callback_unreadable.html.j2", locale, text=text))
+            return
+        lead_id = (await state.get_data())["lead_id"]
+        await state.clear()
+        result = await schedule_callback(session, lead_id, staff, due, now)
+        if not result.ok:
+            await refuse_in_chat(message, result, locale)
+            return
+        await message.answer(render("callback_scheduled.html.j2", locale, lead_id=lead_id,
+                                    due=local_time(due, config.zone)))  # fmt: skip
+
+    @router.callback_query(LeadButton.filter(F.action == CardAction.DONE))
+    async def done(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str, clock: Clock,
+    ) -> None:  # fmt: skip
+        result = await finish_callback(session, callback_data.lead_id, staff, clock.now())
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        await query.answer(render_alert("callback_done", locale, lead_id=callback_data.lead_id))
+
+    return router

@@ -1,0 +1,101 @@
+"""Closing a lead with a reason: Junk (not our client) and Refuse (our client said no)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.leads import check_allowed, close_lead
+from bot.lifecycle import Action
+from bot.render import render, render_alert
+from handlers.keyboards import LeadButton, ReasonButton, reasons_keyboard
+from handlers.replies import card_message, refuse, refuse_in_chat
+from storage.models import Staff
+
+COMMENT_LIMIT = 1000
+OUTCOMES = {CardAction.JUNK: Action.JUNK, CardAction.REFUSE: Action.REFUSE}
+
+
+class CloseComment(StatesGroup):
+    """A reason that needs a few words (which service? what else?) waits for them here."""
+
+    waiting = State()
+
+
+def close_router() -> Router:
+    router = Router(name="close")
+
+    @router.callback_query(LeadButton.filter(F.action.in_(set(OUTCOMES))))
+    async def pick_reason(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str, config: AppConfig,
+    ) -> None:  # fmt: skip
+        outcome = OUTCOMES[callback_data.action]
+        allowed = await check_allowed(session, callback_data.lead_id, staff, outcome)
+        if not allowed.ok:
+            await refuse(query, allowed, locale)
+            return
+        if card := card_message(query):
+            await card.edit_reply_markup(
+                reply_markup=reasons_keyboard(callback_data.lead_id, outcome, config, locale)
+            )
+        await query.answer(render_alert("close_pick", locale, lead_id=callback_data.lead_id,
+                                        outcome=outcome.value))  # fmt: skip
+
+    @router.callback_query(ReasonButton.filter())
+    async def close_with_reason(
+        query: CallbackQuery, callback_data: ReasonButton, session: AsyncSession,
+        staff: Staff, locale: str, config: AppConfig, clock: Clock, state: FSMContext,
+    ) -> None:  # fmt: skip
+        outcome, lead_id = callback_data.outcome, callback_data.lead_id
+        reason = config.close_reason(outcome, callback_data.reason)
+        if reason is not None and reason.asks_text:
+            allowed = await check_allowed(session, lead_id, staff, outcome)
+            if not allowed.ok:
+                await refuse(query, allowed, locale)
+                return
+            await state.set_state(CloseComment.waiting)
+            await state.update_data(lead_id=lead_id, outcome=outcome.value, reason=reason.code)
+            await query.answer()
+            if card := card_message(query):
+                await card.answer(render("close_ask_comment.html.j2", locale, lead_id=lead_id,
+                                         reason=reason.label(locale), code=reason.code,
+                                         outcome=outcome.value))  # fmt: skip
+            return
+        result = await close_lead(session, lead_id, staff, outcome, callback_data.reason, None,
+                                  clock.now(), config)  # fmt: skip
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        label = reason.label(locale) if reason else callback_data.reason
+        await query.answer(render_alert("closed", locale, lead_id=lead_id, reason=label,
+                                        outcome=outcome.value))  # fmt: skip
+
+    @router.message(CloseComment.waiting, F.text)
+    async def close_with_comment(
+        message: Message, session: AsyncSession, staff: Staff, locale: str,
+        config: AppConfig, clock: Clock, state: FSMContext,
+    ) -> None:  # fmt: skip
+        data = await state.get_data()
+        await state.clear()
+        outcome = Action(data["outcome"])
+        comment = (message.text or "").strip()[:COMMENT_LIMIT]
+        result = await close_lead(session, data["lead_id"], staff, outcome, data["reason"],
+                                  comment, clock.now(), config)  # fmt: skip
+        if not result.ok:
+            await refuse_in_chat(message, result, locale)
+            return
+        reason = config.close_reason(outcome, data["reason"])
+        await message.answer(
+            render("closed.html.j2", locale, lead_id=data["lead_id"], comment=comment,
+                   reason=reason.label(locale) if reason else data["reason"],
+                   outcome=outcome.value)
+        )  # fmt: skip
+
+    return router

@@ -1,0 +1,99 @@
+"""Notes and the lead's history, for its owner and supervisors."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.notes import add_note, lead_history, may_annotate, shown_history
+from bot.render import render
+from handlers.keyboards import HistoryPage, LeadButton, history_keyboard
+from handlers.replies import card_message, refuse, refuse_in_chat
+from storage.models import Staff
+
+
+class NoteText(StatesGroup):
+    waiting = State()
+
+
+async def _history_page(
+    session: AsyncSession, lead_id: int, page: int, config: AppConfig, locale: str
+) -> tuple[str, int, int]:
+    lines, pages = await lead_history(session, lead_id, page)
+    page = min(page, pages - 1)
+    text = render("history.html.j2", locale, lead_id=lead_id, page=page, pages=pages,
+                  lines=shown_history(lines, config, locale))  # fmt: skip
+    return text, page, pages
+
+
+def notes_router() -> Router:
+    router = Router(name="notes")
+
+    @router.callback_query(LeadButton.filter(F.action == CardAction.NOTE))
+    async def ask_note(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str, state: FSMContext,
+    ) -> None:  # fmt: skip
+        allowed = await may_annotate(session, callback_data.lead_id, staff)
+        if not allowed.ok:
+            await refuse(query, allowed, locale)
+            return
+        await state.set_state(NoteText.waiting)
+        await state.update_data(lead_id=callback_data.lead_id)
+        await query.answer()
+        if card := card_message(query):
+            await card.answer(render("note_ask.html.j2", locale, lead_id=callback_data.lead_id))
+
+    @router.message(NoteText.waiting, F.text)
+    async def save_note(
+        message: Message, session: AsyncSession, staff: Staff, locale: str, clock: Clock,
+        state: FSMContext,
+    ) -> None:  # fmt: skip
+        lead_id = (await state.get_data())["lead_id"]
+        await state.clear()
+        result = await add_note(session, lead_id, staff, (message.text or "").strip(), clock.now())
+        if not result.ok:
+            await refuse_in_chat(message, result, locale)
+            return
+        await message.answer(render("note_added.html.j2", locale, lead_id=lead_id))
+
+    @router.callback_query(LeadButton.filter(F.action == CardAction.HISTORY))
+    async def show_history(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str, config: AppConfig,
+    ) -> None:  # fmt: skip
+        allowed = await may_annotate(session, callback_data.lead_id, staff)
+        if not allowed.ok:
+            await refuse(query, allowed, locale)
+            return
+        text, page, pages = await _history_page(session, callback_data.lead_id, 0, config, locale)
+        await query.answer()
+        if card := card_message(query):
+            await card.answer(text, reply_markup=history_keyboard(callback_data.lead_id, page,
+                                                                  pages))  # fmt: skip
+
+    @router.callback_query(HistoryPage.filter())
+    async def turn_page(
+        query: CallbackQuery, callback_data: HistoryPage, session: AsyncSession,
+        staff: Staff, locale: str, config: AppConfig,
+    ) -> None:  # fmt: skip
+        allowed = await may_annotate(session, callback_data.lead_id, staff)
+        if not allowed.ok:
+            await refuse(query, allowed, locale)
+            return
+        text, page, pages = await _history_page(
+            session, callback_data.lead_id, callback_data.page, config, locale
+        )
+        await query.answer()
+        message = card_message(query)
+        if message is not None and message.html_text != text:
+            await message.edit_text(text, reply_markup=history_keyboard(callback_data.lead_id,
+                                                                        page, pages))  # fmt: skip
+
+    return router

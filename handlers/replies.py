@@ -1,0 +1,38 @@
+"""Answers shared by the staff routers: a refusal as an alert, the card's reader."""
+
+from __future__ import annotations
+
+from aiogram import html
+from aiogram.types import CallbackQuery, Message
+
+from bot.leads import ActionResult
+from bot.render import render_alert
+from storage.models import Staff
+
+
+def refusal_text(result: ActionResult, locale: str) -> str:
+    assert result.refusal is not None
+    return render_alert(f"refusal_{result.refusal.value}", locale, owner=result.owner_name,
+                        lead_id=result.lead.id if result.lead else None)  # fmt: skip
+
+
+async def refuse(query: CallbackQuery, result: ActionResult, locale: str) -> None:
+    """A press that changed nothing: say why, as a pop-up the person must acknowledge."""
+    await query.answer(refusal_text(result, locale), show_alert=True)
+
+
+async def refuse_in_chat(message: Message, result: ActionResult, locale: str) -> None:
+    """The same, for a typed answer (a dialogue's last step)."""
+    await message.answer(html.quote(refusal_text(result, locale)))
+
+
+def reader_staff_id(query: CallbackQuery, staff: Staff) -> int | None:
+    """A card in the team chat is the team's view; in a private chat, its owner's."""
+    message = query.message
+    private = message is not None and message.chat.type == "private"
+    return staff.id if private else None
+
+
+def card_message(query: CallbackQuery) -> Message | None:
+    """The card the button is on, if Telegram still lets the bot edit it."""
+    return query.message if isinstance(query.message, Message) else None
