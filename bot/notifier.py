@@ -14,7 +14,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -85,6 +85,12 @@ def _message_gone(exc: TelegramBadRequest) -> bool:
     return "message to edit not found" in text or "message can't be edited" in text
 
 
+@dataclass
+class _LeadLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holders and waiters: the entry goes when nobody needs it
+
+
 class Notifier:
     def __init__(
         self,
@@ -116,6 +122,10 @@ class Notifier:
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
+        # one round of card edits per lead at a time: a refresh row and a card that arrived
+        # after a change may both ask; the second then finds every copy up to date (an edit
+        # repeated later would close a picker the manager has just opened on the card)
+        self._refreshing: dict[int, _LeadLock] = {}
         self._stopping = False
         self._unsent: list[int] = []
 
@@ -412,6 +422,17 @@ class Notifier:
                 await self._refresh_cards(card.lead_id)  # it changed while the card was on the way
 
     async def _refresh_cards(self, lead_id: int) -> Outcome:
+        entry = self._refreshing.setdefault(lead_id, _LeadLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                return await self._refresh_stale_cards(lead_id)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._refreshing[lead_id]
+
+    async def _refresh_stale_cards(self, lead_id: int) -> Outcome:
         async with self._sessions() as session:
             lead = await load_lead(session, lead_id)
             if lead is None:

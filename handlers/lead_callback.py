@@ -19,7 +19,7 @@ from bot.lifecycle import Action
 from bot.render import local_time, render, render_alert
 from bot.when import parse_when, tomorrow_morning
 from handlers.keyboards import CallbackChoice, CallbackWhen, LeadButton, callback_choices_keyboard
-from handlers.replies import card_message, refuse, refuse_in_chat
+from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
 from storage.models import Staff
 
 QUICK = {
@@ -52,10 +52,7 @@ def callback_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        if card := card_message(query):
-            await card.edit_reply_markup(
-                reply_markup=callback_choices_keyboard(callback_data.lead_id, locale)
-            )
+        await show_keyboard(query, callback_choices_keyboard(callback_data.lead_id, locale))
         await query.answer(render_alert("callback_pick", locale, lead_id=callback_data.lead_id))
 
     @router.callback_query(CallbackWhen.filter())

@@ -15,7 +15,7 @@ from bot.leads import check_allowed, close_lead
 from bot.lifecycle import Action
 from bot.render import render, render_alert
 from handlers.keyboards import LeadButton, ReasonButton, reasons_keyboard
-from handlers.replies import card_message, refuse, refuse_in_chat
+from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
 from storage.models import Staff
 
 COMMENT_LIMIT = 1000
@@ -41,10 +41,7 @@ def close_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        if card := card_message(query):
-            await card.edit_reply_markup(
-                reply_markup=reasons_keyboard(callback_data.lead_id, outcome, config, locale)
-            )
+        await show_keyboard(query, reasons_keyboard(callback_data.lead_id, outcome, config, locale))
         await query.answer(render_alert("close_pick", locale, lead_id=callback_data.lead_id,
                                         outcome=outcome.value))  # fmt: skip
 

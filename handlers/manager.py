@@ -20,7 +20,7 @@ from handlers.lead_callback import callback_router
 from handlers.lead_close import close_router
 from handlers.lead_notes import notes_router
 from handlers.lead_qualify import qualify_router
-from handlers.replies import card_message, reader_staff_id, refuse
+from handlers.replies import reader_staff_id, refuse, show_keyboard
 from storage.models import Staff
 
 
@@ -68,11 +68,11 @@ def manager_router() -> Router:
         staff: Staff, config: AppConfig, clock: Clock,
     ) -> None:  # fmt: skip
         lead = await load_lead(session, callback_data.lead_id)
-        if lead is not None and (card := card_message(query)):
+        if lead is not None:
             view, reader_locale = await card_for(
                 session, lead, reader_staff_id(query, staff), config, clock.now()
             )
-            await card.edit_reply_markup(reply_markup=card_keyboard(view, reader_locale))
+            await show_keyboard(query, card_keyboard(view, reader_locale))
         await query.answer()
 
     router.include_routers(close_router(), callback_router(), notes_router(), qualify_router())

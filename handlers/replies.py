@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiogram import html
-from aiogram.types import CallbackQuery, Message
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.leads import ActionResult
 from bot.render import render_alert
@@ -36,3 +39,13 @@ def reader_staff_id(query: CallbackQuery, staff: Staff) -> int | None:
 def card_message(query: CallbackQuery) -> Message | None:
     """The card the button is on, if Telegram still lets the bot edit it."""
     return query.message if isinstance(query.message, Message) else None
+
+
+async def show_keyboard(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Swap the buttons under the card the press came from (a picker, or the card's own)."""
+    card = card_message(query)
+    if card is None:
+        return
+    # pressed twice, or a refresh already put these buttons there: nothing to change
+    with suppress(TelegramBadRequest):
+        await card.edit_reply_markup(reply_markup=markup)

@@ -7,16 +7,20 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import Application
 from bot.clock import ManualClock
 from bot.config import AppConfig, load_app_config
+from bot.emulator import TelegramEmulator
 from bot.staff import add_staff
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Base, Role, Staff
+from tests.e2e import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -80,6 +84,33 @@ async def staff(sessions: SessionFactory, clock: ManualClock) -> dict[str, Staff
         for key, (telegram_id, role, name) in people.items():
             added[key] = await add_staff(session, telegram_id, role, name, clock.now())
     return added
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TelegramEmulator]:
+    emu = TelegramEmulator(token=TOKEN, bot_username="leadbot_test_bot")
+    await emu.start()
+    emu.add_user(ANNA, "Anna", language_code="en")
+    emu.add_user(BORIS, "Boris", language_code="ru")
+    emu.add_user(SVETA, "Sveta", language_code="ru")
+    emu.add_user(STRANGER, "Stranger", language_code="en")
+    emu.add_group(TEAM_CHAT, "Sales team")
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+async def app(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
+) -> AsyncIterator[Application]:
+    async with running_app(emulator, database_url, clock) as application:
+        yield application
+
+
+@pytest.fixture
+async def intake(app: Application) -> AsyncIterator[Intake]:
+    async with aiohttp.ClientSession() as http:
+        yield Intake(app, http)
 
 
 __all__ = ["Base"]

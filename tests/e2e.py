@@ -11,7 +11,7 @@ import aiohttp
 from bot.app import Application, build_application
 from bot.clock import ManualClock
 from bot.config import AppConfig, Settings, load_app_config
-from bot.emulator import TelegramEmulator
+from bot.emulator import BotMessage, TelegramEmulator
 
 TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
 INTAKE_TOKEN = "intake-secret-for-tests"
@@ -86,3 +86,67 @@ def button_data(message: Any, starts_with: str) -> str:
         if data.startswith(starts_with):
             return data
     raise AssertionError(f"no button {starts_with!r} on {card_buttons(message)}")
+
+
+class Phone:
+    """One person's Telegram as a test drives it: press a button, type, read what came."""
+
+    def __init__(self, emulator: TelegramEmulator, user_id: int) -> None:
+        self.emulator = emulator
+        self.user_id = user_id
+
+    def messages(self) -> list[BotMessage]:
+        return self.emulator.chat_messages(self.user_id)
+
+    def last(self) -> BotMessage:
+        return self.messages()[-1]
+
+    def now(self, message: BotMessage) -> BotMessage:
+        """The message as it is on the screen now (after edits)."""
+        current = self.emulator.message(self.user_id, message.message_id)
+        assert current is not None, f"message {message.message_id} is gone"
+        return current
+
+    async def press(self, message: BotMessage, starts_with: str) -> dict[str, Any]:
+        """Press the button whose data starts with `starts_with`; the answer (alert) shown."""
+        data = button_data(self.now(message), starts_with)
+        return await self.press_data(message, data)
+
+    async def press_data(self, message: BotMessage, data: str) -> dict[str, Any]:
+        """Send any callback data, as a modified client could; the answer shown."""
+        query = self.emulator.press_button(self.user_id, self.user_id, message.message_id, data)
+        await self.emulator.wait_for(lambda: self.emulator.callback_answer(query) is not None)
+        answer = self.emulator.callback_answer(query)
+        assert answer is not None
+        return answer
+
+    async def press_for_reply(
+        self, message: BotMessage, starts_with: str, contains: str = ""
+    ) -> BotMessage:
+        """Press a button that makes the bot write (a question, a page); that new message."""
+        before = len(self.messages())
+        await self.press(message, starts_with)
+        return await self.next_message(before, contains)
+
+    async def write(self, text: str) -> BotMessage:
+        """Type `text`; the bot's next new message in this chat."""
+        before = len(self.messages())
+        self.emulator.send_text(self.user_id, text)
+        await self.emulator.wait_for(lambda: len(self.messages()) > before)
+        return self.messages()[before]
+
+    async def until(self, message: BotMessage, contains: str) -> BotMessage:
+        """Wait until `message` (edited in place) shows `contains`."""
+        await self.emulator.wait_for(lambda: contains in (self.now(message).text or ""))
+        return self.now(message)
+
+    async def next_message(self, after: int, contains: str = "") -> BotMessage:
+        """The first new message after `after` messages that contains `contains`."""
+
+        def found() -> BotMessage | None:
+            return next((m for m in self.messages()[after:] if contains in (m.text or "")), None)
+
+        await self.emulator.wait_for(found)
+        message = found()
+        assert message is not None
+        return message

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from bot.app import Application
@@ -26,7 +24,6 @@ from tests.e2e import (
     STRANGER,
     SVETA,
     TEAM_CHAT,
-    TOKEN,
     Intake,
     button_data,
     card_buttons,
@@ -34,33 +31,6 @@ from tests.e2e import (
 )  # fmt: skip
 
 CARD = re.compile(r"^(Lead|Лид) #\d+")
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[TelegramEmulator]:
-    emu = TelegramEmulator(token=TOKEN, bot_username="leadbot_test_bot")
-    await emu.start()
-    emu.add_user(ANNA, "Anna", language_code="en")
-    emu.add_user(BORIS, "Boris", language_code="ru")
-    emu.add_user(SVETA, "Sveta", language_code="ru")
-    emu.add_user(STRANGER, "Stranger", language_code="en")
-    emu.add_group(TEAM_CHAT, "Sales team")
-    yield emu
-    await emu.stop()
-
-
-@pytest.fixture
-async def app(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
-) -> AsyncIterator[Application]:
-    async with running_app(emulator, database_url, clock) as application:
-        yield application
-
-
-@pytest.fixture
-async def intake(app: Application) -> AsyncIterator[Intake]:
-    async with aiohttp.ClientSession() as http:
-        yield Intake(app, http)
 
 
 async def _staff_open_the_bot(emulator: TelegramEmulator) -> None:
