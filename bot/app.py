@@ -23,9 +23,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.intake_queue import IntakeQueue
 from bot.notifier import Notifier
-from bot.staff import ensure_admins
+from bot.staff import ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.http import IntakeSettings, add_intake_routes
+from handlers.menu import publish_all
 from scheduler import build_scheduler
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade
@@ -79,6 +80,7 @@ class Application:
         delay = 1.0
         while True:
             try:
+                await self._publish_menus()
                 if self.settings.telegram_webhook_url:
                     secret = self.settings.telegram_webhook_secret
                     await self.bot.set_webhook(
@@ -99,6 +101,11 @@ class Application:
                 log.warning("Telegram unreachable (%s); retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
+
+    async def _publish_menus(self) -> None:
+        async with self.sessions() as session:
+            people = [s for s in await list_staff(session) if s.is_active]
+        await publish_all(self.bot, people, self.config.locale)
 
     async def stop(self) -> None:
         """Stop taking work, finish what was accepted, then let go of connections."""

@@ -115,6 +115,10 @@ class Staff(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
+    # service tags the distribution rules match ("senior", "group_tour")
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # most open leads this manager may hold; None: no limit
+    capacity: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
 
 
@@ -126,6 +130,7 @@ class Lead(Base):
         Index("ix_leads_status_created_at", "status", "created_at"),
         Index("ix_leads_contact_id_status", "contact_id", "status"),
         Index("ix_leads_owner_id_status", "owner_id", "status"),
+        Index("ix_leads_offered_at", "offered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -145,6 +150,15 @@ class Lead(Base):
     utm: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a lead that looks like an earlier one (same name, similar phone): flagged, not merged
+    possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    # set when a supervisor merged this lead into another; it is then closed as junk/duplicate
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    # round robin: who the card is offered to now, and since when (moves on when not taken)
+    offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    offered_at: Mapped[datetime | None]
+    # the skill the distribution rules asked for (None: anyone on duty)
+    wanted_skill: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(String(64))
     close_comment: Mapped[str | None] = mapped_column(Text)
     # bumped on every change, so a card rendered from an older state can be noticed and re-edited
@@ -156,7 +170,32 @@ class Lead(Base):
 
     # lazy="raise": async code must say what it loads, never trip over an implicit query
     contact: Mapped[Contact | None] = relationship(lazy="raise")
-    owner: Mapped[Staff | None] = relationship(lazy="raise")
+    owner: Mapped[Staff | None] = relationship(lazy="raise", foreign_keys=[owner_id])
+
+
+class Invite(Base):
+    """A one-time link an admin hands out: whoever opens it first becomes staff with `role`."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class RoutingTurn(Base):
+    """Round robin: whose turn was last in each pool (a source/service rule, or "default")."""
+
+    __tablename__ = "routing_turns"
+
+    pool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_at: Mapped[datetime]
 
 
 class LeadEvent(Base):

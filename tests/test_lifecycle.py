@@ -346,39 +346,41 @@ ActionCall = Callable[[AsyncSession, int, Staff, datetime, AppConfig], Awaitable
 
 
 async def _refuse(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await close_lead(s, lead_id, who, Action.REFUSE, "price", None, now, c)
+    return await close_lead(session, lead_id, who, Action.REFUSE, "price", None, now, config)
 
 
 async def _junk(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await junk_lead(s, lead_id, who, "spam", None, now, c)
+    return await junk_lead(session, lead_id, who, "spam", None, now, config)
 
 
 async def _callback(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await schedule_callback(s, lead_id, who, now + timedelta(hours=2), now)
+    return await schedule_callback(session, lead_id, who, now + timedelta(hours=2), now)
 
 
 async def _qualify(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await qualify_lead(s, lead_id, who, {"service": "Кухня"}, now)
+    return await qualify_lead(session, lead_id, who, {"service": "Кухня"}, now)
 
 
 async def _convert(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await convert_lead(s, lead_id, who, {"name": "Иван", "service": "Кухня"}, now, c)
+    return await convert_lead(
+        session, lead_id, who, {"name": "Иван", "service": "Кухня"}, now, config
+    )
 
 
 async def _take(
-    s: AsyncSession, lead_id: int, who: Staff, now: datetime, c: AppConfig
+    session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await take_lead(s, lead_id, who, now)
+    return await take_lead(session, lead_id, who, now)
 
 
 ON_A_LEAD_IN_WORK: dict[str, ActionCall] = {
