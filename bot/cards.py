@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
-from storage.models import CALLBACK_TASK, Lead, LeadEvent, LeadStatus, Role, Staff, Task
+from storage.models import (
+    CALLBACK_TASK,
+    Lead,
+    LeadCard,
+    LeadEvent,
+    LeadStatus,
+    Role,
+    Staff,
+    Task,
+)
 
 # Field budgets in UTF-16 units: together with the labels they keep a card under 4096.
 NAME_LIMIT = 200
@@ -32,6 +41,7 @@ class CardAction(enum.StrEnum):
     DONE = "done"
     RESCHEDULE = "reschedule"
     REOPEN = "reopen"
+    REASSIGN = "reassign"
 
 
 A = CardAction
@@ -61,15 +71,18 @@ class CardView:
 def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
     """The buttons depend on the lead's status and on who looks: a new lead is anyone's to
     take; an open one is worked by its owner (and supervisors); a closed one only a
-    supervisor can reopen. The team chat sees only Take and Junk."""
+    supervisor can reopen. Supervisors may also hand an open lead to someone (Reassign).
+    The team chat sees only Take and Junk."""
+    supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
     if lead.status == LeadStatus.NEW:
-        return (A.TAKE, A.JUNK)
+        return (A.TAKE, A.JUNK, A.REASSIGN) if supervising else (A.TAKE, A.JUNK)
     if reader.staff_id is None:
         return ()
-    supervising = reader.role in (Role.SUPERVISOR, Role.ADMIN)
     if lead.status in WORKING_ACTIONS:
-        mine = reader.staff_id == lead.owner_id
-        return WORKING_ACTIONS[LeadStatus(lead.status)] if mine or supervising else ()
+        working = WORKING_ACTIONS[LeadStatus(lead.status)]
+        if supervising:
+            return (*working, A.REASSIGN)
+        return working if reader.staff_id == lead.owner_id else ()
     return (A.REOPEN, A.HISTORY) if supervising else ()
 
 
@@ -167,3 +180,30 @@ async def card_for(
     requests = (await request_counts(session, [lead.id]))[lead.id]
     due = (await callbacks_due(session, [lead.id])).get(lead.id)
     return card_as_seen_by(lead, staff, config, now, requests, due)
+
+
+async def remember_card(
+    session: AsyncSession,
+    lead: Lead,
+    chat_id: int,
+    message_id: int,
+    staff_id: int | None,
+    locale: str,
+    now: datetime,
+) -> int | None:
+    """The card just sent to `chat_id` (opened from a list or a search) is the one to keep
+    up to date; the message id of the copy it replaces, if any, is returned."""
+    card = await session.scalar(
+        select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
+    )
+    replaced = None
+    if card is None:
+        session.add(LeadCard(lead_id=lead.id, chat_id=chat_id, message_id=message_id,
+                             staff_id=staff_id, locale=locale, rendered_version=lead.version,
+                             created_at=now))  # fmt: skip
+    else:
+        replaced = card.message_id if card.message_id != message_id else None
+        card.message_id, card.staff_id, card.locale = message_id, staff_id, locale
+        card.rendered_version = lead.version
+    await session.commit()
+    return replaced

@@ -77,7 +77,7 @@ def why_refused(action: Action, lead: Lead | None, actor: Staff) -> ActionResult
             return ActionResult(lead, Refusal.ALREADY_TAKEN, owner_name)
         return ActionResult(lead, Refusal.OUTDATED)
     if not may_act(action, Role(actor.role), actor.id, lead.owner_id):
-        if lead.owner_id is not None and action is not Action.REOPEN:
+        if lead.owner_id is not None and action not in (Action.REOPEN, Action.REASSIGN):
             return ActionResult(lead, Refusal.NOT_YOURS, owner_name)
         return ActionResult(lead, Refusal.NOT_ALLOWED)
     return ActionResult(lead)
@@ -94,7 +94,7 @@ def _permitted(action: Action, actor: Staff) -> list[ColumnElement[bool]]:
     """may_act() as a WHERE clause, so the check and the change are one statement."""
     if actor.role in SUPERVISING:
         return []
-    if action is Action.REOPEN:
+    if action in (Action.REOPEN, Action.REASSIGN):
         return [false()]
     if action in (Action.TAKE, Action.JUNK):
         return [or_(Lead.owner_id.is_(None), Lead.owner_id == actor.id)]
@@ -112,19 +112,25 @@ async def apply_action(
     event: dict[str, Any] | None = None,
     event_kind: str | None = None,
     then: Callable[[Lead], Awaitable[None]] | None = None,
+    expected_version: int | None = None,
 ) -> ActionResult:
     """One transition as one transaction: a conditional UPDATE (status allows it, actor may do
     it), its event row, `then`'s rows and the refresh of every copy of the card. Of concurrent
-    presses on a lead exactly one matches; the others are told why from the lead as it is."""
+    presses on a lead exactly one matches; the others are told why from the lead as it is.
+    With `expected_version` the change applies only to the lead as the actor last saw it."""
     rule = RULES[action]
     target: Any = rule.target or Lead.status
     if action is Action.REOPEN:
         target = case((Lead.owner_id.is_(None), LeadStatus.NEW), else_=LeadStatus.IN_WORK)
+    if action is Action.REASSIGN:
+        target = case((Lead.status == LeadStatus.NEW, LeadStatus.IN_WORK), else_=Lead.status)
+    seen = [Lead.version == expected_version] if expected_version is not None else []
     changed = await session.execute(
         update(Lead)
-        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor))
+        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor),
+               *seen)
         .values(status=target, **(values or {}), **_bump(now))
-    )
+    )  # fmt: skip
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         lead = await load_lead(session, lead_id)
         await session.commit()  # ends the transaction (it wrote nothing), keeps `lead` loaded

@@ -9,6 +9,7 @@ may take it. Plain rules, no database: bot/leads.py turns them into conditional 
      │              ├──refuse(reason)──▶ refused          (in_work or callback)
      └──junk(reason)┴────────────────▶ junk               (any open status)
     converted / refused / junk ──reopen (supervisor)──▶ in_work, or new if nobody owns it
+    new / in_work / callback ──reassign (supervisor)──▶ another owner; new becomes in_work
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Action(enum.StrEnum):
     REFUSE = "refuse"
     JUNK = "junk"
     REOPEN = "reopen"
+    REASSIGN = "reassign"  # a supervisor gives an open lead to a manager
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ RULES: dict[Action, Rule] = {
     Action.REFUSE: Rule(WORKING, LeadStatus.REFUSED),
     Action.JUNK: Rule(frozenset(OPEN_STATUSES), LeadStatus.JUNK),
     Action.REOPEN: Rule(CLOSED_STATUSES, LeadStatus.IN_WORK),
+    Action.REASSIGN: Rule(frozenset(OPEN_STATUSES), None),
 }
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -59,15 +62,17 @@ def next_status(action: Action, status: LeadStatus, has_owner: bool) -> LeadStat
         return None
     if action is Action.REOPEN and not has_owner:
         return LeadStatus.NEW  # nobody to give it back to: it goes to the pool again
+    if action is Action.REASSIGN and status == LeadStatus.NEW:
+        return LeadStatus.IN_WORK  # assigned: the new owner works it from now
     return rule.target or status
 
 
 def may_act(action: Action, role: Role, actor_id: int, owner_id: int | None) -> bool:
     """Supervisors and admins may do anything; a manager works the leads they own, takes
-    unowned ones, may junk an unowned one, and never reopens."""
+    unowned ones, may junk an unowned one, and never reopens or reassigns."""
     if role in SUPERVISING:
         return True
-    if action is Action.REOPEN:
+    if action in (Action.REOPEN, Action.REASSIGN):
         return False
     if action in (Action.TAKE, Action.JUNK) and owner_id is None:
         return True

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import SUPERVISING
 from bot.render import local_time
-from storage.models import LeadEvent, Staff
+from storage.models import Lead, LeadEvent, Staff
 
 HISTORY_PAGE = 8  # lines per page: a phone screen
 NOTE_LIMIT = 2000
@@ -46,6 +46,8 @@ async def add_note(
         return allowed
     session.add(LeadEvent(lead_id=lead_id, kind="note", actor_id=actor.id,
                           data={"text": text[:NOTE_LIMIT]}, created_at=now))  # fmt: skip
+    # a note is a step of the work: the lead is not stalled (the card itself does not change)
+    await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
     await session.commit()
     return allowed
 

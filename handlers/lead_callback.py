@@ -82,7 +82,7 @@ def callback_router() -> Router:
         await query.answer(render_alert("callback_scheduled", locale, lead_id=lead_id,
                                         due=local_time(due, config.zone)))  # fmt: skip
 
-    @router.message(CallbackTime.waiting, F.text)
+    @router.message(CallbackTime.waiting, F.text, ~F.text.startswith("/"))
     async def schedule_typed_time(
         message: Message, session: AsyncSession, staff: Staff, locale: str,
         config: AppConfig, clock: Clock, state: FSMContext,

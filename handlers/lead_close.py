@@ -74,7 +74,7 @@ def close_router() -> Router:
         await query.answer(render_alert("closed", locale, lead_id=lead_id, reason=label,
                                         outcome=outcome.value))  # fmt: skip
 
-    @router.message(CloseComment.waiting, F.text)
+    @router.message(CloseComment.waiting, F.text, ~F.text.startswith("/"))
     async def close_with_comment(
         message: Message, session: AsyncSession, staff: Staff, locale: str,
         config: AppConfig, clock: Clock, state: FSMContext,

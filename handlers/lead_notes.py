@@ -50,7 +50,7 @@ def notes_router() -> Router:
         if card := card_message(query):
             await card.answer(render("note_ask.html.j2", locale, lead_id=callback_data.lead_id))
 
-    @router.message(NoteText.waiting, F.text)
+    @router.message(NoteText.waiting, F.text, ~F.text.startswith("/"))
     async def save_note(
         message: Message, session: AsyncSession, staff: Staff, locale: str, clock: Clock,
         state: FSMContext,

@@ -211,7 +211,7 @@ def qualify_router() -> Router:
         if result is not None and not result.ok and isinstance(query.message, Message):
             await _tell_refusal(query.message, result, config, locale)
 
-    @router.message(QualifyDialogue.answering, F.text)
+    @router.message(QualifyDialogue.answering, F.text, ~F.text.startswith("/"))
     async def answer(
         message: Message, session: AsyncSession, staff: Staff, locale: str,
         config: AppConfig, state: FSMContext, bot: Bot, clock: Clock,

@@ -20,6 +20,8 @@ from handlers.lead_callback import callback_router
 from handlers.lead_close import close_router
 from handlers.lead_notes import notes_router
 from handlers.lead_qualify import qualify_router
+from handlers.lead_reassign import reassign_router
+from handlers.lists import lists_router
 from handlers.replies import reader_staff_id, refuse, show_keyboard
 from storage.models import Staff
 
@@ -75,5 +77,9 @@ def manager_router() -> Router:
             await show_keyboard(query, card_keyboard(view, reader_locale))
         await query.answer()
 
-    router.include_routers(close_router(), callback_router(), notes_router(), qualify_router())
+    # lists first: their commands and menu buttons work even while a dialogue waits for text
+    router.include_routers(
+        lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
+        reassign_router(),
+    )  # fmt: skip
     return router

@@ -63,7 +63,8 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     assert card_view(taken, "Anna", manager, NOW).actions == working
     assert card_view(taken, "Anna", other, NOW).actions == ()
     assert card_view(taken, "Anna", team_chat, NOW).actions == ()
-    assert card_view(taken, "Anna", supervisor, NOW).actions == working
+    assert card_view(taken, "Anna", supervisor, NOW).actions == (*working, a.REASSIGN)
+    assert card_view(new, None, supervisor, NOW).actions == (a.TAKE, a.JUNK, a.REASSIGN)
     assert card_view(calling, "Anna", manager, NOW).actions == (
         a.DONE, a.RESCHEDULE, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY
     )  # fmt: skip

@@ -1,0 +1,61 @@
+"""What breaks its time limits now: a new lead nobody took, a call-back past its time, a lead
+in work with no step for too long. /overdue shows them; the reminders issue pings about them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from bot.config import AppConfig
+from storage.models import CALLBACK_TASK, Lead, LeadStatus, Task
+
+
+class Breach(enum.StrEnum):
+    NOT_TAKEN = "not_taken"  # new for longer than time_limits.new
+    CALLBACK_MISSED = "callback_missed"  # the promised call-back time has passed
+    STALLED = "stalled"  # in work with no change for longer than time_limits.in_work
+
+
+@dataclass(frozen=True)
+class OverdueLead:
+    lead: Lead
+    breach: Breach
+    since: datetime  # when the limit was crossed
+
+
+async def overdue_leads(
+    session: AsyncSession, now: datetime, config: AppConfig, owner_id: int | None = None
+) -> list[OverdueLead]:
+    """Every breach now, the longest overdue first. With `owner_id`: that person's leads and
+    the new ones nobody took (a manager's view)."""
+    found: list[OverdueLead] = []
+    limits = config.time_limits
+    if "new" in limits:
+        waiting = await session.scalars(
+            select(Lead).options(joinedload(Lead.owner))
+            .where(Lead.status == LeadStatus.NEW, Lead.created_at <= now - limits["new"])
+        )  # fmt: skip
+        found += [OverdueLead(lead, Breach.NOT_TAKEN, lead.created_at + limits["new"])
+                  for lead in waiting]  # fmt: skip
+    mine = [Lead.owner_id == owner_id] if owner_id is not None else []
+    missed = await session.execute(
+        select(Lead, Task.due_at).options(joinedload(Lead.owner))
+        .join(Task, Task.lead_id == Lead.id)
+        .where(Task.kind == CALLBACK_TASK, Task.done_at.is_(None), Task.due_at <= now,
+               Lead.status == LeadStatus.CALLBACK, *mine)
+    )  # fmt: skip
+    found += [OverdueLead(lead, Breach.CALLBACK_MISSED, due) for lead, due in missed]
+    if "in_work" in limits:
+        stalled = await session.scalars(
+            select(Lead).options(joinedload(Lead.owner))
+            .where(Lead.status == LeadStatus.IN_WORK,
+                   Lead.updated_at <= now - limits["in_work"], *mine)
+        )  # fmt: skip
+        found += [OverdueLead(lead, Breach.STALLED, lead.updated_at + limits["in_work"])
+                  for lead in stalled]  # fmt: skip
+    return sorted(found, key=lambda item: (item.since, item.lead.id))

@@ -1,0 +1,80 @@
+"""Reassign: a supervisor picks who works a lead now (managers with their open-lead counts)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.leads import check_allowed
+from bot.lifecycle import Action
+from bot.reassign import Candidate, reassign_candidates, reassign_lead
+from bot.render import cut, labels, render_alert
+from handlers.keyboards import CardBackButton, LeadButton
+from handlers.replies import refuse, show_keyboard
+from storage.models import Staff
+
+
+class ReassignTo(CallbackData, prefix="give"):
+    """`give:42:7:3`: lead 42 to staff 7, as the lead was at version 3 when the picker opened."""
+
+    lead_id: int
+    staff_id: int
+    version: int
+
+
+def candidates_keyboard(
+    lead_id: int, version: int, people: list[Candidate], locale: str
+) -> InlineKeyboardMarkup:
+    words = labels(locale)["reassign"]
+    builder = InlineKeyboardBuilder()
+    for person in people:
+        duty = "🟢" if person.on_duty else "⚪"
+        load = words["load"].format(n=person.open_leads)
+        if person.capacity is not None:
+            load += f"/{person.capacity}"
+        builder.button(text=cut(f"{duty} {person.name} · {load}", 60),
+                       callback_data=ReassignTo(lead_id=lead_id, staff_id=person.staff_id,
+                                                version=version))  # fmt: skip
+    builder.button(text=labels(locale)["buttons"]["back"],
+                   callback_data=CardBackButton(lead_id=lead_id))  # fmt: skip
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def reassign_router() -> Router:
+    router = Router(name="reassign")
+
+    @router.callback_query(LeadButton.filter(F.action == CardAction.REASSIGN))
+    async def pick_person(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
+        locale: str,
+    ) -> None:  # fmt: skip
+        allowed = await check_allowed(session, callback_data.lead_id, staff, Action.REASSIGN)
+        if not allowed.ok or allowed.lead is None:
+            await refuse(query, allowed, locale)
+            return
+        people = await reassign_candidates(session, allowed.lead)
+        await show_keyboard(query, candidates_keyboard(allowed.lead.id, allowed.lead.version,
+                                                       people, locale))  # fmt: skip
+        await query.answer(render_alert("reassign_pick", locale, lead_id=allowed.lead.id))
+
+    @router.callback_query(ReassignTo.filter())
+    async def give(
+        query: CallbackQuery, callback_data: ReassignTo, session: AsyncSession, staff: Staff,
+        locale: str, clock: Clock,
+    ) -> None:  # fmt: skip
+        result = await reassign_lead(session, callback_data.lead_id, staff,
+                                     callback_data.staff_id, callback_data.version,
+                                     clock.now())  # fmt: skip
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        await query.answer(render_alert("reassigned", locale, lead_id=callback_data.lead_id,
+                                        owner=result.owner_name))  # fmt: skip
+
+    return router
