@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     intake_token: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
+    redis_url: str | None = None
     leadbot_config: Path | None = None
     log_level: str = "INFO"
 
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
             raise ValueError("BOT_TOKEN is malformed: expected 123456789:AA... from BotFather")
         return value
 
-    @field_validator("leads_chat_id", "leadbot_config", "telegram_webhook_url", mode="before")
+    @field_validator(
+        "leads_chat_id", "leadbot_config", "telegram_webhook_url", "redis_url", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -136,6 +139,38 @@ class IntakeLimits(BaseModel):
     max_batch: int = 256
 
 
+class Dialogues(BaseModel):
+    abandon_after: timedelta = timedelta(minutes=30)
+
+    @field_validator("abandon_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str | int | float) else value
+
+    @field_validator("abandon_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta():
+            raise ValueError("dialogues.abandon_after must be longer than zero")
+        return value
+
+
+class StaffRules(BaseModel):
+    invite_ttl: timedelta = timedelta(hours=48)
+
+    @field_validator("invite_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str | int | float) else value
+
+    @field_validator("invite_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta():
+            raise ValueError("staff.invite_ttl must be longer than zero")
+        return value
+
+
 class AppConfig(BaseModel):
     """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
 
@@ -150,6 +185,8 @@ class AppConfig(BaseModel):
     time_limits: dict[str, timedelta] = {}
     telegram: TelegramLimits = TelegramLimits()
     intake: IntakeLimits = IntakeLimits()
+    staff: StaffRules = StaffRules()
+    dialogues: Dialogues = Dialogues()
 
     @field_validator("time_limits", mode="before")
     @classmethod
