@@ -6,6 +6,8 @@ import enum
 import re
 import tomllib
 from datetime import timedelta
+from decimal import Decimal
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -130,8 +132,42 @@ class TelegramLimits(BaseModel):
         return parse_duration(value) if isinstance(value, str | int | float) else value
 
 
+Policy = Literal["claim", "round_robin", "least_loaded"]
+
+
+class RoutingRule(BaseModel):
+    """Leads matching every condition given go by this rule's policy, to managers with its
+    skill. The first matching rule wins; a lead no rule matches goes by the default policy."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    source: str | None = None
+    service: str | None = None  # compared case-insensitively
+    field: str | None = None  # a lead field (extra fields too) that must equal `equals`
+    equals: str | None = None
+    min_amount: Decimal | None = None  # amount ≥ this
+    policy: Policy | None = None
+    skill: str | None = None
+
+    @model_validator(mode="after")
+    def _field_needs_value(self) -> RoutingRule:
+        if (self.field is None) != (self.equals is None):
+            raise ValueError(f"routing rule {self.name!r}: `field` and `equals` go together")
+        return self
+
+
 class Routing(BaseModel):
-    policy: Literal["claim"] = "claim"
+    policy: Policy = "claim"
+    # a returning client goes to the manager who served them last, if on duty
+    sticky: bool = True
+    # an offer to one manager (round robin, least loaded, sticky) not taken in this time
+    # passes to the next manager in turn
+    offer_timeout: timedelta = timedelta(minutes=10)
+    rules: list[RoutingRule] = []
+
+    @field_validator("offer_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str | int | float) else value
 
 
 class IntakeLimits(BaseModel):
@@ -248,3 +284,9 @@ def load_app_config(path: Path | None = None, overrides: dict[str, Any] | None =
     except ValueError as exc:
         first = str(exc).splitlines()
         raise ConfigError(f"config: {' '.join(first[:3])}") from exc
+
+
+@cache
+def default_config() -> AppConfig:
+    """The shipped defaults alone (for callers that were given no configuration)."""
+    return load_app_config()

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.config import AppConfig
 from bot.intake import IntakeResult, LeadInput
 from bot.intake_store import intake_leads
 from storage.db import SessionFactory
@@ -33,8 +34,10 @@ class IntakeQueue:
         clock: Clock,
         leads_chat_id: int | None,
         max_batch: int = 256,
+        config: AppConfig | None = None,
     ) -> None:
         self._sessions = sessions
+        self._config = config
         self._clock = clock
         self._leads_chat_id = leads_chat_id
         self._max_batch = max_batch
@@ -93,7 +96,8 @@ class IntakeQueue:
 
     async def _store(self, items: list[LeadInput]) -> list[IntakeResult]:
         async with self._sessions() as session:
-            return await intake_leads(session, items, self._clock.now(), self._leads_chat_id)
+            return await intake_leads(session, items, self._clock.now(), self._leads_chat_id,
+                                      self._config)  # fmt: skip
 
 
 def _settle(

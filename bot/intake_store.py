@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import AppConfig, default_config
 from bot.intake import IntakeResult, LeadInput
-from bot.outbox import card_message, card_refresh, enqueue, text_message
-from bot.routing import Recipient, card_recipients
+from bot.outbox import card_refresh, enqueue, text_message
+from bot.routing import LeadFacts, route_new_leads
 from storage.models import OPEN_STATUSES, Contact, Lead, LeadEvent, LeadStatus, Staff
 
 _CONTACT_FIELDS = ("name", "phone", "email", "telegram_id")
@@ -171,6 +172,7 @@ async def intake_leads(
     inputs: Sequence[LeadInput],
     now: datetime,
     leads_chat_id: int | None = None,
+    config: AppConfig | None = None,
 ) -> list[IntakeResult]:
     """Store a batch of requests in one transaction, with their events and notifications.
 
@@ -199,7 +201,7 @@ async def intake_leads(
         if item.external_id:
             batch.by_external_id[key] = lead
         outcomes.append((lead, True, False))
-    await _write(session, batch, outcomes, now, leads_chat_id)
+    await _write(session, batch, outcomes, now, leads_chat_id, config or default_config())
     results = [
         IntakeResult(
             lead_id=lead.id or 0,
@@ -227,6 +229,7 @@ async def _write(
     outcomes: list[tuple[_Lead, bool, bool]],
     now: datetime,
     leads_chat_id: int | None,
+    config: AppConfig,
 ) -> None:
     if batch.new_contacts:
         rows = [
@@ -251,9 +254,8 @@ async def _write(
             batch.new_leads, await _insert_returning_ids(session, Lead, rows), strict=True
         ):
             lead.id = lead_id
-        recipients = await card_recipients(session, leads_chat_id)
-        outbox += [_card(lead, recipient, now) for lead in batch.new_leads
-                   for recipient in recipients]  # fmt: skip
+        facts = [_facts(lead) for lead in batch.new_leads]
+        outbox += await route_new_leads(session, facts, now, config, leads_chat_id)
     touched = {id(lead): lead for lead, _, _ in outcomes}.values()
     events = [{**event, "lead_id": lead.id} for lead in touched for event in lead.events]
     if events:
@@ -264,9 +266,12 @@ async def _write(
     await enqueue(session, outbox)
 
 
-def _card(lead: _Lead, recipient: Recipient, now: datetime) -> dict[str, Any]:
-    assert lead.id is not None
-    return card_message(lead.id, recipient.chat_id, recipient.staff_id, now)
+def _facts(lead: _Lead) -> LeadFacts:
+    assert lead.id is not None and lead.row is not None and lead.contact is not None
+    row = lead.row
+    return LeadFacts(lead.id, row["source"], row["service"], row["name"], row["phone"],
+                     row["email"], row["message"], row["extra"] or {}, None, lead.contact.id,
+                     row["is_repeat"])  # fmt: skip
 
 
 async def _save_learnt(session: AsyncSession, contact: _Contact) -> None:

@@ -101,6 +101,8 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # the name folded for comparison ("ivan petrov"): finds a possible duplicate by name
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
 
@@ -157,6 +159,8 @@ class Lead(Base):
     # round robin: who the card is offered to now, and since when (moves on when not taken)
     offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     offered_at: Mapped[datetime | None]
+    # nobody could be offered the lead when it came (nobody on duty): it waits for the first
+    waiting_since: Mapped[datetime | None] = mapped_column(index=True)
     # the skill the distribution rules asked for (None: anyone on duty)
     wanted_skill: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(String(64))
@@ -171,6 +175,7 @@ class Lead(Base):
     # lazy="raise": async code must say what it loads, never trip over an implicit query
     contact: Mapped[Contact | None] = relationship(lazy="raise")
     owner: Mapped[Staff | None] = relationship(lazy="raise", foreign_keys=[owner_id])
+    offered_to: Mapped[Staff | None] = relationship(lazy="raise", foreign_keys=[offered_to_id])
 
 
 class Invite(Base):

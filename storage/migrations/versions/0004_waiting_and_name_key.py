@@ -1,0 +1,34 @@
+"""leads.waiting_since (nobody on duty when it arrived), contacts.name_key (duplicate search)
+
+Revision ID: 0004
+Revises: 0003
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_leads_waiting_since", ["waiting_since"], unique=False)
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_key", sa.String(length=200), nullable=True))
+        batch_op.create_index(batch_op.f("ix_contacts_name_key"), ["name_key"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_name_key"))
+        batch_op.drop_column("name_key")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_index("ix_leads_waiting_since")
+        batch_op.drop_column("waiting_since")
