@@ -75,7 +75,10 @@ def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
     The team chat sees only Take and Junk."""
     supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
     if lead.status == LeadStatus.NEW:
-        return (A.TAKE, A.JUNK, A.REASSIGN) if supervising else (A.TAKE, A.JUNK)
+        if supervising:
+            return (A.TAKE, A.JUNK, A.REASSIGN)
+        offered_elsewhere = lead.offered_to_id not in (None, reader.staff_id)
+        return () if offered_elsewhere else (A.TAKE, A.JUNK)
     if reader.staff_id is None:
         return ()
     if lead.status in WORKING_ACTIONS:
@@ -94,6 +97,7 @@ def card_view(
     reason_label: str | None = None,
     requests: int = 1,
     callback_due: str | None = None,
+    offered_name: str | None = None,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -108,6 +112,8 @@ def card_view(
             requests=requests,
             reason_label=reason_label,
             callback_due=callback_due,
+            offered_name=offered_name,
+            offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
             limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
                     "extra": EXTRA_LIMIT},
         )  # fmt: skip
@@ -166,6 +172,7 @@ def card_as_seen_by(
         reason_label=reason.label(reader.locale) if reason else lead.close_reason,
         requests=requests,
         callback_due=local_time(callback_due, config.zone) if callback_due else None,
+        offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
     )
     return view, reader.locale
 

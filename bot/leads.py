@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, false, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -29,6 +29,7 @@ class Refusal(enum.StrEnum):
     OUTDATED = "outdated"  # the lead's status no longer offers this (an old card's button)
     UNKNOWN_REASON = "unknown_reason"
     MISSING_FIELDS = "missing_fields"
+    OFFERED_TO_OTHER = "offered_to_other"  # round robin: the lead is offered to someone else
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ async def load_leads(session: AsyncSession, lead_ids: list[int]) -> list[Lead]:
     found = await session.scalars(
         select(Lead)
         .where(Lead.id.in_(lead_ids))
-        .options(joinedload(Lead.owner))
+        .options(joinedload(Lead.owner), joinedload(Lead.offered_to))
         .execution_options(populate_existing=True)
     )
     return list(found.all())
@@ -76,6 +77,15 @@ def why_refused(action: Action, lead: Lead | None, actor: Staff) -> ActionResult
         if action is Action.TAKE and lead.owner_id is not None:
             return ActionResult(lead, Refusal.ALREADY_TAKEN, owner_name)
         return ActionResult(lead, Refusal.OUTDATED)
+    offered = lead.offered_to_id
+    if (
+        action in (Action.TAKE, Action.JUNK)
+        and lead.owner_id is None
+        and offered not in (None, actor.id)
+        and actor.role not in SUPERVISING
+    ):
+        name = lead.offered_to.name if lead.offered_to else None
+        return ActionResult(lead, Refusal.OFFERED_TO_OTHER, name)
     if not may_act(action, Role(actor.role), actor.id, lead.owner_id):
         if lead.owner_id is not None and action not in (Action.REOPEN, Action.REASSIGN):
             return ActionResult(lead, Refusal.NOT_YOURS, owner_name)
@@ -97,7 +107,8 @@ def _permitted(action: Action, actor: Staff) -> list[ColumnElement[bool]]:
     if action in (Action.REOPEN, Action.REASSIGN):
         return [false()]
     if action in (Action.TAKE, Action.JUNK):
-        return [or_(Lead.owner_id.is_(None), Lead.owner_id == actor.id)]
+        offered_here = or_(Lead.offered_to_id.is_(None), Lead.offered_to_id == actor.id)
+        return [or_(and_(Lead.owner_id.is_(None), offered_here), Lead.owner_id == actor.id)]
     return [Lead.owner_id == actor.id]
 
 
@@ -151,10 +162,10 @@ async def take_lead(
     session: AsyncSession, lead_id: int, actor: Staff, now: datetime
 ) -> ActionResult:
     """First press wins: of any number of presses exactly one finds the lead still new."""
-    return await apply_action(
-        session, lead_id, actor, Action.TAKE, now, values={"owner_id": actor.id, "taken_at": now},
-        event_kind="taken",
-    )  # fmt: skip
+    taken = {"owner_id": actor.id, "taken_at": now, "offered_to_id": None, "offered_at": None,
+             "waiting_since": None}  # fmt: skip
+    return await apply_action(session, lead_id, actor, Action.TAKE, now, values=taken,
+                              event_kind="taken")  # fmt: skip
 
 
 async def close_open_tasks(
@@ -183,7 +194,8 @@ async def close_lead(
     if config.close_reason(outcome, reason) is None:
         return ActionResult(await load_lead(session, lead_id), Refusal.UNKNOWN_REASON)
     data = {"reason": reason, **({"comment": comment} if comment else {})}
-    values = {"close_reason": reason, "close_comment": comment, "closed_at": now}
+    values = {"close_reason": reason, "close_comment": comment, "closed_at": now,
+              "offered_to_id": None, "offered_at": None, "waiting_since": None}  # fmt: skip
 
     async def nothing_waits(lead: Lead) -> None:
         await close_open_tasks(session, lead.id, now)

@@ -86,10 +86,12 @@ class Team:
 async def load_team(session: AsyncSession) -> Team:
     active = list((await session.scalars(
         select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))).all())  # fmt: skip
+    # a lead offered to someone counts towards their load until they take it or it passes on
+    holder = func.coalesce(Lead.owner_id, Lead.offered_to_id)
     counted = await session.execute(
-        select(Lead.owner_id, func.count())
-        .where(Lead.owner_id.is_not(None), Lead.status.in_(OPEN_STATUSES))
-        .group_by(Lead.owner_id)
+        select(holder, func.count())
+        .where(holder.is_not(None), Lead.status.in_(OPEN_STATUSES))
+        .group_by(holder)
     )
     turns = dict((await session.execute(select(RoutingTurn.pool, RoutingTurn.last_staff_id))).all())
     return Team(
@@ -270,18 +272,19 @@ async def pass_expired_offers(session: AsyncSession, now: datetime, config: AppC
         people = [p for p in team.fitting(lead.wanted_skill) if p.id != lead.offered_to_id]
         if not people:
             continue  # nobody else fits: the offer stays where it is (the overdue list shows it)
-        chosen = _next_in_turn(people, lead.offered_to_id)
+        before = lead.offered_to_id  # the UPDATE below refreshes `lead` in the session
+        chosen = _next_in_turn(people, before)
         moved = await session.execute(
             update(Lead)
             .where(Lead.id == lead.id, Lead.status == LeadStatus.NEW,
-                   Lead.offered_to_id == lead.offered_to_id)
+                   Lead.offered_to_id == before)
             .values(offered_to_id=chosen.id, offered_at=now, version=Lead.version + 1,
                     updated_at=now)
         )  # fmt: skip
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             continue  # taken (or passed by another instance) meanwhile
         session.add(LeadEvent(lead_id=lead.id, kind="offer_passed", actor_id=None,
-                              data={"from": lead.offered_to_id, "to": chosen.id},
+                              data={"from": before, "to": chosen.id},
                               created_at=now))  # fmt: skip
         outbox += [card_refresh(lead.id, now),
                    card_message(lead.id, chosen.telegram_id, chosen.id, now)]  # fmt: skip

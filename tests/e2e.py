@@ -128,12 +128,12 @@ class Phone:
         await self.press(message, starts_with)
         return await self.next_message(before, contains)
 
-    async def write(self, text: str) -> BotMessage:
-        """Type `text`; the bot's next new message in this chat."""
+    async def write(self, text: str, contains: str = "") -> BotMessage:
+        """Type `text`; the bot's next new message in this chat (that contains `contains`:
+        cards may arrive in between)."""
         before = len(self.messages())
         self.emulator.send_text(self.user_id, text)
-        await self.emulator.wait_for(lambda: len(self.messages()) > before)
-        return self.messages()[before]
+        return await self.next_message(before, contains)
 
     async def until(self, message: BotMessage, contains: str) -> BotMessage:
         """Wait until `message` (edited in place) shows `contains`."""

@@ -5,15 +5,40 @@ Moscow time 05.01 12:00 when each test starts."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from bot.app import Application
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent, LeadStatus
-from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
+from storage.models import Lead, LeadEvent, LeadStatus, Staff
+from tests.e2e import (
+    ANNA,
+    BORIS,
+    SVETA,
+    TEST_CONFIG,
+    Intake,
+    Phone,
+    card_buttons,
+    fast_config,
+    running_app,
+)
+
+
+@pytest.fixture
+async def app(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
+) -> AsyncIterator[Application]:
+    """Telegram's per-chat pace lifted: these tests send a dozen cards to one chat and must
+    not wait ten seconds for them (the pace itself is tested in test_e2e_delivery)."""
+    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 100,
+                                   "per_chat_burst": 100})  # fmt: skip
+    async with running_app(emulator, database_url, clock, lifted) as application:
+        yield application
 
 
 async def _everyone_starts(emulator: TelegramEmulator) -> None:
@@ -51,21 +76,21 @@ async def test_lists_from_the_menu_show_my_new_todays_and_overdue_leads(
 
     await _leads(intake, "Ivan", "Olga <script>", "Petr")
     await emulator.wait_for(lambda: len([m for m in anna.messages() if "Lead #" in m.text]) == 3)
-    empty = await anna.write("📋 My leads")
+    empty = await anna.write("📋 My leads", "My open leads")
     assert empty.text.startswith("📋 My open leads\n")
     assert "You have no open leads" in empty.text
     await _take(anna, 2)
 
-    mine = await anna.write("📋 My leads")
+    mine = await anna.write("📋 My leads", "My open leads")
     assert mine.text.startswith("📋 My open leads: 1")
     assert _lines(mine) == ["#2 🟡 Olga <script>"]
-    new = await anna.write("🆕 New")
+    new = await anna.write("🆕 New", "New leads")
     assert _lines(new) == ["#1 🆕 Ivan", "#3 🆕 Petr"]  # the oldest waiting first
 
     clock.advance(timedelta(minutes=20))  # past the 15 min a new lead may wait
-    overdue = await anna.write("⏰ Overdue")
+    overdue = await anna.write("⏰ Overdue", "Overdue leads")
     assert _lines(overdue) == ["#1 🆕 Ivan · 05.01 12:15", "#3 🆕 Petr · 05.01 12:15"]
-    today = await anna.write("📞 Today")
+    today = await anna.write("📞 Today", "Call-backs due today")
     assert "No call-backs are due today." in today.text
 
 
@@ -75,7 +100,7 @@ async def test_a_long_list_pages_and_a_line_opens_the_live_card(
     await _everyone_starts(emulator)
     await _leads(intake, *(f"Client {n}" for n in range(1, 11)))
     anna = Phone(emulator, ANNA)
-    new = await anna.write("🆕 New")
+    new = await anna.write("🆕 New", "New leads nobody took")
     assert new.text.startswith("🆕 New leads nobody took: 10 · page 1/2")
     assert _lines(new)[-2:] == ["1/2", "▶"] and len(_lines(new)) == 10
     await anna.press(new, "list:new:1")
@@ -108,7 +133,7 @@ async def test_find_by_phone_in_any_format_name_fragment_email_and_id(
         ("100%_", ["#2 🆕 Ivan 100%_sure"]),  # % and _ are letters here, not patterns
         ("%", []),
     ):
-        found = await boris.write(f"/find {query}")
+        found = await boris.write(f"/find {query}", "🔎")
         assert _lines(found) == expected, query
     nothing = await boris.write("/find <b>nobody</b>")
     assert nothing.text.startswith("🔎 По «<b>nobody</b>» ничего не нашлось.")
@@ -125,7 +150,7 @@ async def test_supervisor_reassigns_with_counts_and_both_owners_are_told(
     await _leads(intake, "Ivan")
     anna, boris, sveta = (Phone(emulator, who) for who in (ANNA, BORIS, SVETA))
     await _take(anna, 1)
-    found = await sveta.write("/find #1")
+    found = await sveta.write("/find #1", "🔎")
     card = await sveta.press_for_reply(found, "open:1", "Лид #1")
     assert _lines(card)[-1] == "👥 Передать"
     picker = await sveta.press(card, "lead:reassign:1")
@@ -157,7 +182,7 @@ async def test_two_reassigns_from_the_same_picker_one_wins_with_one_event(
     await _everyone_starts(emulator)
     await _leads(intake, "Ivan")
     sveta = Phone(emulator, SVETA)
-    found = await sveta.write("/find #1")
+    found = await sveta.write("/find #1", "🔎")
     card = await sveta.press_for_reply(found, "open:1", "Лид #1")
     await sveta.press(card, "lead:reassign:1")
     to_anna = sveta.press_data(card, "give:1:1:1")
@@ -189,7 +214,7 @@ async def test_managers_cannot_reassign_or_reopen_and_supervisor_reopens_a_junke
 
     reopen = await anna.press_data(card, "lead:reopen:1")
     assert reopen["text"] == "Only a supervisor can do this."
-    found = await sveta.write("/find Ivan")
+    found = await sveta.write("/find Ivan", "🔎")
     sveta_card = await sveta.press_for_reply(found, "open:1", "Лид #1")
     assert _lines(sveta_card) == ["♻️ Открыть снова", "📜 История"]
     answer = await sveta.press(sveta_card, "lead:reopen:1")

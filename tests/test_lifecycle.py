@@ -63,6 +63,7 @@ TRANSITIONS: dict[Action, tuple[LeadStatus | None, ...]] = {
     Action.REFUSE:            (None,    REFUSED,   REFUSED,   None,     None,    None),
     Action.JUNK:              (JUNK,    JUNK,      JUNK,      None,     None,    None),
     Action.REOPEN:            (None,    None,      None,      IN_WORK,  IN_WORK, IN_WORK),
+    Action.REASSIGN:          (IN_WORK, IN_WORK,   CALLBACK,  None,     None,    None),
 }  # fmt: skip
 
 ALLOWED = [
@@ -82,7 +83,7 @@ FORBIDDEN = [
 def test_the_expected_table_covers_every_action_and_every_status() -> None:
     assert set(TRANSITIONS) == set(Action)
     assert set(COLUMNS) == set(LeadStatus) and len(COLUMNS) == len(LeadStatus)
-    assert len(ALLOWED) == 16 and len(FORBIDDEN) == len(Action) * len(LeadStatus) - 16
+    assert len(ALLOWED) == 19 and len(FORBIDDEN) == len(Action) * len(LeadStatus) - 19
 
 
 @pytest.mark.parametrize(
@@ -112,6 +113,15 @@ def test_reopen_goes_to_work_when_the_lead_has_an_owner(status: LeadStatus) -> N
 @pytest.mark.parametrize("status", [CONVERTED, REFUSED, JUNK])
 def test_reopen_goes_back_to_new_when_nobody_owns_the_lead(status: LeadStatus) -> None:
     assert next_status(Action.REOPEN, status, has_owner=False) == NEW
+
+
+@pytest.mark.parametrize("has_owner", [True, False], ids=["owned", "unowned"])
+def test_reassigning_a_new_lead_puts_it_in_work_and_an_open_one_keeps_its_status(
+    has_owner: bool,
+) -> None:
+    assert next_status(Action.REASSIGN, NEW, has_owner) == IN_WORK
+    assert next_status(Action.REASSIGN, IN_WORK, has_owner) == IN_WORK
+    assert next_status(Action.REASSIGN, CALLBACK, has_owner) == CALLBACK
 
 
 @pytest.mark.parametrize("status", [IN_WORK, CALLBACK])
@@ -157,6 +167,7 @@ PERMISSIONS: dict[Action, tuple[bool, ...]] = {
     Action.REFUSE:            (Y,   N,    N,      Y,    Y,       Y,    Y),
     Action.JUNK:              (Y,   N,    Y,      Y,    Y,       Y,    Y),
     Action.REOPEN:            (N,   N,    N,      Y,    Y,       Y,    Y),
+    Action.REASSIGN:          (N,   N,    N,      Y,    Y,       Y,    Y),
 }  # fmt: skip
 PERMISSION_CASES = [
     (action, situation, allowed)
@@ -181,9 +192,12 @@ def test_may_act_follows_the_permission_table(
     assert may_act(action, role, actor_id, owner_id) is allowed
 
 
+@pytest.mark.parametrize("action", [Action.REOPEN, Action.REASSIGN])
 @pytest.mark.parametrize("owner_id", [None, OWNER, OTHER], ids=["unowned", "own", "other"])
-def test_a_manager_never_reopens_whoever_owns_the_lead(owner_id: int | None) -> None:
-    assert may_act(Action.REOPEN, Role.MANAGER, OTHER, owner_id) is False
+def test_a_manager_never_reopens_or_reassigns_whoever_owns_the_lead(
+    action: Action, owner_id: int | None
+) -> None:
+    assert may_act(action, Role.MANAGER, OTHER, owner_id) is False
 
 
 @pytest.mark.parametrize("action", [Action.TAKE, Action.JUNK])
@@ -807,7 +821,7 @@ async def test_concurrent_take_and_junk_by_different_people_leave_one_consistent
         assert len(await _refreshes(sessions, lead_id)) == 1
 
 
-async def test_every_successful_change_enqueues_one_card_refresh_and_a_refusal_none(
+async def test_each_successful_change_enqueues_one_card_refresh_and_a_refusal_none_at_all(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
     lead_id = await _new_lead(sessions, clock)
@@ -888,11 +902,15 @@ async def test_the_owner_adds_a_note_which_history_shows_newest_first(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
 ) -> None:
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
+    before = await _lead(sessions, lead_id)
     async with sessions() as session:
         result = await add_note(
             session, lead_id, staff["anna"], "Перезвонить после 18", clock.now()
         )
     assert result.ok
+    lead = await _lead(sessions, lead_id)
+    assert lead.updated_at == clock.now() != before.updated_at  # the lead is being worked
+    assert (lead.version, lead.status) == (before.version, IN_WORK)  # the card stays as it is
 
     async with sessions() as session:
         lines, pages = await lead_history(session, lead_id, page=0)
