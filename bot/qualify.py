@@ -63,7 +63,7 @@ def read_amount(field: DealField, text: str) -> Decimal:
         raise UnreadableAnswer(field)
     if amount != amount.quantize(Decimal("0.01")):
         raise UnreadableAnswer(field)
-    return amount.quantize(Decimal("0.01"))
+    return abs(amount).quantize(Decimal("0.01"))  # abs: "-0" is a plain zero
 
 
 def current_value(lead: Lead, field: DealField) -> Any:

@@ -76,10 +76,23 @@ def _day(words: str, today: date) -> tuple[date | None, str]:
     year = today.year if year_text is None else int(year_text)
     if year < 100:
         year += 2000
-    day = date(year, month, day_of_month)
-    if year_text is None and day < today:
-        day = date(year + 1, month, day_of_month)
-    return day, words[found.end() :].strip()
+    if year_text is None:
+        day = _next_date(today, month, day_of_month)
+    else:
+        day = date(year, month, day_of_month)
+    return day, _without_at(words[found.end() :].strip())
+
+
+def _next_date(today: date, month: int, day_of_month: int) -> date:
+    """The first such date from today on; 29.02 may be up to four years away."""
+    for year in range(today.year, today.year + 5):
+        try:
+            day = date(year, month, day_of_month)
+        except ValueError:  # 29.02 in a common year, or no such day at all
+            continue
+        if day >= today:
+            return day
+    raise ValueError(f"no date {day_of_month}.{month}")
 
 
 def _without_at(words: str) -> str:

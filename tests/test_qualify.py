@@ -186,11 +186,6 @@ def test_the_largest_amount_is_what_the_column_holds() -> None:
         read_amount(AMOUNT, str(MAX_AMOUNT + Decimal("0.01")))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/qualify.py read_amount: Decimal('-0') is not < 0, so '-0' is accepted as "
-    "Decimal('-0.00') and format_amount shows it as '-0'",
-)
 def test_minus_zero_is_read_as_a_plain_zero() -> None:
     amount = read_amount(AMOUNT, "-0")
     assert not amount.is_signed()

@@ -226,21 +226,11 @@ def test_the_same_text_means_a_different_moment_in_another_zone() -> None:
     assert parse_when("15:30", NOW, ZoneInfo("Asia/Vladivostok")) == utc(2026, 3, 11, 5, 30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/when.py _day builds date(this year, 2, 29) before rolling a past date to next "
-    "year, so 29.02 typed in a year before a leap year raises ValueError and reads as None",
-)
 def test_29_february_typed_after_february_is_next_years_leap_day() -> None:
     now = utc(2027, 3, 10, 9, 0)
     assert parse_when("29.02", now, MOSCOW) == moscow(2028, 2, 29, 9, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/when.py _day strips 'at '/'в ' after a day word and before a bare time, but not "
-    "after a date: '25.12 в 11:00' is None while 'завтра в 11:00' and 'в 11:00' are read",
-)
 @pytest.mark.parametrize("text", ["25.12 в 11:00", "25.12 at 11:00"])
 def test_at_after_a_date_is_read_as_after_a_day_word(text: str) -> None:
     assert parse_when(text, NOW, MOSCOW) == moscow(2026, 12, 25, 11, 0)
