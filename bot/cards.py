@@ -42,6 +42,7 @@ class CardAction(enum.StrEnum):
     RESCHEDULE = "reschedule"
     REOPEN = "reopen"
     REASSIGN = "reassign"
+    MERGE = "merge"  # into the lead it possibly duplicates
 
 
 A = CardAction
@@ -74,6 +75,17 @@ def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
     supervisor can reopen. Supervisors may also hand an open lead to someone (Reassign).
     The team chat sees only Take and Junk."""
     supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
+    actions = _status_actions(lead, reader, supervising)
+    if (
+        supervising
+        and lead.possible_duplicate_of_id
+        and lead.status in WORKING_ACTIONS.keys() | {LeadStatus.NEW}
+    ):
+        return (*actions, A.MERGE)
+    return actions
+
+
+def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[CardAction, ...]:
     if lead.status == LeadStatus.NEW:
         if supervising:
             return (A.TAKE, A.JUNK, A.REASSIGN)

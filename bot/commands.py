@@ -8,8 +8,8 @@ from storage.models import Role
 CLIENT_COMMANDS = ("start",)
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.MANAGER: ("leads", "find", "duty", "cancel"),
-    Role.SUPERVISOR: ("leads", "find", "overdue", "team", "duty", "cancel"),
-    Role.ADMIN: ("leads", "find", "overdue", "team", "invite", "staff", "duty", "cancel"),
+    Role.SUPERVISOR: ("leads", "find", "overdue", "team", "merge", "duty", "cancel"),
+    Role.ADMIN: ("leads", "find", "overdue", "team", "merge", "invite", "staff", "duty", "cancel"),
 }
 
 

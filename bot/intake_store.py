@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig, default_config
+from bot.duplicates import flag_possible_duplicates, name_key
 from bot.intake import IntakeResult, LeadInput
 from bot.outbox import card_refresh, enqueue, text_message
 from bot.routing import LeadFacts, route_new_leads
@@ -234,7 +235,7 @@ async def _write(
     if batch.new_contacts:
         rows = [
             {"name": c.name, "phone": c.phone, "email": c.email, "telegram_id": c.telegram_id,
-             "created_at": now}
+             "name_key": name_key(c.name), "created_at": now}
             for c in batch.new_contacts
         ]  # fmt: skip
         for contact, contact_id in zip(
@@ -254,6 +255,12 @@ async def _write(
             batch.new_leads, await _insert_returning_ids(session, Lead, rows), strict=True
         ):
             lead.id = lead_id
+        # people seen for the first time may be someone we know under a mistyped phone
+        fresh = {id(contact) for contact in batch.new_contacts}
+        firsts = [_facts(lead) for lead in batch.new_leads if id(lead.contact) in fresh]
+        await flag_possible_duplicates(
+            session, [(f.id, f.contact_id or 0, f.name, f.phone) for f in firsts]
+        )
         facts = [_facts(lead) for lead in batch.new_leads]
         outbox += await route_new_leads(session, facts, now, config, leads_chat_id)
     touched = {id(lead): lead for lead, _, _ in outcomes}.values()
@@ -279,7 +286,7 @@ async def _save_learnt(session: AsyncSession, contact: _Contact) -> None:
         update(Contact)
         .where(Contact.id == contact.id)
         .values(name=contact.name, phone=contact.phone, email=contact.email,
-                telegram_id=contact.telegram_id)
+                telegram_id=contact.telegram_id, name_key=name_key(contact.name))
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from handlers.filters import IsStaff
 from handlers.keyboards import CardBackButton, LeadButton, card_keyboard
 from handlers.lead_callback import callback_router
 from handlers.lead_close import close_router
+from handlers.lead_merge import merge_router
 from handlers.lead_notes import notes_router
 from handlers.lead_qualify import qualify_router
 from handlers.lead_reassign import reassign_router
@@ -80,6 +81,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(),
+        reassign_router(), merge_router(),
     )  # fmt: skip
     return router

@@ -23,6 +23,22 @@ def upgrade() -> None:
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("name_key", sa.String(length=200), nullable=True))
         batch_op.create_index(batch_op.f("ix_contacts_name_key"), ["name_key"], unique=False)
+    _fill_name_keys()
+
+
+def _fill_name_keys() -> None:
+    """Contacts made before this revision get their key, folded as bot.duplicates does."""
+    contacts = sa.table("contacts", sa.column("id", sa.Integer), sa.column("name", sa.Text),
+                        sa.column("name_key", sa.String))  # fmt: skip
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(contacts.c.id, contacts.c.name).where(contacts.c.name.is_not(None))
+    ).all()
+    for contact_id, name in rows:
+        folded = " ".join(name.casefold().replace("ё", "е").split())[:200] or None
+        connection.execute(
+            contacts.update().where(contacts.c.id == contact_id).values(name_key=folded)
+        )
 
 
 def downgrade() -> None:

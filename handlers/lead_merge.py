@@ -1,0 +1,82 @@
+"""Merging duplicates: from the card of a flagged lead, or `/merge 12 34` (lead 12 into 34)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.duplicates import merge_leads
+from bot.leads import ActionResult, Refusal, load_lead
+from bot.lifecycle import SUPERVISING
+from bot.render import labels, render, render_alert
+from handlers.keyboards import CardBackButton, LeadButton
+from handlers.replies import refuse, refuse_in_chat, show_keyboard
+from storage.models import Staff
+
+
+class MergeInto(CallbackData, prefix="merge"):
+    """`merge:5:3`: lead 5 is merged into lead 3 (the survivor)."""
+
+    lead_id: int
+    into_id: int
+
+
+def merge_router() -> Router:
+    router = Router(name="merge")
+
+    @router.callback_query(LeadButton.filter(F.action == CardAction.MERGE))
+    async def confirm(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
+        locale: str,
+    ) -> None:  # fmt: skip
+        lead = await load_lead(session, callback_data.lead_id)
+        if staff.role not in SUPERVISING or lead is None or lead.possible_duplicate_of_id is None:
+            refusal = Refusal.NOT_ALLOWED if staff.role not in SUPERVISING else Refusal.OUTDATED
+            await refuse(query, ActionResult(lead, refusal), locale)
+            return
+        into = lead.possible_duplicate_of_id
+        builder = InlineKeyboardBuilder()
+        builder.button(text=labels(locale)["merge"]["confirm"].format(lead=lead.id, into=into),
+                       callback_data=MergeInto(lead_id=lead.id, into_id=into))  # fmt: skip
+        builder.button(text=labels(locale)["buttons"]["back"],
+                       callback_data=CardBackButton(lead_id=lead.id))  # fmt: skip
+        builder.adjust(1)
+        await show_keyboard(query, builder.as_markup())
+        await query.answer(render_alert("merge_confirm", locale, lead_id=lead.id, into_id=into))
+
+    @router.callback_query(MergeInto.filter())
+    async def merge(
+        query: CallbackQuery, callback_data: MergeInto, session: AsyncSession, staff: Staff,
+        locale: str, clock: Clock,
+    ) -> None:  # fmt: skip
+        result = await merge_leads(session, callback_data.lead_id, callback_data.into_id, staff,
+                                   clock.now())  # fmt: skip
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        await query.answer(render_alert("merged", locale, lead_id=callback_data.lead_id,
+                                        into_id=callback_data.into_id))  # fmt: skip
+
+    @router.message(Command("merge"))
+    async def merge_command(
+        message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+        locale: str, clock: Clock,
+    ) -> None:  # fmt: skip
+        numbers = [part.lstrip("#№") for part in (command.args or "").split()]
+        if len(numbers) != 2 or not all(n.isdigit() and len(n) < 10 for n in numbers):
+            await message.answer(render("merge_usage.html.j2", locale))
+            return
+        lead_id, into_id = (int(n) for n in numbers)
+        result = await merge_leads(session, lead_id, into_id, staff, clock.now())
+        if not result.ok:
+            await refuse_in_chat(message, result, locale)
+            return
+        await message.answer(render("merged.html.j2", locale, lead_id=lead_id, into_id=into_id))
+
+    return router
