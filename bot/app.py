@@ -7,13 +7,16 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,8 +26,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.intake_queue import IntakeQueue
 from bot.notifier import Notifier
-from bot.staff import ensure_admins, list_staff
+from bot.routing import deliver_waiting, pass_expired_offers
+from bot.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
+from handlers.dialogue_timeout import close_abandoned
 from handlers.http import IntakeSettings, add_intake_routes
 from handlers.menu import publish_all
 from scheduler import build_scheduler
@@ -32,6 +37,10 @@ from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.app")
+
+DIALOGUE_SWEEP_SECONDS = 60
+OFFER_SWEEP_SECONDS = 20
+UPDATE_DRAIN_SECONDS = 10
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Application:
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         self.scheduler.start()
+        await self._check_dialogue_storage()
         # Telegram being down must not stop intake: updates are connected in the background
         self._tasks.append(asyncio.create_task(self._connect_updates(), name="updates"))
         # Startup leaves ~1M long-lived objects (aiogram's types, SQLAlchemy's mappers); keeping
@@ -107,8 +117,37 @@ class Application:
             people = [s for s in await list_staff(session) if s.is_active]
         await publish_all(self.bot, people, self.config.locale)
 
+    async def _check_dialogue_storage(self) -> None:
+        """A wrong REDIS_URL shows at start, not at the first dialogue; it does not stop the
+        intake (the URL may hold a password: it is not logged)."""
+        storage = self.dispatcher.storage
+        if isinstance(storage, RedisStorage):
+            try:
+                await asyncio.wait_for(storage.redis.ping(), timeout=5)
+            except Exception as exc:
+                log.warning("Redis (REDIS_URL) does not answer: %r; dialogues fail until it does",
+                            exc)  # fmt: skip
+
+    async def close_abandoned_dialogues(self) -> int:
+        """Close dialogues left without an answer for `[dialogues] abandon_after` (the
+        scheduler runs this every minute); the number closed."""
+        return await close_abandoned(
+            self.dispatcher.storage, self.bot, self.clock.now(),
+            self.config.dialogues.abandon_after, self._locale_of,
+            self.dispatcher.fsm.events_isolation,
+        )  # fmt: skip
+
+    async def _locale_of(self, telegram_id: int) -> str:
+        async with self.sessions() as session:
+            staff = await active_staff(session, telegram_id)
+        return (staff.language if staff else None) or self.config.locale
+
     async def stop(self) -> None:
         """Stop taking work, finish what was accepted, then let go of connections."""
+        # updates being handled finish first: polling's shutdown closes the dialogue storage
+        in_flight = set(self.dispatcher._handle_update_tasks)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=UPDATE_DRAIN_SECONDS)
         if self.dispatcher._running_lock.locked():
             # stop_polling cancels the long poll in flight; cancelling our task would orphan it
             await self.dispatcher.stop_polling()
@@ -123,6 +162,8 @@ class Application:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.bot.session.close()
+        # the dialogue storage (Redis connections); polling's shutdown may have closed it already
+        await self.dispatcher.fsm.close()
         await self.engine.dispose()
         log.info("leadbot stopped")
 
@@ -130,6 +171,21 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
+        if self.scheduler.running:  # abandoned dialogues and offers not taken in time too
+            for job in ("dialogue_sweep", "offer_sweep"):
+                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
+
+    async def pass_expired_offers(self) -> list[int]:
+        """Offers to one manager not taken within `[routing] offer_timeout` pass to the next
+        (the scheduler runs this every OFFER_SWEEP_SECONDS); the leads passed on."""
+        async with self.sessions() as session:
+            return await pass_expired_offers(session, self.clock.now(), self.config)
+
+    async def deliver_waiting_leads(self) -> list[int]:
+        """Leads that waited for somebody on duty go out now (someone came on duty)."""
+        async with self.sessions() as session:
+            return await deliver_waiting(session, self.clock.now(), self.config,
+                                         self.settings.leads_chat_id)  # fmt: skip
 
     async def run_until_signalled(self) -> None:
         await self.start()
@@ -163,8 +219,9 @@ def build_application(
     )
     notifier = Notifier(bot, sessions, config, clock)
     notifier_ref.append(notifier)
-    dispatcher = build_dispatcher(sessions, config, clock, MemoryStorage())
-    intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch)
+    storage, isolation = dialogue_storage(settings.redis_url)
+    dispatcher = build_dispatcher(sessions, config, clock, storage, isolation)
+    intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch, config)
     web_app = web.Application(client_max_size=config.intake.max_body_bytes)
     add_intake_routes(
         web_app, intake, sessions,
@@ -178,8 +235,30 @@ def build_application(
         SimpleRequestHandler(
             dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
         ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
-    return Application(
+    app = Application(
         settings=settings, config=config, clock=clock, engine=engine, sessions=sessions,
         bot=bot, dispatcher=dispatcher, notifier=notifier, intake=intake, web_app=web_app,
         scheduler=build_scheduler(notifier),
     )  # fmt: skip
+    app.scheduler.add_job(
+        app.close_abandoned_dialogues, "interval", seconds=DIALOGUE_SWEEP_SECONDS,
+        id="dialogue_sweep", coalesce=True, max_instances=1,
+    )  # fmt: skip
+    app.scheduler.add_job(
+        app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
+        coalesce=True, max_instances=1,
+    )  # fmt: skip
+    return app
+
+
+def dialogue_storage(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Where dialogue (FSM) state lives: Redis when REDIS_URL is set (open dialogues survive
+    a restart), else this process's memory. Redis keys are
+    `leadbot:<bot id>:<chat>:<user>:state|data|lock`, so two bots on one Redis never mix. The
+    isolation serialises one person's updates with each other and with the sweep of
+    abandoned dialogues."""
+    if redis_url:
+        keys = DefaultKeyBuilder(prefix="leadbot", with_bot_id=True, with_destiny=False)
+        redis = RedisStorage.from_url(redis_url, key_builder=keys)
+        return redis, redis.create_isolation()
+    return MemoryStorage(), SimpleEventIsolation()

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from aiogram import Dispatcher
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 
 from bot.clock import Clock
 from bot.config import AppConfig
 from handlers.common import fallback_router, start_router
+from handlers.dialogue_timeout import DialogueTimeoutMiddleware
 from handlers.manager import manager_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
+from handlers.staff_admin import staff_admin_router, staff_cancel_router
+from handlers.team import team_router
 from storage.db import SessionFactory
 
 
 def build_dispatcher(
-    sessions: SessionFactory, config: AppConfig, clock: Clock, storage: BaseStorage
-) -> Dispatcher:
-    dispatcher = Dispatcher(storage=storage, config=config, clock=clock)
+    sessions: SessionFactory, config: AppConfig, clock: Clock, storage: BaseStorage,
+    isolation: BaseEventIsolation | None = None, leads_chat_id: int | None = None,
+) -> Dispatcher:  # fmt: skip
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, config=config, clock=clock)
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(DbSessionMiddleware(sessions))
         observer.outer_middleware(StaffMiddleware(config.locale))
-    dispatcher.include_routers(start_router(), manager_router(), fallback_router())
+        observer.outer_middleware(DialogueTimeoutMiddleware(config.dialogues.abandon_after, clock))
+    dispatcher["leads_chat_id"] = leads_chat_id  # where leads of a deactivated person go
+    dispatcher.include_routers(
+        start_router(), staff_cancel_router(), manager_router(), staff_admin_router(),
+        team_router(), fallback_router(),
+    )  # fmt: skip
     return dispatcher

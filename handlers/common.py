@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.filters import CommandStart
-from aiogram.types import CallbackQuery, Message
+import logging
 
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.invites import TOKEN_SHAPE, accept_invite
 from bot.render import render, render_alert
+from handlers.menu import refresh_menu
 from storage.models import Staff
+
+log = logging.getLogger("leadbot.presses")
 
 
 def start_router() -> Router:
     router = Router(name="start")
 
+    @router.message(CommandStart(deep_link=True, magic=F.args.regexp(TOKEN_SHAPE)),
+                    F.chat.type == "private")  # fmt: skip
+    async def start_with_invite(
+        message: Message, command: CommandObject, session: AsyncSession, locale: str,
+        clock: Clock, config: AppConfig, bot: Bot,
+    ) -> None:  # fmt: skip
+        """`t.me/<bot>?start=<token>`: an invite link makes its opener staff."""
+        user = message.from_user
+        if user is None or command.args is None:
+            return
+        result = await accept_invite(session, command.args, user.id, user.full_name,
+                                     user.language_code, clock.now())  # fmt: skip
+        if result.refusal is not None or result.staff is None:
+            reason = result.refusal.value if result.refusal else "unknown"
+            await message.answer(render("invite_refused.html.j2", locale, reason=reason,
+                                        staff=result.staff))  # fmt: skip
+            return
+        joined = result.staff
+        await message.answer(render("invite_joined.html.j2", joined.language or locale,
+                                    staff=joined, joined=result.joined))  # fmt: skip
+        await refresh_menu(bot, joined, config.locale)
+
     @router.message(CommandStart())
-    async def start(message: Message, staff: Staff | None, locale: str) -> None:
+    async def start(
+        message: Message, staff: Staff | None, locale: str, config: AppConfig, bot: Bot
+    ) -> None:
         if staff is None:
             await message.answer(render("start_guest.html.j2", locale))
             return
         await message.answer(render("start_staff.html.j2", locale, staff=staff))
+        # staff added while the bot ran (`leadbot staff add`) get their menu, in their language
+        await refresh_menu(bot, staff, config.locale)
 
     return router
 
@@ -30,6 +65,8 @@ def fallback_router() -> Router:
     @router.callback_query()
     async def unknown_button(query: CallbackQuery, staff: Staff | None, locale: str) -> None:
         name = "refusal_outdated" if staff is not None else "refusal_not_staff"
+        log.info("press refused user=%s data=%r why=%s", query.from_user.id,
+                 (query.data or "")[:64], name)  # fmt: skip
         await query.answer(render_alert(name, locale), show_alert=True)
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 
 from aiogram import html
@@ -12,6 +13,8 @@ from bot.leads import ActionResult
 from bot.render import render_alert
 from storage.models import Staff
 
+log = logging.getLogger("leadbot.presses")
+
 
 def refusal_text(result: ActionResult, locale: str) -> str:
     assert result.refusal is not None
@@ -21,11 +24,18 @@ def refusal_text(result: ActionResult, locale: str) -> str:
 
 async def refuse(query: CallbackQuery, result: ActionResult, locale: str) -> None:
     """A press that changed nothing: say why, as a pop-up the person must acknowledge."""
+    # a stale or forged press is worth a line in the log: who, what, and why it was refused
+    log.info("press refused user=%s data=%r lead=%s why=%s", query.from_user.id,
+             (query.data or "")[:64], result.lead.id if result.lead else None,
+             result.refusal)  # fmt: skip
     await query.answer(refusal_text(result, locale), show_alert=True)
 
 
 async def refuse_in_chat(message: Message, result: ActionResult, locale: str) -> None:
     """The same, for a typed answer (a dialogue's last step)."""
+    user = message.from_user.id if message.from_user else None
+    log.info("answer refused user=%s lead=%s why=%s", user,
+             result.lead.id if result.lead else None, result.refusal)  # fmt: skip
     await message.answer(html.quote(refusal_text(result, locale)))
 
 

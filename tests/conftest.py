@@ -1,5 +1,6 @@
 """Shared fixtures: a real database (SQLite file, and PostgreSQL when TEST_DATABASE_URL is set),
-a movable clock, staff."""
+dialogue state in memory (and in Redis, when TEST_REDIS_URL is set, for the modules that ask for
+both), a movable clock, staff."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +25,9 @@ from storage.models import Base, Role, Staff
 from tests.e2e import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
 
 BACKENDS = ["sqlite", "postgresql"]
+# Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
+#   pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
+FSM_STORAGES = ["memory", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -100,10 +105,37 @@ async def emulator() -> AsyncIterator[TelegramEmulator]:
 
 
 @pytest.fixture
+def fsm_storage(request: pytest.FixtureRequest) -> str:
+    """Where the application keeps dialogue state: "memory" unless parametrized (above)."""
+    return str(getattr(request, "param", "memory"))
+
+
+@pytest.fixture
+async def redis_url(fsm_storage: str) -> str | None:
+    """REDIS_URL for the application: None (memory), or TEST_REDIS_URL with its database
+    flushed. Without TEST_REDIS_URL the Redis run is skipped; CI sets LEADBOT_REQUIRE_REDIS=1,
+    and there it fails instead."""
+    if fsm_storage == "memory":
+        return None
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("LEADBOT_REQUIRE_REDIS") == "1":
+            pytest.fail("TEST_REDIS_URL is not set: export TEST_REDIS_URL=$(scripts/test-redis)")
+        pytest.skip("TEST_REDIS_URL is not set: Redis run skipped")
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    return url
+
+
+@pytest.fixture
 async def app(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
-) -> AsyncIterator[Application]:
-    async with running_app(emulator, database_url, clock) as application:
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    redis_url: str | None,
+) -> AsyncIterator[Application]:  # fmt: skip
+    async with running_app(emulator, database_url, clock, redis_url=redis_url) as application:
         yield application
 
 

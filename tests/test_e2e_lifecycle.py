@@ -9,13 +9,18 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Task
+from tests.conftest import FSM_STORAGES
 from tests.e2e import ANNA, BORIS, STRANGER, Intake, Phone, card_buttons
+
+# every dialogue here runs with its state in memory and in Redis
+pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 
 WORKING = ["📞 Call back", "📝 Qualify", "✅ Convert", "🚫 Refuse", "🗑 Junk", "✏️ Note",
            "📜 History"]  # fmt: skip

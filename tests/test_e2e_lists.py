@@ -224,3 +224,20 @@ async def test_managers_cannot_reassign_or_reopen_and_supervisor_reopens_a_junke
     async with sessions() as session:
         lead = await session.get(Lead, 1)
     assert lead is not None and (lead.status, lead.close_reason) == (LeadStatus.IN_WORK, None)
+
+
+async def test_each_role_gets_its_command_menu_in_its_language(
+    emulator: TelegramEmulator, app: Application
+) -> None:
+    await _everyone_starts(emulator)
+
+    def menu(scope: str, language: str = "") -> list[str]:
+        return [c["command"] for c in emulator.state.commands.get((scope, language), [])]
+
+    assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "duty", "cancel"]
+    assert menu(f"chat_id={SVETA},type=chat") == [
+        "leads", "find", "overdue", "team", "merge", "duty", "cancel"
+    ]  # fmt: skip
+    assert menu("type=default") == menu("type=default", "en") == ["start"]
+    described = emulator.state.commands[(f"chat_id={SVETA},type=chat", "")]
+    assert described[0]["description"] == "Списки лидов: мои, новые, перезвоны, просроченные"

@@ -294,10 +294,17 @@ async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
 async def test_the_bots_command_menu_follows_scope_and_language(
     page: Page, sandbox: Sandbox
 ) -> None:
-    """setMyCommands as Telegram resolves it: Anna's own scope wins over the default list; a
-    menu entry sends the command."""
+    """setMyCommands as Telegram resolves it: leadbot gives each staff member their role's
+    commands in their chat's scope and everyone else the client's; a later list for a scope
+    replaces it; a menu entry sends the command."""
     kate, anna = phone(page, KATE), phone(page, ANNA)
-    await expect(kate.locator(".menu-button")).to_be_hidden()  # no commands set yet
+    await anna.get_by_role("button", name="Menu").click()
+    await expect(anna.locator(".command-item")).to_have_text([
+        "/leads Lead lists: mine, new, call-backs, overdue",
+        "/find Find a lead: phone, name, e-mail or #id",
+        "/duty Go on or off duty", "/cancel Cancel the current dialogue",
+    ])  # fmt: skip
+    await anna.get_by_role("button", name="Menu").click()
     await _as_the_bot(sandbox, "setMyCommands", language_code="en",
                       commands=[{"command": "start", "description": "Start over"}])  # fmt: skip
     await _as_the_bot(sandbox, "setMyCommands", scope={"type": "chat", "chat_id": ANNA},

@@ -1,0 +1,51 @@
+"""/duty for everyone on the team; /team for supervisors and admins."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.lifecycle import SUPERVISING
+from bot.render import render
+from bot.staff import set_duty
+from bot.team import team_overview
+from handlers.filters import IsStaff
+from storage.models import Staff
+
+DUTY_WORDS = {"on": True, "off": False}
+
+
+def team_router() -> Router:
+    router = Router(name="team")
+    router.message.filter(IsStaff())
+
+    @router.message(Command("duty"))
+    async def duty(
+        message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+        locale: str, config: AppConfig, clock: Clock, leads_chat_id: int | None = None,
+    ) -> None:  # fmt: skip
+        """`/duty` switches; `/duty on` and `/duty off` say which; anything else only shows."""
+        word = (command.args or "").strip().lower()
+        wanted = DUTY_WORDS.get(word, staff.on_duty) if word else not staff.on_duty
+        await set_duty(session, staff, wanted, clock.now(), config, leads_chat_id)
+        await message.answer(render("duty.html.j2", locale, on_duty=staff.on_duty,
+                                    role=staff.role))  # fmt: skip
+
+    @router.message(Command("team"))
+    async def team(
+        message: Message, session: AsyncSession, staff: Staff, locale: str, config: AppConfig,
+        clock: Clock,
+    ) -> None:  # fmt: skip
+        if staff.role not in SUPERVISING:
+            await message.answer(render("team_refused.html.j2", locale))
+            return
+        now = clock.now()
+        members = await team_overview(session, now, config.zone)
+        day = now.astimezone(config.zone).strftime("%d.%m")
+        await message.answer(render("team.html.j2", locale, members=members, day=day))
+
+    return router
