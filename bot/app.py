@@ -220,7 +220,8 @@ def build_application(
     notifier = Notifier(bot, sessions, config, clock)
     notifier_ref.append(notifier)
     storage, isolation = dialogue_storage(settings.redis_url)
-    dispatcher = build_dispatcher(sessions, config, clock, storage, isolation)
+    dispatcher = build_dispatcher(sessions, config, clock, storage, isolation,
+                                  leads_chat_id=settings.leads_chat_id)  # fmt: skip
     intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch, config)
     web_app = web.Application(client_max_size=config.intake.max_body_bytes)
     add_intake_routes(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
@@ -217,10 +218,16 @@ async def remember_card(
     )
     replaced = None
     if card is None:
-        session.add(LeadCard(lead_id=lead.id, chat_id=chat_id, message_id=message_id,
-                             staff_id=staff_id, locale=locale, rendered_version=lead.version,
-                             created_at=now))  # fmt: skip
-    else:
+        try:
+            async with session.begin_nested():  # the notifier may record its copy meanwhile
+                session.add(LeadCard(lead_id=lead.id, chat_id=chat_id, message_id=message_id,
+                                     staff_id=staff_id, locale=locale,
+                                     rendered_version=lead.version, created_at=now))  # fmt: skip
+        except IntegrityError:
+            card = await session.scalar(
+                select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
+            )
+    if card is not None:
         replaced = card.message_id if card.message_id != message_id else None
         card.message_id, card.staff_id, card.locale = message_id, staff_id, locale
         card.rendered_version = lead.version

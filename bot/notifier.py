@@ -408,7 +408,15 @@ class Notifier:
     async def _record_cards(self, cards: list[LeadCard], done: list[int]) -> None:
         """Store the cards' message ids and mark their rows sent, in one transaction."""
         async with self._sessions() as session:
-            session.add_all(cards)
+            # a manager may have opened the same lead from a list meanwhile: that copy is kept
+            chats = {card.chat_id for card in cards}
+            rows = await session.execute(
+                select(LeadCard.lead_id, LeadCard.chat_id).where(
+                    LeadCard.chat_id.in_(chats),
+                    LeadCard.lead_id.in_([card.lead_id for card in cards]))
+            )  # fmt: skip
+            known = {(lead_id, chat_id) for lead_id, chat_id in rows}
+            session.add_all([c for c in cards if (c.lead_id, c.chat_id) not in known])
             await mark_sent(session, done, self._delivery_clock.now())
             await session.flush()
             versions = dict((await session.execute(select(Lead.id, Lead.version).where(

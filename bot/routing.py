@@ -318,12 +318,3 @@ async def deliver_waiting(
     await session.commit()
     return [lead_id for lead_id in ids if lead_id not in left]
 
-
-async def card_recipients(session: AsyncSession, leads_chat_id: int | None) -> list[Recipient]:
-    """Everyone who gets a lead under `claim` now: the team chat, else every on-duty manager,
-    else supervisors and admins."""
-    if leads_chat_id is not None:
-        return [Recipient(chat_id=leads_chat_id, staff_id=None)]
-    team = await load_team(session)
-    chosen = team.on_duty or team.supervisors
-    return [Recipient(chat_id=s.telegram_id, staff_id=s.id) for s in chosen]

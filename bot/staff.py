@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import AppConfig
+from bot.config import AppConfig, default_config
 from bot.lifecycle import WORKING
-from bot.outbox import card_message, card_refresh, enqueue, text_message
-from bot.routing import card_recipients, deliver_waiting
+from bot.outbox import card_refresh, enqueue, text_message
+from bot.routing import LeadFacts, deliver_waiting, route_new_leads
 from storage.models import Lead, LeadEvent, LeadStatus, Role, Staff, Task
 
 log = logging.getLogger("leadbot.staff")
@@ -216,18 +216,25 @@ async def set_capacity(
 
 
 async def return_to_pool(
-    session: AsyncSession, lead_ids: Sequence[int], now: datetime, leads_chat_id: int | None
+    session: AsyncSession,
+    lead_ids: Sequence[int],
+    now: datetime,
+    leads_chat_id: int | None,
+    config: AppConfig | None = None,
 ) -> None:
-    """Offer leads that are new again to whoever gets new cards, as intake does.
+    """Leads that are new again go out by the distribution rules, as a new lead does.
 
-    The one place the distribution rules plug in. Chats that hold a card of a lead already
-    see it change back in place (its card_refresh); the notifier never sends a lead's card to
-    a chat twice, so these rows reach only people who had no copy."""
+    Chats that hold a card of a lead already see it change back in place (its card_refresh);
+    the notifier never sends a lead's card to a chat twice, so new cards reach only people
+    who had no copy."""
     if not lead_ids:
         return
-    recipients = await card_recipients(session, leads_chat_id)
-    await enqueue(session, [card_message(lead_id, r.chat_id, r.staff_id, now)
-                            for lead_id in lead_ids for r in recipients])  # fmt: skip
+    leads = await session.scalars(
+        select(Lead).where(Lead.id.in_(lead_ids)).execution_options(populate_existing=True)
+    )
+    facts = [LeadFacts.of(lead) for lead in leads]
+    rules = config or default_config()
+    await enqueue(session, await route_new_leads(session, facts, now, rules, leads_chat_id))
 
 
 async def deactivate_staff(
@@ -236,6 +243,7 @@ async def deactivate_staff(
     actor: Staff,
     now: datetime,
     leads_chat_id: int | None = None,
+    config: AppConfig | None = None,
 ) -> StaffResult:
     """An admin deactivates a person, in one transaction: they stop being staff (their buttons
     stop working with the next press) and go off duty; their leads in work or waiting for a
@@ -286,7 +294,7 @@ async def deactivate_staff(
         .values(done_at=now)
     )  # fmt: skip
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in pool])
-    await return_to_pool(session, pool, now, leads_chat_id)
+    await return_to_pool(session, pool, now, leads_chat_id, config)
     told = text_message(None, target.telegram_id, target.id, "staff_deactivated",
                         {"by": actor.name, "lead_ids": lead_ids}, now)  # fmt: skip
     await enqueue(session, [told])

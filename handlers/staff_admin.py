@@ -184,7 +184,7 @@ def staff_admin_router() -> Router:
         leads_chat_id: int | None = None,
     ) -> None:  # fmt: skip
         result = await deactivate_staff(session, callback_data.staff_id, staff, clock.now(),
-                                        leads_chat_id)  # fmt: skip
+                                        leads_chat_id, config)  # fmt: skip
         if result.refusal is not None or result.staff is None:
             await _refuse(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
             return

@@ -100,6 +100,8 @@ async def test_a_long_list_pages_and_a_line_opens_the_live_card(
     await _everyone_starts(emulator)
     await _leads(intake, *(f"Client {n}" for n in range(1, 11)))
     anna = Phone(emulator, ANNA)
+    # the cards the leads brought are all in, so a card below is one opened from the list
+    await emulator.wait_for(lambda: len([m for m in anna.messages() if "Lead #" in m.text]) == 10)
     new = await anna.write("🆕 New", "New leads nobody took")
     assert new.text.startswith("🆕 New leads nobody took: 10 · page 1/2")
     assert _lines(new)[-2:] == ["1/2", "▶"] and len(_lines(new)) == 10
