@@ -27,6 +27,18 @@ from handlers.replies import reader_staff_id, refuse, show_keyboard
 from storage.models import Staff
 
 
+def dialogue_fallback_router() -> Router:
+    """Last among the staff routers: in a dialogue, anything its step cannot take (a photo, a
+    contact, an unknown command) gets a word on what is expected, not silence."""
+    router = Router(name="dialogue_fallback")
+
+    @router.message(~StateFilter(None))
+    async def not_an_answer(message: Message, locale: str) -> None:
+        await message.answer(render("dialogue_wants_text.html.j2", locale))
+
+    return router
+
+
 def manager_router() -> Router:
     router = Router(name="manager")
     router.callback_query.filter(IsStaff())
@@ -81,6 +93,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(), merge_router(),
+        reassign_router(), merge_router(), dialogue_fallback_router(),
     )  # fmt: skip
     return router

@@ -300,3 +300,29 @@ async def test_someone_elses_lead_and_stale_buttons_get_an_alert_and_change_noth
     assert answer["text"] == "This button is for the sales team only."
     assert await _event_kinds(sessions) == ["created", "taken"]
     assert await _open_tasks(sessions) == []
+
+
+async def test_a_dialogue_waiting_for_words_gets_a_hint_for_anything_else_and_cancel_works(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    anna = Phone(emulator, ANNA)
+    card = await _anna_takes(emulator, intake)
+    await anna.press(card, "lead:refuse")
+    await anna.press_for_reply(card, "why:refuse:1:other", "Say in a few words")
+    before = len(anna.messages())
+    emulator.send_contact(ANNA, "+79001112233")  # not words
+    hint = await anna.next_message(before)
+    assert hint.text.startswith("Please answer with a text message, or send /cancel")
+    unknown = await anna.write("/whatever", "Please answer")
+    assert unknown.text == hint.text
+    cancelled = await anna.write("/cancel", "cancelled")
+    assert cancelled.text == "OK, cancelled: the lead stays as it was."
+    assert (await _lead(sessions)).status == LeadStatus.IN_WORK
+
+    await anna.press(card, "card:1")  # back from the reasons to the card's own buttons
+    await anna.press_for_reply(card, "lead:note", "Your note")
+    before = len(anna.messages())
+    emulator.send_contact(ANNA, "+79001112233")
+    await anna.next_message(before, "Please answer")
+    cancelled = await anna.write("/cancel", "cancelled")
+    assert await _event_kinds(sessions) == ["created", "taken"]  # no note, no refusal
