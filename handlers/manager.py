@@ -28,8 +28,8 @@ from storage.models import Staff
 
 
 def dialogue_fallback_router() -> Router:
-    """Last among the staff routers: in a dialogue, anything its step cannot take (a photo, a
-    contact, an unknown command) gets a word on what is expected, not silence."""
+    """After every router with dialogues: in a dialogue, anything its step cannot take (a
+    photo, a contact, an unknown command) gets a word on what is expected, not silence."""
     router = Router(name="dialogue_fallback")
 
     @router.message(~StateFilter(None))
@@ -93,6 +93,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(), merge_router(), dialogue_fallback_router(),
+        reassign_router(), merge_router(),
     )  # fmt: skip
     return router
