@@ -113,7 +113,7 @@ async def _migrate(settings: Settings) -> None:
     print("database is up to date")
 
 
-async def _staff(settings: Settings, args: argparse.Namespace) -> int:
+async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
@@ -128,7 +128,8 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> int:
                     state = "active" if staff.is_active else "inactive"
                     duty = "on duty" if staff.on_duty else "off duty"
                     print(f"{staff.telegram_id}\t{staff.role}\t{state}\t{duty}\t{staff.name}")
-            elif await remove_staff(session, args.telegram_id) is None:
+            elif await remove_staff(session, args.telegram_id, SystemClock().now(),
+                                    settings.leads_chat_id, config) is None:  # fmt: skip
                 print(f"no staff member with Telegram id {args.telegram_id}", file=sys.stderr)
                 return 1
             else:
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
-    return asyncio.run(_staff(settings, args))
+    return asyncio.run(_staff(settings, config, args))
 
 
 if __name__ == "__main__":

@@ -49,14 +49,20 @@ async def list_staff(session: AsyncSession) -> list[Staff]:
     return list((await session.scalars(select(Staff).order_by(Staff.id))).all())
 
 
-async def remove_staff(session: AsyncSession, telegram_id: int) -> Staff | None:
-    """Deactivate, never delete: the history keeps naming who did what."""
+async def remove_staff(
+    session: AsyncSession,
+    telegram_id: int,
+    now: datetime,
+    leads_chat_id: int | None = None,
+    config: AppConfig | None = None,
+) -> Staff | None:
+    """`leadbot staff remove`: deactivate, never delete (the history keeps naming who did
+    what), exactly as an admin's Deactivate does: open leads back to the pool, person told."""
     staff = await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
     if staff is None:
         return None
-    staff.is_active = False
-    staff.on_duty = False
-    await session.commit()
+    if staff.is_active:
+        await _deactivate(session, staff, None, now, leads_chat_id, config)
     return staff
 
 
@@ -258,6 +264,19 @@ async def deactivate_staff(
     target = found.staff
     if target.id == actor.id:
         return StaffResult(target, StaffRefusal.SELF)
+    return await _deactivate(session, target, actor, now, leads_chat_id, config)
+
+
+async def _deactivate(
+    session: AsyncSession,
+    target: Staff,
+    actor: Staff | None,
+    now: datetime,
+    leads_chat_id: int | None,
+    config: AppConfig | None,
+) -> StaffResult:
+    """The change itself; `actor` None: done from the command line by the operator."""
+    actor_id = actor.id if actor is not None else None
     claimed = await session.execute(
         update(Staff)
         .where(Staff.id == target.id, Staff.is_active.is_(True))
@@ -285,7 +304,7 @@ async def deactivate_staff(
     )
     pool = sorted({*lead_ids, *offered.all()})
     for lead_id in pool:
-        session.add(LeadEvent(lead_id=lead_id, kind="returned_to_pool", actor_id=actor.id,
+        session.add(LeadEvent(lead_id=lead_id, kind="returned_to_pool", actor_id=actor_id,
                               data={"from": target.id}, created_at=now))  # fmt: skip
     await session.execute(
         update(Task)
@@ -295,11 +314,12 @@ async def deactivate_staff(
     )  # fmt: skip
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in pool])
     await return_to_pool(session, pool, now, leads_chat_id, config)
+    by = actor.name if actor is not None else None
     told = text_message(None, target.telegram_id, target.id, "staff_deactivated",
-                        {"by": actor.name, "lead_ids": lead_ids}, now)  # fmt: skip
+                        {"by": by, "lead_ids": lead_ids}, now)  # fmt: skip
     await enqueue(session, [told])
     await session.commit()
-    log.info("deactivated staff=%s by=%s leads_returned=%s", target.id, actor.id, lead_ids)
+    log.info("deactivated staff=%s by=%s leads_returned=%s", target.id, actor_id, lead_ids)
     return StaffResult(target, returned=tuple(lead_ids))
 
 

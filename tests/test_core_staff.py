@@ -23,6 +23,7 @@ from bot.staff import (
     deactivate_staff,
     read_capacity,
     read_skills,
+    remove_staff,
     set_capacity,
     set_duty,
     set_role,
@@ -315,3 +316,27 @@ async def test_a_new_lead_offered_to_the_deactivated_person_is_open_to_everyone_
         assert (await take_lead(session, lead_id, staff["boris"], clock.now())).ok
     [event] = await _rows(sessions, LeadEvent, LeadEvent.kind == "returned_to_pool")
     assert event.lead_id == lead_id
+
+
+async def test_staff_remove_from_the_command_line_returns_open_leads_like_deactivation(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    lead_id = await _lead(sessions, clock, "+79005550001")
+    async with sessions() as session:
+        assert (await take_lead(session, lead_id, staff["anna"], clock.now())).ok
+    async with sessions() as session:
+        removed = await remove_staff(session, staff["anna"].telegram_id, clock.now())
+        again = await remove_staff(session, staff["anna"].telegram_id, clock.now())
+    assert removed is not None and not removed.is_active and again is not None
+    [lead] = await _rows(sessions, Lead, Lead.id == lead_id)
+    assert (lead.status, lead.owner_id) == (LeadStatus.NEW, None)
+    returned = await _rows(sessions, LeadEvent, LeadEvent.kind == "returned_to_pool")
+    assert [(e.lead_id, e.actor_id) for e in returned] == [(lead_id, None)]  # once, by nobody
+    told = await _rows(sessions, OutboxMessage, OutboxMessage.chat_id == staff["anna"].telegram_id,
+                       OutboxMessage.kind == OutboxKind.TEXT)  # fmt: skip
+    assert [row.payload["template"] for row in told] == ["staff_deactivated"]
+    boris_cards = await _rows(sessions, OutboxMessage, OutboxMessage.staff_id == staff["boris"].id,
+                              OutboxMessage.kind == OutboxKind.CARD)  # fmt: skip
+    # the intake's card and the pool's: the notifier sends the second only to a chat that has
+    # no copy yet (Boris's first card is redrawn in place by the refresh)
+    assert len(boris_cards) == 2
