@@ -29,6 +29,7 @@ from bot.notifier import Notifier
 from bot.routing import deliver_waiting, pass_expired_offers
 from bot.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
+from handlers.connectors import add_connector_routes
 from handlers.dialogue_timeout import close_abandoned
 from handlers.http import IntakeSettings, add_intake_routes
 from handlers.menu import publish_all
@@ -231,6 +232,7 @@ def build_application(
             phone_region=config.phone_region, max_body_bytes=config.intake.max_body_bytes,
         ),
     )  # fmt: skip
+    add_connector_routes(web_app, settings, config)
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         SimpleRequestHandler(

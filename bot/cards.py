@@ -44,9 +44,11 @@ class CardAction(enum.StrEnum):
     REOPEN = "reopen"
     REASSIGN = "reassign"
     MERGE = "merge"  # into the lead it possibly duplicates
+    REPLY = "reply"  # answer a client who wrote to the bot
 
 
 A = CardAction
+CLIENT_CHAT_SOURCE = "telegram"
 # what the person who works a lead can do next, by status
 WORKING_ACTIONS = {
     LeadStatus.IN_WORK: (A.CALLBACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
@@ -96,6 +98,8 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
         return ()
     if lead.status in WORKING_ACTIONS:
         working = WORKING_ACTIONS[LeadStatus(lead.status)]
+        if lead.source == CLIENT_CHAT_SOURCE:  # the client is in Telegram: answer them here
+            working = (A.REPLY, *working)
         if supervising:
             return (*working, A.REASSIGN)
         return working if reader.staff_id == lead.owner_id else ()

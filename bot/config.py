@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     intake_token: SecretStr | None = None
+    vk_secret: SecretStr | None = None  # VK Callback API's "secret" (/hooks/vk)
+    vk_confirmation_code: str | None = None  # what /hooks/vk answers VK's `confirmation`
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
     redis_url: str | None = None
@@ -58,13 +60,16 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "leads_chat_id", "leadbot_config", "telegram_webhook_url", "redis_url", mode="before"
+        "leads_chat_id", "leadbot_config", "telegram_webhook_url", "redis_url",
+        "vk_confirmation_code", mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("intake_token", "telegram_webhook_secret", "bot_token", mode="before")
+    @field_validator(
+        "intake_token", "telegram_webhook_secret", "bot_token", "vk_secret", mode="before"
+    )
     @classmethod
     def _blank_secret_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -175,6 +180,29 @@ class IntakeLimits(BaseModel):
     max_batch: int = 256
 
 
+class FieldAliases(BaseModel):
+    """Form field names (compared case-insensitively) read as each lead field; `name` and
+    `last_name` are joined. A field no alias names is kept in the lead's extra fields."""
+
+    name: list[str] = []
+    last_name: list[str] = []
+    phone: list[str] = []
+    email: list[str] = []
+    message: list[str] = []
+    service: list[str] = []
+
+
+class Connectors(BaseModel):
+    """Site builders' own webhooks (/hooks/...): how their fields map onto a lead."""
+
+    # the payload as sent is kept on the lead (extra["raw"]), cut to this many bytes
+    raw_max_bytes: int = Field(default=8192, ge=0, le=65536)
+    tilda: FieldAliases = FieldAliases()
+    cf7: FieldAliases = FieldAliases()
+    elementor: FieldAliases = FieldAliases()
+    vk: FieldAliases = FieldAliases()
+
+
 class Dialogues(BaseModel):
     abandon_after: timedelta = timedelta(minutes=30)
 
@@ -221,6 +249,7 @@ class AppConfig(BaseModel):
     time_limits: dict[str, timedelta] = {}
     telegram: TelegramLimits = TelegramLimits()
     intake: IntakeLimits = IntakeLimits()
+    connectors: Connectors = Connectors()
     staff: StaffRules = StaffRules()
     dialogues: Dialogues = Dialogues()
 

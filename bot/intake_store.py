@@ -314,7 +314,6 @@ async def _append_to_open_lead(
         return notes
     for item in lead.appended:
         context = {"lead_id": lead.id, "message": item.message, "source": item.source}
-        notes.append(
-            text_message(lead.id, owner.telegram_id, owner.id, "lead_appended", context, now)
-        )
+        notes.append(text_message(lead.id, owner.telegram_id, owner.id, "lead_appended", context,
+                                  now, reply=item.telegram_id is not None))  # fmt: skip
     return notes

@@ -96,6 +96,6 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return f"{label} — {data['comment']}" if data.get("comment") else label
     if line.kind == "callback_scheduled" and "due_at" in data:
         return local_time(datetime.fromisoformat(data["due_at"]), config.zone)
-    if line.kind == "note":
+    if line.kind in ("note", "replied", "client_blocked"):
         return str(data.get("text", ""))
     return None

@@ -43,7 +43,7 @@ from bot.outbox import (
 )
 from bot.rate_limits import SendLimits
 from bot.render import render
-from handlers.keyboards import card_keyboard
+from handlers.keyboards import card_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
     Lead,
@@ -484,8 +484,12 @@ class Notifier:
         locale = reader_for(staff, self._config.locale).locale
         payload = row.payload
         text = render(f"{payload['template']}.html.j2", locale, **payload.get("context", {}))
+        markup = (
+            reply_keyboard(row.lead_id, locale) if payload.get("reply") and row.lead_id else None
+        )
         outcome = await self._call(
-            row.chat_id, lambda: self._bot.send_message(chat_id=row.chat_id, text=text)
+            row.chat_id,
+            lambda: self._bot.send_message(chat_id=row.chat_id, text=text, reply_markup=markup),
         )
         if outcome.result is Result.DONE:
             log.info("message sent lead=%s chat=%s template=%s",

@@ -50,9 +50,13 @@ def text_message(
     template: str,
     context: dict[str, Any],
     now: datetime,
+    reply: bool = False,
 ) -> dict[str, Any]:
-    """A message rendered from `template` at send time, in the recipient's language."""
-    payload = {"template": template, "context": context}
+    """A message rendered from `template` at send time, in the recipient's language; with
+    `reply`, it carries a Reply button (a client's message relayed to a manager)."""
+    payload: dict[str, Any] = {"template": template, "context": context}
+    if reply:
+        payload["reply"] = True
     return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
 
 

@@ -317,4 +317,3 @@ async def deliver_waiting(
     left = set((await session.scalars(still)).all())
     await session.commit()
     return [lead_id for lead_id in ids if lead_id not in left]
-

@@ -7,6 +7,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 
 from bot.clock import Clock
 from bot.config import AppConfig
+from handlers.client import client_router
 from handlers.common import fallback_router, start_router
 from handlers.dialogue_timeout import DialogueTimeoutMiddleware
 from handlers.manager import dialogue_fallback_router, manager_router
@@ -28,6 +29,6 @@ def build_dispatcher(
     dispatcher["leads_chat_id"] = leads_chat_id  # where leads of a deactivated person go
     dispatcher.include_routers(
         start_router(), staff_cancel_router(), manager_router(), staff_admin_router(),
-        team_router(), dialogue_fallback_router(), fallback_router(),
+        team_router(), client_router(), dialogue_fallback_router(), fallback_router(),
     )  # fmt: skip
     return dispatcher

@@ -6,13 +6,16 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.client_chat import start_tag
 from bot.clock import Clock
 from bot.config import AppConfig
 from bot.invites import TOKEN_SHAPE, accept_invite
 from bot.render import render, render_alert
+from handlers.client import share_phone_keyboard
 from handlers.menu import refresh_menu
 from storage.models import Staff
 
@@ -46,10 +49,16 @@ def start_router() -> Router:
 
     @router.message(CommandStart())
     async def start(
-        message: Message, staff: Staff | None, locale: str, config: AppConfig, bot: Bot
-    ) -> None:
+        message: Message, command: CommandObject, staff: Staff | None, locale: str,
+        config: AppConfig, bot: Bot, state: FSMContext,
+    ) -> None:  # fmt: skip
         if staff is None:
-            await message.answer(render("start_guest.html.j2", locale))
+            if message.chat.type != "private":
+                return
+            # the campaign of `t.me/<bot>?start=<tag>` goes with the client's first message
+            await state.update_data(start_tag=start_tag(command.args))
+            await message.answer(render("start_guest.html.j2", locale),
+                                 reply_markup=share_phone_keyboard(locale))  # fmt: skip
             return
         await message.answer(render("start_staff.html.j2", locale, staff=staff))
         # staff added while the bot ran (`leadbot staff add`) get their menu, in their language

@@ -109,3 +109,11 @@ def history_keyboard(lead_id: int, page: int, pages: int) -> InlineKeyboardMarku
     if page + 1 < pages:
         builder.button(text="▶", callback_data=HistoryPage(lead_id=lead_id, page=page + 1))
     return builder.as_markup()
+
+
+def reply_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
+    """Under a client's message relayed to a manager: answer it."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=labels(locale)["buttons"]["reply"],
+                   callback_data=LeadButton(action=CardAction.REPLY, lead_id=lead_id))  # fmt: skip
+    return builder.as_markup()

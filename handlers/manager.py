@@ -22,6 +22,7 @@ from handlers.lead_merge import merge_router
 from handlers.lead_notes import notes_router
 from handlers.lead_qualify import qualify_router
 from handlers.lead_reassign import reassign_router
+from handlers.lead_reply import reply_router
 from handlers.lists import lists_router
 from handlers.replies import reader_staff_id, refuse, show_keyboard
 from storage.models import Staff
@@ -93,6 +94,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(), merge_router(),
+        reassign_router(), merge_router(), reply_router(),
     )  # fmt: skip
     return router

@@ -157,13 +157,16 @@ async def test_hostile_text_shows_as_text_and_never_runs(page: Page, sandbox: Sa
     trap = '<img src=x onerror="window.__pwned = 3">'
     await send_web_form(page, name=name, phone="+7 902 000-00-00", message=trap)
     shown_name = "👤 <script>window.__pwned = 2</script><b>ЖЖЖ"
-    await expect(card(page, ANNA, 1)).to_contain_text(shown_name)
-    await expect(card(page, ANNA, 1)).to_contain_text(f"💬 {trap}")
+    # Kate's message is lead #1 (a client writing to the bot); the form's is lead #2
+    await expect(card(page, ANNA, 1)).to_contain_text(f"💬 {script}")
+    await expect(card(page, ANNA, 2)).to_contain_text(shown_name)
+    await expect(card(page, ANNA, 2)).to_contain_text(f"💬 {trap}")
 
     assert await page.evaluate("window.__pwned") is None
     assert await page.locator("#phones script, #phones img").count() == 0
     await expect(kate.locator(".message.out").last.locator("b")).to_have_count(0)
     await expect(card(page, ANNA, 1).locator(".text b")).to_have_text(["Lead #1"])  # the bot's
+    await expect(card(page, ANNA, 2).locator(".text b")).to_have_text(["Lead #2"])
     await assert_page_shows_what_telegram_holds(page, sandbox)
 
 
@@ -181,16 +184,18 @@ async def test_a_reply_a_shared_contact_and_a_forged_button(page: Page, sandbox:
     await expect(reply.locator(".text")).to_have_text("Do you deliver on Sundays?")
     await expect(kate.locator(".reply-bar")).to_be_hidden()
 
-    await kate.get_by_role("button", name="Share my phone number").click()
+    # the clip button of the page (the bot's own keyboard offers the same, named with 📱)
+    await kate.get_by_role("button", name="Share my phone number", exact=True).click()
     await expect(kate.locator(".message.out").last).to_contain_text("Kate, +79005550101")
 
-    # Anna's card, junked by Boris meanwhile: her stale Junk press gets an alert
+    # Kate's question is lead #1; the form's is lead #2. Anna's card of it, junked by Boris
+    # meanwhile: her stale Junk press gets an alert
     await send_web_form(page, name="Maria", phone="+7 903 000-00-00")
-    stale = card(page, ANNA, 1).get_by_role("button", name="🗑 Junk")
+    stale = card(page, ANNA, 2).get_by_role("button", name="🗑 Junk")
     await expect(stale).to_be_visible()
-    await card(page, BORIS, 1).get_by_role("button", name="🗑 Junk").click()
-    await card(page, BORIS, 1).get_by_role("button", name="Spam").click()
-    await expect(card(page, ANNA, 1)).to_contain_text("Reason: Spam")
+    await card(page, BORIS, 2).get_by_role("button", name="🗑 Junk").click()
+    await card(page, BORIS, 2).get_by_role("button", name="Spam").click()
+    await expect(card(page, ANNA, 2)).to_contain_text("Reason: Spam")
     state = await page.evaluate(PAGE_CHATS)
     assert state[str(ANNA)][-1]["buttons"] == []  # the page dropped the buttons with the edit
     message_id = state[str(ANNA)][-1]["id"]
@@ -281,7 +286,12 @@ async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
 
     await kate.get_by_role("button", name="📱 Share phone").click()
     await expect(kate.locator(".message.out").last).to_contain_text("Kate, +79005550101")
-    assert sandbox.emulator.chat_history(KATE)[-1]["contact"]["phone_number"] == "+79005550101"
+    shared = [m for m in sandbox.emulator.chat_history(KATE) if "contact" in m]
+    assert shared[-1]["contact"]["phone_number"] == "+79005550101"
+    # the shared phone made Kate a lead: thanked, and the managers got its card
+    await expect(kate.locator(".message.in").last).to_contain_text("we have your number")
+    for manager in (ANNA, BORIS):
+        await expect(card(page, manager, 1)).to_be_visible()
 
     await _as_the_bot(sandbox, "deleteMessage", chat_id=KATE, message_id=asked["message_id"])
     await expect(kate.locator(f'[data-message-id="{asked["message_id"]}"]')).to_have_count(0)

@@ -1,0 +1,114 @@
+"""Clients who write to the bot: each message becomes a lead (or joins the client's open one),
+and a manager's answer goes back to them. The Telegram side is handlers/client.py."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import AppConfig
+from bot.contacts import InvalidContactField, normalise_phone
+from bot.intake import IntakeResult, LeadInput
+from bot.intake_store import intake_leads
+from bot.leads import ActionResult, Refusal, load_lead
+from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
+from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff
+
+SOURCE = "telegram"
+MESSAGE_LIMIT = 4000
+NAME_LIMIT = 200
+# Telegram's own rule for a deep-link payload: up to 64 of A-Z a-z 0-9 _ -
+START_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def start_tag(payload: str | None) -> str | None:
+    """The campaign in `t.me/<bot>?start=<tag>`; anything else is ignored, not an error."""
+    return payload if payload and START_TAG.match(payload) else None
+
+
+async def client_wrote(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    text: str,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+    tag: str | None = None,
+) -> IntakeResult:
+    """A message from a client: their open lead hears it (its owner is told), or it opens a
+    new lead, with the campaign they came from."""
+    item = LeadInput(
+        source=SOURCE, name=(name or "")[:NAME_LIMIT] or None, message=text[:MESSAGE_LIMIT],
+        telegram_id=telegram_id, utm={"start": tag} if tag else {},
+    )  # fmt: skip
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config)
+    return result
+
+
+async def client_shared_phone(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    raw_phone: str,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+) -> IntakeResult | None:
+    """The client shared their phone (the keyboard button): the contact and the open lead
+    learn it; None when it is not a phone number."""
+    try:
+        phone = normalise_phone(raw_phone, config.phone_region)
+    except InvalidContactField:
+        return None
+    item = LeadInput(source=SOURCE, name=(name or "")[:NAME_LIMIT] or None, phone=phone,
+                     telegram_id=telegram_id)  # fmt: skip
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config)
+    return result
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a manager's answer goes: the client's private chat."""
+
+    result: ActionResult
+    chat_id: int | None = None
+
+
+async def reply_target(session: AsyncSession, lead_id: int, actor: Staff) -> ReplyTarget:
+    """May `actor` answer the client of this lead (its owner, or a supervisor; the lead still
+    open), and where to."""
+    lead = await load_lead(session, lead_id)
+    if lead is None:
+        return ReplyTarget(ActionResult(None, Refusal.NOT_FOUND))
+    if lead.status in CLOSED_STATUSES:
+        return ReplyTarget(ActionResult(lead, Refusal.CLOSED))
+    if actor.role not in SUPERVISING and lead.owner_id != actor.id:
+        owner = lead.owner.name if lead.owner else None
+        if lead.status == LeadStatus.NEW:
+            return ReplyTarget(ActionResult(lead, Refusal.OUTDATED))  # take it first
+        return ReplyTarget(ActionResult(lead, Refusal.NOT_YOURS, owner))
+    chat_id = None
+    if lead.contact_id is not None:
+        chat_id = await session.scalar(
+            select(Contact.telegram_id).where(Contact.id == lead.contact_id)
+        )
+    if chat_id is None:
+        return ReplyTarget(ActionResult(lead, Refusal.NOT_ALLOWED))
+    return ReplyTarget(ActionResult(lead), chat_id)
+
+
+async def record_reply(
+    session: AsyncSession, lead_id: int, actor: Staff, text: str, delivered: bool, now: datetime
+) -> None:
+    """The answer as the lead's history keeps it; a blocked bot is recorded as such."""
+    kind = "replied" if delivered else "client_blocked"
+    session.add(LeadEvent(lead_id=lead_id, kind=kind, actor_id=actor.id,
+                          data={"text": text[:MESSAGE_LIMIT]}, created_at=now))  # fmt: skip
+    # an answer is a step of the work: the lead is not stalled (the card does not change)
+    await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
+    await session.commit()
