@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,3 +112,15 @@ async def record_reply(
     # an answer is a step of the work: the lead is not stalled (the card does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
     await session.commit()
+
+
+FLOOD_WINDOW = timedelta(minutes=1)
+
+
+def admit_message(recent: list[str], now: datetime, limit: int) -> tuple[bool, list[str]]:
+    """Flood control for one client: at most `limit` messages a minute are passed on. Takes
+    and returns the times of the recent ones (ISO strings: they live in the FSM data)."""
+    kept = [at for at in recent if now - datetime.fromisoformat(at) < FLOOD_WINDOW]
+    if len(kept) >= limit:
+        return False, kept
+    return True, [*kept, now.isoformat()]

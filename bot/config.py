@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import tomllib
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -60,8 +60,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "leads_chat_id", "leadbot_config", "telegram_webhook_url", "redis_url",
-        "vk_confirmation_code", mode="before",
+        "leads_chat_id",
+        "leadbot_config",
+        "telegram_webhook_url",
+        "redis_url",
+        "vk_confirmation_code",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
@@ -120,6 +124,38 @@ class DealField(BaseModel):
         if self.field in fixed and self.kind is not fixed[self.field]:
             raise ValueError(f"deal field {self.field!r} must have kind {fixed[self.field]!r}")
         return self
+
+
+_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+class WorkingHours(BaseModel):
+    """When the team works, in `timezone`: `days = ["mon", ..., "fri"]`, `opens`, `closes`."""
+
+    days: frozenset[int] = frozenset({1, 2, 3, 4, 5})
+    opens: time = time(9)
+    closes: time = time(19)
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _day_names(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and all(isinstance(day, str) for day in value):
+            try:
+                return frozenset(_DAYS[day.lower()[:3]] for day in value)
+            except KeyError as exc:
+                raise ValueError(f"working_hours.days: unknown day {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _sensible(self) -> WorkingHours:
+        if not self.days or self.opens >= self.closes:
+            raise ValueError("working_hours: name at least one day, and open before closing")
+        return self
+
+
+class ClientChat(BaseModel):
+    # more messages than this in a minute from one client are not passed on (flood)
+    max_per_minute: int = Field(default=20, ge=1)
 
 
 class TelegramLimits(BaseModel):
@@ -252,6 +288,8 @@ class AppConfig(BaseModel):
     connectors: Connectors = Connectors()
     staff: StaffRules = StaffRules()
     dialogues: Dialogues = Dialogues()
+    working_hours: WorkingHours = WorkingHours()
+    client_chat: ClientChat = ClientChat()
 
     @field_validator("time_limits", mode="before")
     @classmethod

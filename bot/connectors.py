@@ -264,9 +264,7 @@ def _first_value(multi: Any) -> str | None:
     return None
 
 
-def bitrix_lead(
-    payload: Mapping[str, Any], phone_region: str, raw_max_bytes: int
-) -> LeadInput:
+def bitrix_lead(payload: Mapping[str, Any], phone_region: str, raw_max_bytes: int) -> LeadInput:
     fields = payload.get("fields")
     if not isinstance(fields, dict):
         raise IntakeError("no fields: send fields[NAME], fields[PHONE][0][VALUE]...", "fields")

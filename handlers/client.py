@@ -8,10 +8,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.client_chat import client_shared_phone, client_wrote
+from bot.client_chat import admit_message, client_shared_phone, client_wrote
 from bot.clock import Clock
 from bot.config import AppConfig
-from bot.render import labels, render
+from bot.render import labels, local_time, render
+from bot.working_hours import is_open, next_opening
 from storage.models import Staff
 
 
@@ -51,13 +52,29 @@ def client_router() -> Router:
         state: FSMContext, leads_chat_id: int | None = None,
     ) -> None:  # fmt: skip
         assert message.from_user is not None
-        tag = (await state.get_data()).get("start_tag")
+        now = clock.now()
+        data = await state.get_data()
+        admitted, recent = admit_message(data.get("recent", []), now,
+                                         config.client_chat.max_per_minute)  # fmt: skip
+        await state.update_data(recent=recent)
+        if not admitted:  # not passed on; told once per flood, not once per message
+            if not data.get("slowed"):
+                await state.update_data(slowed=True)
+                await message.answer(render("client_slow_down.html.j2", locale))
+            return
         result = await client_wrote(
             session, message.from_user.id, message.from_user.full_name, message.text or "",
-            clock.now(), config, leads_chat_id, tag,
+            now, config, leads_chat_id, data.get("start_tag"),
         )  # fmt: skip
-        if result.created:  # the first message of a request is acknowledged, not every one
-            await state.update_data(start_tag=None)
+        await state.update_data(slowed=False, start_tag=None)
+        hours, zone = config.working_hours, config.zone
+        told_until = data.get("after_hours_told_until")
+        if not is_open(now, hours, zone) and (told_until is None or now.isoformat() >= told_until):
+            opening = next_opening(now, hours, zone)
+            await state.update_data(after_hours_told_until=opening.isoformat())
+            await message.answer(render("client_after_hours.html.j2", locale,
+                                        opens=local_time(opening, zone)))  # fmt: skip
+        elif result.created:  # the first message of a request is acknowledged, not every one
             await message.answer(render("client_received.html.j2", locale))
 
     @router.message(~F.text)

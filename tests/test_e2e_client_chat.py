@@ -3,8 +3,11 @@ and a manager's answer goes back to the client through the bot."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 
+from bot.clock import ManualClock
 from bot.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent
@@ -107,3 +110,39 @@ async def test_only_the_owner_replies_and_staff_messages_are_never_leads(
     async with sessions() as session:
         leads = (await session.scalars(select(Lead))).all()
     assert len(leads) == 1 and leads[0].utm == {}
+
+
+async def test_after_hours_the_client_is_told_once_when_to_expect_an_answer(
+    emulator: TelegramEmulator, intake: Intake, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 1, 9, 20, 0, tzinfo=UTC))  # Friday 23:00 in Moscow
+    kate = await _start(emulator)
+    told = await kate.write("Hello, are you open?", "closed")
+    assert told.text == (
+        "🌙 Thank you, your message has reached us. We are closed now; a manager will answer "
+        "here from 12.01 09:00 (our time)."
+    )
+    emulator.send_text(KATE, "one more thing")  # the same night: not told again
+    clock.set(datetime(2026, 1, 12, 6, 30, tzinfo=UTC))  # Monday 09:30: open
+    emulator.send_text(KATE, "good morning")
+    followups = await kate.write("/start", "Hello!")
+    texts = [m.text for m in kate.messages()]
+    assert sum(text.startswith("🌙") for text in texts) == 1 and followups is not None
+
+
+async def test_a_flooding_client_is_slowed_down_not_passed_on(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, clock: ManualClock
+) -> None:
+    kate = await _start(emulator)
+    for number in range(25):
+        emulator.send_text(KATE, f"spam {number}")
+    slow = await kate.next_message(1, "a lot of messages")
+    assert slow.text.startswith("✋ That is a lot of messages at once")
+    await kate.write("/start", "Hello!")  # her updates are handled in order: all 25 are done
+    events = await _events(sessions)
+    assert len(events) == 20  # created + 19 joined: the other 5 were not passed on
+    assert sum(m.text.startswith("✋") for m in kate.messages()) == 1
+    clock.advance(timedelta(minutes=1, seconds=1))
+    emulator.send_text(KATE, "sorry, one real question")
+    await kate.write("/start", "Hello!")
+    assert len(await _events(sessions)) == 21
