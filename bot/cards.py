@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
+from bot.intake import TELEGRAM_SOURCE
 from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
 from storage.models import (
     CALLBACK_TASK,
@@ -48,7 +49,6 @@ class CardAction(enum.StrEnum):
 
 
 A = CardAction
-CLIENT_CHAT_SOURCE = "telegram"
 # what the person who works a lead can do next, by status
 WORKING_ACTIONS = {
     LeadStatus.IN_WORK: (A.CALLBACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
@@ -98,7 +98,7 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
         return ()
     if lead.status in WORKING_ACTIONS:
         working = WORKING_ACTIONS[LeadStatus(lead.status)]
-        if lead.source == CLIENT_CHAT_SOURCE:  # the client is in Telegram: answer them here
+        if lead.source == TELEGRAM_SOURCE:  # the client is in Telegram: answer them here
             working = (A.REPLY, *working)
         if supervising:
             return (*working, A.REASSIGN)

@@ -12,17 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.contacts import InvalidContactField, normalise_phone
-from bot.intake import IntakeResult, LeadInput
+from bot.intake import TELEGRAM_SOURCE, IntakeResult, LeadInput
 from bot.intake_store import intake_leads
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff
 
-SOURCE = "telegram"
 MESSAGE_LIMIT = 4000
 NAME_LIMIT = 200
 # Telegram's own rule for a deep-link payload: up to 64 of A-Z a-z 0-9 _ -
 START_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _name(name: str | None) -> str | None:
+    """The client's Telegram name, as the lead's name."""
+    return (name or "")[:NAME_LIMIT] or None
 
 
 def start_tag(payload: str | None) -> str | None:
@@ -43,7 +47,7 @@ async def client_wrote(
     """A message from a client: their open lead hears it (its owner is told), or it opens a
     new lead, with the campaign they came from."""
     item = LeadInput(
-        source=SOURCE, name=(name or "")[:NAME_LIMIT] or None, message=text[:MESSAGE_LIMIT],
+        source=TELEGRAM_SOURCE, name=_name(name), message=text[:MESSAGE_LIMIT],
         telegram_id=telegram_id, utm={"start": tag} if tag else {},
     )  # fmt: skip
     [result] = await intake_leads(session, [item], now, leads_chat_id, config)
@@ -65,7 +69,7 @@ async def client_shared_phone(
         phone = normalise_phone(raw_phone, config.phone_region)
     except InvalidContactField:
         return None
-    item = LeadInput(source=SOURCE, name=(name or "")[:NAME_LIMIT] or None, phone=phone,
+    item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone,
                      telegram_id=telegram_id)  # fmt: skip
     [result] = await intake_leads(session, [item], now, leads_chat_id, config)
     return result

@@ -80,6 +80,18 @@ async def flag_possible_duplicates(
     return flagged
 
 
+async def merge_proposal(
+    session: AsyncSession, lead_id: int, actor: Staff
+) -> tuple[ActionResult, int | None]:
+    """Before the Merge confirmation: may `actor` merge this flagged lead, and into which?"""
+    lead = await load_lead(session, lead_id)
+    if actor.role not in SUPERVISING:
+        return ActionResult(lead, Refusal.NOT_ALLOWED), None
+    if lead is None or lead.possible_duplicate_of_id is None:
+        return ActionResult(lead, Refusal.OUTDATED), None
+    return ActionResult(lead), lead.possible_duplicate_of_id
+
+
 async def merge_leads(
     session: AsyncSession, lead_id: int, into_id: int, actor: Staff, now: datetime
 ) -> ActionResult:

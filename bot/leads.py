@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.config import AppConfig
 from bot.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, may_act, next_status
 from bot.outbox import card_refresh, enqueue
-from storage.models import Lead, LeadEvent, LeadStatus, Role, Staff, Task
+from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff, Task
 
 
 class Refusal(enum.StrEnum):
@@ -60,6 +60,21 @@ async def load_leads(session: AsyncSession, lead_ids: list[int]) -> list[Lead]:
 async def load_lead(session: AsyncSession, lead_id: int) -> Lead | None:
     found = await load_leads(session, [lead_id])
     return found[0] if found else None
+
+
+async def open_lead_counts(
+    session: AsyncSession, staff_ids: list[int] | None = None, with_offers: bool = False
+) -> dict[int, int]:
+    """Open leads per person (of `staff_ids`, or everyone who has some). With offers, a lead
+    offered to someone counts towards their load until they take it or it passes on."""
+    holder = func.coalesce(Lead.owner_id, Lead.offered_to_id) if with_offers else Lead.owner_id
+    whose = holder.in_(staff_ids) if staff_ids is not None else holder.is_not(None)
+    counted = await session.execute(
+        select(holder, func.count())
+        .where(whose, Lead.status.in_(OPEN_STATUSES))
+        .group_by(holder)
+    )
+    return {person: count for person, count in counted}
 
 
 def _bump(now: datetime) -> dict[str, object]:

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.leads import ActionResult, Refusal, apply_action, load_lead
+from bot.leads import ActionResult, Refusal, apply_action, load_lead, open_lead_counts
 from bot.lifecycle import Action
 from bot.outbox import card_message, enqueue, text_message
-from storage.models import OPEN_STATUSES, Lead, Role, Staff
+from storage.models import Lead, Role, Staff
 
 WORKERS = (Role.MANAGER, Role.SUPERVISOR)
 
@@ -23,15 +23,6 @@ class Candidate:
     open_leads: int
     on_duty: bool
     capacity: int | None
-
-
-async def open_lead_counts(session: AsyncSession) -> dict[int, int]:
-    counted = await session.execute(
-        select(Lead.owner_id, func.count())
-        .where(Lead.owner_id.is_not(None), Lead.status.in_(OPEN_STATUSES))
-        .group_by(Lead.owner_id)
-    )
-    return {owner: count for owner, count in counted}
 
 
 async def reassign_candidates(session: AsyncSession, lead: Lead) -> list[Candidate]:

@@ -17,13 +17,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig, RoutingRule
+from bot.leads import open_lead_counts
 from bot.outbox import card_message, card_refresh, enqueue, text_message
 from storage.models import (
-    OPEN_STATUSES,
     Lead,
     LeadEvent,
     LeadStatus,
@@ -86,17 +86,10 @@ class Team:
 async def load_team(session: AsyncSession) -> Team:
     active = list((await session.scalars(
         select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))).all())  # fmt: skip
-    # a lead offered to someone counts towards their load until they take it or it passes on
-    holder = func.coalesce(Lead.owner_id, Lead.offered_to_id)
-    counted = await session.execute(
-        select(holder, func.count())
-        .where(holder.is_not(None), Lead.status.in_(OPEN_STATUSES))
-        .group_by(holder)
-    )
     turns = dict((await session.execute(select(RoutingTurn.pool, RoutingTurn.last_staff_id))).all())
     return Team(
         on_duty=[s for s in active if s.role == Role.MANAGER and s.on_duty],
-        open_leads={owner: count for owner, count in counted},
+        open_leads=await open_lead_counts(session, with_offers=True),
         supervisors=[s for s in active if s.role in (Role.SUPERVISOR, Role.ADMIN)],
         turns=turns,
     )

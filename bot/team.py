@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OPEN_STATUSES, Lead, LeadEvent, Role, Staff
+from bot.leads import open_lead_counts
+from storage.models import LeadEvent, Role, Staff
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,7 @@ async def _members(
     if not people:
         return []
     ids = [person.id for person in people]
-    counted = await session.execute(
-        select(Lead.owner_id, func.count())
-        .where(Lead.owner_id.in_(ids), Lead.status.in_(OPEN_STATUSES))
-        .group_by(Lead.owner_id)
-    )
-    open_leads: dict[Any, int] = {owner: count for owner, count in counted}
+    open_leads = await open_lead_counts(session, ids)
     counted = await session.execute(
         select(LeadEvent.actor_id, func.count(distinct(LeadEvent.lead_id)))
         .where(LeadEvent.kind == "taken", LeadEvent.actor_id.in_(ids),

@@ -25,3 +25,13 @@ def next_opening(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> datet
         if day.isoweekday() in hours.days and opening > local:
             return opening.astimezone(moment.tzinfo)
     raise ValueError("working hours name no working day")
+
+
+def after_hours_notice(
+    now: datetime, told_until: str | None, hours: WorkingHours, zone: ZoneInfo
+) -> datetime | None:
+    """When the team opens, if a client writing now should be told so: outside working hours
+    and not told yet for this closed spell (`told_until`: the opening they were told of)."""
+    if is_open(now, hours, zone) or (told_until is not None and now.isoformat() < told_until):
+        return None
+    return next_opening(now, hours, zone)

@@ -12,7 +12,7 @@ from bot.client_chat import admit_message, client_shared_phone, client_wrote
 from bot.clock import Clock
 from bot.config import AppConfig
 from bot.render import labels, local_time, render
-from bot.working_hours import is_open, next_opening
+from bot.working_hours import after_hours_notice
 from storage.models import Staff
 
 
@@ -67,13 +67,12 @@ def client_router() -> Router:
             now, config, leads_chat_id, data.get("start_tag"),
         )  # fmt: skip
         await state.update_data(slowed=False, start_tag=None)
-        hours, zone = config.working_hours, config.zone
         told_until = data.get("after_hours_told_until")
-        if not is_open(now, hours, zone) and (told_until is None or now.isoformat() >= told_until):
-            opening = next_opening(now, hours, zone)
+        opening = after_hours_notice(now, told_until, config.working_hours, config.zone)
+        if opening is not None:
             await state.update_data(after_hours_told_until=opening.isoformat())
             await message.answer(render("client_after_hours.html.j2", locale,
-                                        opens=local_time(opening, zone)))  # fmt: skip
+                                        opens=local_time(opening, config.zone)))  # fmt: skip
         elif result.created:  # the first message of a request is acknowledged, not every one
             await message.answer(render("client_received.html.j2", locale))
 

@@ -7,14 +7,11 @@ as POST /api/v1/leads. Success is HTTP 200 (Elementor treats anything else as a 
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -29,11 +26,11 @@ from bot.connectors import (
     vk_lead,
 )
 from bot.intake import IntakeError, LeadInput
-from handlers.http import INTAKE_QUEUE
+from handlers.http import INTAKE_QUEUE, INTAKE_TYPES, read_fields, same_secret
+from handlers.http import error_response as _error
 
 log = logging.getLogger("leadbot.connectors")
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 VK_SEEN_EVENTS = 10_000  # event ids remembered to answer VK's retries without a second look
 
 
@@ -69,52 +66,6 @@ VK_SEEN = web.AppKey("vk_seen_events", SeenEvents)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, message: str, field: str | None = None, **more: Any) -> web.Response:
-    return web.json_response({"error": message, "field": field, **more}, status=status)
-
-
-def _same(given: str, secret: str) -> bool:
-    # compare_digest: the answer time must not tell how much of a guess was right
-    return hmac.compare_digest(given.encode(), secret.encode())
-
-
-async def _read(request: web.Request, limit: int, types: tuple[str, ...]) -> Any:
-    """The body as a dict (JSON object, or a form's fields), or the error response."""
-
-    def too_large() -> web.Response:
-        return _error(413, f"body is larger than {limit} bytes")
-
-    if request.content_length is not None and request.content_length > limit:
-        return too_large()
-    content_type = request.content_type
-    if content_type not in types:
-        return _error(415, f"send {' or '.join(types)}")
-    if content_type == "multipart/form-data":
-        try:
-            form = await request.post()  # bounded by the app's client_max_size
-        except web.HTTPRequestEntityTooLarge:
-            return too_large()
-        except ValueError:
-            return _error(400, "malformed form body")
-        return {key: value for key, value in form.items() if isinstance(value, str)}
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return too_large()
-    try:
-        decoded = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return _error(400, "body is not UTF-8")
-    if content_type == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(decoded, keep_blank_values=True))
-    try:
-        data = json.loads(decoded)
-    except json.JSONDecodeError as exc:
-        return _error(400, f"malformed JSON: {exc}")
-    if not isinstance(data, dict):
-        return _error(400, "JSON body must be an object")
-    return data
-
-
 def _parse(connector: str, parse: Callable[[], LeadInput], **more: Any) -> LeadInput | web.Response:
     """422 with what is missing, logged (field names only: the values are people's data)."""
     try:
@@ -138,7 +89,7 @@ async def _submit(request: web.Request, connector: str, item: LeadInput) -> Any:
 def _token_refusal(request: web.Request, settings: ConnectorSettings) -> web.Response | None:
     if settings.token is None:
         return _error(503, "HTTP intake is off: INTAKE_TOKEN is not set")
-    if not _same(request.query.get("token", ""), settings.token):
+    if not same_secret(request.query.get("token", ""), settings.token):
         log.warning("connector request with a missing or wrong token path=%s", request.path)
         return _error(403, "missing or wrong token")
     return None
@@ -154,7 +105,7 @@ def _form_hook(connector: str, parse: FormParser, probe: Callable[[Any], bool] |
         settings = request.app[CONNECTOR_SETTINGS]
         if (refusal := _token_refusal(request, settings)) is not None:
             return refusal
-        body = await _read(request, settings.max_body_bytes, FORM_TYPES)
+        body = await read_fields(request, settings.max_body_bytes, INTAKE_TYPES)
         if isinstance(body, web.Response):
             return body
         if probe is not None and probe(body):
@@ -176,11 +127,11 @@ async def vk_callback(request: web.Request) -> web.StreamResponse:
     settings = request.app[CONNECTOR_SETTINGS]
     if settings.vk_secret is None or settings.vk_confirmation_code is None:
         return _error(403, "VK connector is off: VK_SECRET and VK_CONFIRMATION_CODE are not set")
-    body = await _read(request, settings.max_body_bytes, ("application/json",))
+    body = await read_fields(request, settings.max_body_bytes, ("application/json",))
     if isinstance(body, web.Response):
         return body
     secret = body.get("secret")
-    if not isinstance(secret, str) or not _same(secret, settings.vk_secret):
+    if not isinstance(secret, str) or not same_secret(secret, settings.vk_secret):
         log.warning("VK callback with a missing or wrong secret group=%s", body.get("group_id"))
         return _error(403, "missing or wrong secret", "secret")
     kind = body.get("type")
@@ -207,11 +158,11 @@ async def bitrix_lead_add(request: web.Request) -> web.StreamResponse:
     settings = request.app[CONNECTOR_SETTINGS]
     if settings.token is None:
         return _error(503, "HTTP intake is off: INTAKE_TOKEN is not set")
-    if not _same(request.match_info["token"], settings.token):
+    if not same_secret(request.match_info["token"], settings.token):
         log.warning("Bitrix24-shaped request with a wrong token")
         return _error(403, "wrong token in the webhook URL",
                       error_description="wrong token in the webhook URL")  # fmt: skip
-    body = await _read(request, settings.max_body_bytes, FORM_TYPES)
+    body = await read_fields(request, settings.max_body_bytes, INTAKE_TYPES)
     if isinstance(body, web.Response):
         return body
     payload = body if request.content_type == "application/json" else unflatten(body)

@@ -31,72 +31,88 @@ INTAKE_QUEUE = web.AppKey("intake_queue", IntakeQueue)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 
 
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status)
+def error_response(
+    status: int, message: str, field: str | None = None, **more: Any
+) -> web.Response:
+    """Every refusal of the HTTP intake and its connectors: `{"error", "field", ...}`."""
+    return web.json_response({"error": message, "field": field, **more}, status=status)
+
+
+def same_secret(given: str, secret: str) -> bool:
+    # compare_digest: the answer time must not tell how much of a guess was right
+    return hmac.compare_digest(given.encode(), secret.encode())
 
 
 def _authorised(request: web.Request, token: str) -> bool:
     header = request.headers.get("Authorization", "")
     given = header[7:].strip() if header.lower().startswith("bearer ") else None
-    given = given or request.query.get("token", "")
-    # compare_digest: the answer time must not tell how much of a guess was right
-    return hmac.compare_digest(given.encode(), token.encode())
+    return same_secret(given or request.query.get("token", ""), token)
 
 
-async def _read_fields(request: web.Request, limit: int) -> dict[str, Any] | web.Response:
+MULTIPART = "multipart/form-data"
+INTAKE_TYPES = ("application/json", "application/x-www-form-urlencoded", MULTIPART)
+
+
+async def read_fields(
+    request: web.Request, limit: int, types: tuple[str, ...] = INTAKE_TYPES
+) -> dict[str, Any] | web.Response:
+    """The body as a dict (a JSON object, or a form's fields) of one of `types`, or the
+    refusal to answer with (413 too large, 415 other type, 400 unreadable)."""
+
     def too_large() -> web.Response:
-        return _error(413, f"body is larger than {limit} bytes")
+        return error_response(413, f"body is larger than {limit} bytes")
 
     if request.content_length is not None and request.content_length > limit:
         return too_large()
     content_type = request.content_type
-    if content_type == "multipart/form-data":
+    if content_type not in types:
+        named = " or ".join(kind for kind in types if kind != MULTIPART)
+        return error_response(415, f"send {named}")
+    if content_type == MULTIPART:
         try:
             form = await request.post()  # bounded by the app's client_max_size
         except web.HTTPRequestEntityTooLarge:
             return too_large()
         except ValueError:
-            return _error(400, "malformed form body")
+            return error_response(400, "malformed form body")
         return {key: value for key, value in form.items() if isinstance(value, str)}
-    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
-        return _error(415, "send application/json or application/x-www-form-urlencoded")
     body = await request.content.read(limit + 1)
     if len(body) > limit:
         return too_large()
     try:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError:
-        return _error(400, "body is not UTF-8")
+        return error_response(400, "body is not UTF-8")
     if content_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(decoded, keep_blank_values=True))
     try:
         data = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        return _error(400, f"malformed JSON: {exc}")
+        return error_response(400, f"malformed JSON: {exc}")
     if not isinstance(data, dict):
-        return _error(400, "JSON body must be an object")
+        return error_response(400, "JSON body must be an object")
     return data
 
 
 async def post_lead(request: web.Request) -> web.Response:
     settings = request.app[INTAKE_SETTINGS]
     if settings.token is None:
-        return _error(503, "HTTP intake is off: INTAKE_TOKEN is not set")
+        return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
     if not _authorised(request, settings.token):
-        return _error(401, "missing or wrong token")
-    fields = await _read_fields(request, settings.max_body_bytes)
+        return error_response(401, "missing or wrong token")
+    fields = await read_fields(request, settings.max_body_bytes)
     if isinstance(fields, web.Response):
         return fields
     fields.pop("token", None)  # a form builder may echo the URL's token into the body
     try:
         item = parse_lead_input(fields, settings.phone_region)
     except IntakeError as exc:
-        return _error(422, str(exc), exc.field)
+        return error_response(422, str(exc), exc.field)
     try:
         result = await request.app[INTAKE_QUEUE].submit(item)
     except Exception:
         log.exception("intake failed source=%s", item.source)
-        return _error(503, "the lead could not be stored; try again")
+        return error_response(503, "the lead could not be stored; try again")
     return web.json_response(
         {"id": result.lead_id, "status": result.status.value, "duplicate_of": result.duplicate_of},
         status=201 if result.created else 200,

@@ -11,9 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import CardAction
 from bot.clock import Clock
-from bot.duplicates import merge_leads
-from bot.leads import ActionResult, Refusal, load_lead
-from bot.lifecycle import SUPERVISING
+from bot.duplicates import merge_leads, merge_proposal
 from bot.render import labels, render, render_alert
 from handlers.keyboards import CardBackButton, LeadButton
 from handlers.replies import refuse, refuse_in_chat, show_keyboard
@@ -35,12 +33,11 @@ def merge_router() -> Router:
         query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
         locale: str,
     ) -> None:  # fmt: skip
-        lead = await load_lead(session, callback_data.lead_id)
-        if staff.role not in SUPERVISING or lead is None or lead.possible_duplicate_of_id is None:
-            refusal = Refusal.NOT_ALLOWED if staff.role not in SUPERVISING else Refusal.OUTDATED
-            await refuse(query, ActionResult(lead, refusal), locale)
+        proposal, into = await merge_proposal(session, callback_data.lead_id, staff)
+        if into is None or proposal.lead is None:
+            await refuse(query, proposal, locale)
             return
-        into = lead.possible_duplicate_of_id
+        lead = proposal.lead
         builder = InlineKeyboardBuilder()
         builder.button(text=labels(locale)["merge"]["confirm"].format(lead=lead.id, into=into),
                        callback_data=MergeInto(lead_id=lead.id, into_id=into))  # fmt: skip
