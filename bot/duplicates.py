@@ -62,17 +62,23 @@ async def flag_possible_duplicates(
     by_key: dict[str, list[tuple[int, str | None]]] = {}
     for contact_id, key, phone in people:
         by_key.setdefault(key, []).append((contact_id, phone))
+    twins = {
+        lead_id: [cid for cid, other in by_key.get(key or "", []) if similar_phones(phone, other)]
+        for lead_id, (_, key, phone) in keyed.items()
+    }
+    wanted = {cid for found in twins.values() for cid in found}
+    if not wanted:
+        return {}
+    latest = dict((await session.execute(
+        select(Lead.contact_id, func.max(Lead.id))
+        .where(Lead.contact_id.in_(wanted), Lead.merged_into_id.is_(None))
+        .group_by(Lead.contact_id)
+    )).all())  # fmt: skip
     flagged: dict[int, int] = {}
-    for lead_id, (_, key, phone) in keyed.items():
-        twins = [cid for cid, other in by_key.get(key or "", []) if similar_phones(phone, other)]
-        if not twins:
-            continue
-        earlier = await session.scalar(
-            select(func.max(Lead.id)).where(Lead.contact_id.in_(twins), Lead.id < lead_id,
-                                            Lead.merged_into_id.is_(None))
-        )  # fmt: skip
-        if earlier is not None:
-            flagged[lead_id] = earlier
+    for lead_id, found in twins.items():
+        earlier = [latest[cid] for cid in found if cid in latest and latest[cid] < lead_id]
+        if earlier:
+            flagged[lead_id] = max(earlier)
     for lead_id, earlier in flagged.items():
         await session.execute(
             update(Lead).where(Lead.id == lead_id).values(possible_duplicate_of_id=earlier)
