@@ -83,13 +83,18 @@ class Team:
         ]  # fmt: skip
 
 
-async def load_team(session: AsyncSession) -> Team:
+async def load_team(session: AsyncSession, config: AppConfig) -> Team:
     active = list((await session.scalars(
         select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))).all())  # fmt: skip
+    on_duty = [s for s in active if s.role == Role.MANAGER and s.on_duty]
+    policies = {config.routing.policy, *(rule.policy for rule in config.routing.rules)}
+    # counting open leads scans them all: done only when a capacity or least_loaded needs it
+    # (intake runs this for every batch)
+    counts_matter = "least_loaded" in policies or any(s.capacity is not None for s in on_duty)
     turns = dict((await session.execute(select(RoutingTurn.pool, RoutingTurn.last_staff_id))).all())
     return Team(
-        on_duty=[s for s in active if s.role == Role.MANAGER and s.on_duty],
-        open_leads=await open_lead_counts(session, with_offers=True),
+        on_duty=on_duty,
+        open_leads=await open_lead_counts(session, with_offers=True) if counts_matter else {},
         supervisors=[s for s in active if s.role in (Role.SUPERVISOR, Role.ADMIN)],
         turns=turns,
     )
@@ -209,7 +214,7 @@ async def route_new_leads(
     transaction)."""
     if not leads:
         return []
-    team = await load_team(session)
+    team = await load_team(session, config)
     owners = await last_owners(session, leads) if config.routing.sticky else {}
     outbox: list[dict[str, Any]] = []
     offers: list[dict[str, Any]] = []
@@ -258,7 +263,7 @@ async def pass_expired_offers(session: AsyncSession, now: datetime, config: AppC
     )).all())  # fmt: skip
     if not expired:
         return []
-    team = await load_team(session)
+    team = await load_team(session, config)
     passed: list[int] = []
     outbox: list[dict[str, Any]] = []
     for lead in expired:
