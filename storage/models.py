@@ -76,12 +76,16 @@ class LeadStatus(enum.StrEnum):
 
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALLBACK)
 CALLBACK_TASK = "callback"  # Task.kind of a scheduled call-back
+MISSED_CALL_TASK = "missed_call"  # call back a client whose call nobody answered
+ANSWER_TASK = "answer"  # a client's message waits for an answer
 
 
 class OutboxKind(enum.StrEnum):
     CARD = "card"  # send a lead card to one chat
     CARD_REFRESH = "card_refresh"  # edit every sent copy of a lead's card
     TEXT = "text"  # a message rendered from a template
+    ALERT = "alert"  # a reminder or an escalation about one lead: its card with a headline
+    COPY = "copy"  # a client's photo, document, voice... copied to a manager (copyMessage)
 
 
 class OutboxState(enum.StrEnum):
@@ -133,6 +137,8 @@ class Lead(Base):
         Index("ix_leads_contact_id_status", "contact_id", "status"),
         Index("ix_leads_owner_id_status", "owner_id", "status"),
         Index("ix_leads_offered_at", "offered_at"),
+        # auto-close: leads left new / in call-back since long ago
+        Index("ix_leads_status_updated_at", "status", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +169,12 @@ class Lead(Base):
     waiting_since: Mapped[datetime | None] = mapped_column(index=True)
     # the skill the distribution rules asked for (None: anyone on duty)
     wanted_skill: Mapped[str | None] = mapped_column(String(64))
+    # the lead's own time limit (not taken while new; no contact made while in work): when the
+    # next reminder or escalation is due, and how many of its steps have fired. NULL: none.
+    alert_at: Mapped[datetime | None] = mapped_column(index=True)
+    alert_level: Mapped[int] = mapped_column(Integer, default=0)
+    # the first contact with the client (an answer, a call, a call-back, qualified...)
+    contacted_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(64))
     close_comment: Mapped[str | None] = mapped_column(Text)
     # bumped on every change, so a card rendered from an older state can be noticed and re-edited
@@ -220,10 +232,14 @@ class LeadEvent(Base):
 
 
 class Task(Base):
-    """Something due at a time (a call-back, an answer owed); the scheduler sweeps open ones."""
+    """Something due at a time (a call-back, a missed call to return, an answer owed); the
+    scheduler sweeps open ones by `alert_at`."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_done_at_due_at", "done_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_done_at_due_at", "done_at", "due_at"),
+        Index("ix_tasks_lead_id_kind", "lead_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
@@ -233,6 +249,60 @@ class Task(Base):
     fired_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # how many times it happened (missed calls from one number collapse into one task)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    # what the card shows of it (the phone that called, when it last called, ...)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the next reminder or escalation, and how many steps have fired; NULL: none left
+    alert_at: Mapped[datetime | None] = mapped_column(index=True)
+    alert_level: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Call(Base):
+    """One telephony event (the API or a PBX connector); (call_id, status) makes repeats no-ops."""
+
+    __tablename__ = "calls"
+    __table_args__ = (UniqueConstraint("call_id", "status", name="uq_calls_call_id_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(16))  # api, zadarma, mango
+    direction: Mapped[str] = mapped_column(String(8))  # in, out
+    status: Mapped[str] = mapped_column(String(16))  # answered, missed, busy, no_answer, failed
+    from_phone: Mapped[str | None] = mapped_column(String(32))
+    to_phone: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime | None]
+    duration: Mapped[int | None] = mapped_column(Integer)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class RelayedMessage(Base):
+    """A client's message as relayed into a manager's chat: replying to it answers the client."""
+
+    __tablename__ = "relayed_messages"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "message_id", name="uq_relayed_messages_chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    created_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """A once-a-day job that ran (the digest, auto-close): claimed by inserting its row, so
+    of two instances only one runs it."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. the local date
+    ran_at: Mapped[datetime]
 
 
 class OutboxMessage(Base):
