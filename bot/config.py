@@ -255,6 +255,70 @@ class Dialogues(BaseModel):
         return value
 
 
+class AlertSteps(BaseModel):
+    """One kind of time limit: after `remind` the person who should act is reminded, after
+    `escalate` the supervisors are; both counted from when the limit starts. None: no step."""
+
+    remind: timedelta | None = None
+    escalate: timedelta | None = None
+
+    @field_validator("remind", "escalate", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "off"):
+            return None  # TOML has no null: "off" switches a step off
+        return parse_duration(value) if isinstance(value, str | int | float) else value
+
+    @model_validator(mode="after")
+    def _in_order(self) -> AlertSteps:
+        if self.remind is not None and self.escalate is not None and self.escalate < self.remind:
+            raise ValueError("sla: `escalate` must not come before `remind`")
+        return self
+
+
+class AlertKind(enum.StrEnum):
+    """What a time limit is about; Lead.alert_* carries the first two, Task.alert_* the rest
+    (a task's kind names its limit)."""
+
+    NOT_TAKEN = "not_taken"  # a new lead nobody took (starts when it arrives)
+    NO_CONTACT = "no_contact"  # taken, but no contact made (starts when taken)
+    CALLBACK = "callback"  # a scheduled call-back (starts at its time)
+    ANSWER = "answer"  # a client's message with no answer (starts when it arrives)
+    MISSED_CALL = "missed_call"  # a missed call not returned (starts with the call)
+
+
+class Sla(BaseModel):
+    """Time limits, reminders and escalations (bot/deadlines.py, the scheduler sweep)."""
+
+    # count limits in working time only: a lead arriving at 23:00 is due after opening
+    working_time_only: bool = True
+    # send reminders at night (outside working hours) too
+    ping_at_night: bool = False
+    not_taken: AlertSteps = AlertSteps(remind=timedelta(minutes=10),
+                                       escalate=timedelta(minutes=30))  # fmt: skip
+    no_contact: AlertSteps = AlertSteps(remind=timedelta(hours=2))
+    callback: AlertSteps = AlertSteps(remind=timedelta(0), escalate=timedelta(minutes=30))
+    answer: AlertSteps = AlertSteps(remind=timedelta(minutes=10),
+                                    escalate=timedelta(minutes=30))  # fmt: skip
+    missed_call: AlertSteps = AlertSteps(remind=timedelta(minutes=15),
+                                         escalate=timedelta(hours=1))  # fmt: skip
+    snooze: timedelta = timedelta(minutes=15)
+    # leads left new or in call-back this long (since their last change) are closed as stale
+    auto_close_after: timedelta | None = timedelta(days=7)
+    # when the daily digest reaches supervisors and stale leads are closed (local time)
+    daily_at: time = time(9)
+
+    @field_validator("snooze", "auto_close_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "off"):
+            return None
+        return parse_duration(value) if isinstance(value, str | int | float) else value
+
+    def steps(self, kind: AlertKind | str) -> AlertSteps:
+        return getattr(self, AlertKind(kind).value)
+
+
 class StaffRules(BaseModel):
     invite_ttl: timedelta = timedelta(hours=48)
 
@@ -290,6 +354,7 @@ class AppConfig(BaseModel):
     dialogues: Dialogues = Dialogues()
     working_hours: WorkingHours = WorkingHours()
     client_chat: ClientChat = ClientChat()
+    sla: Sla = Sla()
 
     @field_validator("time_limits", mode="before")
     @classmethod

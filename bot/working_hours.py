@@ -1,5 +1,5 @@
 """Working hours: when the team answers. Clients writing outside them are told when to expect
-an answer (the reminders issue counts time limits in working time with the same rules)."""
+an answer; time limits (bot/deadlines.py) are counted in working time by the same rules."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ def next_opening(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> datet
         if day.isoweekday() in hours.days and opening > local:
             return opening.astimezone(moment.tzinfo)
     raise ValueError("working hours name no working day")
+
+
+def add_working_time(
+    start: datetime, duration: timedelta, hours: WorkingHours, zone: ZoneInfo
+) -> datetime:
+    """`start` plus `duration` of working time: 10 minutes from 23:00 is 10 minutes after the
+    next opening, and an hour from 18:30 is 09:30 on the next working day."""
+    moment = next_opening(start, hours, zone)
+    remaining = duration
+    while True:
+        local = moment.astimezone(zone)
+        closing = datetime.combine(local.date(), hours.closes, tzinfo=zone)
+        left = closing - local
+        if remaining < left:
+            return (local + remaining).astimezone(start.tzinfo)
+        remaining -= left
+        moment = next_opening(closing, hours, zone)
 
 
 def after_hours_notice(
