@@ -173,6 +173,7 @@ class Lead(Base):
     # next reminder or escalation is due, and how many of its steps have fired. NULL: none.
     alert_at: Mapped[datetime | None] = mapped_column(index=True)
     alert_level: Mapped[int] = mapped_column(Integer, default=0)
+    alert_since: Mapped[datetime | None]  # when the current limit started (steps count from it)
     # the first contact with the client (an answer, a call, a call-back, qualified...)
     contacted_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(64))

@@ -23,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("alert_level", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(sa.Column("alert_since", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("contacted_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f("ix_leads_alert_at"), ["alert_at"], unique=False)
         batch_op.create_index("ix_leads_status_updated_at", ["status", "updated_at"], unique=False)
@@ -92,5 +93,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_leads_status_updated_at")
         batch_op.drop_index(batch_op.f("ix_leads_alert_at"))
         batch_op.drop_column("contacted_at")
+        batch_op.drop_column("alert_since")
         batch_op.drop_column("alert_level")
         batch_op.drop_column("alert_at")
