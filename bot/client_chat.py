@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
@@ -16,7 +16,18 @@ from bot.intake import TELEGRAM_SOURCE, IntakeResult, LeadInput
 from bot.intake_store import intake_leads
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
-from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff
+from bot.outbox import copied_message, enqueue
+from storage.models import (
+    Contact,
+    Lead,
+    LeadCard,
+    LeadEvent,
+    LeadStatus,
+    OutboxKind,
+    OutboxMessage,
+    RelayedMessage,
+    Staff,
+)
 
 MESSAGE_LIMIT = 4000
 NAME_LIMIT = 200
@@ -52,6 +63,106 @@ async def client_wrote(
     )  # fmt: skip
     [result] = await intake_leads(session, [item], now, leads_chat_id, config)
     return result
+
+
+# what stands for a photo, a voice message... in the lead's text (the thing itself is copied)
+MEDIA_MARKS = {
+    "photo": "📷 photo", "document": "📎 document", "voice": "🎤 voice message",
+    "video_note": "📹 video message", "video": "🎬 video", "audio": "🎵 audio",
+    "sticker": "🙂 sticker", "animation": "🎞 GIF",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClientMedia:
+    """A photo, document, voice or video note the client sent: copied, never downloaded."""
+
+    kind: str  # a key of MEDIA_MARKS
+    chat_id: int  # the client's chat, where the original stays
+    message_id: int
+    caption: str | None = None
+
+
+def media_text(kind: str, caption: str | None) -> str:
+    mark = MEDIA_MARKS.get(kind, "📎")
+    return f"{mark}: {caption}" if caption else mark
+
+
+async def client_sent_media(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    media: ClientMedia,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+    tag: str | None = None,
+) -> IntakeResult:
+    """A photo, document, voice or video note from a client: it joins or opens their lead like
+    a text, and the thing itself is copied to whoever gets the lead's news — its owner, or the
+    chats its card goes to while nobody owns it. One transaction."""
+    item = LeadInput(
+        source=TELEGRAM_SOURCE, name=_name(name),
+        message=media_text(media.kind, media.caption)[:MESSAGE_LIMIT],
+        telegram_id=telegram_id, utm={"start": tag} if tag else {},
+    )  # fmt: skip
+    [result] = await intake_leads(
+        session, [item], now, leads_chat_id, config, commit=False
+    )
+    chats = await _news_chats(session, result.lead_id)
+    await enqueue(session, [
+        copied_message(result.lead_id, chat_id, staff_id, media.chat_id, media.message_id, now)
+        for chat_id, staff_id in chats
+    ])  # fmt: skip
+    await session.commit()
+    return result
+
+
+async def _news_chats(session: AsyncSession, lead_id: int) -> list[tuple[int, int | None]]:
+    """Where news of a lead goes: its owner's chat; while nobody owns it, every chat its card
+    went to or is about to go to (rows written earlier in this transaction included)."""
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    if lead is None:
+        return []
+    if lead.owner_id is not None:
+        owner = await session.get(Staff, lead.owner_id)
+        return [(owner.telegram_id, owner.id)] if owner and owner.is_active else []
+    cards = union(
+        select(LeadCard.chat_id, LeadCard.staff_id).where(LeadCard.lead_id == lead_id),
+        select(OutboxMessage.chat_id, OutboxMessage.staff_id).where(
+            OutboxMessage.lead_id == lead_id, OutboxMessage.kind == OutboxKind.CARD,
+            OutboxMessage.chat_id.is_not(None),
+        ),
+    )  # fmt: skip
+    found: dict[int, int | None] = {}
+    for chat_id, staff_id in (await session.execute(cards)).all():
+        found.setdefault(chat_id, staff_id)
+    return sorted(found.items())
+
+
+async def lead_of_relayed(session: AsyncSession, chat_id: int, message_id: int) -> int | None:
+    """The lead a message in a staff chat stands for: a client's message relayed there, or
+    the lead's card. A manager replying to it answers that lead's client."""
+    relayed = await session.scalar(
+        select(RelayedMessage.lead_id).where(
+            RelayedMessage.chat_id == chat_id, RelayedMessage.message_id == message_id
+        )
+    )
+    if relayed is not None:
+        return relayed
+    return await session.scalar(
+        select(LeadCard.lead_id).where(LeadCard.chat_id == chat_id,
+                                       LeadCard.message_id == message_id)
+    )  # fmt: skip
+
+
+async def remember_relayed(
+    session: AsyncSession, chat_id: int, message_id: int, lead_id: int, now: datetime
+) -> None:
+    """A client's message (or the news of it) now shows in a staff chat as `message_id`."""
+    session.add(RelayedMessage(chat_id=chat_id, message_id=message_id, lead_id=lead_id,
+                               created_at=now))  # fmt: skip
+    await session.commit()
 
 
 async def client_shared_phone(

@@ -174,8 +174,10 @@ async def intake_leads(
     now: datetime,
     leads_chat_id: int | None = None,
     config: AppConfig | None = None,
+    commit: bool = True,
 ) -> list[IntakeResult]:
-    """Store a batch of requests in one transaction, with their events and notifications.
+    """Store a batch of requests in one transaction, with their events and notifications
+    (`commit=False`: the caller adds to the transaction and commits it).
 
     Requests are taken in order, so a second request from the same person in the same batch
     joins the lead the first one opened.
@@ -212,7 +214,8 @@ async def intake_leads(
         )
         for lead, created, appended in outcomes
     ]
-    await session.commit()
+    if commit:
+        await session.commit()
     return results
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import CardView, card_as_seen_by, card_for, reader_for, request_counts
+from bot.client_chat import remember_relayed
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.leads import load_lead, load_leads
@@ -271,6 +272,8 @@ class Notifier:
                 return await self._send_cards(rows)
             if rows[0].kind == OutboxKind.CARD_REFRESH:
                 return [await self._refresh_cards(rows[0].lead_id or 0)] * len(rows)
+            if rows[0].kind == OutboxKind.COPY:
+                return [await self._copy(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -494,4 +497,34 @@ class Notifier:
         if outcome.result is Result.DONE:
             log.info("message sent lead=%s chat=%s template=%s",
                      row.lead_id, row.chat_id, payload["template"])  # fmt: skip
+            if markup is not None:
+                await self._remember_relayed(row, outcome)
         return outcome
+
+    async def _copy(self, row: OutboxMessage) -> Outcome:
+        """A client's photo, document, voice... copied into a staff chat, with Reply."""
+        assert row.chat_id is not None and row.lead_id is not None
+        async with self._sessions() as session:
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        markup = reply_keyboard(row.lead_id, reader_for(staff, self._config.locale).locale)
+        payload = row.payload
+        outcome = await self._call(
+            row.chat_id,
+            lambda: self._bot.copy_message(
+                chat_id=row.chat_id, from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"], reply_markup=markup,
+            ),
+        )  # fmt: skip
+        if outcome.result is Result.DONE:
+            log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
+            await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _remember_relayed(self, row: OutboxMessage, outcome: Outcome) -> None:
+        """So that replying to this message in Telegram answers the lead's client."""
+        message_id = getattr(outcome.value, "message_id", None)
+        if row.chat_id is None or row.lead_id is None or message_id is None:
+            return
+        async with self._sessions() as session:
+            await remember_relayed(session, row.chat_id, message_id, row.lead_id,
+                                   self._clock.now())  # fmt: skip

@@ -60,6 +60,16 @@ def text_message(
     return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
 
 
+def copied_message(
+    lead_id: int, chat_id: int, staff_id: int | None, from_chat_id: int, message_id: int,
+    now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """A client's photo, document, voice message... copied into a staff chat (copyMessage),
+    with a Reply button."""
+    payload = {"from_chat_id": from_chat_id, "message_id": message_id}
+    return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
+
+
 async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write notifications in the caller's transaction; the notifier is woken by its commit."""
     if not rows:

@@ -3,14 +3,25 @@ and reaches a manager; a shared contact gives us their phone. Staff never land h
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.client_chat import admit_message, client_shared_phone, client_wrote
+from bot.client_chat import (
+    MEDIA_MARKS,
+    ClientMedia,
+    admit_message,
+    client_sent_media,
+    client_shared_phone,
+    client_wrote,
+)
 from bot.clock import Clock
 from bot.config import AppConfig
+from bot.intake import IntakeResult
 from bot.render import labels, local_time, render
 from bot.working_hours import after_hours_notice
 from storage.models import Staff
@@ -52,32 +63,62 @@ def client_router() -> Router:
         state: FSMContext, leads_chat_id: int | None = None,
     ) -> None:  # fmt: skip
         assert message.from_user is not None
-        now = clock.now()
-        data = await state.get_data()
-        admitted, recent = admit_message(data.get("recent", []), now,
-                                         config.client_chat.max_per_minute)  # fmt: skip
-        await state.update_data(recent=recent)
-        if not admitted:  # not passed on; told once per flood, not once per message
-            if not data.get("slowed"):
-                await state.update_data(slowed=True)
-                await message.answer(render("client_slow_down.html.j2", locale))
-            return
-        result = await client_wrote(
-            session, message.from_user.id, message.from_user.full_name, message.text or "",
-            now, config, leads_chat_id, data.get("start_tag"),
-        )  # fmt: skip
-        await state.update_data(slowed=False, start_tag=None)
-        told_until = data.get("after_hours_told_until")
-        opening = after_hours_notice(now, told_until, config.working_hours, config.zone)
-        if opening is not None:
-            await state.update_data(after_hours_told_until=opening.isoformat())
-            await message.answer(render("client_after_hours.html.j2", locale,
-                                        opens=local_time(opening, config.zone)))  # fmt: skip
-        elif result.created:  # the first message of a request is acknowledged, not every one
-            await message.answer(render("client_received.html.j2", locale))
+        user = message.from_user
 
-    @router.message(~F.text)
-    async def not_text(message: Message, locale: str) -> None:
+        async def deliver(now: datetime, tag: str | None) -> IntakeResult:
+            return await client_wrote(session, user.id, user.full_name, message.text or "",
+                                      now, config, leads_chat_id, tag)  # fmt: skip
+
+        await _pass_on(message, state, locale, config, clock, deliver)
+
+    @router.message(F.photo | F.document | F.voice | F.video_note | F.video | F.audio
+                    | F.sticker | F.animation)  # fmt: skip
+    async def sent_media(
+        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock,
+        state: FSMContext, leads_chat_id: int | None = None,
+    ) -> None:  # fmt: skip
+        assert message.from_user is not None and message.content_type in MEDIA_MARKS
+        user = message.from_user
+        media = ClientMedia(message.content_type, message.chat.id, message.message_id,
+                            message.caption)  # fmt: skip
+
+        async def deliver(now: datetime, tag: str | None) -> IntakeResult:
+            return await client_sent_media(session, user.id, user.full_name, media, now, config,
+                                           leads_chat_id, tag)  # fmt: skip
+
+        await _pass_on(message, state, locale, config, clock, deliver)
+
+    @router.message()
+    async def not_passed_on(message: Message, locale: str) -> None:
+        """A location, a poll, a contact card of someone else...: asked for words instead."""
         await message.answer(render("client_text_only.html.j2", locale))
 
     return router
+
+
+async def _pass_on(
+    message: Message, state: FSMContext, locale: str, config: AppConfig, clock: Clock,
+    deliver: Callable[[datetime, str | None], Awaitable[IntakeResult]],
+) -> None:  # fmt: skip
+    """A client's message reaches the lead unless they flood; they hear when to expect an
+    answer outside working hours, and that it arrived when it opened a request."""
+    now = clock.now()
+    data = await state.get_data()
+    admitted, recent = admit_message(data.get("recent", []), now,
+                                     config.client_chat.max_per_minute)  # fmt: skip
+    await state.update_data(recent=recent)
+    if not admitted:  # not passed on; told once per flood, not once per message
+        if not data.get("slowed"):
+            await state.update_data(slowed=True)
+            await message.answer(render("client_slow_down.html.j2", locale))
+        return
+    result = await deliver(now, data.get("start_tag"))
+    await state.update_data(slowed=False, start_tag=None)
+    opening = after_hours_notice(now, data.get("after_hours_told_until"), config.working_hours,
+                                 config.zone)  # fmt: skip
+    if opening is not None:
+        await state.update_data(after_hours_told_until=opening.isoformat())
+        await message.answer(render("client_after_hours.html.j2", locale,
+                                    opens=local_time(opening, config.zone)))  # fmt: skip
+    elif result.created:  # the first message of a request is acknowledged, not every one
+        await message.answer(render("client_received.html.j2", locale))

@@ -1,16 +1,28 @@
-"""Reply: a manager answers a client who wrote to the bot; the next message is the answer."""
+"""Answering a client who wrote to the bot: press Reply (the next message is the answer) or
+reply in Telegram to their relayed message or the lead's card. Text, photos, documents,
+voice... all reach the client from the bot."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import CardAction
-from bot.client_chat import MESSAGE_LIMIT, record_reply, reply_target
+from bot.client_chat import (
+    MEDIA_MARKS,
+    MESSAGE_LIMIT,
+    lead_of_relayed,
+    media_text,
+    record_reply,
+    reply_target,
+)
 from bot.clock import Clock
 from bot.render import render
 from handlers.keyboards import LeadButton
@@ -20,6 +32,18 @@ from storage.models import Staff
 
 class ReplyText(StatesGroup):
     waiting = State()
+
+
+ANSWERS = F.text | F.photo | F.document | F.voice | F.video_note | F.video | F.audio | F.sticker
+
+
+async def replied_lead(message: Message, session: AsyncSession) -> dict[str, Any] | bool:
+    """The lead whose relayed message (or card) this message replies to, if any."""
+    replied = message.reply_to_message
+    if replied is None:
+        return False
+    lead_id = await lead_of_relayed(session, message.chat.id, replied.message_id)
+    return {"lead_id": lead_id} if lead_id is not None else False
 
 
 def reply_router() -> Router:
@@ -40,27 +64,47 @@ def reply_router() -> Router:
         await query.message.answer(render("reply_ask.html.j2", locale,
                                           lead_id=callback_data.lead_id))  # fmt: skip
 
-    @router.message(ReplyText.waiting, F.text, ~F.text.startswith("/"))
+    @router.message(ReplyText.waiting, ANSWERS, ~F.text.startswith("/"))
     async def send_answer(
         message: Message, session: AsyncSession, staff: Staff, locale: str, clock: Clock,
         state: FSMContext, bot: Bot,
     ) -> None:  # fmt: skip
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
-        target = await reply_target(session, lead_id, staff)  # re-checked at the last step
-        if not target.result.ok or target.chat_id is None:
-            await refuse_in_chat(message, target.result, locale)
-            return
+        await _answer_client(message, lead_id, session, staff, locale, clock, bot)
+
+    @router.message(StateFilter(None), ANSWERS, ~F.text.startswith("/"), replied_lead)
+    async def answer_by_replying(
+        message: Message, lead_id: int, session: AsyncSession, staff: Staff, locale: str,
+        clock: Clock, bot: Bot,
+    ) -> None:  # fmt: skip
+        await _answer_client(message, lead_id, session, staff, locale, clock, bot)
+
+    return router
+
+
+async def _answer_client(
+    message: Message, lead_id: int, session: AsyncSession, staff: Staff, locale: str,
+    clock: Clock, bot: Bot,
+) -> None:  # fmt: skip
+    target = await reply_target(session, lead_id, staff)  # re-checked at the last step
+    if not target.result.ok or target.chat_id is None:
+        await refuse_in_chat(message, target.result, locale)
+        return
+    if message.content_type in MEDIA_MARKS:
+        text = media_text(message.content_type, message.caption)[:MESSAGE_LIMIT]
+        # copied as it is: the client gets the photo / file / voice itself
+        send = bot.copy_message(target.chat_id, message.chat.id, message.message_id)
+    else:
         text = (message.text or "").strip()[:MESSAGE_LIMIT]
         # the same words in both languages: the manager's name and their text
         answer = render("client_reply.html.j2", locale, manager=staff.name, text=text)
-        try:
-            await bot.send_message(target.chat_id, answer)
-        except TelegramForbiddenError:
-            await record_reply(session, lead_id, staff, text, False, clock.now())
-            await message.answer(render("reply_blocked.html.j2", locale, lead_id=lead_id))
-            return
-        await record_reply(session, lead_id, staff, text, True, clock.now())
-        await message.answer(render("reply_sent.html.j2", locale, lead_id=lead_id))
-
-    return router
+        send = bot.send_message(target.chat_id, answer)
+    try:
+        await send
+    except TelegramForbiddenError:
+        await record_reply(session, lead_id, staff, text, False, clock.now())
+        await message.answer(render("reply_blocked.html.j2", locale, lead_id=lead_id))
+        return
+    await record_reply(session, lead_id, staff, text, True, clock.now())
+    await message.answer(render("reply_sent.html.j2", locale, lead_id=lead_id))

@@ -36,6 +36,15 @@ BOT_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_CALLBACK_ANSWER = 200
 
 
+# the Message fields that hold content other than text; a copy keeps the kind ("sendPhoto")
+MEDIA_FIELDS = ("photo", "document", "voice", "video_note", "video", "audio", "sticker",
+                "animation")  # fmt: skip
+
+
+def _camel(field: str) -> str:
+    return "".join(part.capitalize() for part in field.split("_"))
+
+
 class BotApi:
     def __init__(
         self, state: EmulatorState, spec: BotApiSpec, *, strict_ampersand: bool = True
@@ -306,14 +315,19 @@ class BotApi:
         source_chat = self.known_chat(params["from_chat_id"])
         log = self.state.log(source_chat)
         source_id = params["message_id"]
+        kind = "text"
         if source_id in log.user_messages:
             original = log.user_messages[source_id]
-            text, entities = original.get("text", ""), tuple(original.get("entities", ()))
+            kind = next((f"send{_camel(key)}" for key in MEDIA_FIELDS if key in original), kind)
+            text = original.get("text", original.get("caption", ""))
+            entities = tuple(original.get("entities", original.get("caption_entities", ())))
         elif source_id in log.bot_messages:
             bot_message = log.bot_messages[source_id]
-            text, entities = bot_message.text, bot_message.entities
+            text, entities, kind = bot_message.text, bot_message.entities, bot_message.kind
         else:
             raise bad_request("message to copy not found")
+        if "caption" in params:  # copyMessage may give the copy a caption of its own
+            text, entities = str(params["caption"]), ()
         chat_id = self.writable_chat(params["chat_id"])
         markup = self._markup(params, inline_only=False)
         self._check_reply_target(chat_id, params)
@@ -326,6 +340,7 @@ class BotApi:
             entities=entities,
             source_text=text,
             date=self.state.timestamp(),
+            kind=kind,
         )
         self._store(chat_id, message)
         return message

@@ -56,6 +56,7 @@ class TelegramEmulator:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._next_query = 0
+        self._next_file = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -183,6 +184,32 @@ class TelegramEmulator:
         if user.last_name:
             contact["last_name"] = user.last_name
         return self._user_message(user_id, chat_id, {"contact": contact} | extra)
+
+    def send_media(
+        self, user_id: int, kind: str, caption: str | None = None, chat_id: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The user sends a photo, document, voice message, video note... (`kind` is the
+        Message field: photo, document, voice, video, video_note, audio, sticker, animation)."""
+        self._next_file += 1
+        file = {"file_id": f"{kind}-{self._next_file}", "file_unique_id": f"u{self._next_file}"}
+        content: Any = {
+            "photo": [file | {"width": 1280, "height": 960}],
+            "document": file | {"file_name": "price.pdf", "mime_type": "application/pdf"},
+            "voice": file | {"duration": 7, "mime_type": "audio/ogg"},
+            "video_note": file | {"length": 240, "duration": 9},
+            "video": file | {"width": 640, "height": 480, "duration": 12},
+            "audio": file | {"duration": 180},
+            "sticker": file | {"type": "regular", "width": 512, "height": 512,
+                               "is_animated": False, "is_video": False},
+            "animation": file | {"width": 320, "height": 240, "duration": 3},
+        }.get(kind)
+        if content is None:
+            raise KeyError(f"unknown media kind {kind!r}")
+        body: dict[str, Any] = {kind: content}
+        if caption is not None:
+            body["caption"] = caption
+        return self._user_message(user_id, chat_id, body | extra)
 
     def _user_message(
         self, user_id: int, chat_id: int | None, body: dict[str, Any]
