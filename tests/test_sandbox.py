@@ -153,6 +153,21 @@ async def test_a_person_writes_replies_and_shares_a_contact(
                                  "user_id": KATE}  # fmt: skip
 
 
+async def test_a_client_sends_a_photo_and_the_managers_get_a_copy(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    status, _ = await _post(http, sandbox, f"/sandbox/chats/{KATE}/photo", {"caption": "this one"})
+    assert status == 200
+    sent = sandbox.emulator.chat_history(KATE)[-1]
+    assert sent["caption"] == "this one" and sent["photo"]
+
+    def copied() -> bool:
+        return any(m.kind == "sendPhoto" and m.text == "this one"
+                   for m in sandbox.emulator.chat_messages(ANNA))  # fmt: skip
+
+    await sandbox.emulator.wait_for(copied)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "error"),
     [
@@ -162,6 +177,8 @@ async def test_a_person_writes_replies_and_shares_a_contact(
         ("/sandbox/chats/999/messages", {"text": "hi"}, 404, "no one on the page has chat 999"),
         ("/sandbox/chats/abc/messages", {"text": "hi"}, 404, "no such chat"),
         (f"/sandbox/chats/{KATE}/messages", {"text": "hi", "reply_to": 99}, 404, "no message 99"),
+        (f"/sandbox/chats/{KATE}/photo", {"caption": "x" * 1025}, 400, "at most 1024"),
+        (f"/sandbox/chats/{KATE}/photo", {"caption": 7}, 400, "caption must be a string"),
         (f"/sandbox/chats/{ANNA}/buttons", {"message_id": 99, "data": "x"}, 404, "no message 99"),
         (f"/sandbox/chats/{ANNA}/buttons", {"message_id": "2", "data": "x"}, 400, "whole number"),
         (f"/sandbox/chats/{ANNA}/buttons", {"message_id": 2}, 400, "callback data"),

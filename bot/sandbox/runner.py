@@ -35,6 +35,7 @@ BOT_TOKEN = "1000000001:sandbox-token-of-the-emulated-telegram"
 BOT_USERNAME = "leadbot_sandbox_bot"
 INTAKE_TOKEN = "sandbox"
 TEXT_LIMIT = 4096  # what a Telegram client lets a person send in one message
+CAPTION_LIMIT = 1024  # and under a photo
 JUMPS = {"10m": timedelta(minutes=10), "1h": timedelta(hours=1)}
 
 
@@ -191,13 +192,25 @@ class Sandbox:
             raise SandboxError(400, "a message needs some text")
         if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:
             raise SandboxError(400, f"a message holds at most {TEXT_LIMIT} characters")
-        extra: dict[str, Any] = {}
-        if reply_to is not None:
-            target = reply_target(self.emulator.state, chat_id, reply_to)
-            if target is None:
-                raise SandboxError(404, f"no message {reply_to} in this chat to reply to")
-            extra["reply_to_message"] = target
-        return self.emulator.send_text(person.telegram_id, text, **extra)
+        return self.emulator.send_text(person.telegram_id, text, **self._reply(chat_id, reply_to))
+
+    def send_photo(
+        self, chat_id: int, caption: str | None, reply_to: int | None = None
+    ) -> dict[str, Any]:
+        """The person sends a photo (a sample picture; the emulator keeps no file contents)."""
+        person = self._person(chat_id)
+        if caption is not None and len(caption.encode("utf-16-le")) // 2 > CAPTION_LIMIT:
+            raise SandboxError(400, f"a caption holds at most {CAPTION_LIMIT} characters")
+        return self.emulator.send_media(person.telegram_id, "photo", caption,
+                                        **self._reply(chat_id, reply_to))  # fmt: skip
+
+    def _reply(self, chat_id: int, reply_to: int | None) -> dict[str, Any]:
+        if reply_to is None:
+            return {}
+        target = reply_target(self.emulator.state, chat_id, reply_to)
+        if target is None:
+            raise SandboxError(404, f"no message {reply_to} in this chat to reply to")
+        return {"reply_to_message": target}
 
     def share_contact(self, chat_id: int) -> dict[str, Any]:
         person = self._person(chat_id)

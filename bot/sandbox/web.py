@@ -34,6 +34,7 @@ def add_sandbox_routes(app: web.Application, sandbox: Sandbox) -> None:
     app.router.add_get("/sandbox/events", _refusals(_events))
     app.router.add_post("/sandbox/chats/{chat_id}/messages", _refusals(_write))
     app.router.add_post("/sandbox/chats/{chat_id}/contact", _refusals(_share_contact))
+    app.router.add_post("/sandbox/chats/{chat_id}/photo", _refusals(_send_photo))
     app.router.add_post("/sandbox/chats/{chat_id}/buttons", _refusals(_press))
     app.router.add_post("/sandbox/web-form", _refusals(_web_form))
     app.router.add_post("/sandbox/clock", _refusals(_jump))
@@ -137,6 +138,16 @@ async def _write(request: web.Request) -> web.Response:
         raise SandboxError(400, "text must be a string")
     reply_to = _integer(body, "reply_to", required=False)
     message = request.app[SANDBOX_KEY].write(_chat_id(request), text, reply_to)
+    return web.json_response({"message_id": message["message_id"]})
+
+
+async def _send_photo(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    caption = body.get("caption") or None
+    if caption is not None and not isinstance(caption, str):
+        raise SandboxError(400, "caption must be a string")
+    reply_to = _integer(body, "reply_to", required=False)
+    message = request.app[SANDBOX_KEY].send_photo(_chat_id(request), caption, reply_to)
     return web.json_response({"message_id": message["message_id"]})
 
 

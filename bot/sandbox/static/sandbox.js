@@ -157,6 +157,9 @@ class Phone {
       this.write(text, this.replyTo).then((ok) => { if (ok) this.input.value = ""; });
     });
     root.querySelector(".share-contact").addEventListener("click", () => this.shareContact());
+    root.querySelector(".send-photo").addEventListener("click", () => {
+      this.sendPhoto(this.input.value, this.replyTo).then((ok) => { if (ok) this.input.value = ""; });
+    });
     this.menu = root.querySelector(".commands");
     this.menuButton = root.querySelector(".menu-button");
     this.menuButton.addEventListener("click", () => { this.menu.hidden = !this.menu.hidden; });
@@ -170,6 +173,13 @@ class Phone {
 
   async write(text, replyTo) {
     const { ok, answer } = await post(this.path + "/messages", { text, reply_to: replyTo ?? null });
+    if (!ok) toast(format(S.action_failed, { error: answer.error }), "error");
+    else this.setReply(null);
+    return ok;
+  }
+
+  async sendPhoto(caption, replyTo) {
+    const { ok, answer } = await post(this.path + "/photo", { caption, reply_to: replyTo ?? null });
     if (!ok) toast(format(S.action_failed, { error: answer.error }), "error");
     else this.setReply(null);
     return ok;
