@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.intake import TELEGRAM_SOURCE
 from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
+from bot.stale import system_reason_label
 from storage.models import (
     CALLBACK_TASK,
     Lead,
@@ -186,7 +187,9 @@ def card_as_seen_by(
         lead.owner.name if lead.owner else None,
         reader,
         now,
-        reason_label=reason.label(reader.locale) if reason else lead.close_reason,
+        reason_label=reason.label(reader.locale)
+        if reason
+        else system_reason_label(lead.close_reason, reader.locale, config),
         requests=requests,
         callback_due=local_time(callback_due, config.zone) if callback_due else None,
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
