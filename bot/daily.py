@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.digest import daily_digest, digest_messages
 from bot.outbox import enqueue
-from bot.stale import close_stale_leads, stale_closed_since, stale_notices
+from bot.stale import BatchGuard, close_stale_leads, stale_closed_since, stale_notices
 from bot.team import local_midnight
 from storage.models import JobRun
 
@@ -80,6 +80,17 @@ async def _ran(session: AsyncSession, run_key: str) -> bool:
     return found is not None
 
 
+def batch_guard(run_key: str) -> BatchGuard:
+    """What each auto-close batch does first: take the daily lock, and go on only while
+    today's run is not recorded (another instance may have finished it meanwhile)."""
+
+    async def not_done_yet(session: AsyncSession) -> bool:
+        await _hold_daily_lock(session)
+        return not await _ran(session, run_key)
+
+    return not_done_yet
+
+
 async def run_daily(session: AsyncSession, now: datetime, config: AppConfig) -> DailyRun | None:
     """Today's daily work if it is due and not yet done (here or by another instance); None
     when there was nothing to do."""
@@ -87,12 +98,7 @@ async def run_daily(session: AsyncSession, now: datetime, config: AppConfig) -> 
     if run_key is None or await _ran(session, run_key):
         await session.rollback()
         return None
-
-    async def not_done_yet(batch: AsyncSession) -> bool:
-        await _hold_daily_lock(batch)
-        return not await _ran(batch, run_key)
-
-    await close_stale_leads(session, now, config, guard=not_done_yet)
+    await close_stale_leads(session, now, config, guard=batch_guard(run_key))
     await _hold_daily_lock(session)
     if not await claim_daily_run(session, DAILY_JOB, run_key, now):
         await session.rollback()
