@@ -176,7 +176,7 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
-        if self.scheduler.running:  # abandoned dialogues and offers not taken in time too
+        if self.scheduler.running:  # abandoned dialogues, offers not taken, the daily run too
             for job in ("dialogue_sweep", "offer_sweep", "daily_job"):
                 self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 

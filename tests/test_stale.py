@@ -5,6 +5,7 @@ refreshes), batches, the owners' one message each, the reason's label, and reope
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -63,7 +64,7 @@ async def _close(sessions: SessionFactory, clock: ManualClock, config: AppConfig
         return await close_stale_leads(session, clock.now(), config)
 
 
-async def _rows(sessions: SessionFactory, model: type, *where: object) -> list:  # type: ignore[type-arg]
+async def _rows(sessions: SessionFactory, model: type[Any], *where: Any) -> list[Any]:
     async with sessions() as session:
         return list((await session.scalars(select(model).where(*where))).all())
 
