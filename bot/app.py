@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
+from bot.daily import DailyRun, run_daily
 from bot.intake_queue import IntakeQueue
 from bot.notifier import Notifier
 from bot.routing import deliver_waiting, pass_expired_offers
@@ -41,6 +42,7 @@ log = logging.getLogger("leadbot.app")
 
 DIALOGUE_SWEEP_SECONDS = 60
 OFFER_SWEEP_SECONDS = 20
+DAILY_CHECK_SECONDS = 60
 UPDATE_DRAIN_SECONDS = 10
 
 
@@ -58,6 +60,8 @@ class Application:
     web_app: web.Application
     scheduler: AsyncIOScheduler
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # one daily run at a time in this process (instances are kept apart by the database)
+    _daily_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _runner: web.AppRunner | None = None
 
     @property
@@ -172,8 +176,8 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
-        if self.scheduler.running:  # abandoned dialogues and offers not taken in time too
-            for job in ("dialogue_sweep", "offer_sweep"):
+        if self.scheduler.running:  # abandoned dialogues, offers not taken, the daily run too
+            for job in ("dialogue_sweep", "offer_sweep", "daily_job"):
                 self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     async def pass_expired_offers(self) -> list[int]:
@@ -181,6 +185,16 @@ class Application:
         (the scheduler runs this every OFFER_SWEEP_SECONDS); the leads passed on."""
         async with self.sessions() as session:
             return await pass_expired_offers(session, self.clock.now(), self.config)
+
+    async def run_daily(self) -> DailyRun | None:
+        """Today's auto-close and digest, once `[sla] daily_at` has passed and unless done
+        already (the scheduler asks every DAILY_CHECK_SECONDS); None when nothing was due."""
+        async with self._daily_lock, self.sessions() as session:
+            ran = await run_daily(session, self.clock.now(), self.config)
+        if ran is not None:
+            log.info("daily run %s: stale closed=%s owners told=%s digests=%s",
+                     ran.run_key, ran.stale_closed, ran.owners_told, ran.digests)  # fmt: skip
+        return ran
 
     async def deliver_waiting_leads(self) -> list[int]:
         """Leads that waited for somebody on duty go out now (someone came on duty)."""
@@ -250,6 +264,11 @@ def build_application(
     app.scheduler.add_job(
         app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
         coalesce=True, max_instances=1,
+    )  # fmt: skip
+    # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
+    app.scheduler.add_job(
+        app.run_daily, "interval", seconds=DAILY_CHECK_SECONDS, id="daily_job", coalesce=True,
+        max_instances=1,
     )  # fmt: skip
     return app
 

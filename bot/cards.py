@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.intake import TELEGRAM_SOURCE
 from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
+from bot.stale import system_reason_label
 from storage.models import (
     CALLBACK_TASK,
     Lead,
@@ -181,12 +182,15 @@ def card_as_seen_by(
     if lead.close_reason:
         outcome = "refuse" if lead.status == LeadStatus.REFUSED else "junk"
         reason = config.close_reason(outcome, lead.close_reason)
+    # a reason from the pickers, or one only the system gives ("stale")
+    reason_label = (reason.label(reader.locale) if reason
+                    else system_reason_label(lead.close_reason, reader.locale, config))  # fmt: skip
     view = card_view(
         lead,
         lead.owner.name if lead.owner else None,
         reader,
         now,
-        reason_label=reason.label(reader.locale) if reason else lead.close_reason,
+        reason_label=reason_label,
         requests=requests,
         callback_due=local_time(callback_due, config.zone) if callback_due else None,
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,

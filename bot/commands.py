@@ -8,9 +8,10 @@ from storage.models import Role
 CLIENT_COMMANDS = ("start",)
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.MANAGER: ("leads", "find", "duty", "cancel"),
-    Role.SUPERVISOR: ("leads", "find", "overdue", "team", "merge", "duty", "cancel"),
-    Role.ADMIN: ("leads", "find", "overdue", "team", "merge", "invite", "staff", "duty", "cancel"),
-}
+    Role.SUPERVISOR: ("leads", "find", "overdue", "team", "digest", "merge", "duty", "cancel"),
+    Role.ADMIN: ("leads", "find", "overdue", "team", "digest", "merge", "invite", "staff", "duty",
+                 "cancel"),
+}  # fmt: skip
 
 
 def commands_for(role: Role | None) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ may take it. Plain rules, no database: bot/leads.py turns them into conditional 
      └──junk(reason)┴────────────────▶ junk               (any open status)
     converted / refused / junk ──reopen (supervisor)──▶ in_work, or new if nobody owns it
     new / in_work / callback ──reassign (supervisor)──▶ another owner; new becomes in_work
+    new / callback untouched for [sla] auto_close_after ──the system (no actor)──▶ junk, "stale"
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ RULES: dict[Action, Rule] = {
     Action.REASSIGN: Rule(frozenset(OPEN_STATUSES), None),
 }
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# The daily auto-close (bot/stale.py) junks leads left in these statuses: a junk transition
+# the system makes with no actor (so may_act is not asked); supervisors may reopen them.
+STALE_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.CALLBACK})
+STALE_REASON = "stale"  # close_reason of those leads; never in the pickers' reason lists
 
 
 def next_status(action: Action, status: LeadStatus, has_owner: bool) -> LeadStatus | None:

@@ -13,6 +13,7 @@ from bot.config import AppConfig
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import SUPERVISING
 from bot.render import local_time
+from bot.stale import CLOSED_EVENT, system_reason_label
 from storage.models import Lead, LeadEvent, Staff
 
 HISTORY_PAGE = 8  # lines per page: a phone screen
@@ -94,6 +95,8 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         reason = config.close_reason(line.kind, data["reason"])
         label = reason.label(locale) if reason else data["reason"]
         return f"{label} — {data['comment']}" if data.get("comment") else label
+    if line.kind == CLOSED_EVENT and "reason" in data:  # by the system (auto-close)
+        return system_reason_label(data["reason"], locale, config)
     if line.kind == "callback_scheduled" and "due_at" in data:
         return local_time(datetime.fromisoformat(data["due_at"]), config.zone)
     if line.kind in ("note", "replied", "client_blocked"):

@@ -12,6 +12,7 @@ from handlers.common import fallback_router, start_router
 from handlers.dialogue_timeout import DialogueTimeoutMiddleware
 from handlers.manager import dialogue_fallback_router, manager_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
+from handlers.reports import reports_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
 from handlers.team import team_router
 from storage.db import SessionFactory
@@ -29,6 +30,7 @@ def build_dispatcher(
     dispatcher["leads_chat_id"] = leads_chat_id  # where leads of a deactivated person go
     dispatcher.include_routers(
         start_router(), staff_cancel_router(), manager_router(), staff_admin_router(),
-        team_router(), client_router(), dialogue_fallback_router(), fallback_router(),
+        team_router(), reports_router(), client_router(), dialogue_fallback_router(),
+        fallback_router(),
     )  # fmt: skip
     return dispatcher

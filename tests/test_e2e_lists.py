@@ -238,7 +238,7 @@ async def test_each_role_gets_its_command_menu_in_its_language(
 
     assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "duty", "cancel"]
     assert menu(f"chat_id={SVETA},type=chat") == [
-        "leads", "find", "overdue", "team", "merge", "duty", "cancel"
+        "leads", "find", "overdue", "team", "digest", "merge", "duty", "cancel"
     ]  # fmt: skip
     assert menu("type=default") == menu("type=default", "en") == ["start"]
     described = emulator.state.commands[(f"chat_id={SVETA},type=chat", "")]
