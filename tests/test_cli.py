@@ -78,7 +78,7 @@ async def emulator() -> AsyncIterator[TelegramEmulator]:
 
 async def _post_lead(port: int) -> int:
     async with aiohttp.ClientSession() as http:
-        for _ in range(100):  # the process is starting: wait for its HTTP server
+        for _ in range(300):  # the process is starting (imports, migrations): up to 30 s
             try:
                 async with http.post(f"http://127.0.0.1:{port}/api/v1/leads?token={INTAKE_TOKEN}",
                                      data={"phone": "+79001234567"}) as response:  # fmt: skip
