@@ -115,6 +115,8 @@ def _text(data: Mapping[str, Any], name: str, limit: int, required: bool = True)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise CallError(name, f"{name} must be a string")
     text = str(value).strip()
+    if any(ord(char) < 32 for char in text):  # PostgreSQL text cannot even hold a NUL
+        raise CallError(name, f"{name} contains control characters")
     if len(text) > limit:
         raise CallError(name, f"{name} is longer than {limit} characters")
     return text
