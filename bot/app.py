@@ -30,6 +30,7 @@ from bot.notifier import Notifier
 from bot.routing import deliver_waiting, pass_expired_offers
 from bot.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
+from handlers.calls import add_call_routes
 from handlers.connectors import add_connector_routes
 from handlers.dialogue_timeout import close_abandoned
 from handlers.http import IntakeSettings, add_intake_routes
@@ -247,6 +248,7 @@ def build_application(
         ),
     )  # fmt: skip
     add_connector_routes(web_app, settings, config)
+    add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         SimpleRequestHandler(

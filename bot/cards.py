@@ -16,6 +16,7 @@ from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_l
 from bot.stale import system_reason_label
 from storage.models import (
     CALLBACK_TASK,
+    MISSED_CALL_TASK,
     Lead,
     LeadCard,
     LeadEvent,
@@ -47,6 +48,8 @@ class CardAction(enum.StrEnum):
     REASSIGN = "reassign"
     MERGE = "merge"  # into the lead it possibly duplicates
     REPLY = "reply"  # answer a client who wrote to the bot
+    CALLED_BACK = "called_back"  # a missed call was returned
+    NO_ANSWER = "no_answer"  # a missed call was returned, nobody picked up: try again later
 
 
 A = CardAction
@@ -67,19 +70,36 @@ class Reader:
 
 
 @dataclass(frozen=True)
+class MissedCalls:
+    """The lead's latest missed-call task, as its card tells it."""
+
+    phone: str
+    count: int
+    last_at: datetime
+    due_at: datetime
+    open: bool
+    called_back_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CardView:
     lead_id: int
     text: str
     actions: tuple[CardAction, ...]
 
 
-def card_actions(lead: Lead, reader: Reader) -> tuple[CardAction, ...]:
+def card_actions(
+    lead: Lead, reader: Reader, missed_call_open: bool = False
+) -> tuple[CardAction, ...]:
     """The buttons depend on the lead's status and on who looks: a new lead is anyone's to
     take; an open one is worked by its owner (and supervisors); a closed one only a
     supervisor can reopen. Supervisors may also hand an open lead to someone (Reassign).
     The team chat sees only Take and Junk."""
     supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
     actions = _status_actions(lead, reader, supervising)
+    if missed_call_open and actions and lead.status in WORKING_ACTIONS.keys() | {LeadStatus.NEW}:
+        # whoever may work (or take) the lead may return the call; on a new lead it takes it
+        actions = (A.CALLED_BACK, A.NO_ANSWER, *actions)
     if (
         supervising
         and lead.possible_duplicate_of_id
@@ -116,6 +136,7 @@ def card_view(
     requests: int = 1,
     callback_due: str | None = None,
     offered_name: str | None = None,
+    missed_call: dict[str, object] | None = None,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -132,11 +153,13 @@ def card_view(
             callback_due=callback_due,
             offered_name=offered_name,
             offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
+            missed_call=missed_call,
             limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
                     "extra": EXTRA_LIMIT},
         )  # fmt: skip
         if visible_length(text) <= TELEGRAM_TEXT_LIMIT or message_limit < 100:
-            return CardView(lead.id, text, card_actions(lead, reader))
+            missed_open = bool(missed_call and missed_call["open"])
+            return CardView(lead.id, text, card_actions(lead, reader, missed_open))
         message_limit //= 2
 
 
@@ -168,6 +191,50 @@ async def callbacks_due(session: AsyncSession, lead_ids: list[int]) -> dict[int,
     return {lead_id: moment for lead_id, moment in due}
 
 
+async def missed_calls(session: AsyncSession, lead_ids: list[int]) -> dict[int, MissedCalls]:
+    """Each lead's latest missed-call task (leads without one are left out)."""
+    tasks = await session.scalars(
+        select(Task)
+        .where(Task.lead_id.in_(lead_ids), Task.kind == MISSED_CALL_TASK)
+        .order_by(Task.id)
+    )
+    found: dict[int, MissedCalls] = {}
+    for task in tasks:
+        data = task.data or {}
+        last = datetime.fromisoformat(data["last_at"]) if data.get("last_at") else task.due_at
+        back = data.get("called_back_at")
+        found[task.lead_id] = MissedCalls(
+            phone=str(data.get("phone", "")), count=task.count, last_at=last, due_at=task.due_at,
+            open=task.done_at is None,
+            called_back_at=datetime.fromisoformat(back) if back else task.done_at,
+        )  # fmt: skip
+    return found
+
+
+def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
+    """"14:02" today, "04.01 14:02" another day (local time)."""
+    local = moment.astimezone(config.zone)
+    if local.date() == now.astimezone(config.zone).date():
+        return local.strftime("%H:%M")
+    return local_time(moment, config.zone)
+
+
+def missed_call_lines(
+    missed: MissedCalls | None, now: datetime, config: AppConfig
+) -> dict[str, object] | None:
+    """What the card's missed-call lines say, in the team's zone."""
+    if missed is None:
+        return None
+    retry = missed.open and missed.due_at > missed.last_at  # "no answer": tried, next try set
+    return {
+        "open": missed.open, "phone": missed.phone, "count": missed.count,
+        "last": short_time(missed.last_at, now, config),
+        "next": short_time(missed.due_at, now, config) if retry else None,
+        "called_back": short_time(missed.called_back_at, now, config)
+        if missed.called_back_at and not missed.open else None,
+    }  # fmt: skip
+
+
 def card_as_seen_by(
     lead: Lead,
     staff: Staff | None,
@@ -175,6 +242,7 @@ def card_as_seen_by(
     now: datetime,
     requests: int,
     callback_due: datetime | None = None,
+    missed: MissedCalls | None = None,
 ) -> tuple[CardView, str]:
     """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
     reader = reader_for(staff, config.locale)
@@ -194,6 +262,7 @@ def card_as_seen_by(
         requests=requests,
         callback_due=local_time(callback_due, config.zone) if callback_due else None,
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
+        missed_call=missed_call_lines(missed, now, config),
     )
     return view, reader.locale
 
@@ -207,7 +276,8 @@ async def card_for(
     staff = await session.get(Staff, staff_id) if staff_id is not None else None
     requests = (await request_counts(session, [lead.id]))[lead.id]
     due = (await callbacks_due(session, [lead.id])).get(lead.id)
-    return card_as_seen_by(lead, staff, config, now, requests, due)
+    missed = (await missed_calls(session, [lead.id])).get(lead.id)
+    return card_as_seen_by(lead, staff, config, now, requests, due, missed)
 
 
 async def remember_card(

@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("telegram_id", type=int)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--name", required=True)
+    add.add_argument("--extension", help="their internal number on the PBX (calls name it)")
     staff.add_parser("list", help="list staff")
     remove = staff.add_parser("remove", help="deactivate a staff member")
     remove.add_argument("telegram_id", type=int)
@@ -120,9 +121,11 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
         async with session_factory(engine)() as session:
             if args.staff_command == "add":
                 staff = await add_staff(
-                    session, args.telegram_id, Role(args.role), args.name, SystemClock().now()
+                    session, args.telegram_id, Role(args.role), args.name, SystemClock().now(),
+                    args.extension,
                 )
-                print(f"{staff.telegram_id} {staff.name}: {staff.role}, active, on duty")
+                extension = f", extension {staff.extension}" if staff.extension else ""
+                print(f"{staff.telegram_id} {staff.name}: {staff.role}, active, on duty{extension}")
             elif args.staff_command == "list":
                 for staff in await list_staff(session):
                     state = "active" if staff.is_active else "inactive"

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     intake_token: SecretStr | None = None
     vk_secret: SecretStr | None = None  # VK Callback API's "secret" (/hooks/vk)
     vk_confirmation_code: str | None = None  # what /hooks/vk answers VK's `confirmation`
+    zadarma_api_secret: SecretStr | None = None  # checks Zadarma's Signature (/hooks/zadarma)
+    mango_api_key: SecretStr | None = None  # Mango Office VPBX key and salt (/hooks/mango/...)
+    mango_api_salt: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
     redis_url: str | None = None
@@ -72,8 +75,9 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator(
-        "intake_token", "telegram_webhook_secret", "bot_token", "vk_secret", mode="before"
-    )
+        "intake_token", "telegram_webhook_secret", "bot_token", "vk_secret",
+        "zadarma_api_secret", "mango_api_key", "mango_api_salt", mode="before",
+    )  # fmt: skip
     @classmethod
     def _blank_secret_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

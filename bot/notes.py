@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import SUPERVISING
-from bot.render import local_time
+from bot.render import labels, local_time
 from bot.stale import CLOSED_EVENT, system_reason_label
 from storage.models import Lead, LeadEvent, Staff
 
@@ -99,6 +99,10 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return system_reason_label(data["reason"], locale, config)
     if line.kind == "callback_scheduled" and "due_at" in data:
         return local_time(datetime.fromisoformat(data["due_at"]), config.zone)
+    if line.kind == "call":  # incoming, missed, 0 s
+        names = labels(locale)["calls"]
+        parts = [names.get(str(data.get("direction")), ""), names.get(str(data.get("status")), "")]
+        return ", ".join([*filter(None, parts), f"{int(data.get('duration') or 0)} s"])
     if line.kind in ("note", "replied", "client_blocked"):
         return str(data.get("text", ""))
     return None

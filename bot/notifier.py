@@ -28,7 +28,14 @@ from aiogram.exceptions import (
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardView, card_as_seen_by, card_for, reader_for, request_counts
+from bot.cards import (
+    CardView,
+    card_as_seen_by,
+    card_for,
+    missed_calls,
+    reader_for,
+    request_counts,
+)
 from bot.client_chat import remember_relayed
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
@@ -44,7 +51,7 @@ from bot.outbox import (
 )
 from bot.rate_limits import SendLimits
 from bot.render import render
-from handlers.keyboards import card_keyboard, reply_keyboard
+from handlers.keyboards import card_keyboard, missed_call_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
     Lead,
@@ -376,6 +383,7 @@ class Notifier:
             shown = set(await session.scalars(select(LeadCard.lead_id).where(
                 LeadCard.chat_id == chat_id, LeadCard.lead_id.in_(lead_ids))))  # fmt: skip
             requests = await request_counts(session, lead_ids)
+            missed = await missed_calls(session, lead_ids)
             viewers = {row.staff_id for row in rows if row.staff_id is not None}
             staff = {staff_id: await session.get(Staff, staff_id) for staff_id in viewers}
         now = self._clock.now()
@@ -385,7 +393,8 @@ class Notifier:
             if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
                 return Outcome(Result.DONE), None
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
-            view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id])
+            view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id],
+                                           missed=missed.get(lead.id))  # fmt: skip
             outcome = await self._call(chat_id, partial(
                 self._bot.send_message, chat_id=chat_id, text=view.text,
                 reply_markup=card_keyboard(view, locale)))  # fmt: skip
@@ -490,6 +499,8 @@ class Notifier:
         markup = (
             reply_keyboard(row.lead_id, locale) if payload.get("reply") and row.lead_id else None
         )
+        if payload.get("calls") and row.lead_id:  # a missed call: Called back / No answer
+            markup = missed_call_keyboard(row.lead_id, locale)
         outcome = await self._call(
             row.chat_id,
             lambda: self._bot.send_message(chat_id=row.chat_id, text=text, reply_markup=markup),
@@ -497,7 +508,7 @@ class Notifier:
         if outcome.result is Result.DONE:
             log.info("message sent lead=%s chat=%s template=%s",
                      row.lead_id, row.chat_id, payload["template"])  # fmt: skip
-            if markup is not None:
+            if markup is not None and payload.get("reply"):
                 await self._remember_relayed(row, outcome)
         return outcome
 

@@ -51,12 +51,16 @@ def text_message(
     context: dict[str, Any],
     now: datetime,
     reply: bool = False,
+    calls: bool = False,
 ) -> dict[str, Any]:
     """A message rendered from `template` at send time, in the recipient's language; with
-    `reply`, it carries a Reply button (a client's message relayed to a manager)."""
+    `reply`, it carries a Reply button (a client's message relayed to a manager); with
+    `calls`, the missed-call buttons (Called back / No answer)."""
     payload: dict[str, Any] = {"template": template, "context": context}
     if reply:
         payload["reply"] = True
+    if calls:
+        payload["calls"] = True
     return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
 
 

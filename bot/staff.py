@@ -30,9 +30,11 @@ async def active_staff(session: AsyncSession, telegram_id: int) -> Staff | None:
 
 
 async def add_staff(
-    session: AsyncSession, telegram_id: int, role: Role, name: str, now: datetime
-) -> Staff:
-    """Add (or re-activate and update) a staff member; they start active and on duty."""
+    session: AsyncSession, telegram_id: int, role: Role, name: str, now: datetime,
+    extension: str | None = None,
+) -> Staff:  # fmt: skip
+    """Add (or re-activate and update) a staff member; they start active and on duty. An
+    `extension` (their internal number on the PBX) is kept when none is given."""
     staff = await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
     if staff is None:
         staff = Staff(telegram_id=telegram_id, created_at=now, name=name, role=role)
@@ -41,6 +43,8 @@ async def add_staff(
     staff.role = role
     staff.is_active = True
     staff.on_duty = True
+    if extension is not None:
+        staff.extension = extension.strip() or None
     await session.commit()
     return staff
 

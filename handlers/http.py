@@ -43,7 +43,7 @@ def same_secret(given: str, secret: str) -> bool:
     return hmac.compare_digest(given.encode(), secret.encode())
 
 
-def _authorised(request: web.Request, token: str) -> bool:
+def authorised(request: web.Request, token: str) -> bool:
     header = request.headers.get("Authorization", "")
     given = header[7:].strip() if header.lower().startswith("bearer ") else None
     return same_secret(given or request.query.get("token", ""), token)
@@ -98,7 +98,7 @@ async def post_lead(request: web.Request) -> web.Response:
     settings = request.app[INTAKE_SETTINGS]
     if settings.token is None:
         return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
-    if not _authorised(request, settings.token):
+    if not authorised(request, settings.token):
         return error_response(401, "missing or wrong token")
     fields = await read_fields(request, settings.max_body_bytes)
     if isinstance(fields, web.Response):

@@ -117,3 +117,13 @@ def reply_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     builder.button(text=labels(locale)["buttons"]["reply"],
                    callback_data=LeadButton(action=CardAction.REPLY, lead_id=lead_id))  # fmt: skip
     return builder.as_markup()
+
+
+def missed_call_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
+    """Under a missed-call message: the call was returned, or nobody answered."""
+    names = labels(locale)["buttons"]
+    builder = InlineKeyboardBuilder()
+    for action in (CardAction.CALLED_BACK, CardAction.NO_ANSWER):
+        builder.button(text=names[action.value],
+                       callback_data=LeadButton(action=action, lead_id=lead_id))  # fmt: skip
+    return builder.as_markup()

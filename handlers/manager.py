@@ -17,6 +17,7 @@ from bot.render import render, render_alert
 from handlers.filters import IsStaff
 from handlers.keyboards import CardBackButton, LeadButton, card_keyboard
 from handlers.lead_callback import callback_router
+from handlers.lead_calls import calls_router
 from handlers.lead_close import close_router
 from handlers.lead_merge import merge_router
 from handlers.lead_notes import notes_router
@@ -94,6 +95,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(), merge_router(), reply_router(),
+        reassign_router(), merge_router(), reply_router(), calls_router(),
     )  # fmt: skip
     return router

@@ -125,6 +125,8 @@ class Staff(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     # most open leads this manager may hold; None: no limit
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # the internal number on the office PBX ("101"): call events name staff by it
+    extension: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime]
 
 

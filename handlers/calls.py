@@ -1,0 +1,210 @@
+"""Telephony over HTTP: POST /api/v1/calls (call events, INTAKE_TOKEN like /api/v1/leads) and
+the PBX webhooks /hooks/zadarma and /hooks/mango/events/{call,summary}.
+
+Refusals have the intake's shape ({"error", "field"}); nothing answers 500. A PBX hook whose
+secret is not configured answers 503 (as /api/v1/leads does without INTAKE_TOKEN): the
+operator sees "not set up" rather than a signature error that would send them hunting for a
+wrong key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.calls import CallError, CallEvent, CallResult, parse_call_event, record_calls
+from bot.clock import Clock
+from bot.config import AppConfig, Settings
+from bot.pbx import (
+    mango_json,
+    mango_sign_ok,
+    mango_summary_event,
+    zadarma_event,
+    zadarma_signature_ok,
+)
+from handlers.http import MULTIPART, authorised, error_response, read_fields
+from storage.db import SessionFactory
+
+log = logging.getLogger("leadbot.calls")
+
+MAX_EVENTS = 100  # call events in one request
+FORM_TYPES = ("application/x-www-form-urlencoded", MULTIPART)
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    token: str | None
+    zadarma_secret: str | None
+    mango_key: str | None
+    mango_salt: str | None
+    max_body_bytes: int
+    config: AppConfig
+    leads_chat_id: int | None
+    sessions: SessionFactory
+    clock: Clock
+
+
+CALL_SETTINGS = web.AppKey("call_settings", CallSettings)
+
+
+async def _record(
+    request: web.Request, provider: str, events: Sequence[CallEvent]
+) -> list[CallResult] | web.Response:
+    settings = request.app[CALL_SETTINGS]
+    try:
+        async with settings.sessions() as session:
+            return await record_calls(session, events, settings.clock.now(), settings.config,
+                                      settings.leads_chat_id)  # fmt: skip
+    except Exception:
+        log.exception("calls could not be stored provider=%s", provider)
+        return error_response(503, "the call could not be stored; try again")
+
+
+def _refused(provider: str, exc: CallError, **more: Any) -> web.Response:
+    # field names only in the log: the values are people's phone numbers
+    log.warning("provider=%s call event refused field=%s: %s", provider, exc.field, exc)
+    return error_response(422, str(exc), exc.field, **more)
+
+
+async def _read_json(request: web.Request, limit: int) -> Any:
+    if request.content_length is not None and request.content_length > limit:
+        return error_response(413, f"body is larger than {limit} bytes")
+    if request.content_type != "application/json":
+        return error_response(415, "send application/json")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return error_response(413, f"body is larger than {limit} bytes")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return error_response(400, "body is not UTF-8")
+    except json.JSONDecodeError as exc:
+        return error_response(400, f"malformed JSON: {exc}")
+
+
+async def post_calls(request: web.Request) -> web.Response:
+    """One call event (a JSON object) or several (a JSON list); all are checked first."""
+    settings = request.app[CALL_SETTINGS]
+    if settings.token is None:
+        return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
+    if not authorised(request, settings.token):
+        return error_response(401, "missing or wrong token")
+    body = await _read_json(request, settings.max_body_bytes)
+    if isinstance(body, web.Response):
+        return body
+    single = isinstance(body, dict)
+    items = [body] if single else body
+    if not isinstance(items, list) or not items:
+        return error_response(400, "send a call event object or a non-empty list of them")
+    if len(items) > MAX_EVENTS:
+        return error_response(413, f"at most {MAX_EVENTS} call events per request")
+    events = []
+    region = settings.config.phone_region
+    for index, item in enumerate(items):
+        try:
+            events.append(parse_call_event(item, region))
+        except CallError as exc:
+            return _refused("api", exc, **({} if single else {"index": index}))
+    results = await _record(request, "api", events)
+    if isinstance(results, web.Response):
+        return results
+    answers = [result.as_json() for result in results]
+    created = any(not result.duplicate for result in results)
+    return web.json_response(answers[0] if single else answers, status=201 if created else 200)
+
+
+async def zadarma_hook(request: web.Request) -> web.StreamResponse:
+    """Zadarma's notifications: `zd_echo` echoed (URL check); the END ones recorded."""
+    echo = request.query.get("zd_echo")
+    if echo is not None:
+        return web.Response(text=echo[:64])
+    settings = request.app[CALL_SETTINGS]
+    if request.method != "POST":
+        return error_response(405, "POST the notifications")
+    if settings.zadarma_secret is None:
+        return error_response(503, "Zadarma is off: ZADARMA_API_SECRET is not set")
+    fields = await read_fields(request, settings.max_body_bytes, FORM_TYPES)
+    if isinstance(fields, web.Response):
+        return fields
+    if "zd_echo" in fields:  # the check may come as a POST too
+        return web.Response(text=str(fields["zd_echo"])[:64])
+    if not zadarma_signature_ok(fields, request.headers.get("Signature"), settings.zadarma_secret):
+        log.warning("zadarma: bad or missing signature event=%s", fields.get("event", "")[:32])
+        return error_response(403, "bad or missing Signature")
+    try:
+        event = zadarma_event(fields, settings.config.phone_region, settings.config.zone)
+    except CallError as exc:
+        return _refused("zadarma", exc)
+    if event is None:
+        return web.json_response({"ok": True, "recorded": False})
+    results = await _record(request, "zadarma", [event])
+    if isinstance(results, web.Response):
+        return results
+    return web.json_response({"ok": True, **results[0].as_json()})
+
+
+async def _mango_form(request: web.Request) -> dict[str, Any] | web.Response:
+    settings = request.app[CALL_SETTINGS]
+    if settings.mango_key is None or settings.mango_salt is None:
+        return error_response(503, "Mango Office is off: MANGO_API_KEY / MANGO_API_SALT not set")
+    fields = await read_fields(request, settings.max_body_bytes, FORM_TYPES)
+    if isinstance(fields, web.Response):
+        return fields
+    if not mango_sign_ok(fields, settings.mango_key, settings.mango_salt):
+        log.warning("mango: wrong key or sign")
+        return error_response(403, "wrong vpbx_api_key or sign")
+    return fields
+
+
+async def mango_call(request: web.Request) -> web.Response:
+    """A call's state changed (ringing, talking...): acknowledged; the summary has the outcome."""
+    fields = await _mango_form(request)
+    return fields if isinstance(fields, web.Response) else web.json_response({"ok": True})
+
+
+async def mango_summary(request: web.Request) -> web.Response:
+    fields = await _mango_form(request)
+    if isinstance(fields, web.Response):
+        return fields
+    region = request.app[CALL_SETTINGS].config.phone_region
+    try:
+        event = mango_summary_event(mango_json(fields), region)
+    except CallError as exc:
+        return _refused("mango", exc)
+    if event is None:
+        return web.json_response({"ok": True, "recorded": False})
+    results = await _record(request, "mango", [event])
+    if isinstance(results, web.Response):
+        return results
+    return web.json_response({"ok": True, **results[0].as_json()})
+
+
+async def mango_other(request: web.Request) -> web.Response:
+    """Other Mango events (recordings, DTMF, SMS...): acknowledged once signed."""
+    return await mango_call(request)
+
+
+def add_call_routes(
+    app: web.Application, settings: Settings, config: AppConfig, sessions: SessionFactory,
+    clock: Clock, leads_chat_id: int | None,
+) -> None:  # fmt: skip
+    def secret(value: Any) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    app[CALL_SETTINGS] = CallSettings(
+        token=secret(settings.intake_token), zadarma_secret=secret(settings.zadarma_api_secret),
+        mango_key=secret(settings.mango_api_key), mango_salt=secret(settings.mango_api_salt),
+        max_body_bytes=config.intake.max_body_bytes, config=config,
+        leads_chat_id=leads_chat_id, sessions=sessions, clock=clock,
+    )  # fmt: skip
+    app.router.add_post("/api/v1/calls", post_calls)
+    app.router.add_route("GET", "/hooks/zadarma", zadarma_hook)
+    app.router.add_route("POST", "/hooks/zadarma", zadarma_hook)
+    app.router.add_post("/hooks/mango/events/call", mango_call)
+    app.router.add_post("/hooks/mango/events/summary", mango_summary)
+    app.router.add_post("/hooks/mango/events/{kind}", mango_other)

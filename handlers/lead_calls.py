@@ -1,0 +1,42 @@
+"""Missed calls from the card or the owner's message: Called back, No answer (try again in
+30 minutes). Every press is re-checked against the lead and its task as they are now."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.call_tasks import RETRY_AFTER, return_missed_call
+from bot.cards import CardAction
+from bot.clock import Clock
+from bot.config import AppConfig
+from bot.render import local_time, render_alert
+from handlers.keyboards import LeadButton
+from handlers.replies import refuse
+from storage.models import Staff
+
+
+def calls_router() -> Router:
+    router = Router(name="calls")
+    buttons = {CardAction.CALLED_BACK, CardAction.NO_ANSWER}
+
+    @router.callback_query(LeadButton.filter(F.action.in_(buttons)))
+    async def returned(
+        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
+        staff: Staff, locale: str, clock: Clock, config: AppConfig,
+    ) -> None:  # fmt: skip
+        now = clock.now()
+        reached = callback_data.action is CardAction.CALLED_BACK
+        lead_id = callback_data.lead_id
+        result = await return_missed_call(session, lead_id, staff, reached, now)
+        if not result.ok:
+            await refuse(query, result, locale)
+            return
+        if reached:
+            await query.answer(render_alert("missed_call_done", locale, lead_id=lead_id))
+            return
+        due = local_time(now + RETRY_AFTER, config.zone)
+        await query.answer(render_alert("missed_call_retry", locale, lead_id=lead_id, due=due))
+
+    return router
