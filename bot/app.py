@@ -27,6 +27,7 @@ from bot.config import AppConfig, Settings
 from bot.intake_queue import IntakeQueue
 from bot.notifier import Notifier
 from bot.routing import deliver_waiting, pass_expired_offers
+from bot.sla import FiredAlert, fire_due_alerts
 from bot.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.connectors import add_connector_routes
@@ -41,7 +42,9 @@ log = logging.getLogger("leadbot.app")
 
 DIALOGUE_SWEEP_SECONDS = 60
 OFFER_SWEEP_SECONDS = 20
+ALERT_SWEEP_SECONDS = 15  # reminders and escalations are at most this late
 UPDATE_DRAIN_SECONDS = 10
+ALERT_BATCH = 500
 
 
 @dataclass
@@ -173,7 +176,7 @@ class Application:
         next periodic sweep."""
         self.notifier.wake()
         if self.scheduler.running:  # abandoned dialogues and offers not taken in time too
-            for job in ("dialogue_sweep", "offer_sweep"):
+            for job in ("dialogue_sweep", "offer_sweep", "alert_sweep"):
                 self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     async def pass_expired_offers(self) -> list[int]:
@@ -181,6 +184,18 @@ class Application:
         (the scheduler runs this every OFFER_SWEEP_SECONDS); the leads passed on."""
         async with self.sessions() as session:
             return await pass_expired_offers(session, self.clock.now(), self.config)
+
+    async def fire_due_alerts(self) -> list[FiredAlert]:
+        """Reminders and escalations whose time has come ([sla]; the scheduler runs this every
+        ALERT_SWEEP_SECONDS); every step once, however many instances sweep."""
+        fired: list[FiredAlert] = []
+        while True:  # a backlog (after downtime) is drained in batches, each its own commit
+            async with self.sessions() as session:
+                batch = await fire_due_alerts(session, self.clock.now(), self.config,
+                                              self.settings.leads_chat_id, ALERT_BATCH)  # fmt: skip
+            fired += batch
+            if len(batch) < ALERT_BATCH:
+                return fired
 
     async def deliver_waiting_leads(self) -> list[int]:
         """Leads that waited for somebody on duty go out now (someone came on duty)."""
@@ -249,6 +264,10 @@ def build_application(
     )  # fmt: skip
     app.scheduler.add_job(
         app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
+        coalesce=True, max_instances=1,
+    )  # fmt: skip
+    app.scheduler.add_job(
+        app.fire_due_alerts, "interval", seconds=ALERT_SWEEP_SECONDS, id="alert_sweep",
         coalesce=True, max_instances=1,
     )  # fmt: skip
     return app
