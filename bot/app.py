@@ -268,7 +268,7 @@ def build_application(
     )  # fmt: skip
     app.scheduler.add_job(
         app.fire_due_alerts, "interval", seconds=ALERT_SWEEP_SECONDS, id="alert_sweep",
-        coalesce=True, max_instances=1,
+        coalesce=True, max_instances=1, misfire_grace_time=None,  # a busy loop delays, never skips
     )  # fmt: skip
     return app
 

@@ -6,16 +6,29 @@ the sweep is the one the scheduler runs. Monday 05.01 12:00 Moscow time."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot.app import Application
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent
-from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
+from storage.models import Lead, LeadEvent, Staff
+from tests.e2e import (
+    ANNA,
+    BORIS,
+    SVETA,
+    TEST_CONFIG,
+    Intake,
+    Phone,
+    card_buttons,
+    fast_config,
+    running_app,
+)
 
 KATE = 7001
 
@@ -68,8 +81,9 @@ async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixe
     await _sweep(app, clock, timedelta(hours=5))  # each step once
     assert len([m for m in sveta.messages() if "Эскалация" in (m.text or "")]) == 1
     async with sessions() as session:
-        kinds = (await session.scalars(select(LeadEvent.kind).where(
-            LeadEvent.kind.in_(["reminded", "escalated"])).order_by(LeadEvent.id))).all()  # fmt: skip
+        alerted = LeadEvent.kind.in_(["reminded", "escalated"])
+        kinds = (await session.scalars(
+            select(LeadEvent.kind).where(alerted).order_by(LeadEvent.id))).all()  # fmt: skip
     assert list(kinds) == ["reminded", "escalated"]
 
 
@@ -199,3 +213,36 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
     clock.advance(timedelta(minutes=1))
     app.clock_moved()  # the scheduler's own sweep runs at once
     await anna.next_message(1, "has not been taken for 10 min")
+
+
+async def test_two_instances_on_one_postgresql_send_each_reminder_once(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+) -> None:  # fmt: skip
+    if database_url.startswith("sqlite"):
+        pytest.skip("one process per SQLite file: two instances are a PostgreSQL set-up")
+    leads = 20
+    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 1000,
+                                   "per_chat_burst": 1000, "global_per_second": 1000})  # fmt: skip
+    async with (
+        running_app(emulator, database_url, clock, lifted) as first,
+        running_app(emulator, database_url, clock, lifted) as second,
+        aiohttp.ClientSession() as http,
+    ):  # fmt: skip
+        intake = Intake(first, http)
+        for n in range(leads):
+            await intake.post({"phone": f"+7900{n:07d}"})
+
+        def reminders() -> list[str]:
+            return [m.text for m in emulator.chat_messages(ANNA)
+                    if "не взят в работу" in (m.text or "")]  # fmt: skip
+
+        await emulator.wait_for(lambda: len(emulator.chat_messages(ANNA)) >= leads, timeout=20)
+        clock.advance(timedelta(minutes=10))
+        await asyncio.gather(first.fire_due_alerts(), second.fire_due_alerts(),
+                             first.fire_due_alerts(), second.fire_due_alerts())  # fmt: skip
+        first.clock_moved()
+        second.clock_moved()
+        await emulator.wait_for(lambda: len(reminders()) >= leads, timeout=20)
+        await asyncio.sleep(0.5)  # a second copy would be on its way by now
+    assert len(reminders()) == leads
+    assert len({text.split("\n")[0] for text in reminders()}) == leads
