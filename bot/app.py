@@ -28,6 +28,7 @@ from bot.daily import DailyRun, run_daily
 from bot.intake_queue import IntakeQueue
 from bot.notifier import Notifier
 from bot.routing import deliver_waiting, pass_expired_offers
+from bot.sla import FiredAlert, fire_due_alerts
 from bot.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.calls import add_call_routes
@@ -44,7 +45,9 @@ log = logging.getLogger("leadbot.app")
 DIALOGUE_SWEEP_SECONDS = 60
 OFFER_SWEEP_SECONDS = 20
 DAILY_CHECK_SECONDS = 60
+ALERT_SWEEP_SECONDS = 15  # reminders and escalations are at most this late
 UPDATE_DRAIN_SECONDS = 10
+ALERT_BATCH = 500
 
 
 @dataclass
@@ -177,8 +180,8 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
-        if self.scheduler.running:  # abandoned dialogues, offers not taken, the daily run too
-            for job in ("dialogue_sweep", "offer_sweep", "daily_job"):
+        if self.scheduler.running:  # abandoned dialogues, offers, reminders, the daily run too
+            for job in ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job"):
                 self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     async def pass_expired_offers(self) -> list[int]:
@@ -196,6 +199,18 @@ class Application:
             log.info("daily run %s: stale closed=%s owners told=%s digests=%s",
                      ran.run_key, ran.stale_closed, ran.owners_told, ran.digests)  # fmt: skip
         return ran
+
+    async def fire_due_alerts(self) -> list[FiredAlert]:
+        """Reminders and escalations whose time has come ([sla]; the scheduler runs this every
+        ALERT_SWEEP_SECONDS); every step once, however many instances sweep."""
+        fired: list[FiredAlert] = []
+        while True:  # a backlog (after downtime) is drained in batches, each its own commit
+            async with self.sessions() as session:
+                batch = await fire_due_alerts(session, self.clock.now(), self.config,
+                                              self.settings.leads_chat_id, ALERT_BATCH)  # fmt: skip
+            fired += batch
+            if len(batch) < ALERT_BATCH:
+                return fired
 
     async def deliver_waiting_leads(self) -> list[int]:
         """Leads that waited for somebody on duty go out now (someone came on duty)."""
@@ -266,6 +281,10 @@ def build_application(
     app.scheduler.add_job(
         app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
         coalesce=True, max_instances=1,
+    )  # fmt: skip
+    app.scheduler.add_job(
+        app.fire_due_alerts, "interval", seconds=ALERT_SWEEP_SECONDS, id="alert_sweep",
+        coalesce=True, max_instances=1, misfire_grace_time=None,  # a busy loop delays, never skips
     )  # fmt: skip
     # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
     app.scheduler.add_job(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.answer_wait import client_answered, client_waits
 from bot.config import AppConfig
 from bot.contacts import InvalidContactField, normalise_phone
 from bot.intake import TELEGRAM_SOURCE, IntakeResult, LeadInput
@@ -61,7 +62,9 @@ async def client_wrote(
         source=TELEGRAM_SOURCE, name=_name(name), message=text[:MESSAGE_LIMIT],
         telegram_id=telegram_id, utm={"start": tag} if tag else {},
     )  # fmt: skip
-    [result] = await intake_leads(session, [item], now, leads_chat_id, config)
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
+    await client_waits(session, result.lead_id, now, config)
+    await session.commit()
     return result
 
 
@@ -109,6 +112,7 @@ async def client_sent_media(
     [result] = await intake_leads(
         session, [item], now, leads_chat_id, config, commit=False
     )
+    await client_waits(session, result.lead_id, now, config)
     chats = await _news_chats(session, result.lead_id)
     await enqueue(session, [
         copied_message(result.lead_id, chat_id, staff_id, media.chat_id, media.message_id, now)
@@ -182,7 +186,9 @@ async def client_shared_phone(
         return None
     item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone,
                      telegram_id=telegram_id)  # fmt: skip
-    [result] = await intake_leads(session, [item], now, leads_chat_id, config)
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
+    await client_waits(session, result.lead_id, now, config)
+    await session.commit()
     return result
 
 
@@ -226,6 +232,8 @@ async def record_reply(
                           data={"text": text[:MESSAGE_LIMIT]}, created_at=now))  # fmt: skip
     # an answer is a step of the work: the lead is not stalled (the card does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
+    if delivered:
+        await client_answered(session, lead_id, now)
     await session.commit()
 
 

@@ -120,7 +120,8 @@ async def merge_leads(
         .where(Lead.id == lead_id, Lead.merged_into_id.is_(None))
         .values(merged_into_id=into_id, status=LeadStatus.JUNK, close_reason="duplicate",
                 closed_at=now, possible_duplicate_of_id=None, offered_to_id=None,
-                offered_at=None, waiting_since=None, version=Lead.version + 1, updated_at=now)
+                offered_at=None, waiting_since=None, version=Lead.version + 1, updated_at=now,
+                alert_at=None, alert_level=0, alert_since=None)
     )  # fmt: skip
     if closed.rowcount != 1:  # type: ignore[attr-defined]
         await session.commit()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig, default_config
 from bot.duplicates import flag_possible_duplicates, name_key
 from bot.intake import IntakeResult, LeadInput
+from bot.lead_timers import lead_alert
 from bot.outbox import card_refresh, enqueue, text_message
 from bot.routing import LeadFacts, route_new_leads
 from storage.models import OPEN_STATUSES, Contact, Lead, LeadEvent, LeadStatus, Staff
@@ -141,13 +142,16 @@ def _event(kind: str, item: LeadInput, now: datetime) -> dict[str, Any]:
     return {"kind": kind, "actor_id": None, "data": _request_data(item), "created_at": now}
 
 
-def _open(batch: _Batch, contact: _Contact, item: LeadInput, now: datetime) -> _Lead:
+def _open(
+    batch: _Batch, contact: _Contact, item: LeadInput, now: datetime, config: AppConfig
+) -> _Lead:
     row = {
         "source": item.source, "external_id": item.external_id, "status": LeadStatus.NEW,
         "owner_id": None, "name": item.name, "phone": item.phone, "email": item.email,
         "message": item.message, "service": item.service, "utm": item.utm,
         "extra": item.extra, "is_repeat": id(contact) in batch.had_leads, "version": 1,
         "created_at": now, "updated_at": now,
+        **lead_alert(LeadStatus.NEW, False, now, config),  # "not taken" starts now
     }  # fmt: skip
     lead = _Lead(None, LeadStatus.NEW, row=row, contact=contact)
     lead.events.append(_event("created", item, now))
@@ -182,6 +186,7 @@ async def intake_leads(
     Requests are taken in order, so a second request from the same person in the same batch
     joins the lead the first one opened.
     """
+    config = config or default_config()
     batch = await _load(session, inputs)
     outcomes: list[tuple[_Lead, bool, bool]] = []  # lead, created, appended
     for item in inputs:
@@ -200,11 +205,11 @@ async def intake_leads(
             _join(open_lead, item, now)
             outcomes.append((open_lead, False, True))
             continue
-        lead = _open(batch, contact, item, now)
+        lead = _open(batch, contact, item, now, config)
         if item.external_id:
             batch.by_external_id[key] = lead
         outcomes.append((lead, True, False))
-    await _write(session, batch, outcomes, now, leads_chat_id, config or default_config())
+    await _write(session, batch, outcomes, now, leads_chat_id, config)
     results = [
         IntakeResult(
             lead_id=lead.id or 0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, case, func, literal, not_, null, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AlertKind, AppConfig
@@ -49,3 +49,25 @@ async def contact_made(session: AsyncSession, lead_id: int, now: datetime) -> No
         .where(Lead.id == lead_id, Lead.status == LeadStatus.IN_WORK)
         .values(alert_at=None, alert_level=0, alert_since=None)
     )
+
+
+def restarted_alert(
+    target: Any, contacted: Any, now: datetime, config: AppConfig
+) -> dict[str, Any]:
+    """`lead_alert` as SQL for a conditional UPDATE whose new status is the expression
+    `target` (a reopen or a reassign decides it in the statement) and whose contact is
+    `contacted` (a boolean SQL expression, or True)."""
+    if isinstance(target, str):
+        target = literal(str(target))
+    waiting = lead_alert(LeadStatus.NEW, False, now, config)
+    working = lead_alert(LeadStatus.IN_WORK, False, now, config)
+
+    def pick(column: str) -> Any:
+        return case(
+            (target == LeadStatus.NEW, literal(waiting[column], Lead.__table__.c[column].type)),
+            (and_(target == LeadStatus.IN_WORK, not_(contacted)),
+             literal(working[column], Lead.__table__.c[column].type)),
+            else_=null(),
+        )  # fmt: skip
+
+    return {"alert_at": pick("alert_at"), "alert_level": 0, "alert_since": pick("alert_since")}

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from bot.config import AppConfig
+from bot.config import AppConfig, default_config
+from bot.lead_timers import restarted_alert
 from bot.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, may_act, next_status
 from bot.outbox import card_refresh, enqueue
 from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff, Task
@@ -77,6 +78,11 @@ async def open_lead_counts(
     return {person: count for person, count in counted}
 
 
+# the manager reached the client: the lead stops waiting for a first contact
+CONTACT_ACTIONS = frozenset({Action.SCHEDULE_CALLBACK, Action.CALLBACK_DONE, Action.QUALIFY,
+                             Action.CONVERT})  # fmt: skip
+
+
 def _bump(now: datetime) -> dict[str, object]:
     return {"updated_at": now, "version": Lead.version + 1}
 
@@ -139,6 +145,7 @@ async def apply_action(
     event_kind: str | None = None,
     then: Callable[[Lead], Awaitable[None]] | None = None,
     expected_version: int | None = None,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """One transition as one transaction: a conditional UPDATE (status allows it, actor may do
     it), its event row, `then`'s rows and the refresh of every copy of the card. Of concurrent
@@ -151,11 +158,17 @@ async def apply_action(
     if action is Action.REASSIGN:
         target = case((Lead.status == LeadStatus.NEW, LeadStatus.IN_WORK), else_=Lead.status)
     seen = [Lead.version == expected_version] if expected_version is not None else []
+    # the lead's own time limit starts afresh with its new status (SET sees the old row)
+    contact = action in CONTACT_ACTIONS
+    contacted = true() if contact else Lead.contacted_at.is_not(None)
+    timer = restarted_alert(target, contacted, now, config or default_config())
+    if contact:
+        timer["contacted_at"] = func.coalesce(Lead.contacted_at, now)
     changed = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor),
                *seen)
-        .values(status=target, **(values or {}), **_bump(now))
+        .values(status=target, **timer, **(values or {}), **_bump(now))
     )  # fmt: skip
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         lead = await load_lead(session, lead_id)
@@ -174,13 +187,14 @@ async def apply_action(
 
 
 async def take_lead(
-    session: AsyncSession, lead_id: int, actor: Staff, now: datetime
+    session: AsyncSession, lead_id: int, actor: Staff, now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """First press wins: of any number of presses exactly one finds the lead still new."""
     taken = {"owner_id": actor.id, "taken_at": now, "offered_to_id": None, "offered_at": None,
              "waiting_since": None}  # fmt: skip
     return await apply_action(session, lead_id, actor, Action.TAKE, now, values=taken,
-                              event_kind="taken")  # fmt: skip
+                              event_kind="taken", config=config)  # fmt: skip
 
 
 async def close_open_tasks(
@@ -216,7 +230,7 @@ async def close_lead(
         await close_open_tasks(session, lead.id, now)
 
     return await apply_action(session, lead_id, actor, outcome, now, values=values, event=data,
-                              then=nothing_waits)  # fmt: skip
+                              then=nothing_waits, config=config)  # fmt: skip
 
 
 async def junk_lead(
@@ -232,8 +246,10 @@ async def junk_lead(
 
 
 async def reopen_lead(
-    session: AsyncSession, lead_id: int, actor: Staff, now: datetime
+    session: AsyncSession, lead_id: int, actor: Staff, now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """A supervisor brings a closed lead back: to its owner's work, or to the pool."""
     values = {"close_reason": None, "close_comment": None, "closed_at": None}
-    return await apply_action(session, lead_id, actor, Action.REOPEN, now, values=values)
+    return await apply_action(session, lead_id, actor, Action.REOPEN, now, values=values,
+                              config=config)

@@ -39,6 +39,8 @@ from bot.cards import (
 from bot.client_chat import remember_relayed
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
+from bot.deadlines import Step
+from bot.escalation import AlertSubject, headline_context, still_pending
 from bot.leads import load_lead, load_leads
 from bot.outbox import (
     cards_of,
@@ -51,6 +53,7 @@ from bot.outbox import (
 )
 from bot.rate_limits import SendLimits
 from bot.render import render
+from handlers.escalations import escalation_keyboard
 from handlers.keyboards import card_keyboard, missed_call_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
@@ -60,6 +63,7 @@ from storage.models import (
     OutboxKind,
     OutboxMessage,
     Staff,
+    Task,
 )
 
 log = logging.getLogger("leadbot.notifier")
@@ -281,6 +285,8 @@ class Notifier:
                 return [await self._refresh_cards(rows[0].lead_id or 0)] * len(rows)
             if rows[0].kind == OutboxKind.COPY:
                 return [await self._copy(rows[0])]
+            if rows[0].kind == OutboxKind.ALERT:
+                return [await self._send_alert(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -510,6 +516,34 @@ class Notifier:
                      row.lead_id, row.chat_id, payload["template"])  # fmt: skip
             if markup is not None and payload.get("reply"):
                 await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _send_alert(self, row: OutboxMessage) -> Outcome:
+        """A reminder or an escalation: its headline over the lead's card as this reader sees
+        it now, with the card's buttons (a reminder) or Reassign / Take over / Snooze (an
+        escalation). Done meanwhile (taken, answered, closed): dropped, nothing sent."""
+        assert row.chat_id is not None and row.lead_id is not None
+        subject = AlertSubject.of(row.payload)
+        async with self._sessions() as session:
+            lead = await load_lead(session, row.lead_id)
+            task = await session.get(Task, subject.task_id) if subject.task_id else None
+            if lead is None or not still_pending(subject, lead, task):
+                log.info("alert dropped lead=%s chat=%s kind=%s: done meanwhile",
+                         row.lead_id, row.chat_id, subject.kind)  # fmt: skip
+                return Outcome(Result.DONE)
+            view, locale = await self._card(session, lead, row.staff_id)
+        headline = render("sla_alert.html.j2", locale,
+                          **headline_context(subject, lead, task, self._config))  # fmt: skip
+        markup = (
+            escalation_keyboard(lead.id, lead.version, subject, self._config, locale)
+            if subject.step is Step.ESCALATE else card_keyboard(view, locale)
+        )  # fmt: skip
+        outcome = await self._call(row.chat_id, partial(
+            self._bot.send_message, chat_id=row.chat_id, text=f"{headline}\n\n{view.text}",
+            reply_markup=markup))  # fmt: skip
+        if outcome.result is Result.DONE:
+            log.info("alert sent lead=%s chat=%s kind=%s step=%s",
+                     row.lead_id, row.chat_id, subject.kind, subject.step)  # fmt: skip
         return outcome
 
     async def _copy(self, row: OutboxMessage) -> Outcome:

@@ -74,6 +74,14 @@ def copied_message(
     return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
 
 
+def alert_message(
+    lead_id: int, chat_id: int, staff_id: int | None, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A reminder or an escalation (bot/sla.py): a headline and the lead's card, rendered at
+    send time, or dropped then if the thing it is about was done meanwhile."""
+    return _row(OutboxKind.ALERT, lead_id, now, chat_id, staff_id, payload)
+
+
 async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write notifications in the caller's transaction; the notifier is woken by its commit."""
     if not rows:

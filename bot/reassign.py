@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import AppConfig
 from bot.leads import ActionResult, Refusal, apply_action, load_lead, open_lead_counts
 from bot.lifecycle import Action
 from bot.outbox import card_message, enqueue, text_message
@@ -47,6 +48,7 @@ async def reassign_lead(
     new_owner_id: int,
     seen_version: int,
     now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """Give the lead to `new_owner_id`. Applies only to the lead as the supervisor saw it in
     the picker (`seen_version`): of two supervisors reassigning at once, one wins and the
@@ -80,4 +82,5 @@ async def reassign_lead(
         values={"owner_id": new_owner.id, "taken_at": func.coalesce(Lead.taken_at, now),
                 "offered_to_id": None, "offered_at": None},
         event=event, event_kind="reassigned", then=tell_owners, expected_version=seen_version,
+        config=config,
     )  # fmt: skip

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig, default_config
+from bot.lead_timers import lead_alert
 from bot.lifecycle import WORKING
 from bot.outbox import card_refresh, enqueue, text_message
 from bot.routing import LeadFacts, deliver_waiting, route_new_leads
@@ -293,7 +294,8 @@ async def _deactivate(
         update(Lead)
         .where(Lead.owner_id == target.id, Lead.status.in_(WORKING))
         .values(status=LeadStatus.NEW, owner_id=None, taken_at=None, offered_to_id=None,
-                offered_at=None, updated_at=now, version=Lead.version + 1)
+                offered_at=None, updated_at=now, version=Lead.version + 1,
+                **lead_alert(LeadStatus.NEW, False, now, config or default_config()))
         .returning(Lead.id)
         .execution_options(synchronize_session=False)
     )  # fmt: skip

@@ -75,7 +75,7 @@ def callback_router() -> Router:
             return
         now = clock.now()
         due = _due(callback_data.choice, now, config)
-        result = await schedule_callback(session, lead_id, staff, due, now)
+        result = await schedule_callback(session, lead_id, staff, due, now, config)
         if not result.ok:
             await refuse(query, result, locale)
             return
@@ -95,7 +95,7 @@ def callback_router() -> Router:
             return
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
-        result = await schedule_callback(session, lead_id, staff, due, now)
+        result = await schedule_callback(session, lead_id, staff, due, now, config)
         if not result.ok:
             await refuse_in_chat(message, result, locale)
             return

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import CardAction
 from bot.clock import Clock
+from bot.config import AppConfig
 from bot.leads import check_allowed
 from bot.lifecycle import Action
 from bot.reassign import Candidate, reassign_candidates, reassign_lead
@@ -66,11 +67,11 @@ def reassign_router() -> Router:
     @router.callback_query(ReassignTo.filter())
     async def give(
         query: CallbackQuery, callback_data: ReassignTo, session: AsyncSession, staff: Staff,
-        locale: str, clock: Clock,
+        locale: str, clock: Clock, config: AppConfig,
     ) -> None:  # fmt: skip
         result = await reassign_lead(session, callback_data.lead_id, staff,
                                      callback_data.staff_id, callback_data.version,
-                                     clock.now())  # fmt: skip
+                                     clock.now(), config)  # fmt: skip
         if not result.ok:
             await refuse(query, result, locale)
             return

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import AppConfig
 from bot.leads import load_lead, reopen_lead, take_lead
 from bot.render import render, render_alert
+from handlers.escalations import escalation_router
 from handlers.filters import IsStaff
 from handlers.keyboards import CardBackButton, LeadButton, card_keyboard
 from handlers.lead_callback import callback_router
@@ -59,9 +60,9 @@ def manager_router() -> Router:
     @router.callback_query(LeadButton.filter(F.action == CardAction.TAKE))
     async def take(
         query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock,
+        staff: Staff, locale: str, clock: Clock, config: AppConfig,
     ) -> None:  # fmt: skip
-        result = await take_lead(session, callback_data.lead_id, staff, clock.now())
+        result = await take_lead(session, callback_data.lead_id, staff, clock.now(), config)
         if not result.ok:
             await refuse(query, result, locale)
             return
@@ -70,9 +71,9 @@ def manager_router() -> Router:
     @router.callback_query(LeadButton.filter(F.action == CardAction.REOPEN))
     async def reopen(
         query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock,
+        staff: Staff, locale: str, clock: Clock, config: AppConfig,
     ) -> None:  # fmt: skip
-        result = await reopen_lead(session, callback_data.lead_id, staff, clock.now())
+        result = await reopen_lead(session, callback_data.lead_id, staff, clock.now(), config)
         if not result.ok:
             await refuse(query, result, locale)
             return
@@ -95,6 +96,6 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
-        reassign_router(), merge_router(), reply_router(), calls_router(),
+        reassign_router(), escalation_router(), merge_router(), reply_router(), calls_router(),
     )  # fmt: skip
     return router
