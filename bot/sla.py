@@ -3,8 +3,8 @@ queued, each step once, even with two instances sweeping one database.
 
 A lead or task row with `alert_at <= now` is due for the step `step_at(kind, alert_level)`.
 Claiming it clears `alert_at` and bumps `alert_level` in one statement (SQLite: UPDATE ...
-RETURNING; PostgreSQL: the same with FOR UPDATE SKIP LOCKED on the chosen rows), so of two
-sweeps exactly one gets each row; the next step's time is written, the event and the outbox
+RETURNING; PostgreSQL: the same with FOR NO KEY UPDATE SKIP LOCKED on the chosen rows), so of
+two sweeps exactly one gets each row; the next step's time is written, the event and the outbox
 rows added, and everything committed together: a restart neither loses nor repeats a step.
 Only due rows are read (indexed `alert_at`): the cost grows with what is due, not the table.
 """
@@ -54,7 +54,9 @@ class _Claimed:
 def _claim(query: Select[Any], sqlite: bool) -> Select[Any]:
     if sqlite:
         return query  # one writer at a time: the UPDATE itself is the claim
-    return query.with_for_update(skip_locked=True)
+    # NO KEY UPDATE: a row only share-locked by a foreign-key check (a card or event being
+    # written for the lead) is still claimed now, not skipped until the next sweep
+    return query.with_for_update(skip_locked=True, key_share=True)
 
 
 # The other conditions are written as expressions no index serves, so that the planner ranges

@@ -4,14 +4,17 @@ both), a movable clock, staff."""
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Application
@@ -20,7 +23,7 @@ from bot.config import AppConfig, load_app_config
 from bot.emulator import TelegramEmulator
 from bot.staff import add_staff
 from storage.db import SessionFactory, create_engine, session_factory
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from storage.models import Base, Role, Staff
 from tests.e2e import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
 
@@ -37,11 +40,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL run skipped")
-    return url
+    return worker_url(url)
+
+
+def worker_index() -> int | None:
+    """Which of pytest-xdist's parallel workers runs this (gw0 -> 0), None without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker.removeprefix("gw")) if worker.startswith("gw") else None
+
+
+def worker_url(url: str) -> str:
+    """Each parallel worker has a database of its own on the one server: leadbot_test_gw1."""
+    index = worker_index()
+    if index is None:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_gw{index}").render_as_string(False)
 
 
 async def reset_database(url: str) -> None:
-    """A clean, fully migrated database for each test."""
+    """A clean database, migrated from nothing."""
     engine = create_engine(url)
     try:
         if not url.startswith("sqlite"):
@@ -53,9 +71,71 @@ async def reset_database(url: str) -> None:
         await engine.dispose()
 
 
+_sqlite_template: list[Path] = []
+
+
+async def clean_database(url: str, scratch: Path) -> None:
+    """A clean, fully migrated database for a test, without running the migrations each time
+    (they took a tenth of the suite): SQLite gets a copy of a file migrated once per run;
+    PostgreSQL has every table emptied and its ids restarted, and is migrated afresh only when
+    it is not at the head revision (the first test, or after a migrations test)."""
+    if url.startswith("sqlite"):
+        if not _sqlite_template:
+            template = scratch / "template.db"
+            await reset_database(f"sqlite+aiosqlite:///{template}")
+            _sqlite_template.append(template)
+        shutil.copyfile(_sqlite_template[0], url.split(":///", 1)[1])
+        return
+    await _create_worker_database(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            versioned = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
+            version = versioned and await connection.scalar(
+                text("SELECT max(version_num) FROM alembic_version"))  # fmt: skip
+            at_head = version == head_revision()
+            tables = (await connection.scalars(text(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"))).all()  # fmt: skip
+            if at_head and tables:
+                truncate = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+                await connection.execute(text(truncate))
+    finally:
+        await engine.dispose()
+    if not at_head:
+        await reset_database(url)
+
+
+_created: set[str] = set()
+
+
+async def _create_worker_database(url: str) -> None:
+    """Create a worker's database (worker_url) on the server on its first test."""
+    if url in _created or url == os.environ.get("TEST_DATABASE_URL"):
+        return
+    server = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            name = make_url(url).database
+            query = text("SELECT 1 FROM pg_database WHERE datname = :name")
+            exists = await connection.scalar(query, {"name": name})
+            if not exists:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await server.dispose()
+    _created.add(url)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await reset_database(database_url)
+async def engine(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AsyncEngine]:
+    await clean_database(database_url, tmp_path_factory.getbasetemp())
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
@@ -122,6 +202,9 @@ async def redis_url(fsm_storage: str) -> str | None:
         if os.environ.get("LEADBOT_REQUIRE_REDIS") == "1":
             pytest.fail("TEST_REDIS_URL is not set: export TEST_REDIS_URL=$(scripts/test-redis)")
         pytest.skip("TEST_REDIS_URL is not set: Redis run skipped")
+    index = worker_index()
+    if index is not None:  # a database of its own for each parallel worker (16 by default)
+        url = url.rsplit("/", 1)[0] + f"/{index}"
     client = Redis.from_url(url)
     try:
         await client.flushdb()

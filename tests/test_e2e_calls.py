@@ -19,7 +19,7 @@ from bot.clock import ManualClock
 from bot.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Task
-from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, Intake, Phone, card_buttons
+from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, SVETA, Intake, Phone, card_buttons
 
 MISSED_LINE = "📵 Missed call from +7 900 123-45-67, 12:02"
 BUTTONS = ["☎️ Called back", "🔁 No answer, try in 30 min"]
@@ -125,6 +125,48 @@ async def test_an_answered_call_back_completes_the_task_and_the_card_says_so(
     assert "☎️ Called back" not in _texts(shown) and MISSED_LINE not in shown.text
     assert (await _task(sessions)).done_at is not None
     assert await _event_kinds(sessions) == ["created", "call", "missed_call_done", "call"]
+
+
+async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_back_ends_it(
+    emulator: TelegramEmulator, app: Application, pbx: Pbx, clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:  # fmt: skip
+    """[sla] missed_call = 15m, 1h: counted from the call at 12:02, not from the sweep."""
+    anna, boris = await _started(emulator)
+    sveta = Phone(emulator, SVETA)
+    await sveta.write("/start")
+    await pbx.call("c-1")
+    card = await anna.next_message(1, "Lead #1")
+    assert (await anna.press(card, "lead:take"))["text"].startswith("Lead #1 is yours")
+
+    async def sweep(minutes: int) -> None:
+        clock.advance(timedelta(minutes=minutes))
+        await app.fire_due_alerts()
+
+    await sweep(16)  # 12:16
+    assert not [m for m in anna.messages() if "not returned" in (m.text or "")]
+    await sweep(1)  # 12:17: the owner is reminded, with the call's own buttons
+    reminder = await anna.next_message(1, "📵 Missed call not returned 15 min (lead #1)")
+    assert "+7 900 123-45-67" in reminder.text and _texts(reminder)[:2] == BUTTONS
+    assert not [m for m in boris.messages() if "не перезвонен" in (m.text or "")]
+    await sweep(44)  # 13:01
+    assert not [m for m in sveta.messages() if "Эскалация" in (m.text or "")]
+    await sweep(1)  # 13:02: an hour without a call-back goes to the supervisor
+    escalation = await sveta.next_message(1, "Эскалация")
+    assert "Пропущенный звонок не перезвонен 1 ч (лид #1)" in escalation.text
+    assert [t for t, _ in card_buttons(escalation)] == [
+        "👥 Передать", "🙋 Забрать себе", "😴 Отложить на 15 мин"]  # fmt: skip
+    # Somebody rang the client back from the office phone: the task ends, the card says so
+    result = await pbx.call("c-2", status="answered", direction="out", at="13:05", duration=60)
+    assert result["task_completed"] is True
+    await anna.until(card, "☎️ Called back at 13:05")
+    assert (await _task(sessions)).alert_at is None
+    alerts = len(anna.messages()) + len(sveta.messages())
+    await sweep(5 * 60)  # nothing more about a returned call
+    assert len(anna.messages()) + len(sveta.messages()) == alerts
+    kinds = await _event_kinds(sessions)
+    assert [k for k in kinds if k in ("reminded", "escalated", "missed_call_done")] == [
+        "reminded", "escalated", "missed_call_done"]  # fmt: skip
 
 
 async def test_a_missed_call_on_the_owners_lead_is_one_message_with_the_buttons(
