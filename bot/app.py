@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
@@ -22,6 +20,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.bot_api_session import BotApiSession
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.daily import DailyRun, run_daily
@@ -245,7 +244,7 @@ def build_application(
     sessions = session_factory(engine, on_outbox_commit=lambda: notifier_ref[0].wake())
     bot = Bot(
         token,
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base)),
+        session=BotApiSession(settings.telegram_api_base),
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
     notifier = Notifier(bot, sessions, config, clock)

@@ -15,8 +15,6 @@ import aiohttp
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -34,6 +32,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
+from bot.bot_api_session import BotApiSession
 from bot.emulator import TelegramEmulator
 from bot.emulator.telegram_html import EntityParseError, parse_html, utf16_len
 
@@ -52,18 +51,10 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
     await emulator.stop()
 
 
-class PlainHttpSession(AiohttpSession):
-    """aiogram's session without its 250 ms pause on close, which only helps TLS connections."""
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
 def make_bot(emu: TelegramEmulator, token: str = TOKEN) -> Bot:
     return Bot(
         token,
-        session=PlainHttpSession(api=TelegramAPIServer.from_base(emu.base_url)),
+        session=BotApiSession(emu.base_url),
         default=DefaultBotProperties(parse_mode="HTML"),
     )
 
