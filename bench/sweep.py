@@ -2,14 +2,16 @@
 those (and of 10,000 open tasks) due. Prints the time of one sweep (median of several, each
 with fresh due rows), of 100 sweeps with nothing due, and the query plans.
 
-    python -m bench.sweep            # builds /tmp/leadbot-sweep-bench.db once, then reuses it
+    python -m bench.sweep            # builds /tmp/leadbot-sweep-bench-<schema>.db once, then
+                                     # reuses it while the models are unchanged (--rebuild)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import hashlib
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +24,15 @@ from bot.sla import LEAD_OPEN, TASK_OPEN, fire_due_alerts
 from storage.db import create_engine, session_factory
 from storage.models import Base, Lead, LeadEvent, OutboxMessage, Staff, Task
 
-PATH = Path("/tmp/leadbot-sweep-bench.db")
+
+def _schema_key() -> str:
+    """Names the cached database after the models' schema: a new column builds a new one."""
+    schema = [(table.name, sorted(column.name for column in table.columns))
+              for table in Base.metadata.sorted_tables]  # fmt: skip
+    return hashlib.sha256(repr(schema).encode()).hexdigest()[:10]
+
+
+PATH = Path(f"/tmp/leadbot-sweep-bench-{_schema_key()}.db")
 LEADS, OPEN, DUE_SHARE = 1_000_000, 10_000, 0.01
 ROUNDS = 7
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday, working hours in Moscow
@@ -132,8 +142,13 @@ async def explain(engine: sa.Any) -> None:
 
 
 def main() -> None:
-    if not PATH.exists() or "--rebuild" in sys.argv:
-        PATH.unlink(missing_ok=True)
+    parser = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rebuild", action="store_true", help=f"build {PATH} afresh")
+    rebuild = parser.parse_args().rebuild
+    if rebuild or not PATH.exists():
+        for leftover in (PATH, Path(f"{PATH}-wal"), Path(f"{PATH}-shm")):
+            leftover.unlink(missing_ok=True)
         started = time.perf_counter()
         build(PATH)
         print(f"built {PATH} in {time.perf_counter() - started:.1f} s")

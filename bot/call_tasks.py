@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import AppConfig
+from bot.deadlines import ping_time
 from bot.lead_timers import contact_made
 from bot.leads import ActionResult, Refusal, apply_action, load_lead
 from bot.lifecycle import Action
@@ -22,10 +24,13 @@ class _TaskGone(Exception):
 
 
 async def return_missed_call(
-    session: AsyncSession, lead_id: int, actor: Staff, reached: bool, now: datetime
-) -> ActionResult:
+    session: AsyncSession, lead_id: int, actor: Staff, reached: bool, now: datetime,
+    config: AppConfig,
+) -> ActionResult:  # fmt: skip
     """The manager called the client back: `reached` closes the task (contact made); else it
-    stays open, due again in 30 minutes. One transaction with its event and the card refresh.
+    stays open, due again in 30 minutes, when the manager is reminded to try again (the
+    supervisors `[sla] missed_call` escalate later). One transaction with its event and the
+    card refresh. No answer is not contact: the lead's own time limit keeps running.
 
     Authorised like any card action on the lead as it is now: its owner or a supervisor while
     it is worked; whoever may take it while it is new (the press then takes it)."""
@@ -52,7 +57,9 @@ async def return_missed_call(
         if reached:
             values |= {"done_at": now, "data": {**task_data, "called_back_at": now.isoformat()}}
         else:
-            values |= {"due_at": due, "alert_level": 0, "alert_at": due}
+            tries = {**task_data, "retries": int(task_data.get("retries", 0)) + 1}
+            values |= {"due_at": due, "alert_level": 0, "alert_at": ping_time(due, config),
+                       "data": tries}  # fmt: skip
         done = await session.execute(
             update(Task).where(Task.id == task_id, Task.done_at.is_(None)).values(**values)
         )
@@ -69,10 +76,12 @@ async def return_missed_call(
             taken = {"owner_id": actor.id, "taken_at": now, "offered_to_id": None,
                      "offered_at": None, "waiting_since": None}  # fmt: skip
             return await apply_action(session, lead_id, actor, Action.TAKE, now, values=taken,
-                                      event_kind="taken", then=update_task)  # fmt: skip
+                                      event_kind="taken", then=update_task,
+                                      config=config)  # fmt: skip
         # QUALIFY is the rule "a worked lead, its status stays, its owner or a supervisor acts"
         return await apply_action(session, lead_id, actor, Action.QUALIFY, now, event=event,
-                                  event_kind=kind, then=update_task)  # fmt: skip
+                                  event_kind=kind, then=update_task, config=config,
+                                  reached_client=reached)  # fmt: skip
     except _TaskGone:
         await session.rollback()
         return ActionResult(await load_lead(session, lead_id), Refusal.OUTDATED)

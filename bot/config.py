@@ -312,12 +312,24 @@ class Sla(BaseModel):
     # when the daily digest reaches supervisors and stale leads are closed (local time)
     daily_at: time = time(9)
 
-    @field_validator("snooze", "auto_close_after", mode="before")
+    @field_validator("auto_close_after", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "off"):
             return None
         return parse_duration(value) if isinstance(value, str | int | float) else value
+
+    @field_validator("snooze", mode="before")
+    @classmethod
+    def _snooze(cls, value: Any) -> Any:
+        # the Snooze button needs a time to come back at: it cannot be switched off
+        refused = ValueError("sla.snooze must be a duration longer than zero, such as 15m")
+        if isinstance(value, str) and value.strip().lower() in ("", "off"):
+            raise refused
+        duration = parse_duration(value) if isinstance(value, str | int | float) else value
+        if isinstance(duration, timedelta) and duration <= timedelta():
+            raise refused
+        return duration
 
     def steps(self, kind: AlertKind | str) -> AlertSteps:
         return getattr(self, AlertKind(kind).value)

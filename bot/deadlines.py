@@ -41,9 +41,14 @@ def alert_time(
     if level >= len(steps):
         return None
     after = steps[level][1]
-    hours, zone = config.working_hours, config.zone
     if config.sla.working_time_only:
-        due = add_working_time(start, after, hours, zone)
+        due = add_working_time(start, after, config.working_hours, config.zone)
     else:
         due = start + after
-    return due if config.sla.ping_at_night else next_opening(due, hours, zone)
+    return ping_time(due, config)
+
+
+def ping_time(due: datetime, config: AppConfig) -> datetime:
+    """When somebody may be pinged about something due at `due`: then, or at the next opening
+    when that falls at night (unless `[sla] ping_at_night`)."""
+    return due if config.sla.ping_at_night else next_opening(due, config.working_hours, config.zone)

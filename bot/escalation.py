@@ -57,9 +57,12 @@ def waited(subject: AlertSubject, config: AppConfig) -> int:
 def headline_context(
     subject: AlertSubject, lead: Lead, task: Task | None, config: AppConfig
 ) -> dict[str, Any]:
+    data = (task.data if task is not None else None) or {}
     return {"kind": subject.kind.value, "step": subject.step.value, "lead_id": lead.id,
             "minutes": waited(subject, config), "client": lead.name,
-            "count": task.count if task is not None else 1}  # fmt: skip
+            "count": task.count if task is not None else 1,
+            # No answer was pressed: the reminder is the time to try again
+            "retries": int(data.get("retries", 0))}  # fmt: skip
 
 
 async def take_over(

@@ -146,11 +146,14 @@ async def apply_action(
     then: Callable[[Lead], Awaitable[None]] | None = None,
     expected_version: int | None = None,
     config: AppConfig | None = None,
+    reached_client: bool | None = None,
 ) -> ActionResult:
     """One transition as one transaction: a conditional UPDATE (status allows it, actor may do
     it), its event row, `then`'s rows and the refresh of every copy of the card. Of concurrent
     presses on a lead exactly one matches; the others are told why from the lead as it is.
-    With `expected_version` the change applies only to the lead as the actor last saw it."""
+    With `expected_version` the change applies only to the lead as the actor last saw it.
+    `reached_client` overrides whether the action counts as contact with the client
+    (CONTACT_ACTIONS); one that does not and keeps the status leaves the time limit running."""
     rule = RULES[action]
     target: Any = rule.target or Lead.status
     if action is Action.REOPEN:
@@ -159,9 +162,11 @@ async def apply_action(
         target = case((Lead.status == LeadStatus.NEW, LeadStatus.IN_WORK), else_=Lead.status)
     seen = [Lead.version == expected_version] if expected_version is not None else []
     # the lead's own time limit starts afresh with its new status (SET sees the old row)
-    contact = action in CONTACT_ACTIONS
+    contact = action in CONTACT_ACTIONS if reached_client is None else reached_client
     contacted = true() if contact else Lead.contacted_at.is_not(None)
-    timer = restarted_alert(target, contacted, now, config or default_config())
+    timer: dict[str, Any] = {}
+    if contact or target is not Lead.status:
+        timer = restarted_alert(target, contacted, now, config or default_config())
     if contact:
         timer["contacted_at"] = func.coalesce(Lead.contacted_at, now)
     changed = await session.execute(

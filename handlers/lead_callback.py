@@ -35,7 +35,7 @@ class CallbackTime(StatesGroup):
 def _due(choice: CallbackChoice, now: datetime, config: AppConfig) -> datetime:
     if choice in QUICK:
         return now + QUICK[choice]
-    return tomorrow_morning(now, config.zone)
+    return tomorrow_morning(now, config.zone, config.working_hours.opens)
 
 
 def callback_router() -> Router:
@@ -89,7 +89,7 @@ def callback_router() -> Router:
     ) -> None:  # fmt: skip
         now = clock.now()
         text = message.text or ""
-        due = parse_when(text, now, config.zone)
+        due = parse_when(text, now, config.zone, config.working_hours.opens)
         if due is None:  # the dialogue stays open: the manager tries again
             await message.answer(render("callback_unreadable.html.j2", locale, text=text))
             return

@@ -29,7 +29,7 @@ def calls_router() -> Router:
         now = clock.now()
         reached = callback_data.action is CardAction.CALLED_BACK
         lead_id = callback_data.lead_id
-        result = await return_missed_call(session, lead_id, staff, reached, now)
+        result = await return_missed_call(session, lead_id, staff, reached, now, config)
         if not result.ok:
             await refuse(query, result, locale)
             return

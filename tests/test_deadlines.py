@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import AlertKind, load_app_config
-from bot.deadlines import Step, alert_time, step_at
+from bot.config import AlertKind, ConfigError, load_app_config
+from bot.deadlines import Step, alert_time, ping_time, step_at
 
 MSK = timedelta(hours=3)
 
@@ -59,3 +59,19 @@ def test_a_step_left_out_is_skipped():
 def test_escalating_before_reminding_is_a_config_error():
     with pytest.raises(Exception, match="escalate"):
         load_app_config(overrides={"sla": {"answer": {"remind": "1h", "escalate": "10m"}}})
+
+
+@pytest.mark.parametrize("snooze", ["off", "0s", ""])
+def test_snooze_cannot_be_switched_off_and_says_so(snooze: str) -> None:
+    with pytest.raises(ConfigError, match=r"sla\.snooze must be a duration longer than zero"):
+        load_app_config(overrides={"sla": {"snooze": snooze}})
+
+
+def test_a_night_retry_pings_at_the_opening() -> None:
+    config = load_app_config()  # Mon-Fri 09:00-19:00 Moscow
+    friday_night = datetime(2026, 1, 9, 20, 30, tzinfo=UTC)  # 23:30 local
+    assert ping_time(friday_night, config) == datetime(2026, 1, 12, 6, 0, tzinfo=UTC)
+    noon = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    assert ping_time(noon, config) == noon
+    night_pings = load_app_config(overrides={"sla": {"ping_at_night": True}})
+    assert ping_time(friday_night, night_pings) == friday_night

@@ -73,8 +73,9 @@ def _texts(message: Any) -> list[str]:
 
 
 async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_back(
-    emulator: TelegramEmulator, pbx: Pbx, sessions: SessionFactory, clock: ManualClock
-) -> None:
+    emulator: TelegramEmulator, app: Application, pbx: Pbx, sessions: SessionFactory,
+    clock: ManualClock,
+) -> None:  # fmt: skip
     anna, boris = await _started(emulator)
     await pbx.call("c-1")
     card = await anna.next_message(1, "Lead #1")
@@ -98,9 +99,20 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     # Boris's copy no longer offers the call to him: the lead is Anna's
     refused = await boris.press_data(boris_card, "lead:called_back:1")
     assert (refused["text"], refused["show_alert"]) == ("Этот лид ведёт Anna, не вы.", True)
+    async with sessions() as session:
+        lead = await session.get(Lead, 1)
+    assert lead is not None and lead.contacted_at is None  # no answer is not contact
+    assert lead.alert_at == clock.now() + timedelta(hours=2)  # "no contact" runs from the take
+    # at 12:30 Anna is reminded to try again, with the same buttons
+    clock.advance(timedelta(minutes=30))
+    await app.fire_due_alerts()
+    retry = await anna.next_message(1, "🔁 Time to try the missed call again")
+    assert retry.text.startswith(
+        "🔁 Time to try the missed call again: no answer 1 time so far (lead #1)")
+    assert _texts(retry)[:2] == BUTTONS
     answer = await anna.press(card, "lead:called_back")
     assert answer["text"] == "☎️ Lead #1: the missed call is returned."
-    shown = await anna.until(card, "☎️ Called back at 12:00")
+    shown = await anna.until(card, "☎️ Called back at 12:30")
     assert "☎️ Called back" not in _texts(shown)
     task = await _task(sessions)
     assert task.done_at is not None and task.count == 2
@@ -110,7 +122,8 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     stale = await anna.press_data(card, "lead:called_back:1")
     assert stale["text"] == "This button is out of date. Open the lead's card again."
     assert await _event_kinds(sessions) == [
-        "created", "call", "call", "taken", "missed_call_retry", "missed_call_done"]  # fmt: skip
+        "created", "call", "call", "taken", "missed_call_retry", "reminded",
+        "missed_call_done"]  # fmt: skip
 
 
 async def test_an_answered_call_back_completes_the_task_and_the_card_says_so(

@@ -243,7 +243,8 @@ class Sandbox:
     def jump(self, step: str) -> datetime:
         """Move the application's time forward: "10m", "1h" or "morning" (the next 09:00)."""
         if step == "morning":
-            moment = self.clock.jump_to(next_morning(self.clock.now(), self.zone))
+            moment = self.clock.jump_to(
+                next_morning(self.clock.now(), self.zone, self.config.working_hours.opens))
         elif step in JUMPS:
             moment = self.clock.jump(JUMPS[step])
         else:
