@@ -130,7 +130,9 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
                 for staff in await list_staff(session):
                     state = "active" if staff.is_active else "inactive"
                     duty = "on duty" if staff.on_duty else "off duty"
-                    print(f"{staff.telegram_id}\t{staff.role}\t{state}\t{duty}\t{staff.name}")
+                    extension = f"ext {staff.extension}" if staff.extension else "-"
+                    print(f"{staff.telegram_id}\t{staff.role}\t{state}\t{duty}\t{extension}"
+                          f"\t{staff.name}")  # fmt: skip
             elif await remove_staff(session, args.telegram_id, SystemClock().now(),
                                     settings.leads_chat_id, config) is None:  # fmt: skip
                 print(f"no staff member with Telegram id {args.telegram_id}", file=sys.stderr)

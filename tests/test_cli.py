@@ -49,12 +49,14 @@ def test_run_without_a_usable_token_exits_2_with_one_line(
 def test_staff_are_added_listed_and_removed(tmp_path: Path) -> None:
     added = _leadbot(tmp_path, "staff", "add", "1001", "--role", "manager", "--name", "Анна")
     assert added.returncode == 0, added.stderr
-    _leadbot(tmp_path, "staff", "add", "1003", "--role", "supervisor", "--name", "Sveta")
+    _leadbot(tmp_path, "staff", "add", "1003", "--role", "supervisor", "--name", "Sveta",
+             "--extension", "101")  # fmt: skip
     listed = _leadbot(tmp_path, "staff", "list").stdout.splitlines()
-    assert listed == ["1001\tmanager\tactive\ton duty\tАнна",
-                      "1003\tsupervisor\tactive\ton duty\tSveta"]  # fmt: skip
+    assert listed == ["1001\tmanager\tactive\ton duty\t-\tАнна",
+                      "1003\tsupervisor\tactive\ton duty\text 101\tSveta"]  # fmt: skip
     assert _leadbot(tmp_path, "staff", "remove", "1001").returncode == 0
-    assert "1001\tmanager\tinactive\toff duty\tАнна" in _leadbot(tmp_path, "staff", "list").stdout
+    listed = _leadbot(tmp_path, "staff", "list").stdout
+    assert "1001\tmanager\tinactive\toff duty\t-\tАнна" in listed
     missing = _leadbot(tmp_path, "staff", "remove", "42")
     assert missing.returncode == 1 and "no staff member" in missing.stderr
     bad_role = _leadbot(tmp_path, "staff", "add", "7", "--role", "boss", "--name", "X")
