@@ -13,12 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AlertKind, AppConfig
-from bot.deadlines import Step, steps_of
+from bot.deadlines import Step, ping_time, steps_of
 from bot.lead_timers import lead_alert_kind
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
 from bot.reassign import reassign_lead
-from bot.working_hours import next_opening
 from storage.models import Lead, LeadEvent, Staff, Task
 
 
@@ -95,9 +94,7 @@ async def snooze(
     if lead.status in CLOSED_STATUSES:
         await session.commit()
         return ActionResult(lead, Refusal.CLOSED), None
-    again = now + config.sla.snooze
-    if not config.sla.ping_at_night:
-        again = next_opening(again, config.working_hours, config.zone)
+    again = ping_time(now + config.sla.snooze, config)
     # the step fires again: the level goes back by one, alert_at is when
     values = {"alert_at": again, "alert_level": subject.level - 1}
     if subject.task_id is not None:

@@ -52,6 +52,7 @@ from bot.outbox import (
     release,
 )
 from bot.rate_limits import SendLimits
+from bot.reassign import may_own_leads
 from bot.render import render
 from handlers.escalations import escalation_keyboard
 from handlers.keyboards import card_keyboard, missed_call_keyboard, reply_keyboard
@@ -532,10 +533,12 @@ class Notifier:
                          row.lead_id, row.chat_id, subject.kind)  # fmt: skip
                 return Outcome(Result.DONE)
             view, locale = await self._card(session, lead, row.staff_id)
+            reader = await session.get(Staff, row.staff_id) if row.staff_id else None
         headline = render("sla_alert.html.j2", locale,
                           **headline_context(subject, lead, task, self._config))  # fmt: skip
         markup = (
-            escalation_keyboard(lead.id, lead.version, subject, self._config, locale)
+            escalation_keyboard(lead.id, lead.version, subject, self._config, locale,
+                                may_take_over=may_own_leads(reader))
             if subject.step is Step.ESCALATE else card_keyboard(view, locale)
         )  # fmt: skip
         outcome = await self._call(row.chat_id, partial(

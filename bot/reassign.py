@@ -17,6 +17,11 @@ from storage.models import Lead, Role, Staff
 WORKERS = (Role.MANAGER, Role.SUPERVISOR)
 
 
+def may_own_leads(person: Staff | None) -> bool:
+    """Managers and supervisors work leads; admins run the team and are given none."""
+    return person is not None and person.is_active and person.role in WORKERS
+
+
 @dataclass(frozen=True)
 class Candidate:
     staff_id: int
@@ -54,7 +59,7 @@ async def reassign_lead(
     the picker (`seen_version`): of two supervisors reassigning at once, one wins and the
     other is told the lead changed. Old and new owner are told; the new one gets the card."""
     new_owner = await session.get(Staff, new_owner_id)
-    if new_owner is None or not new_owner.is_active or new_owner.role not in WORKERS:
+    if new_owner is None or not may_own_leads(new_owner):
         lead = await load_lead(session, lead_id)
         await session.commit()
         return ActionResult(lead, Refusal.NOT_ALLOWED)

@@ -41,16 +41,19 @@ class EscalationButton(CallbackData, prefix="esc"):
 
 
 def escalation_keyboard(
-    lead_id: int, version: int, subject: AlertSubject, config: AppConfig, locale: str
-) -> InlineKeyboardMarkup:
+    lead_id: int, version: int, subject: AlertSubject, config: AppConfig, locale: str,
+    may_take_over: bool = True,
+) -> InlineKeyboardMarkup:  # fmt: skip
+    """Reassign / Take over / Snooze; without Take over for a reader who works no leads (an
+    admin), whose press would only be refused."""
     names = labels(locale)["buttons"]
     minutes = int(config.sla.snooze.total_seconds() // 60)
     builder = InlineKeyboardBuilder()
     reassign = LeadButton(action=CardAction.REASSIGN, lead_id=lead_id)  # the usual picker
     builder.button(text=names["reassign"], callback_data=reassign)
     snooze_label = names["snooze"].replace("15", str(minutes))
-    for choice, label in ((EscalationChoice.TAKE_OVER, names["take_over"]),
-                          (EscalationChoice.SNOOZE, snooze_label)):  # fmt: skip
+    choices = [(EscalationChoice.TAKE_OVER, names["take_over"])] if may_take_over else []
+    for choice, label in [*choices, (EscalationChoice.SNOOZE, snooze_label)]:
         builder.button(text=label, callback_data=EscalationButton(
             choice=choice, lead_id=lead_id, version=version, kind=subject.kind,
             level=subject.level, task_id=subject.task_id or 0))  # fmt: skip

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from bot.app import Application
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
+from bot.staff import add_staff
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent, Staff
+from storage.models import Lead, LeadEvent, Role, Staff
 from tests.e2e import (
     ANNA,
     BORIS,
@@ -31,6 +32,7 @@ from tests.e2e import (
 )
 
 KATE = 7001
+ALEX = 1004
 
 
 async def _start_staff(emulator: TelegramEmulator) -> None:
@@ -108,6 +110,23 @@ async def test_snooze_brings_the_escalation_back_after_15_min_and_a_second_press
     async with sessions() as session:
         kinds = (await session.scalars(select(LeadEvent.kind).order_by(LeadEvent.id))).all()
     assert list(kinds).count("snoozed") == 1 and list(kinds).count("escalated") == 2
+
+
+async def test_an_admin_gets_the_escalation_without_take_over(
+    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:  # fmt: skip
+    """Admins run the team and own no leads: Take over would only be refused them."""
+    emulator.add_user(ALEX, "Alex", language_code="en")
+    async with sessions() as session:
+        await add_staff(session, ALEX, Role.ADMIN, "Alex", clock.now())
+    alex = Phone(emulator, ALEX)
+    await alex.write("/start")
+    await _escalated_new_lead(emulator, app, intake, clock)
+    escalation = await alex.next_message(1, "Escalation")
+    assert [t for t, _ in card_buttons(escalation)] == ["👥 Reassign", "😴 Snooze 15 min"]
+    sveta_sees = await Phone(emulator, SVETA).next_message(1, "Эскалация")
+    assert "🙋 Забрать себе" in [t for t, _ in card_buttons(sveta_sees)]
 
 
 def button_of(message: BotMessage, starts_with: str) -> str:
