@@ -4,7 +4,9 @@ both), a movable clock, staff."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import io
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -31,6 +33,30 @@ BACKENDS = ["sqlite", "postgresql"]
 # Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
 #   pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 FSM_STORAGES = ["memory", "redis"]
+
+
+@pytest.fixture(autouse=True)
+async def no_task_left_running() -> AsyncIterator[None]:
+    """Tasks a test leaves running are ended here, after its other fixtures, rather than by the
+    event loop's close, which cancels each once and then waits for ever: a task that awaits
+    again while being cancelled (a connection closing, a rollback) is cancelled until it ends.
+    One that will not end fails its test with its stack instead of hanging the whole run."""
+    yield
+    current = asyncio.current_task()
+    left: list[asyncio.Task[object]] = []
+    for _ in range(10):
+        left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+        if not left:
+            return
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=0.5)
+    stacks = io.StringIO()
+    for task in left:
+        stacks.write(f"\n{task!r}\n")
+        task.print_stack(file=stacks)
+        asyncio.tasks._unregister_task(task)  # so that closing the loop does not wait for it
+    pytest.fail(f"{len(left)} task(s) would not end when cancelled:{stacks.getvalue()}")
 
 
 @pytest.fixture(params=BACKENDS)
