@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import Contact, Lead, LeadEvent, LeadStatus, Task
+from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
 from tests.conftest import FSM_STORAGES
-from tests.e2e import ANNA, BORIS, STRANGER, Intake, Phone, card_buttons
+from tests.e2e import ANNA, BORIS, STRANGER, Intake, Phone, card_buttons, fast_config, running_app
 
 # every dialogue here runs with its state in memory and in Redis
 pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
@@ -93,6 +94,22 @@ async def test_quick_call_back_puts_the_lead_in_call_back_and_done_brings_it_bac
     assert await _event_kinds(sessions) == [
         "created", "taken", "callback_scheduled", "callback_scheduled", "callback_done"
     ]  # fmt: skip
+
+
+async def test_tomorrow_morning_is_when_the_team_opens(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    redis_url: str | None,
+) -> None:  # fmt: skip
+    config = fast_config(working_hours={"opens": "10:30", "closes": "19:00"})
+    async with (
+        running_app(emulator, database_url, clock, config, redis_url=redis_url) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        anna = Phone(emulator, ANNA)
+        card = await _anna_takes(emulator, Intake(app, http))
+        await anna.press(card, "lead:callback")
+        answer = await anna.press(card, "when:1:tomorrow")
+        assert answer["text"] == "Call back lead #1 at 06.01 10:30."
 
 
 async def test_typed_call_back_time_is_read_in_the_managers_zone_and_nonsense_gets_an_example(
