@@ -281,14 +281,16 @@ def build_application(
         app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
         coalesce=True, max_instances=1,
     )  # fmt: skip
+    # Two runs of these may overlap: a clock_moved run must not be skipped (until the next
+    # interval) because the last one is still finishing; claims keep each step and each day once
     app.scheduler.add_job(
         app.fire_due_alerts, "interval", seconds=ALERT_SWEEP_SECONDS, id="alert_sweep",
-        coalesce=True, max_instances=1, misfire_grace_time=None,  # a busy loop delays, never skips
+        coalesce=True, max_instances=2, misfire_grace_time=None,  # a busy loop delays, never skips
     )  # fmt: skip
     # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
     app.scheduler.add_job(
         app.run_daily, "interval", seconds=DAILY_CHECK_SECONDS, id="daily_job", coalesce=True,
-        max_instances=1,
+        max_instances=2,
     )  # fmt: skip
     return app
 
