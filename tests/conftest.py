@@ -52,10 +52,12 @@ async def no_task_left_running() -> AsyncIterator[None]:
             task.cancel()
         await asyncio.wait(left, timeout=0.5)
     stacks = io.StringIO()
+    forget = getattr(asyncio.tasks, "_unregister_task", None)  # CPython's, up to 3.13
     for task in left:
         stacks.write(f"\n{task!r}\n")
         task.print_stack(file=stacks)
-        asyncio.tasks._unregister_task(task)  # so that closing the loop does not wait for it
+        if forget is not None:
+            forget(task)  # so that closing the loop does not wait for it
     pytest.fail(f"{len(left)} task(s) would not end when cancelled:{stacks.getvalue()}")
 
 
