@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -232,7 +233,7 @@ async def redis_url(fsm_storage: str) -> str | None:
         pytest.skip("TEST_REDIS_URL is not set: Redis run skipped")
     index = worker_index()
     if index is not None:  # a database of its own for each parallel worker (16 by default)
-        url = url.rsplit("/", 1)[0] + f"/{index}"
+        url = urlsplit(url)._replace(path=f"/{index}").geturl()
     client = Redis.from_url(url)
     try:
         await client.flushdb()
