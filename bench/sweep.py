@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
 from bot.config import AppConfig, load_app_config
-from bot.sla import LEAD_OPEN, TASK_OPEN, fire_due_alerts
+from bot.sla import LEAD_OPEN, TASK_OPEN, due_ids, fire_due_alerts
 from storage.db import create_engine, session_factory
 from storage.models import Base, Lead, LeadEvent, OutboxMessage, Staff, Task
 
@@ -128,10 +128,8 @@ async def measure(config: AppConfig) -> None:
 
 async def explain(engine: sa.Any) -> None:
     """The sweep's claim queries, as SQLite plans them: index searches on alert_at."""
-    leads = (select(Lead.id).where(Lead.alert_at <= NOW, LEAD_OPEN)
-             .order_by(Lead.alert_at).limit(500))  # fmt: skip
-    tasks = (select(Task.id).where(Task.alert_at <= NOW, TASK_OPEN)
-             .order_by(Task.alert_at).limit(500))  # fmt: skip
+    leads = due_ids(Lead.__table__, LEAD_OPEN, NOW, 500)
+    tasks = due_ids(Task.__table__, TASK_OPEN, NOW, 500)
     async with engine.connect() as connection:
         for name, query in (("leads due", leads), ("tasks due", tasks)):
             compiled = query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})

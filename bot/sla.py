@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Result, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AlertKind, AppConfig
@@ -51,14 +51,6 @@ class _Claimed:
     assignee_id: int | None = None
 
 
-def _claim(query: Select[Any], sqlite: bool) -> Select[Any]:
-    if sqlite:
-        return query  # one writer at a time: the UPDATE itself is the claim
-    # NO KEY UPDATE: a row only share-locked by a foreign-key check (a card or event being
-    # written for the lead) is still claimed now, not skipped until the next sweep
-    return query.with_for_update(skip_locked=True, key_share=True)
-
-
 # The other conditions are written as expressions no index serves, so that the planner ranges
 # over alert_at (what is due) instead of scanning every open lead by status (SQLite chose the
 # status index otherwise: the cost grew with the open leads, not with what is due).
@@ -66,23 +58,38 @@ LEAD_OPEN = func.coalesce(Lead.status, "").in_(OPEN_STATUSES)
 TASK_OPEN = func.coalesce(Task.done_at, None).is_(None)
 
 
-async def _claim_leads(
-    session: AsyncSession, now: datetime, limit: int, sqlite: bool
-) -> list[_Claimed]:
-    due = _claim(
-        select(Lead.id)
-        .where(Lead.alert_at <= now, LEAD_OPEN)
-        .order_by(Lead.alert_at)
-        .limit(limit),
-        sqlite,
+def due_ids(
+    table: Table, still_open: ColumnElement[bool], now: datetime, limit: int
+) -> Select[Any]:
+    """Ids of up to `limit` open rows of `table` whose step is due at `now`, earliest first:
+    what a sweep claims (bench/sweep.py prints its plan)."""
+    due = select(table.c.id).where(table.c.alert_at <= now, still_open)
+    return due.order_by(table.c.alert_at).limit(limit)
+
+
+async def _claim_due(
+    session: AsyncSession, table: Table, still_open: ColumnElement[bool], now: datetime,
+    limit: int, returning: Sequence[ColumnElement[Any]],
+) -> Result[Any]:  # fmt: skip
+    """Clear `alert_at` and count the step on the due rows, returning `returning` of each."""
+    due = due_ids(table, still_open, now, limit)
+    if session.bind.dialect.name != "sqlite":  # SQLite: one writer, the UPDATE is the claim
+        # NO KEY UPDATE: a row only share-locked by a foreign-key check (a card or event being
+        # written for the lead) is still claimed now, not skipped until the next sweep
+        due = due.with_for_update(skip_locked=True, key_share=True)
+    return await session.execute(
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(alert_at=None, alert_level=table.c.alert_level + 1)
+        .returning(*returning)
     )
-    claimed = await session.execute(
-        update(Lead.__table__)
-        .where(Lead.__table__.c.id.in_(due.scalar_subquery()))
-        .values(alert_at=None, alert_level=Lead.__table__.c.alert_level + 1)
-        .returning(Lead.__table__.c.id, Lead.__table__.c.status, Lead.__table__.c.contacted_at,
-                   Lead.__table__.c.alert_level, Lead.__table__.c.alert_since)
-    )  # fmt: skip
+
+
+async def _claim_leads(session: AsyncSession, now: datetime, limit: int) -> list[_Claimed]:
+    table = Lead.__table__
+    claimed = await _claim_due(session, table, LEAD_OPEN, now, limit, [
+        table.c.id, table.c.status, table.c.contacted_at, table.c.alert_level,
+        table.c.alert_since])  # fmt: skip
     found = []
     for lead_id, status, contacted_at, level, since in claimed:
         kind = lead_alert_kind(status, contacted_at is not None)
@@ -91,24 +98,11 @@ async def _claim_leads(
     return found
 
 
-async def _claim_tasks(
-    session: AsyncSession, now: datetime, limit: int, sqlite: bool
-) -> list[_Claimed]:
-    due = _claim(
-        select(Task.id)
-        .where(Task.alert_at <= now, TASK_OPEN)
-        .order_by(Task.alert_at)
-        .limit(limit),
-        sqlite,
-    )
+async def _claim_tasks(session: AsyncSession, now: datetime, limit: int) -> list[_Claimed]:
     table = Task.__table__
-    claimed = await session.execute(
-        update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
-        .values(alert_at=None, alert_level=table.c.alert_level + 1)
-        .returning(table.c.id, table.c.lead_id, table.c.kind, table.c.alert_level,
-                   table.c.due_at, table.c.assignee_id)
-    )  # fmt: skip
+    claimed = await _claim_due(session, table, TASK_OPEN, now, limit, [
+        table.c.id, table.c.lead_id, table.c.kind, table.c.alert_level, table.c.due_at,
+        table.c.assignee_id])  # fmt: skip
     found = []
     for task_id, lead_id, kind, level, due_at, assignee_id in claimed:
         if kind in AlertKind.__members__.values():
@@ -187,9 +181,8 @@ async def fire_due_alerts(
 ) -> list[FiredAlert]:
     """Fire every reminder and escalation due at `now` (up to `limit` leads and `limit`
     tasks): one transaction with the claims, the next steps, the events and the alerts."""
-    sqlite = session.bind.dialect.name == "sqlite"
-    leads = await _claim_leads(session, now, limit, sqlite)
-    tasks = await _claim_tasks(session, now, limit, sqlite)
+    leads = await _claim_leads(session, now, limit)
+    tasks = await _claim_tasks(session, now, limit)
     if not leads and not tasks:
         await session.commit()
         return []

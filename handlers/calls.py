@@ -9,9 +9,8 @@ wrong key.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,7 @@ from bot.pbx import (
     zadarma_event,
     zadarma_signature_ok,
 )
-from handlers.http import MULTIPART, authorised, error_response, read_fields
+from handlers.http import MULTIPART, error_response, read_body, read_fields, refuse_unauthorised
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.calls")
@@ -65,36 +64,36 @@ async def _record(
         return error_response(503, "the call could not be stored; try again")
 
 
+async def _record_hook(
+    request: web.Request, provider: str, read_event: Callable[[], CallEvent | None]
+) -> web.Response:
+    """A PBX notification's answer: 422 unreadable, `recorded: false` for one that is not a
+    call's end, else what storing the call did."""
+    try:
+        event = read_event()
+    except CallError as exc:
+        return _refused(provider, exc)
+    if event is None:
+        return web.json_response({"ok": True, "recorded": False})
+    results = await _record(request, provider, [event])
+    if isinstance(results, web.Response):
+        return results
+    return web.json_response({"ok": True, **results[0].as_json()})
+
+
 def _refused(provider: str, exc: CallError, **more: Any) -> web.Response:
     # field names only in the log: the values are people's phone numbers
     log.warning("provider=%s call event refused field=%s: %s", provider, exc.field, exc)
     return error_response(422, str(exc), exc.field, **more)
 
 
-async def _read_json(request: web.Request, limit: int) -> Any:
-    if request.content_length is not None and request.content_length > limit:
-        return error_response(413, f"body is larger than {limit} bytes")
-    if request.content_type != "application/json":
-        return error_response(415, "send application/json")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return error_response(413, f"body is larger than {limit} bytes")
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return error_response(400, "body is not UTF-8")
-    except json.JSONDecodeError as exc:
-        return error_response(400, f"malformed JSON: {exc}")
-
-
 async def post_calls(request: web.Request) -> web.Response:
     """One call event (a JSON object) or several (a JSON list); all are checked first."""
     settings = request.app[CALL_SETTINGS]
-    if settings.token is None:
-        return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
-    if not authorised(request, settings.token):
-        return error_response(401, "missing or wrong token")
-    body = await _read_json(request, settings.max_body_bytes)
+    refused = refuse_unauthorised(request, settings.token)
+    if refused is not None:
+        return refused
+    body = await read_body(request, settings.max_body_bytes, ("application/json",))
     if isinstance(body, web.Response):
         return body
     single = isinstance(body, dict)
@@ -136,16 +135,9 @@ async def zadarma_hook(request: web.Request) -> web.StreamResponse:
     if not zadarma_signature_ok(fields, request.headers.get("Signature"), settings.zadarma_secret):
         log.warning("zadarma: bad or missing signature event=%s", fields.get("event", "")[:32])
         return error_response(403, "bad or missing Signature")
-    try:
-        event = zadarma_event(fields, settings.config.phone_region, settings.config.zone)
-    except CallError as exc:
-        return _refused("zadarma", exc)
-    if event is None:
-        return web.json_response({"ok": True, "recorded": False})
-    results = await _record(request, "zadarma", [event])
-    if isinstance(results, web.Response):
-        return results
-    return web.json_response({"ok": True, **results[0].as_json()})
+    config = settings.config
+    return await _record_hook(request, "zadarma",
+                              lambda: zadarma_event(fields, config.phone_region, config.zone))
 
 
 async def _mango_form(request: web.Request) -> dict[str, Any] | web.Response:
@@ -172,16 +164,8 @@ async def mango_summary(request: web.Request) -> web.Response:
     if isinstance(fields, web.Response):
         return fields
     region = request.app[CALL_SETTINGS].config.phone_region
-    try:
-        event = mango_summary_event(mango_json(fields), region)
-    except CallError as exc:
-        return _refused("mango", exc)
-    if event is None:
-        return web.json_response({"ok": True, "recorded": False})
-    results = await _record(request, "mango", [event])
-    if isinstance(results, web.Response):
-        return results
-    return web.json_response({"ok": True, **results[0].as_json()})
+    return await _record_hook(request, "mango",
+                              lambda: mango_summary_event(mango_json(fields), region))
 
 
 async def mango_other(request: web.Request) -> web.Response:

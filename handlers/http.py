@@ -53,11 +53,33 @@ MULTIPART = "multipart/form-data"
 INTAKE_TYPES = ("application/json", "application/x-www-form-urlencoded", MULTIPART)
 
 
+def refuse_unauthorised(request: web.Request, token: str | None) -> web.Response | None:
+    """The refusal of a request to the API without the intake's token (503 while none is
+    configured, 401 a missing or wrong one); None when it may go on."""
+    if token is None:
+        return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
+    if not authorised(request, token):
+        return error_response(401, "missing or wrong token")
+    return None
+
+
 async def read_fields(
     request: web.Request, limit: int, types: tuple[str, ...] = INTAKE_TYPES
 ) -> dict[str, Any] | web.Response:
     """The body as a dict (a JSON object, or a form's fields) of one of `types`, or the
     refusal to answer with (413 too large, 415 other type, 400 unreadable)."""
+    data = await read_body(request, limit, types)
+    if isinstance(data, web.Response | dict):
+        return data
+    return error_response(400, "JSON body must be an object")
+
+
+async def read_body(
+    request: web.Request, limit: int, types: tuple[str, ...]
+) -> Any | web.Response:
+    """The body of one of `types`: a form's fields as a dict, JSON as it parses (an object,
+    a list...); or the refusal to answer with (413 too large, 415 other type, 400
+    unreadable)."""
 
     def too_large() -> web.Response:
         return error_response(413, f"body is larger than {limit} bytes")
@@ -86,20 +108,16 @@ async def read_fields(
     if content_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(decoded, keep_blank_values=True))
     try:
-        data = json.loads(decoded)
+        return json.loads(decoded)
     except json.JSONDecodeError as exc:
         return error_response(400, f"malformed JSON: {exc}")
-    if not isinstance(data, dict):
-        return error_response(400, "JSON body must be an object")
-    return data
 
 
 async def post_lead(request: web.Request) -> web.Response:
     settings = request.app[INTAKE_SETTINGS]
-    if settings.token is None:
-        return error_response(503, "HTTP intake is off: INTAKE_TOKEN is not set")
-    if not authorised(request, settings.token):
-        return error_response(401, "missing or wrong token")
+    refused = refuse_unauthorised(request, settings.token)
+    if refused is not None:
+        return refused
     fields = await read_fields(request, settings.max_body_bytes)
     if isinstance(fields, web.Response):
         return fields

@@ -24,12 +24,11 @@ from tests.e2e import (
     ANNA,
     BORIS,
     SVETA,
-    TEST_CONFIG,
     Intake,
     Phone,
     card_buttons,
-    fast_config,
     running_app,
+    unpaced_config,
 )
 
 TUESDAY_0859 = datetime(2026, 1, 13, 5, 59, tzinfo=UTC)  # 08:59 Moscow, 8 days later
@@ -42,8 +41,7 @@ async def app(
 ) -> AsyncIterator[Application]:
     """Telegram's per-chat pace lifted: cards and their edits need not wait a second each
     (the pace itself is tested in test_e2e_delivery)."""
-    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 100,
-                                   "per_chat_burst": 100})  # fmt: skip
+    lifted = unpaced_config()
     async with running_app(emulator, database_url, clock, lifted) as application:
         yield application
 

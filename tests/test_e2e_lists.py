@@ -20,12 +20,11 @@ from tests.e2e import (
     ANNA,
     BORIS,
     SVETA,
-    TEST_CONFIG,
     Intake,
     Phone,
     card_buttons,
-    fast_config,
     running_app,
+    unpaced_config,
 )
 
 
@@ -35,8 +34,7 @@ async def app(
 ) -> AsyncIterator[Application]:
     """Telegram's per-chat pace lifted: these tests send a dozen cards to one chat and must
     not wait ten seconds for them (the pace itself is tested in test_e2e_delivery)."""
-    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 100,
-                                   "per_chat_burst": 100})  # fmt: skip
+    lifted = unpaced_config()
     async with running_app(emulator, database_url, clock, lifted) as application:
         yield application
 

@@ -23,12 +23,11 @@ from tests.e2e import (
     ANNA,
     BORIS,
     SVETA,
-    TEST_CONFIG,
     Intake,
     Phone,
     card_buttons,
-    fast_config,
     running_app,
+    unpaced_config,
 )
 
 KATE = 7001
@@ -240,8 +239,7 @@ async def test_two_instances_on_one_postgresql_send_each_reminder_once(
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite file: two instances are a PostgreSQL set-up")
     leads = 20
-    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 1000,
-                                   "per_chat_burst": 1000, "global_per_second": 1000})  # fmt: skip
+    lifted = unpaced_config()
     async with (
         running_app(emulator, database_url, clock, lifted) as first,
         running_app(emulator, database_url, clock, lifted) as second,

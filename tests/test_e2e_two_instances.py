@@ -21,7 +21,7 @@ from bot.clock import ManualClock
 from bot.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
-from tests.e2e import ANNA, BORIS, TEST_CONFIG, Intake, fast_config, running_app
+from tests.e2e import ANNA, BORIS, Intake, running_app, unpaced_config
 
 LEADS = 30
 HOOK_PATH = "/telegram/updates"
@@ -78,8 +78,7 @@ async def test_two_instances_never_double_send_a_card_or_double_assign_a_lead(
 ) -> None:  # fmt: skip
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite file: two instances are a PostgreSQL set-up")
-    lifted = fast_config(telegram={**TEST_CONFIG["telegram"], "per_chat_per_second": 1000,
-                                   "per_chat_burst": 1000, "global_per_second": 1000})  # fmt: skip
+    lifted = unpaced_config()
     ports = [_free_port(), _free_port()]
     async with _balancer(ports) as (hook, served):
         webhook = {"telegram_webhook_url": hook, "telegram_webhook_secret": SECRET}

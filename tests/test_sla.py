@@ -32,6 +32,15 @@ async def _new_lead(sessions: SessionFactory, at: datetime, config: AppConfig) -
     return result.lead_id
 
 
+async def _taken_lead(
+    sessions: SessionFactory, owner: Staff, at: datetime, config: AppConfig
+) -> int:
+    lead_id = await _new_lead(sessions, at, config)
+    async with sessions() as session:
+        assert (await take_lead(session, lead_id, owner, at, config)).ok
+    return lead_id
+
+
 async def _sweep(sessions: SessionFactory, now: datetime, config: AppConfig) -> list[FiredAlert]:
     async with sessions() as session:
         return await fire_due_alerts(session, now, config, TEAM)
@@ -108,10 +117,9 @@ async def test_a_call_back_reminds_its_owner_when_due_then_supervisors(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
     start = clock.now()
-    lead_id = await _new_lead(sessions, start, config)
+    lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     due = start + timedelta(hours=1)
     async with sessions() as session:
-        await take_lead(session, lead_id, staff["anna"], start, config)
         assert (await schedule_callback(session, lead_id, staff["anna"], due, start,
                                         config)).ok  # fmt: skip
     assert await _sweep(sessions, due - timedelta(seconds=1), config) == []
@@ -125,10 +133,9 @@ async def test_a_call_back_done_in_time_stops(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
     start = clock.now()
-    lead_id = await _new_lead(sessions, start, config)
+    lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     due = start + timedelta(hours=1)
     async with sessions() as session:
-        await take_lead(session, lead_id, staff["anna"], start, config)
         await schedule_callback(session, lead_id, staff["anna"], due, start, config)
     assert _steps(await _sweep(sessions, due, config)) == [("callback", Step.REMIND)]
     async with sessions() as session:
@@ -140,9 +147,8 @@ async def test_an_unanswered_client_reminds_the_owner_then_supervisors_and_a_rep
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
     start = clock.now()
-    lead_id = await _new_lead(sessions, start, config)
+    lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     async with sessions() as session:
-        await take_lead(session, lead_id, staff["anna"], start, config)
         await client_answered(session, lead_id, start)  # first contact: no "no contact" limit
         await session.commit()
     async with sessions() as session:
