@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import short_time
 from bot.config import AlertKind, AppConfig
 from bot.contacts import InvalidContactField, normalise_phone
 from bot.deadlines import alert_time
@@ -25,6 +24,7 @@ from bot.intake import LeadInput
 from bot.intake_store import intake_leads
 from bot.lead_timers import contact_made
 from bot.outbox import card_refresh, enqueue, text_message
+from bot.render import short_time
 from storage.models import (
     MISSED_CALL_TASK,
     OPEN_STATUSES,

@@ -11,12 +11,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.intake import TELEGRAM_SOURCE
-from bot.render import TELEGRAM_TEXT_LIMIT, local_time, render, since, visible_length
-from bot.stale import system_reason_label
+from bot.reasons import system_reason_label
+from bot.render import (
+    TELEGRAM_TEXT_LIMIT,
+    local_time,
+    render,
+    short_time,
+    since,
+    visible_length,
+)
 from storage.models import (
     CALLBACK_TASK,
     MISSED_CALL_TASK,
+    TELEGRAM_SOURCE,
     Lead,
     LeadCard,
     LeadEvent,
@@ -209,14 +216,6 @@ async def missed_calls(session: AsyncSession, lead_ids: list[int]) -> dict[int, 
             called_back_at=datetime.fromisoformat(back) if back else task.done_at,
         )  # fmt: skip
     return found
-
-
-def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
-    """"14:02" today, "04.01 14:02" another day (local time)."""
-    local = moment.astimezone(config.zone)
-    if local.date() == now.astimezone(config.zone).date():
-        return local.strftime("%H:%M")
-    return local_time(moment, config.zone)
 
 
 def missed_call_lines(

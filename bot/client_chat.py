@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.answer_wait import client_answered, client_waits
 from bot.config import AppConfig
 from bot.contacts import InvalidContactField, normalise_phone
-from bot.intake import TELEGRAM_SOURCE, IntakeResult, LeadInput
+from bot.intake import IntakeResult, LeadInput
 from bot.intake_store import intake_leads
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
 from bot.outbox import copied_message, enqueue
 from storage.models import (
+    TELEGRAM_SOURCE,
     Contact,
     Lead,
     LeadCard,

@@ -24,7 +24,7 @@ from bot.config import AppConfig
 from bot.digest import daily_digest, digest_messages
 from bot.outbox import enqueue
 from bot.stale import BatchGuard, close_stale_leads, stale_closed_since, stale_notices
-from bot.team import local_midnight
+from bot.working_hours import local_midnight
 from storage.models import JobRun
 
 DAILY_JOB = "daily"

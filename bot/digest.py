@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.lifecycle import STALE_REASON, SUPERVISING
+from bot.lifecycle import CLOSED_EVENT, STALE_REASON, SUPERVISING
 from bot.outbox import text_message
 from bot.overdue import Breach, overdue_leads
+from bot.reasons import idle_age
 from bot.render import local_time
-from bot.stale import CLOSED_EVENT, idle_age
-from bot.team import local_midnight
+from bot.working_hours import local_midnight
 from storage.models import Lead, LeadEvent, LeadStatus, Staff
 
 SHOWN = 5  # the oldest overdue / waiting leads listed by id

@@ -1,67 +1,21 @@
-"""What a reminder or an escalation says when it is sent, and the supervisor's answers to an
-escalation: Take over (they become the owner) and Snooze (it comes back later). Every press
-is checked against the database as it is now: still a supervisor, the lead still open, the
-limit still at the step the card was sent for."""
+"""The supervisor's answers to an escalation: Take over (they become the owner) and Snooze (it
+comes back later). Every press is checked against the database as it is now: still a
+supervisor, the lead still open, the limit still at the step the card was sent for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import AlertKind, AppConfig
-from bot.deadlines import Step, ping_time, steps_of
-from bot.lead_timers import lead_alert_kind
+from bot.alerts import AlertSubject, still_pending
+from bot.config import AppConfig
+from bot.deadlines import ping_time
 from bot.leads import ActionResult, Refusal, load_lead
 from bot.lifecycle import CLOSED_STATUSES, SUPERVISING
 from bot.reassign import reassign_lead
 from storage.models import Lead, LeadEvent, Staff, Task
-
-
-@dataclass(frozen=True)
-class AlertSubject:
-    """The payload of an ALERT outbox row: which limit, which step, and how far it had got."""
-
-    kind: AlertKind
-    step: Step
-    level: int
-    task_id: int | None
-
-    @classmethod
-    def of(cls, payload: dict[str, Any]) -> AlertSubject:
-        return cls(AlertKind(payload["kind"]), Step(payload["step"]), int(payload["level"]),
-                   payload.get("task_id"))  # fmt: skip
-
-
-def still_pending(subject: AlertSubject, lead: Lead | None, task: Task | None) -> bool:
-    """Is what the alert is about still undone? (Taken, answered, closed: the alert is
-    dropped rather than sent for nothing.)"""
-    if lead is None or lead.status in CLOSED_STATUSES:
-        return False
-    if subject.task_id is not None:
-        return task is not None and task.done_at is None
-    return lead_alert_kind(lead.status, lead.contacted_at is not None) is subject.kind
-
-
-def waited(subject: AlertSubject, config: AppConfig) -> int:
-    """Minutes the step stands for (the configured limit), for the headline."""
-    steps = dict(steps_of(subject.kind, config))
-    after = steps.get(subject.step, timedelta())
-    return int(after.total_seconds() // 60)
-
-
-def headline_context(
-    subject: AlertSubject, lead: Lead, task: Task | None, config: AppConfig
-) -> dict[str, Any]:
-    data = (task.data if task is not None else None) or {}
-    return {"kind": subject.kind.value, "step": subject.step.value, "lead_id": lead.id,
-            "minutes": waited(subject, config), "client": lead.name,
-            "count": task.count if task is not None else 1,
-            # No answer was pressed: the reminder is the time to try again
-            "retries": int(data.get("retries", 0))}  # fmt: skip
 
 
 async def take_over(

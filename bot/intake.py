@@ -14,7 +14,6 @@ from storage.models import LeadStatus
 
 TEXT_FIELDS = ("name", "phone", "email", "message", "source", "service", "external_id")
 DEFAULT_SOURCE = "web_form"
-TELEGRAM_SOURCE = "telegram"  # a client who wrote to the bot
 _MAX_SOURCE = 64
 _MAX_EXTERNAL_ID = 128
 

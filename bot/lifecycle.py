@@ -58,6 +58,7 @@ SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # the system makes with no actor (so may_act is not asked); supervisors may reopen them.
 STALE_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.CALLBACK})
 STALE_REASON = "stale"  # close_reason of those leads; never in the pickers' reason lists
+CLOSED_EVENT = "closed"  # event of a close by the system, not by a person (data: reason, status)
 
 
 def next_status(action: Action, status: LeadStatus, has_owner: bool) -> LeadStatus | None:

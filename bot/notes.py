@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.leads import ActionResult, Refusal, load_lead
-from bot.lifecycle import SUPERVISING
+from bot.lifecycle import CLOSED_EVENT, SUPERVISING
+from bot.reasons import system_reason_label
 from bot.render import labels, local_time
-from bot.stale import CLOSED_EVENT, system_reason_label
 from storage.models import Lead, LeadEvent, Staff
 
 HISTORY_PAGE = 8  # lines per page: a phone screen

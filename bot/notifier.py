@@ -28,6 +28,7 @@ from aiogram.exceptions import (
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts import AlertSubject, headline_context, still_pending
 from bot.cards import (
     CardView,
     card_as_seen_by,
@@ -40,7 +41,6 @@ from bot.client_chat import remember_relayed
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig
 from bot.deadlines import Step
-from bot.escalation import AlertSubject, headline_context, still_pending
 from bot.leads import load_lead, load_leads
 from bot.outbox import (
     cards_of,

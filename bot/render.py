@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 import templates
+from bot.config import AppConfig
 from bot.contacts import display_phone
 
 TEMPLATES_DIR = Path(templates.__file__).resolve().parent
@@ -68,6 +69,14 @@ def since(moment: datetime, now: datetime, locale: str) -> str:
 
 def local_time(moment: datetime, zone: Any) -> str:
     return moment.astimezone(zone).strftime("%d.%m %H:%M")
+
+
+def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
+    """"14:02" today, "04.01 14:02" another day (local time)."""
+    local = moment.astimezone(config.zone)
+    if local.date() == now.astimezone(config.zone).date():
+        return local.strftime("%H:%M")
+    return local_time(moment, config.zone)
 
 
 def _environment() -> jinja2.Environment:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, update
@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.lead_timers import lead_alert
-from bot.lifecycle import RULES, STALE_REASON, STALE_STATUSES, Action
+from bot.lifecycle import CLOSED_EVENT, RULES, STALE_REASON, STALE_STATUSES, Action
 from bot.outbox import card_refresh, enqueue, text_message
-from bot.render import labels
+from bot.reasons import idle_age
 from storage.models import Lead, LeadEvent, LeadStatus, Staff, Task
 
 BATCH = 500  # leads closed per transaction
 NOTICE_LINES = 50  # leads listed in an owner's message; the rest are counted ("and N more")
-CLOSED_EVENT = "closed"  # closed by the system, not by a person (data: reason, status)
 
 # the system's close is the machine's junk transition (from fewer statuses; a test checks)
 STALE_TARGET = RULES[Action.JUNK].target or LeadStatus.JUNK
@@ -42,28 +41,6 @@ class StaleLead:
     phone: str | None
     email: str | None
     owner_id: int | None
-
-
-def idle_age(after: timedelta | None) -> dict[str, Any]:
-    """`auto_close_after` for the words "no activity for 7 days": whole days, else hours."""
-    if after is None:
-        return {}
-    if after >= timedelta(days=1) and after % timedelta(days=1) == timedelta():
-        days = after.days
-        return {"n": days, "unit": "day" if days == 1 else "days"}
-    return {"n": max(1, round(after / timedelta(hours=1))), "unit": "hours"}
-
-
-def system_reason_label(code: str | None, locale: str, config: AppConfig) -> str | None:
-    """The card's label of a reason only the system gives ("stale (no activity for 7 days)");
-    any other code is shown as it is."""
-    if code != STALE_REASON:
-        return code
-    words = labels(locale)["stale"]
-    age = idle_age(config.sla.auto_close_after)
-    if not age:
-        return str(words["reason_short"])
-    return str(words["reason"]).format(age=str(words[age["unit"]]).format(n=age["n"]))
 
 
 def _stale(cutoff: datetime) -> list[ColumnElement[bool]]:

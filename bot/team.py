@@ -4,7 +4,7 @@ leads each holds against their capacity, how many they took today."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.leads import open_lead_counts
+from bot.working_hours import local_midnight
 from storage.models import LeadEvent, Role, Staff
 
 
@@ -30,12 +31,6 @@ class TeamMember:
     def full(self) -> bool:
         """At or over capacity."""
         return self.capacity is not None and self.open_leads >= self.capacity
-
-
-def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
-    """The start of `now`'s day where the team works, as an aware UTC time."""
-    local = now.astimezone(zone)
-    return datetime.combine(local.date(), time(), tzinfo=zone).astimezone(UTC)
 
 
 async def _members(

@@ -3,7 +3,7 @@ an answer; time limits (bot/deadlines.py) are counted in working time by the sam
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import WorkingHours
@@ -52,3 +52,9 @@ def after_hours_notice(
     if is_open(now, hours, zone) or (told_until is not None and now.isoformat() < told_until):
         return None
     return next_opening(now, hours, zone)
+
+
+def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of `now`'s day where the team works, as an aware UTC time."""
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(), tzinfo=zone).astimezone(UTC)

@@ -12,11 +12,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts import AlertSubject
 from bot.cards import CardAction
 from bot.clock import Clock
 from bot.config import AlertKind, AppConfig
 from bot.deadlines import Step
-from bot.escalation import AlertSubject, snooze, take_over
+from bot.escalation import snooze, take_over
 from bot.render import labels, local_time, render_alert
 from handlers.keyboards import LeadButton
 from handlers.replies import refuse

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards import CardAction
 from bot.clock import Clock
-from bot.duplicates import merge_leads, merge_proposal
+from bot.merge import merge_leads, merge_proposal
 from bot.render import labels, render, render_alert
 from handlers.keyboards import CardBackButton, LeadButton
 from handlers.replies import refuse, refuse_in_chat, show_keyboard

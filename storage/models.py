@@ -76,6 +76,7 @@ class LeadStatus(enum.StrEnum):
 
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALLBACK)
 CALLBACK_TASK = "callback"  # Task.kind of a scheduled call-back
+TELEGRAM_SOURCE = "telegram"  # Lead.source of a client who wrote to the bot
 MISSED_CALL_TASK = "missed_call"  # call back a client whose call nobody answered
 ANSWER_TASK = "answer"  # a client's message waits for an answer
 
