@@ -28,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.emulator import TelegramEmulator
+from bot.devtools.emulator import TelegramEmulator
 
 TOKEN = "123456789:AAHbench-token-for-the-emulator_0123456"
 INTAKE_TOKEN = "bench-intake-token"

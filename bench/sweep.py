@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import insert, update
 
 from bot.config import AppConfig, load_app_config
-from bot.sla import LEAD_OPEN, TASK_OPEN, due_ids, fire_due_alerts
+from bot.sla.sweep import LEAD_OPEN, TASK_OPEN, due_ids, fire_due_alerts
 from storage.db import create_engine, session_factory
 from storage.models import Base, Lead, LeadEvent, OutboxMessage, Staff, Task
 

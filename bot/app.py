@@ -20,15 +20,15 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bot_api_session import BotApiSession
-from bot.clock import Clock, SystemClock
+from bot.adapters.telegram.notifier import Notifier
+from bot.adapters.telegram.session import BotApiSession
+from bot.common.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
-from bot.daily import DailyRun, run_daily
-from bot.intake_queue import IntakeQueue
-from bot.notifier import Notifier
-from bot.routing import deliver_waiting, pass_expired_offers
-from bot.sla import FiredAlert, fire_due_alerts
-from bot.staff import active_staff, ensure_admins, list_staff
+from bot.intake.queue import IntakeQueue
+from bot.reports.daily import DailyRun, run_daily
+from bot.routing.rules import deliver_waiting, pass_expired_offers
+from bot.sla.sweep import FiredAlert, fire_due_alerts
+from bot.team.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.calls import add_call_routes
 from handlers.connectors import add_connector_routes

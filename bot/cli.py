@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.clock import SystemClock
+from bot.common.clock import SystemClock
+from bot.common.logs import setup_logging
 from bot.config import AppConfig, ConfigError, Settings, load_app_config
-from bot.logs import setup_logging
-from bot.staff import add_staff, list_staff, remove_staff
+from bot.team.staff import add_staff, list_staff, remove_staff
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Role
@@ -74,7 +74,7 @@ async def _run(settings: Settings, config: AppConfig) -> None:
 
 async def _sandbox(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
     from bot.app import until_signalled
-    from bot.sandbox.runner import INTAKE_TOKEN, Sandbox, SandboxOptions
+    from bot.devtools.sandbox.runner import INTAKE_TOKEN, Sandbox, SandboxOptions
 
     # the page shows every update; a log line for each would bury the address printed below
     for noisy in ("aiogram.event", "apscheduler"):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.durations import parse_duration
+from bot.common.durations import parse_duration
 
 Locale = Literal["ru", "en"]
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
@@ -292,7 +292,7 @@ class AlertKind(enum.StrEnum):
 
 
 class Sla(BaseModel):
-    """Time limits, reminders and escalations (bot/deadlines.py, the scheduler sweep)."""
+    """Time limits, reminders and escalations (bot/sla/deadlines.py, the scheduler sweep)."""
 
     # count limits in working time only: a lead arriving at 23:00 is due after opening
     working_time_only: bool = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 
-from bot.clock import Clock
+from bot.common.clock import Clock
 from bot.config import AppConfig
 from handlers.client import client_router
 from handlers.common import fallback_router, start_router

@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.calls import CallError, CallEvent, CallResult, parse_call_event, record_calls
-from bot.clock import Clock
+from bot.common.clock import Clock
 from bot.config import AppConfig, Settings
-from bot.pbx import (
+from bot.telephony.calls import CallError, CallEvent, CallResult, parse_call_event, record_calls
+from bot.telephony.pbx import (
     mango_json,
     mango_sign_ok,
     mango_summary_event,

@@ -11,7 +11,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.client_chat import (
+from bot.common.clock import Clock
+from bot.common.render import labels, local_time, render
+from bot.config import AppConfig
+from bot.intake.client_chat import (
     MEDIA_MARKS,
     ClientMedia,
     admit_message,
@@ -19,11 +22,8 @@ from bot.client_chat import (
     client_shared_phone,
     client_wrote,
 )
-from bot.clock import Clock
-from bot.config import AppConfig
-from bot.intake import IntakeResult
-from bot.render import labels, local_time, render
-from bot.working_hours import after_hours_notice
+from bot.intake.input import IntakeResult
+from bot.sla.working_hours import after_hours_notice
 from storage.models import Staff
 
 

@@ -10,11 +10,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.client_chat import start_tag
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.invites import TOKEN_SHAPE, accept_invite
-from bot.render import render, render_alert
+from bot.intake.client_chat import start_tag
+from bot.team.invites import TOKEN_SHAPE, accept_invite
 from handlers.client import share_phone_keyboard
 from handlers.menu import refresh_menu
 from storage.models import Staff

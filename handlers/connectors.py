@@ -1,8 +1,9 @@
 """Site builders' webhooks: /hooks/tilda, /hooks/cf7, /hooks/elementor, /hooks/vk and the
 Bitrix24-shaped /rest/<user>/<INTAKE_TOKEN>/crm.lead.add.json.
 
-Each reads what its builder sends (bot/connectors.py) and stores it through the same IntakeQueue
-as POST /api/v1/leads. Success is HTTP 200 (Elementor treats anything else as a failure).
+Each reads what its builder sends (bot/intake/connectors.py) and stores it through the same
+IntakeQueue as POST /api/v1/leads. Success is HTTP 200 (Elementor treats anything else as a
+failure).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import AppConfig, Connectors, Settings
-from bot.connectors import (
+from bot.intake.connectors import (
     bitrix_lead,
     cf7_lead,
     elementor_lead,
@@ -25,7 +26,7 @@ from bot.connectors import (
     unflatten,
     vk_lead,
 )
-from bot.intake import IntakeError, LeadInput
+from bot.intake.input import IntakeError, LeadInput
 from handlers.http import INTAKE_QUEUE, INTAKE_TYPES, read_fields, same_secret
 from handlers.http import error_response as _error
 

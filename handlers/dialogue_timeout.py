@@ -32,8 +32,8 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import TelegramObject
 
-from bot.clock import Clock
-from bot.render import render
+from bot.common.clock import Clock
+from bot.common.render import render
 
 log = logging.getLogger("leadbot.dialogues")
 

@@ -12,13 +12,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alerts import AlertSubject
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import labels, local_time, render_alert
 from bot.config import AlertKind, AppConfig
-from bot.deadlines import Step
-from bot.escalation import snooze, take_over
-from bot.render import labels, local_time, render_alert
+from bot.leads.cards import CardAction
+from bot.leads.escalation import snooze, take_over
+from bot.sla.alerts import AlertSubject
+from bot.sla.deadlines import Step
 from handlers.keyboards import LeadButton
 from handlers.replies import refuse
 from storage.models import Staff

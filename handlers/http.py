@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.intake import IntakeError, parse_lead_input
-from bot.intake_queue import IntakeQueue
+from bot.intake.input import IntakeError, parse_lead_input
+from bot.intake.queue import IntakeQueue
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.http")

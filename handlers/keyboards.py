@@ -8,10 +8,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.cards import CardAction, CardView
+from bot.common.lifecycle import Action
+from bot.common.render import labels
 from bot.config import AppConfig
-from bot.lifecycle import Action
-from bot.render import labels
+from bot.leads.cards import CardAction, CardView
 
 
 class LeadButton(CallbackData, prefix="lead"):

@@ -10,14 +10,14 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callback_schedule import finish_callback, schedule_callback
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import Action
+from bot.common.render import local_time, render, render_alert
 from bot.config import AppConfig
-from bot.leads import check_allowed
-from bot.lifecycle import Action
-from bot.render import local_time, render, render_alert
-from bot.when import parse_when, tomorrow_morning
+from bot.leads.actions import check_allowed
+from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.leads.cards import CardAction
+from bot.leads.time_input import parse_when, tomorrow_morning
 from handlers.keyboards import CallbackChoice, CallbackWhen, LeadButton, callback_choices_keyboard
 from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
 from storage.models import Staff

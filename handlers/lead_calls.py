@@ -7,11 +7,11 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.call_tasks import RETRY_AFTER, return_missed_call
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import local_time, render_alert
 from bot.config import AppConfig
-from bot.render import local_time, render_alert
+from bot.leads.cards import CardAction
+from bot.telephony.missed_calls import RETRY_AFTER, return_missed_call
 from handlers.keyboards import LeadButton
 from handlers.replies import refuse
 from storage.models import Staff

@@ -8,12 +8,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import Action
+from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.leads import check_allowed, close_lead
-from bot.lifecycle import Action
-from bot.render import render, render_alert
+from bot.leads.actions import check_allowed, close_lead
+from bot.leads.cards import CardAction
 from handlers.keyboards import LeadButton, ReasonButton, reasons_keyboard
 from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
 from storage.models import Staff

@@ -9,10 +9,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.clock import Clock
-from bot.merge import merge_leads, merge_proposal
-from bot.render import labels, render, render_alert
+from bot.common.clock import Clock
+from bot.common.render import labels, render, render_alert
+from bot.leads.cards import CardAction
+from bot.leads.merge import merge_leads, merge_proposal
 from handlers.keyboards import CardBackButton, LeadButton
 from handlers.replies import refuse, refuse_in_chat, show_keyboard
 from storage.models import Staff

@@ -8,11 +8,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import render
 from bot.config import AppConfig
-from bot.notes import add_note, lead_history, may_annotate, shown_history
-from bot.render import render
+from bot.leads.cards import CardAction
+from bot.leads.notes import add_note, lead_history, may_annotate, shown_history
 from handlers.keyboards import HistoryPage, LeadButton, history_keyboard
 from handlers.replies import card_message, refuse, refuse_in_chat
 from storage.models import Staff

@@ -17,12 +17,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import Action
+from bot.common.render import labels, render, render_alert
 from bot.config import AppConfig, DealField, FieldKind
-from bot.leads import ActionResult, Refusal, check_allowed, load_lead
-from bot.lifecycle import Action
-from bot.qualify import (
+from bot.leads.actions import ActionResult, Refusal, check_allowed, load_lead
+from bot.leads.cards import CardAction
+from bot.leads.qualify import (
     Answers,
     UnreadableAnswer,
     convert_lead,
@@ -33,7 +34,6 @@ from bot.qualify import (
     read_answer,
     shown_value,
 )
-from bot.render import labels, render, render_alert
 from handlers.keyboards import LeadButton
 from handlers.replies import refuse, refuse_in_chat
 from storage.models import Staff

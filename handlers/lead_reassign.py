@@ -8,13 +8,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import Action
+from bot.common.render import cut, labels, render_alert
 from bot.config import AppConfig
-from bot.leads import check_allowed
-from bot.lifecycle import Action
-from bot.reassign import Candidate, reassign_candidates, reassign_lead
-from bot.render import cut, labels, render_alert
+from bot.leads.actions import check_allowed
+from bot.leads.cards import CardAction
+from bot.leads.reassign import Candidate, reassign_candidates, reassign_lead
 from handlers.keyboards import CardBackButton, LeadButton
 from handlers.replies import refuse, show_keyboard
 from storage.models import Staff

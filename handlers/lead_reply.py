@@ -14,8 +14,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction
-from bot.client_chat import (
+from bot.common.clock import Clock
+from bot.common.render import render
+from bot.intake.client_chat import (
     MEDIA_MARKS,
     MESSAGE_LIMIT,
     lead_of_relayed,
@@ -23,8 +24,7 @@ from bot.client_chat import (
     record_reply,
     reply_target,
 )
-from bot.clock import Clock
-from bot.render import render
+from bot.leads.cards import CardAction
 from handlers.keyboards import LeadButton
 from handlers.replies import refuse, refuse_in_chat
 from storage.models import Staff

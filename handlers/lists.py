@@ -21,13 +21,13 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import card_for, remember_card
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import SUPERVISING
+from bot.common.render import LOCALES, cut, labels, local_time, render, render_alert
 from bot.config import AppConfig
-from bot.leads import load_lead
-from bot.lifecycle import SUPERVISING
-from bot.lists import LeadList, ListedLead, ListPage, find_leads, lead_list
-from bot.render import LOCALES, cut, labels, local_time, render, render_alert
+from bot.leads.actions import load_lead
+from bot.leads.cards import card_for, remember_card
+from bot.leads.lists import LeadList, ListedLead, ListPage, find_leads, lead_list
 from handlers.keyboards import card_keyboard
 from storage.models import Staff
 

@@ -9,11 +9,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards import CardAction, card_for
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.leads import load_lead, reopen_lead, take_lead
-from bot.render import render, render_alert
+from bot.leads.actions import load_lead, reopen_lead, take_lead
+from bot.leads.cards import CardAction, card_for
 from handlers.escalations import escalation_router
 from handlers.filters import IsStaff
 from handlers.keyboards import CardBackButton, LeadButton, card_keyboard

@@ -10,8 +10,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.commands import commands_for
-from bot.render import LOCALES, labels
+from bot.common.render import LOCALES, labels
+from bot.team.menus import commands_for
 from storage.models import Role, Staff
 
 log = logging.getLogger("leadbot.menu")

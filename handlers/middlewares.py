@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
 
-from bot.staff import active_staff, remember_language
+from bot.team.staff import active_staff, remember_language
 from storage.db import SessionFactory
 
 

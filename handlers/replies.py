@@ -9,8 +9,8 @@ from aiogram import html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.leads import ActionResult
-from bot.render import render_alert
+from bot.common.render import render_alert
+from bot.leads.actions import ActionResult
 from storage.models import Staff
 
 log = logging.getLogger("leadbot.presses")

@@ -7,11 +7,11 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import SUPERVISING
+from bot.common.render import render
 from bot.config import AppConfig
-from bot.digest import daily_digest
-from bot.lifecycle import SUPERVISING
-from bot.render import render
+from bot.reports.digest import daily_digest
 from handlers.filters import IsStaff
 from storage.models import Staff
 

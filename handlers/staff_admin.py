@@ -14,11 +14,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.render import LOCALES, labels, local_time, render, render_alert
 from bot.config import AppConfig
-from bot.invites import INVITABLE, create_invite
-from bot.render import LOCALES, labels, local_time, render, render_alert
-from bot.staff import (
+from bot.team.invites import INVITABLE, create_invite
+from bot.team.overview import TeamMember, active_members, member_overview
+from bot.team.staff import (
     MAX_CAPACITY,
     MAX_SKILL_LENGTH,
     MAX_SKILLS,
@@ -31,7 +32,6 @@ from bot.staff import (
     set_role,
     set_skills,
 )
-from bot.team import TeamMember, active_members, member_overview
 from handlers.filters import IsStaff
 from handlers.menu import refresh_menu
 from handlers.replies import card_message

@@ -9,8 +9,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.render import cut, labels
-from bot.team import TeamMember
+from bot.common.render import cut, labels
+from bot.team.overview import TeamMember
 from storage.models import Role, Staff
 
 BUTTON_NAME = 40

@@ -7,12 +7,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.common.clock import Clock
+from bot.common.lifecycle import SUPERVISING
+from bot.common.render import render
 from bot.config import AppConfig
-from bot.lifecycle import SUPERVISING
-from bot.render import render
-from bot.staff import set_duty
-from bot.team import team_overview
+from bot.team.overview import team_overview
+from bot.team.staff import set_duty
 from handlers.filters import IsStaff
 from storage.models import Staff
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.notifier import Notifier
+from bot.adapters.telegram.notifier import Notifier
 
 OUTBOX_SWEEP_SECONDS = 30
 

@@ -21,10 +21,10 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Application
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig, load_app_config
-from bot.emulator import TelegramEmulator
-from bot.staff import add_staff
+from bot.devtools.emulator import TelegramEmulator
+from bot.team.staff import add_staff
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import alembic_config, upgrade
 from storage.models import Base, Role, Staff

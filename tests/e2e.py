@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 
 from bot.app import Application, build_application
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig, Settings, load_app_config
-from bot.emulator import BotMessage, TelegramEmulator
+from bot.devtools.emulator import BotMessage, TelegramEmulator
 
 TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
 INTAKE_TOKEN = "intake-secret-for-tests"

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.clock import JumpingClock, ManualClock
+from bot.common.clock import JumpingClock, ManualClock
 from bot.config import Settings
-from bot.sandbox.runner import Sandbox, SandboxOptions
+from bot.devtools.sandbox.runner import Sandbox, SandboxOptions
 from tests.conftest import reset_database
 from tests.e2e import fast_config
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.emulator import TelegramEmulator
+from bot.devtools.emulator import TelegramEmulator
 from tests.e2e import ANNA, INTAKE_TOKEN, TOKEN
 
 LEADBOT = [sys.executable, "-m", "bot"]

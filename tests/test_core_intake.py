@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import ManualClock
-from bot.intake import IntakeError, LeadInput, parse_lead_input
-from bot.intake_store import intake_leads
+from bot.common.clock import ManualClock
+from bot.intake.input import IntakeError, LeadInput, parse_lead_input
+from bot.intake.store import intake_leads
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, OutboxKind, OutboxMessage, Staff
 

@@ -6,11 +6,11 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import Refusal, junk_lead, take_lead
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import Refusal, junk_lead, take_lead
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxKind, OutboxMessage, Staff
 

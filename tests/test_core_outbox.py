@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.clock import ManualClock
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.outbox import claim_due, mark_retry, next_due_at
+from bot.common.clock import ManualClock
+from bot.common.outbox import claim_due, mark_retry, next_due_at
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
 from storage.db import SessionFactory
 from storage.models import Staff
 

@@ -10,13 +10,14 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import ColumnElement, func, select, update
 
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import load_app_config
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.invites import TOKEN_SHAPE, InviteRefusal, JoinResult, accept_invite, create_invite
-from bot.leads import take_lead
-from bot.staff import (
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import take_lead
+from bot.team.invites import TOKEN_SHAPE, InviteRefusal, JoinResult, accept_invite, create_invite
+from bot.team.overview import local_midnight, team_overview
+from bot.team.staff import (
     StaffRefusal,
     UnreadableAnswer,
     add_staff,
@@ -29,7 +30,6 @@ from bot.staff import (
     set_role,
     set_skills,
 )
-from bot.team import local_midnight, team_overview
 from storage.db import SessionFactory
 from storage.models import (
     Invite,

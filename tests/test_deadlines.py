@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AlertKind, ConfigError, load_app_config
-from bot.deadlines import Step, alert_time, ping_time, step_at
+from bot.sla.deadlines import Step, alert_time, ping_time, step_at
 
 MSK = timedelta(hours=3)
 

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.app import Application, dialogue_storage
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import ConfigError, Settings, load_app_config
-from bot.emulator import BotMessage, TelegramEmulator
+from bot.devtools.emulator import BotMessage, TelegramEmulator
 from handlers.dialogue_timeout import abandoned_text
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, Task

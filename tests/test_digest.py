@@ -1,6 +1,7 @@
-"""The daily digest (bot/digest.py) and the once-a-day job (bot/daily.py) on a real database,
-SQLite and PostgreSQL: yesterday is the local (Moscow) calendar day, what is overdue now,
-who gets it, and the run recorded so it happens once a day across instances and restarts."""
+"""The daily digest (bot/reports/digest.py) and the once-a-day job (bot/reports/daily.py) on a
+real database, SQLite and PostgreSQL: yesterday is the local (Moscow) calendar day, what is
+overdue now, who gets it, and the run recorded so it happens once a day across
+instances and restarts."""
 
 from __future__ import annotations
 
@@ -12,20 +13,20 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import bot.stale
-from bot.callback_schedule import schedule_callback
-from bot.clock import ManualClock
+import bot.sla.stale
+from bot.common.clock import ManualClock
+from bot.common.lifecycle import Action
+from bot.common.render import render
 from bot.config import AppConfig
-from bot.daily import DAILY_JOB, batch_guard, claim_daily_run, daily_run_key, run_daily
-from bot.digest import daily_digest
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import close_lead, junk_lead, take_lead
-from bot.lifecycle import Action
-from bot.qualify import convert_lead
-from bot.render import render
-from bot.staff import add_staff
-from bot.stale import close_stale_leads
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import close_lead, junk_lead, take_lead
+from bot.leads.call_backs import schedule_callback
+from bot.leads.qualify import convert_lead
+from bot.reports.daily import DAILY_JOB, batch_guard, claim_daily_run, daily_run_key, run_daily
+from bot.reports.digest import daily_digest
+from bot.sla.stale import close_stale_leads
+from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import (
     JobRun,
@@ -187,7 +188,7 @@ async def test_two_instances_running_at_once_send_one_digest_and_close_each_lead
     sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(bot.stale, "BATCH", 3)  # many batches, so instances could interleave
+    monkeypatch.setattr(bot.sla.stale, "BATCH", 3)  # many batches, so instances could interleave
     for _ in range(30):
         lead_id = await _lead_at(sessions, clock, at(5, 3))
         async with sessions() as session:

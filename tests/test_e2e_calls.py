@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Task
 from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, SVETA, Intake, Phone, card_buttons

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent
 from tests.e2e import ANNA, BORIS, Intake, Phone, card_buttons

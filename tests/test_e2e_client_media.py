@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.emulator import TelegramEmulator
-from bot.emulator.state import BotMessage
+from bot.devtools.emulator import TelegramEmulator
+from bot.devtools.emulator.state import BotMessage
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, RelayedMessage
 from tests.e2e import ANNA, BORIS, Intake, Phone, card_buttons

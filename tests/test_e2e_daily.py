@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
-from bot.callback_schedule import schedule_callback
-from bot.clock import ManualClock
-from bot.emulator import BotMessage, TelegramEmulator
-from bot.leads import take_lead
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import BotMessage, TelegramEmulator
+from bot.leads.actions import take_lead
+from bot.leads.call_backs import schedule_callback
 from storage.models import JobRun, Lead, LeadStatus, OutboxKind, OutboxMessage, Staff
 from tests.e2e import (
     ANNA,

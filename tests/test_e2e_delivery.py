@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.models import Staff
 from tests.e2e import ANNA, BORIS, TOKEN, Intake, fast_config, running_app
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.duplicates import name_key, similar_phones
-from bot.emulator import TelegramEmulator
+from bot.devtools.emulator import TelegramEmulator
+from bot.intake.duplicates import name_key, similar_phones
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus
 from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.clock import ManualClock
-from bot.emulator import BotMessage, TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
 from tests.conftest import FSM_STORAGES

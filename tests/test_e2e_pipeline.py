@@ -14,8 +14,8 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import BotMessage, TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadCard, LeadEvent, OutboxMessage, OutboxState, Staff
 from tests.e2e import (

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import BotMessage, TelegramEmulator
-from bot.staff import add_staff
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import BotMessage, TelegramEmulator
+from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Role, Staff
 from tests.e2e import (

@@ -15,8 +15,8 @@ import aiohttp
 from sqlalchemy import select, update
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
 from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons, fast_config, running_app

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import ManualClock
-from bot.emulator import BotMessage, TelegramEmulator
-from bot.staff import add_staff
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import BotMessage, TelegramEmulator
+from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Invite, Lead, LeadEvent, LeadStatus, Role, Staff, Task
 from tests.e2e import ANNA, BORIS, STRANGER, SVETA, Intake, Phone, card_buttons

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
 from tests.e2e import ANNA, BORIS, Intake, running_app, unpaced_config

@@ -32,9 +32,9 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.bot_api_session import BotApiSession
-from bot.emulator import TelegramEmulator
-from bot.emulator.telegram_html import EntityParseError, parse_html, utf16_len
+from bot.adapters.telegram.session import BotApiSession
+from bot.devtools.emulator import TelegramEmulator
+from bot.devtools.emulator.telegram_html import EntityParseError, parse_html, utf16_len
 
 TOKEN = "123456:ABC-emulator-test-token"
 ANNA, BORIS, TEAM = 1001, 1002, -1001234567890

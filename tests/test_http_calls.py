@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig
-from bot.emulator import TelegramEmulator
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import MISSED_CALL_TASK, Call, Lead, LeadEvent, Staff, Task
 from tests.e2e import INTAKE_TOKEN, running_app

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import FieldAliases
-from bot.connectors import tilda_lead, unflatten
-from bot.emulator import TelegramEmulator
+from bot.devtools.emulator import TelegramEmulator
+from bot.intake.connectors import tilda_lead, unflatten
 from storage.db import SessionFactory
 from storage.models import Lead, Staff
 from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, running_app

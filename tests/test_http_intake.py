@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, Staff
 from tests.e2e import ANNA, INTAKE_TOKEN, TOKEN, running_app

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
-from bot.clock import ManualClock
-from bot.emulator import TelegramEmulator
-from bot.pbx import zadarma_signature
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
+from bot.telephony.pbx import zadarma_signature
 from storage.db import SessionFactory
 from storage.models import Call, Lead, Task
 from tests.e2e import running_app

@@ -1,11 +1,12 @@
 """The lead's lifecycle.
 
-First the pure state machine of bot/lifecycle.py: `next_status` over the whole Action × status
-matrix (checked against a table written out here, not derived from `RULES`) and `may_act` for
-every action and every kind of actor. Then the same rules as bot/leads.py `apply_action`
-enforces them on a real database, through the public functions of bot/leads.py,
-bot/callback_schedule.py, bot/qualify.py and bot/notes.py: what is recorded (status, close
-fields, tasks, events, the card refresh in the outbox) and what a refused action leaves alone.
+First the pure state machine of bot/common/lifecycle.py: `next_status` over the whole
+Action × status matrix (checked against a table written out here, not derived from `RULES`)
+and `may_act` for every action and every kind of actor. Then the same rules as
+bot/leads/actions.py `apply_action` enforces them on a real database, through the public
+functions of bot/leads/actions.py, bot/leads/call_backs.py, bot/leads/qualify.py and
+bot/leads/notes.py: what is recorded (status, close fields, tasks, events, the card refresh in
+the outbox) and what a refused action leaves alone.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callback_schedule import finish_callback, schedule_callback
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
+from bot.common.lifecycle import Action, may_act, next_status
 from bot.config import AppConfig
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import ActionResult, Refusal, close_lead, junk_lead, reopen_lead, take_lead
-from bot.lifecycle import Action, may_act, next_status
-from bot.notes import NOTE_LIMIT, add_note, lead_history
-from bot.qualify import convert_lead, qualify_lead
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import ActionResult, Refusal, close_lead, junk_lead, reopen_lead, take_lead
+from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.leads.notes import NOTE_LIMIT, add_note, lead_history
+from bot.leads.qualify import convert_lead, qualify_lead
 from storage.db import SessionFactory
 from storage.models import (
     CALLBACK_TASK,
@@ -895,7 +896,7 @@ async def test_every_successful_change_writes_exactly_one_event_in_order(
 
 
 # ----------------------------------------------------------------------------------------------
-# Notes and history (bot/notes.py): for the owner and supervisors, not for other managers.
+# Notes and history (bot/leads/notes.py): for the owner and supervisors, not for other managers.
 
 
 async def test_the_owner_adds_a_note_which_history_shows_newest_first(

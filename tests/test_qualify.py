@@ -1,4 +1,4 @@
-"""Qualifying and converting a lead (bot/qualify.py) and the deal fields that drive it.
+"""Qualifying and converting a lead (bot/leads/qualify.py) and the deal fields that drive it.
 
 The pure part: reading what a manager types for each kind of field (`read_answer`,
 `read_amount`), showing values back (`format_amount`, `shown_value`), deciding which required
@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.callback_schedule import schedule_callback
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig, ConfigError, DealField, FieldKind, load_app_config
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import Refusal, junk_lead, take_lead
-from bot.qualify import (
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import Refusal, junk_lead, take_lead
+from bot.leads.call_backs import schedule_callback
+from bot.leads.qualify import (
     MAX_AMOUNT,
     UnreadableAnswer,
     convert_lead,

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import CardAction, Reader, card_view
+from bot.adapters.telegram.limits import MARGIN, Pace, SendLimits
+from bot.common.durations import parse_duration
+from bot.common.render import (
+    LOCALES,
+    TEMPLATES_DIR,
+    cut,
+    render_alert,
+    utf16_length,
+    visible_length,
+)
 from bot.config import ConfigError, Settings, load_app_config
-from bot.durations import parse_duration
-from bot.rate_limits import MARGIN, Pace, SendLimits
-from bot.render import LOCALES, TEMPLATES_DIR, cut, render_alert, utf16_length, visible_length
+from bot.leads.cards import CardAction, Reader, card_view
 from storage.models import Lead, LeadStatus, Role
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.config import AppConfig, ConfigError, RoutingRule, load_app_config
-from bot.routing import LeadFacts, Team, matches, route, rule_for
+from bot.routing.rules import LeadFacts, Team, matches, route, rule_for
 from storage.models import Role, Staff
 
 TEAM_CHAT = -100500

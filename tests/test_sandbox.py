@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.clock import next_morning
-from bot.sandbox.runner import Sandbox
+from bot.common.clock import next_morning
+from bot.devtools.sandbox.runner import Sandbox
 from storage.models import Role, Staff
 from tests.sandbox import ALEX, ANNA, BORIS, KATE, MANAGERS, SVETA, card_text, running_sandbox
 

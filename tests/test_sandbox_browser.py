@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
-from bot.sandbox.runner import BOT_TOKEN, Sandbox
+from bot.devtools.sandbox.runner import BOT_TOKEN, Sandbox
 from tests.sandbox import ANNA, BORIS, KATE, card_text, recorded_chat, running_sandbox
 
 CHROMIUM = os.environ.get("LEADBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

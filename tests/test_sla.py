@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.answer_wait import client_answered, client_waits
-from bot.callback_schedule import finish_callback, schedule_callback
-from bot.clock import ManualClock
+from bot.common.clock import ManualClock
 from bot.config import AppConfig
-from bot.deadlines import Step
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import junk_lead, take_lead
-from bot.sla import FiredAlert, fire_due_alerts
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import junk_lead, take_lead
+from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.sla.answer_wait import client_answered, client_waits
+from bot.sla.deadlines import Step
+from bot.sla.sweep import FiredAlert, fire_due_alerts
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, OutboxKind, OutboxMessage, Staff, Task
 

@@ -1,4 +1,4 @@
-"""Auto-close of stale leads (bot/stale.py) on a real database, SQLite and PostgreSQL: the 7-day
+"""Auto-close of stale leads (bot/sla/stale.py) on a real database, SQLite and PostgreSQL: the 7-day
 boundary, which statuses it touches, what a closed lead carries (tasks, events, card
 refreshes), batches, the owners' one message each, the reason's label, and reopening."""
 
@@ -11,18 +11,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import bot.stale
-from bot.callback_schedule import schedule_callback
-from bot.cards import card_as_seen_by
-from bot.clock import ManualClock
+import bot.sla.stale
+from bot.common.clock import ManualClock
+from bot.common.lifecycle import STALE_REASON, STALE_STATUSES, Action, next_status
+from bot.common.render import TELEGRAM_TEXT_LIMIT, render, visible_length
 from bot.config import AppConfig, load_app_config
-from bot.intake import LeadInput
-from bot.intake_store import intake_leads
-from bot.leads import Refusal, junk_lead, load_lead, reopen_lead, take_lead
-from bot.lifecycle import STALE_REASON, STALE_STATUSES, Action, next_status
-from bot.notes import lead_history, shown_history
-from bot.render import TELEGRAM_TEXT_LIMIT, render, visible_length
-from bot.stale import close_stale_leads, stale_closed_since, stale_notices
+from bot.intake.input import LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import Refusal, junk_lead, load_lead, reopen_lead, take_lead
+from bot.leads.call_backs import schedule_callback
+from bot.leads.cards import card_as_seen_by
+from bot.leads.notes import lead_history, shown_history
+from bot.sla.stale import close_stale_leads, stale_closed_since, stale_notices
 from storage.db import SessionFactory
 from storage.models import (
     Lead,
@@ -145,7 +145,7 @@ async def test_thousands_of_leads_go_in_batches_each_its_own_transaction(
     sessions: SessionFactory, clock: ManualClock, config: AppConfig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(bot.stale, "BATCH", 7)
+    monkeypatch.setattr(bot.sla.stale, "BATCH", 7)
     lead_ids = await _new_leads(sessions, clock, 20)
     clock.advance(WEEK)
     batches = 0
@@ -169,7 +169,7 @@ async def test_a_guard_saying_no_stops_before_the_next_batch(
     sessions: SessionFactory, clock: ManualClock, config: AppConfig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(bot.stale, "BATCH", 5)
+    monkeypatch.setattr(bot.sla.stale, "BATCH", 5)
     await _new_leads(sessions, clock, 12)
     clock.advance(WEEK)
     answers = iter([True, False])

@@ -1,5 +1,5 @@
-"""Reading a call-back time as a manager types it (bot/when.py `parse_when`) and the default
-"tomorrow morning" (`tomorrow_morning`).
+"""Reading a call-back time as a manager types it (bot/leads/time_input.py `parse_when`) and the
+default "tomorrow morning" (`tomorrow_morning`).
 
 The clock stands at Tuesday 10.03.2026 12:00 in Moscow (09:00 UTC; Moscow is UTC+3 all year).
 Every result is an aware UTC datetime, checked to the minute.
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.when import parse_when, tomorrow_morning
+from bot.leads.time_input import parse_when, tomorrow_morning
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow

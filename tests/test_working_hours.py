@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import ConfigError, WorkingHours, load_app_config
-from bot.working_hours import is_open, next_opening
+from bot.sla.working_hours import is_open, next_opening
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 HOURS = WorkingHours()  # Mon–Fri 09:00–19:00

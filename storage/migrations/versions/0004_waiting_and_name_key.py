@@ -27,7 +27,7 @@ def upgrade() -> None:
 
 
 def _fill_name_keys() -> None:
-    """Contacts made before this revision get their key, folded as bot.duplicates does."""
+    """Contacts made before this revision get their key, folded as bot.intake.duplicates does."""
     contacts = sa.table("contacts", sa.column("id", sa.Integer), sa.column("name", sa.Text),
                         sa.column("name_key", sa.String))  # fmt: skip
     connection = op.get_bind()

@@ -1,0 +1,578 @@
+"""The notifier: drains the outbox into the Bot API, inside Telegram's limits, at least once.
+
+Woken the moment a transaction that wrote outbox rows commits (see storage.db), it claims
+due rows, sends them lane by lane (one lane per chat, one per lead whose cards are edited,
+so a chat waiting for its limit never holds up another), and records what happened:
+sent (with the message id of every card), retried later (429, network errors, 5xx), or
+given up on (403, 400) with an event on the lead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapters.telegram.limits import SendLimits
+from bot.common.clock import Clock, SystemClock
+from bot.common.outbox import (
+    cards_of,
+    claim_due,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    next_due_at,
+    release,
+)
+from bot.common.render import render
+from bot.config import AppConfig
+from bot.intake.client_chat import remember_relayed
+from bot.leads.actions import load_lead, load_leads
+from bot.leads.cards import (
+    CardView,
+    card_as_seen_by,
+    card_for,
+    missed_calls,
+    reader_for,
+    request_counts,
+)
+from bot.leads.reassign import may_own_leads
+from bot.sla.alerts import AlertSubject, headline_context, still_pending
+from bot.sla.deadlines import Step
+from handlers.escalations import escalation_keyboard
+from handlers.keyboards import card_keyboard, missed_call_keyboard, reply_keyboard
+from storage.db import SessionFactory
+from storage.models import (
+    Lead,
+    LeadCard,
+    LeadEvent,
+    OutboxKind,
+    OutboxMessage,
+    Staff,
+    Task,
+)
+
+log = logging.getLogger("leadbot.notifier")
+CARD_GROUP = 50  # new cards for one chat read and recorded together
+
+IDLE_WAKE = timedelta(seconds=5)
+
+
+class Result(enum.Enum):
+    DONE = "done"  # sent, or nothing left to send
+    GONE = "gone"  # the message to edit no longer exists
+    FAILED = "failed"  # Telegram refused for good (bot blocked, bad request)
+    RETRY = "retry"  # try again later
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    error: str = ""
+    retry_after: timedelta | None = None  # set by a 429: not a failed attempt, a wait
+    value: Any = None
+    recorded: bool = False  # already marked sent, in the transaction that stored its card
+
+
+def _not_modified(exc: TelegramBadRequest) -> bool:
+    return "message is not modified" in exc.message
+
+
+def _message_gone(exc: TelegramBadRequest) -> bool:
+    text = exc.message.lower()
+    return "message to edit not found" in text or "message can't be edited" in text
+
+
+@dataclass
+class _LeadLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holders and waiters: the entry goes when nobody needs it
+
+
+class Notifier:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        config: AppConfig,
+        clock: Clock,
+        *,
+        delivery_clock: Clock | None = None,
+        batch_size: int = 500,
+        max_in_flight: int = 64,
+        max_claimed: int = 2000,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock  # business time: what a card says ("5 min ago")
+        self._delivery_clock = delivery_clock or SystemClock()  # retries and leases: real time
+        self._batch_size = batch_size
+        # a backlog (Telegram down, a flood of leads) stays in the table, not in memory
+        self._max_claimed = max_claimed
+        self._slots = asyncio.Semaphore(max_in_flight)
+        limits = config.telegram
+        self._limits = SendLimits(
+            limits.global_per_second, limits.per_chat_per_second,
+            limits.per_chat_burst, limits.per_group_per_minute,
+        )  # fmt: skip
+        self._wake = asyncio.Event()
+        self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()
+        # one round of card edits per lead at a time: a refresh row and a card that arrived
+        # after a change may both ask; the second then finds every copy up to date (an edit
+        # repeated later would close a picker the manager has just opened on the card)
+        self._refreshing: dict[int, _LeadLock] = {}
+        self._stopping = False
+        self._unsent: list[int] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Let sends in flight finish (for up to `grace` seconds), then stop."""
+        self._stopping = True
+        self.wake()
+        if self._lane_tasks:
+            _, waiting = await asyncio.wait(list(self._lane_tasks), timeout=grace)
+            for task in waiting:  # e.g. waiting out a 429: its rows go back to the table
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+        unsent = [*self._in_flight, *self._unsent]
+        if unsent:  # hand unsent rows back at once instead of at the lease's end
+            with contextlib.suppress(Exception):
+                async with self._sessions() as session:
+                    await release(session, unsent)
+                    await session.commit()
+
+    async def run(self) -> None:
+        """Deliver until stopped or cancelled."""
+        renew = asyncio.create_task(self._renew_leases())
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    if await self._claim():
+                        continue
+                    await self._sleep_until_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox claim failed; retrying in 1s")
+                    await asyncio.sleep(1)
+        finally:
+            renew.cancel()
+            lanes = [] if self._stopping else list(self._lane_tasks)  # stop() lets them finish
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(renew, *lanes, return_exceptions=True)
+
+    async def _sleep_until_due(self) -> None:
+        due = None
+        if len(self._in_flight) < self._max_claimed:  # full: woken as rows settle
+            async with self._sessions() as session:
+                due = await next_due_at(session)
+        wait = IDLE_WAKE
+        if due is not None:
+            wait = min(wait, max(due - self._delivery_clock.now(), timedelta(milliseconds=10)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait.total_seconds())
+
+    async def _claim(self) -> int:
+        room = min(self._batch_size, self._max_claimed - len(self._in_flight))
+        if room <= 0:
+            return 0  # woken again as rows settle
+        now = self._delivery_clock.now()
+        async with self._sessions() as session:
+            lease = self._config.telegram.claim_lease
+            rows = await claim_due(session, now, room, lease, held=self._in_flight)
+        fresh = [row for row in rows if row.id not in self._in_flight]
+        for row in fresh:
+            self._in_flight.add(row.id)
+            key = (
+                ("lead", row.lead_id or 0)
+                if row.kind == OutboxKind.CARD_REFRESH
+                else ("chat", row.chat_id or 0)
+            )
+            lane = self._lanes.get(key)
+            if lane is not None:
+                lane.append(row)
+                continue
+            self._lanes[key] = [row]
+            task = asyncio.create_task(self._run_lane(key))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        return len(fresh)
+
+    async def _renew_leases(self) -> None:
+        """Rows waiting in a lane keep their claim, so no other instance sends them meanwhile."""
+        async with self._sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                return  # claims live in memory there (see claim_due)
+        lease = self._config.telegram.claim_lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            ids = list(self._in_flight)
+            if not ids:
+                continue
+            with contextlib.suppress(Exception):
+                async with self._sessions() as session:
+                    until = self._delivery_clock.now() + lease
+                    for start in range(0, len(ids), 500):
+                        await session.execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.id.in_(ids[start : start + 500]))
+                            .values(claimed_until=until)
+                        )
+                    await session.commit()
+
+    async def _run_lane(self, key: tuple[str, int]) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane and not self._stopping:
+                rows = [lane.pop(0)]
+                kind = rows[0].kind
+                if kind == OutboxKind.CARD_REFRESH:
+                    # several refreshes of one lead waiting together need one round of edits
+                    rows += [r for r in lane if r.kind == OutboxKind.CARD_REFRESH]
+                    lane[:] = [r for r in lane if r.kind != OutboxKind.CARD_REFRESH]
+                elif kind == OutboxKind.CARD:
+                    # new cards queued for one chat go out together: one read, one record
+                    while lane and lane[0].kind == OutboxKind.CARD and len(rows) < CARD_GROUP:
+                        rows.append(lane.pop(0))
+                outcomes = await self._deliver_safely(rows)
+                await self._settle_each(rows, outcomes)
+                retry = next((o for o in outcomes if o.result is Result.RETRY), None)
+                if retry is not None and lane:
+                    # keep this chat's order: the rest waits for the row that has to wait
+                    # (taken off the lane before the await: rows claimed meanwhile must stay)
+                    rest = lane[:]
+                    lane.clear()
+                    await self._settle(rest, retry, count_attempt=False)
+        finally:
+            self._lanes.pop(key, None)
+            leftover = [row.id for row in lane]
+            # no longer renewed: another sender may take them once their lease ends
+            self._in_flight.difference_update(leftover)
+            if self._stopping:
+                self._unsent.extend(leftover)
+
+    async def _deliver_safely(self, rows: list[OutboxMessage]) -> list[Outcome]:
+        """One outcome per row; a crash retries them all, losing none."""
+        try:
+            if rows[0].kind == OutboxKind.CARD:
+                return await self._send_cards(rows)
+            if rows[0].kind == OutboxKind.CARD_REFRESH:
+                return [await self._refresh_cards(rows[0].lead_id or 0)] * len(rows)
+            if rows[0].kind == OutboxKind.COPY:
+                return [await self._copy(rows[0])]
+            if rows[0].kind == OutboxKind.ALERT:
+                return [await self._send_alert(rows[0])]
+            return [await self._send_text(rows[0])]
+        except Exception as exc:  # a bug or the database: never lose the row
+            log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
+            return [Outcome(Result.RETRY, error=repr(exc))] * len(rows)
+
+    async def _settle_each(self, rows: list[OutboxMessage], outcomes: list[Outcome]) -> None:
+        done = [row for row, o in zip(rows, outcomes, strict=True)
+                if o.result in (Result.DONE, Result.GONE)]  # fmt: skip
+        if done:
+            recorded = all(o.recorded for o in outcomes if o.result is Result.DONE)
+            await self._settle(done, Outcome(Result.DONE, recorded=recorded))
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome.result not in (Result.DONE, Result.GONE):
+                await self._settle([row], outcome)
+
+    async def _settle(
+        self, rows: list[OutboxMessage], outcome: Outcome, count_attempt: bool = True
+    ) -> None:
+        ids = [row.id for row in rows]
+        try:
+            if outcome.recorded:
+                return
+            async with self._sessions() as session:
+                now = self._delivery_clock.now()
+                if outcome.result in (Result.DONE, Result.GONE):
+                    await mark_sent(session, ids, now)
+                elif outcome.result is Result.FAILED:
+                    for row in rows:
+                        await mark_failed(session, row.id, row.attempts + 1, outcome.error)
+                        if row.lead_id is not None:
+                            session.add(LeadEvent(
+                                lead_id=row.lead_id, kind="delivery_failed",
+                                data={"chat_id": row.chat_id, "error": outcome.error[:300]},
+                                created_at=self._clock.now(),
+                            ))  # fmt: skip
+                    log.warning("delivery given up outbox=%s lead=%s chat=%s error=%s",
+                                ids, rows[0].lead_id, rows[0].chat_id, outcome.error)  # fmt: skip
+                else:
+                    for row in rows:
+                        attempts = row.attempts + (1 if count_attempt and not outcome.retry_after
+                                                   else 0)  # fmt: skip
+                        delay = outcome.retry_after or self._backoff(attempts)
+                        await mark_retry(session, row.id, attempts, now + delay, outcome.error)
+                    log.info("delivery postponed outbox=%s lead=%s error=%s",
+                             ids, rows[0].lead_id, outcome.error)  # fmt: skip
+                await session.commit()
+        finally:
+            full = len(self._in_flight) >= self._max_claimed
+            self._in_flight.difference_update(ids)
+        if outcome.result is Result.RETRY or full:
+            # a retry changes the next due time; a full claim has room again for the backlog
+            self.wake()
+
+    def _backoff(self, attempts: int) -> timedelta:
+        limits = self._config.telegram
+        return min(limits.retry_max, limits.retry_base * (2 ** max(0, attempts - 1)))
+
+    async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Outcome:
+        """One Bot API call to `chat_id`, paced by the limits, its failure classified."""
+        loop = asyncio.get_running_loop()
+        async with self._slots:
+            at = self._limits.book_chat(chat_id, loop.time())
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            at = self._limits.book_global(loop.time())
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            try:
+                return Outcome(Result.DONE, value=await request())
+            except TelegramRetryAfter as exc:
+                self._limits.pause(loop.time() + exc.retry_after)
+                return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
+            except TelegramForbiddenError as exc:
+                return Outcome(Result.FAILED, exc.message)
+            except TelegramBadRequest as exc:
+                if _not_modified(exc):
+                    return Outcome(Result.DONE)
+                if _message_gone(exc):
+                    return Outcome(Result.GONE, exc.message)
+                return Outcome(Result.FAILED, exc.message)
+            except Exception as exc:  # network errors, 5xx, garbage answers: try again later
+                return Outcome(Result.RETRY, f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _card(
+        self, session: AsyncSession, lead: Lead, staff_id: int | None
+    ) -> tuple[CardView, str]:
+        return await card_for(session, lead, staff_id, self._config, self._clock.now())
+
+    async def _send_cards(self, rows: list[OutboxMessage]) -> list[Outcome]:
+        """New cards for one chat, one outcome per row.
+
+        The leads are read in one go and the sent cards recorded in one transaction: a lead
+        burst must not cost a few database round trips per card.
+        """
+        chat_id = rows[0].chat_id
+        assert chat_id is not None
+        lead_ids = [row.lead_id for row in rows if row.lead_id is not None]
+        async with self._sessions() as session:
+            leads = {lead.id: lead for lead in await load_leads(session, lead_ids)}
+            shown = set(await session.scalars(select(LeadCard.lead_id).where(
+                LeadCard.chat_id == chat_id, LeadCard.lead_id.in_(lead_ids))))  # fmt: skip
+            requests = await request_counts(session, lead_ids)
+            missed = await missed_calls(session, lead_ids)
+            viewers = {row.staff_id for row in rows if row.staff_id is not None}
+            staff = {staff_id: await session.get(Staff, staff_id) for staff_id in viewers}
+        now = self._clock.now()
+
+        async def send(row: OutboxMessage) -> tuple[Outcome, LeadCard | None]:
+            lead = leads.get(row.lead_id or 0)
+            if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
+                return Outcome(Result.DONE), None
+            viewer = staff.get(row.staff_id) if row.staff_id is not None else None
+            view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id],
+                                           missed=missed.get(lead.id))  # fmt: skip
+            outcome = await self._call(chat_id, partial(
+                self._bot.send_message, chat_id=chat_id, text=view.text,
+                reply_markup=card_keyboard(view, locale)))  # fmt: skip
+            if outcome.result is not Result.DONE:
+                return outcome, None
+            return outcome, LeadCard(
+                lead_id=lead.id, chat_id=chat_id, message_id=outcome.value.message_id,
+                staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
+                created_at=self._clock.now(),
+            )  # fmt: skip
+
+        # sent side by side: the limiter books them in order, so at Telegram's pace they still
+        # arrive in order; new cards are independent messages, so a burst may interleave
+        results = await asyncio.gather(*(send(row) for row in rows))
+        outcomes = [outcome for outcome, _ in results]
+        sent = [card for _, card in results if card is not None]
+        if not sent:
+            return outcomes
+        done = [row.id for row, o in zip(rows, outcomes, strict=True) if o.result is Result.DONE]
+        await self._record_cards(sent, done)
+        return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
+
+    async def _record_cards(self, cards: list[LeadCard], done: list[int]) -> None:
+        """Store the cards' message ids and mark their rows sent, in one transaction."""
+        async with self._sessions() as session:
+            # a manager may have opened the same lead from a list meanwhile: that copy is kept
+            chats = {card.chat_id for card in cards}
+            rows = await session.execute(
+                select(LeadCard.lead_id, LeadCard.chat_id).where(
+                    LeadCard.chat_id.in_(chats),
+                    LeadCard.lead_id.in_([card.lead_id for card in cards]))
+            )  # fmt: skip
+            known = {(lead_id, chat_id) for lead_id, chat_id in rows}
+            session.add_all([c for c in cards if (c.lead_id, c.chat_id) not in known])
+            await mark_sent(session, done, self._delivery_clock.now())
+            await session.flush()
+            versions = dict((await session.execute(select(Lead.id, Lead.version).where(
+                Lead.id.in_([card.lead_id for card in cards])))).all())  # fmt: skip
+            await session.commit()
+        for card in cards:
+            log.info("card sent lead=%s chat=%s message=%s",
+                     card.lead_id, card.chat_id, card.message_id)  # fmt: skip
+        for card in cards:
+            if versions.get(card.lead_id) != card.rendered_version:
+                await self._refresh_cards(card.lead_id)  # it changed while the card was on the way
+
+    async def _refresh_cards(self, lead_id: int) -> Outcome:
+        entry = self._refreshing.setdefault(lead_id, _LeadLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                return await self._refresh_stale_cards(lead_id)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._refreshing[lead_id]
+
+    async def _refresh_stale_cards(self, lead_id: int) -> Outcome:
+        async with self._sessions() as session:
+            lead = await load_lead(session, lead_id)
+            if lead is None:
+                return Outcome(Result.DONE)
+            stale = [card for card in await cards_of(session, lead_id)
+                     if card.rendered_version < lead.version]  # fmt: skip
+            views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
+        outcomes = await asyncio.gather(*(self._edit_card(card, view, locale, lead.version)
+                                          for card, view, locale in views))  # fmt: skip
+        retry = [o for o in outcomes if o.result is Result.RETRY]
+        return retry[0] if retry else Outcome(Result.DONE)
+
+    async def _edit_card(
+        self, card: LeadCard, view: CardView, locale: str, version: int
+    ) -> Outcome:
+        outcome = await self._call(
+            card.chat_id,
+            lambda: self._bot.edit_message_text(
+                chat_id=card.chat_id, message_id=card.message_id, text=view.text,
+                reply_markup=card_keyboard(view, locale),
+            ),
+        )  # fmt: skip
+        if outcome.result is Result.RETRY:
+            return outcome
+        async with self._sessions() as session:
+            if outcome.result is Result.GONE:
+                await session.execute(delete(LeadCard).where(LeadCard.id == card.id))
+            else:  # done, or refused for good: either way this version needs no more edits
+                await session.execute(
+                    update(LeadCard).where(LeadCard.id == card.id).values(rendered_version=version)
+                )
+            await session.commit()
+        log.info("card edited lead=%s chat=%s message=%s result=%s",
+                 card.lead_id, card.chat_id, card.message_id, outcome.result.value)  # fmt: skip
+        return outcome
+
+    async def _send_text(self, row: OutboxMessage) -> Outcome:
+        assert row.chat_id is not None
+        async with self._sessions() as session:
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        locale = reader_for(staff, self._config.locale).locale
+        payload = row.payload
+        text = render(f"{payload['template']}.html.j2", locale, **payload.get("context", {}))
+        markup = (
+            reply_keyboard(row.lead_id, locale) if payload.get("reply") and row.lead_id else None
+        )
+        if payload.get("calls") and row.lead_id:  # a missed call: Called back / No answer
+            markup = missed_call_keyboard(row.lead_id, locale)
+        outcome = await self._call(
+            row.chat_id,
+            lambda: self._bot.send_message(chat_id=row.chat_id, text=text, reply_markup=markup),
+        )
+        if outcome.result is Result.DONE:
+            log.info("message sent lead=%s chat=%s template=%s",
+                     row.lead_id, row.chat_id, payload["template"])  # fmt: skip
+            if markup is not None and payload.get("reply"):
+                await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _send_alert(self, row: OutboxMessage) -> Outcome:
+        """A reminder or an escalation: its headline over the lead's card as this reader sees
+        it now, with the card's buttons (a reminder) or Reassign / Take over / Snooze (an
+        escalation). Done meanwhile (taken, answered, closed): dropped, nothing sent."""
+        assert row.chat_id is not None and row.lead_id is not None
+        subject = AlertSubject.of(row.payload)
+        async with self._sessions() as session:
+            lead = await load_lead(session, row.lead_id)
+            task = await session.get(Task, subject.task_id) if subject.task_id else None
+            if lead is None or not still_pending(subject, lead, task):
+                log.info("alert dropped lead=%s chat=%s kind=%s: done meanwhile",
+                         row.lead_id, row.chat_id, subject.kind)  # fmt: skip
+                return Outcome(Result.DONE)
+            view, locale = await self._card(session, lead, row.staff_id)
+            reader = await session.get(Staff, row.staff_id) if row.staff_id else None
+        headline = render("sla_alert.html.j2", locale,
+                          **headline_context(subject, lead, task, self._config))  # fmt: skip
+        markup = (
+            escalation_keyboard(lead.id, lead.version, subject, self._config, locale,
+                                may_take_over=may_own_leads(reader))
+            if subject.step is Step.ESCALATE else card_keyboard(view, locale)
+        )  # fmt: skip
+        outcome = await self._call(row.chat_id, partial(
+            self._bot.send_message, chat_id=row.chat_id, text=f"{headline}\n\n{view.text}",
+            reply_markup=markup))  # fmt: skip
+        if outcome.result is Result.DONE:
+            log.info("alert sent lead=%s chat=%s kind=%s step=%s",
+                     row.lead_id, row.chat_id, subject.kind, subject.step)  # fmt: skip
+        return outcome
+
+    async def _copy(self, row: OutboxMessage) -> Outcome:
+        """A client's photo, document, voice... copied into a staff chat, with Reply."""
+        assert row.chat_id is not None and row.lead_id is not None
+        async with self._sessions() as session:
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        markup = reply_keyboard(row.lead_id, reader_for(staff, self._config.locale).locale)
+        payload = row.payload
+        outcome = await self._call(
+            row.chat_id,
+            lambda: self._bot.copy_message(
+                chat_id=row.chat_id, from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"], reply_markup=markup,
+            ),
+        )  # fmt: skip
+        if outcome.result is Result.DONE:
+            log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
+            await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _remember_relayed(self, row: OutboxMessage, outcome: Outcome) -> None:
+        """So that replying to this message in Telegram answers the lead's client."""
+        message_id = getattr(outcome.value, "message_id", None)
+        if row.chat_id is None or row.lead_id is None or message_id is None:
+            return
+        async with self._sessions() as session:
+            await remember_relayed(session, row.chat_id, message_id, row.lead_id,
+                                   self._clock.now())  # fmt: skip

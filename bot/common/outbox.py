@@ -1,0 +1,185 @@
+"""The outbox: notifications written in the same transaction as the change that causes them.
+
+The notifier (bot/adapters/telegram/notifier.py) sends them after the commit; these
+functions are its database side and know nothing of Telegram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import note_outbox_written
+from storage.models import LeadCard, OutboxKind, OutboxMessage, OutboxState
+
+
+def _row(
+    kind: OutboxKind,
+    lead_id: int | None,
+    now: datetime,
+    chat_id: int | None = None,
+    staff_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    # every row has every key: one multi-row INSERT takes them all
+    return {
+        "kind": kind, "lead_id": lead_id, "chat_id": chat_id, "staff_id": staff_id,
+        "payload": payload or {}, "state": OutboxState.PENDING, "attempts": 0,
+        "created_at": now,
+    }  # fmt: skip
+
+
+def card_message(lead_id: int, chat_id: int, staff_id: int | None, now: datetime) -> dict[str, Any]:
+    """A new card for `chat_id`, rendered at send time from the lead as it is then."""
+    return _row(OutboxKind.CARD, lead_id, now, chat_id, staff_id)
+
+
+def card_refresh(lead_id: int, now: datetime) -> dict[str, Any]:
+    """Redraw every card of the lead: it changed."""
+    return _row(OutboxKind.CARD_REFRESH, lead_id, now)
+
+
+def text_message(
+    lead_id: int | None,
+    chat_id: int,
+    staff_id: int | None,
+    template: str,
+    context: dict[str, Any],
+    now: datetime,
+    reply: bool = False,
+    calls: bool = False,
+) -> dict[str, Any]:
+    """A message rendered from `template` at send time, in the recipient's language; with
+    `reply`, it carries a Reply button (a client's message relayed to a manager); with
+    `calls`, the missed-call buttons (Called back / No answer)."""
+    payload: dict[str, Any] = {"template": template, "context": context}
+    if reply:
+        payload["reply"] = True
+    if calls:
+        payload["calls"] = True
+    return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
+
+
+def copied_message(
+    lead_id: int, chat_id: int, staff_id: int | None, from_chat_id: int, message_id: int,
+    now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """A client's photo, document, voice message... copied into a staff chat (copyMessage),
+    with a Reply button."""
+    payload = {"from_chat_id": from_chat_id, "message_id": message_id}
+    return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
+
+
+def alert_message(
+    lead_id: int, chat_id: int, staff_id: int | None, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A reminder or an escalation (bot/sla/sweep.py): a headline and the lead's card, rendered at
+    send time, or dropped then if the thing it is about was done meanwhile."""
+    return _row(OutboxKind.ALERT, lead_id, now, chat_id, staff_id, payload)
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write notifications in the caller's transaction; the notifier is woken by its commit."""
+    if not rows:
+        return
+    await session.execute(insert(OutboxMessage.__table__), list(rows))
+    note_outbox_written(session)
+
+
+async def claim_due(
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    held: Collection[int] = (),
+) -> list[OutboxMessage]:
+    """Take up to `limit` due rows for this sender, oldest first, for `lease`.
+
+    On PostgreSQL rows are locked with SKIP LOCKED so two instances never take the same row;
+    the lease lets another instance take over the rows of a sender that died. SQLite serves
+    one process, so there a claim writes nothing (a write per claim would queue behind every
+    intake commit): the sender keeps its claims in memory and passes them back as `held`.
+    """
+    sqlite = session.bind.dialect.name == "sqlite"
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.state == OutboxState.PENDING,
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if sqlite:
+        if held:
+            query = query.where(OutboxMessage.id.not_in(list(held)))
+        return list((await session.scalars(query)).all())
+    rows = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
+    if rows:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .values(claimed_until=now + lease)
+        )
+    await session.commit()
+    return rows
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest postponed row may be tried again (the notifier sleeps until then).
+
+    One index lookup. Rows due now were just claimed; rows held by a sender that died come
+    back when their lease ends, which the notifier's idle wake-up covers.
+    """
+    return await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.next_attempt_at.is_not(None),
+        )
+    )
+
+
+async def mark_sent(session: AsyncSession, message_ids: Sequence[int], now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids))
+        .values(state=OutboxState.SENT, sent_at=now, claimed_until=None, last_error=None)
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, message_id: int, attempts: int, at: datetime, error: str
+) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(attempts=attempts, next_attempt_at=at, claimed_until=None, last_error=error[:500])
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, attempts: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(state=OutboxState.FAILED, attempts=attempts, claimed_until=None,
+                last_error=error[:500])
+    )  # fmt: skip
+
+
+async def cards_of(session: AsyncSession, lead_id: int) -> list[LeadCard]:
+    return list((await session.scalars(select(LeadCard).where(LeadCard.lead_id == lead_id))).all())
+
+
+async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """Give claimed rows back so any sender may take them now."""
+    for start in range(0, len(message_ids), 500):
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids[start : start + 500]))
+            .values(claimed_until=None)
+        )

@@ -1,0 +1,117 @@
+"""All text through one Jinja environment: HTML templates escape every value they print.
+
+`*.html.j2` templates produce Telegram HTML (autoescaped); `*.txt.j2` produce plain text
+(alerts, which Telegram shows verbatim). Short labels (buttons, statuses) live in
+`templates/<locale>/labels.toml`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import templates
+from bot.common.contacts import display_phone
+from bot.config import AppConfig
+
+TEMPLATES_DIR = Path(templates.__file__).resolve().parent
+LOCALES = ("ru", "en")
+TELEGRAM_TEXT_LIMIT = 4096
+ALERT_LIMIT = 200
+ELLIPSIS = "…"
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utf16_length(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units: an emoji counts as two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cut(value: Any, limit: int) -> str:
+    """Shorten to at most `limit` UTF-16 units, ending in an ellipsis when cut."""
+    text = "" if value is None else str(value)
+    if utf16_length(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        size = 2 if ord(char) > 0xFFFF else 1
+        if used + size > limit - 1:
+            break
+        kept.append(char)
+        used += size
+    return "".join(kept) + ELLIPSIS
+
+
+def visible_length(telegram_html: str) -> int:
+    """Length of a message as Telegram measures it: after tags and entities are parsed."""
+    return utf16_length(html.unescape(_TAG.sub("", telegram_html)))
+
+
+def since(moment: datetime, now: datetime, locale: str) -> str:
+    """'5 min ago' in the reader's language, coarse on purpose: a card is read, not audited."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    units = labels(locale)["ago"]
+    if seconds < 60:
+        return units["now"]
+    for size, key in ((86400, "days"), (3600, "hours"), (60, "minutes")):
+        if seconds >= size:
+            return units[key].format(n=seconds // size)
+    return units["now"]
+
+
+def local_time(moment: datetime, zone: Any) -> str:
+    return moment.astimezone(zone).strftime("%d.%m %H:%M")
+
+
+def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
+    """"14:02" today, "04.01 14:02" another day (local time)."""
+    local = moment.astimezone(config.zone)
+    if local.date() == now.astimezone(config.zone).date():
+        return local.strftime("%H:%M")
+    return local_time(moment, config.zone)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+    env.filters["cut"] = cut
+    env.filters["phone"] = display_phone
+    return env
+
+
+_ENV = _environment()
+
+
+@cache
+def labels(locale: str) -> dict[str, Any]:
+    return tomllib.loads((TEMPLATES_DIR / _locale(locale) / "labels.toml").read_text("utf-8"))
+
+
+def _locale(locale: str | None) -> str:
+    return locale if locale in LOCALES else "ru"
+
+
+def render(name: str, locale: str | None, **context: Any) -> str:
+    """Render `templates/<locale>/<name>`; the locale falls back to Russian."""
+    code = _locale(locale)
+    template = _ENV.get_template(f"{code}/{name}")
+    return template.render(labels=labels(code), locale=code, **context).strip()
+
+
+def render_alert(name: str, locale: str | None, **context: Any) -> str:
+    """A pop-up text for answerCallbackQuery: plain text, at most 200 characters."""
+    return cut(render(f"{name}.txt.j2", locale, **context), ALERT_LIMIT)

@@ -1,0 +1,250 @@
+"""Clients who write to the bot: each message becomes a lead (or joins the client's open one),
+and a manager's answer goes back to them. The Telegram side is handlers/client.py."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, union, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.common.contacts import InvalidContactField, normalise_phone
+from bot.common.lifecycle import CLOSED_STATUSES, SUPERVISING
+from bot.common.outbox import copied_message, enqueue
+from bot.config import AppConfig
+from bot.intake.input import IntakeResult, LeadInput
+from bot.intake.store import intake_leads
+from bot.leads.actions import ActionResult, Refusal, load_lead
+from bot.sla.answer_wait import client_answered, client_waits
+from storage.models import (
+    TELEGRAM_SOURCE,
+    Contact,
+    Lead,
+    LeadCard,
+    LeadEvent,
+    LeadStatus,
+    OutboxKind,
+    OutboxMessage,
+    RelayedMessage,
+    Staff,
+)
+
+MESSAGE_LIMIT = 4000
+NAME_LIMIT = 200
+# Telegram's own rule for a deep-link payload: up to 64 of A-Z a-z 0-9 _ -
+START_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _name(name: str | None) -> str | None:
+    """The client's Telegram name, as the lead's name."""
+    return (name or "")[:NAME_LIMIT] or None
+
+
+def start_tag(payload: str | None) -> str | None:
+    """The campaign in `t.me/<bot>?start=<tag>`; anything else is ignored, not an error."""
+    return payload if payload and START_TAG.match(payload) else None
+
+
+async def client_wrote(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    text: str,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+    tag: str | None = None,
+) -> IntakeResult:
+    """A message from a client: their open lead hears it (its owner is told), or it opens a
+    new lead, with the campaign they came from."""
+    item = LeadInput(
+        source=TELEGRAM_SOURCE, name=_name(name), message=text[:MESSAGE_LIMIT],
+        telegram_id=telegram_id, utm={"start": tag} if tag else {},
+    )  # fmt: skip
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
+    await client_waits(session, result.lead_id, now, config)
+    await session.commit()
+    return result
+
+
+# what stands for a photo, a voice message... in the lead's text (the thing itself is copied)
+MEDIA_MARKS = {
+    "photo": "📷 photo", "document": "📎 document", "voice": "🎤 voice message",
+    "video_note": "📹 video message", "video": "🎬 video", "audio": "🎵 audio",
+    "sticker": "🙂 sticker", "animation": "🎞 GIF",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClientMedia:
+    """A photo, document, voice or video note the client sent: copied, never downloaded."""
+
+    kind: str  # a key of MEDIA_MARKS
+    chat_id: int  # the client's chat, where the original stays
+    message_id: int
+    caption: str | None = None
+
+
+def media_text(kind: str, caption: str | None) -> str:
+    mark = MEDIA_MARKS.get(kind, "📎")
+    return f"{mark}: {caption}" if caption else mark
+
+
+async def client_sent_media(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    media: ClientMedia,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+    tag: str | None = None,
+) -> IntakeResult:
+    """A photo, document, voice or video note from a client: it joins or opens their lead like
+    a text, and the thing itself is copied to whoever gets the lead's news — its owner, or the
+    chats its card goes to while nobody owns it. One transaction."""
+    item = LeadInput(
+        source=TELEGRAM_SOURCE, name=_name(name),
+        message=media_text(media.kind, media.caption)[:MESSAGE_LIMIT],
+        telegram_id=telegram_id, utm={"start": tag} if tag else {},
+    )  # fmt: skip
+    [result] = await intake_leads(
+        session, [item], now, leads_chat_id, config, commit=False
+    )
+    await client_waits(session, result.lead_id, now, config)
+    chats = await _news_chats(session, result.lead_id)
+    await enqueue(session, [
+        copied_message(result.lead_id, chat_id, staff_id, media.chat_id, media.message_id, now)
+        for chat_id, staff_id in chats
+    ])  # fmt: skip
+    await session.commit()
+    return result
+
+
+async def _news_chats(session: AsyncSession, lead_id: int) -> list[tuple[int, int | None]]:
+    """Where news of a lead goes: its owner's chat; while nobody owns it, every chat its card
+    went to or is about to go to (rows written earlier in this transaction included)."""
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    if lead is None:
+        return []
+    if lead.owner_id is not None:
+        owner = await session.get(Staff, lead.owner_id)
+        return [(owner.telegram_id, owner.id)] if owner and owner.is_active else []
+    cards = union(
+        select(LeadCard.chat_id, LeadCard.staff_id).where(LeadCard.lead_id == lead_id),
+        select(OutboxMessage.chat_id, OutboxMessage.staff_id).where(
+            OutboxMessage.lead_id == lead_id, OutboxMessage.kind == OutboxKind.CARD,
+            OutboxMessage.chat_id.is_not(None),
+        ),
+    )  # fmt: skip
+    found: dict[int, int | None] = {}
+    for chat_id, staff_id in (await session.execute(cards)).all():
+        found.setdefault(chat_id, staff_id)
+    return sorted(found.items())
+
+
+async def lead_of_relayed(session: AsyncSession, chat_id: int, message_id: int) -> int | None:
+    """The lead a message in a staff chat stands for: a client's message relayed there, or
+    the lead's card. A manager replying to it answers that lead's client."""
+    relayed = await session.scalar(
+        select(RelayedMessage.lead_id).where(
+            RelayedMessage.chat_id == chat_id, RelayedMessage.message_id == message_id
+        )
+    )
+    if relayed is not None:
+        return relayed
+    return await session.scalar(
+        select(LeadCard.lead_id).where(LeadCard.chat_id == chat_id,
+                                       LeadCard.message_id == message_id)
+    )  # fmt: skip
+
+
+async def remember_relayed(
+    session: AsyncSession, chat_id: int, message_id: int, lead_id: int, now: datetime
+) -> None:
+    """A client's message (or the news of it) now shows in a staff chat as `message_id`."""
+    session.add(RelayedMessage(chat_id=chat_id, message_id=message_id, lead_id=lead_id,
+                               created_at=now))  # fmt: skip
+    await session.commit()
+
+
+async def client_shared_phone(
+    session: AsyncSession,
+    telegram_id: int,
+    name: str | None,
+    raw_phone: str,
+    now: datetime,
+    config: AppConfig,
+    leads_chat_id: int | None,
+) -> IntakeResult | None:
+    """The client shared their phone (the keyboard button): the contact and the open lead
+    learn it; None when it is not a phone number."""
+    try:
+        phone = normalise_phone(raw_phone, config.phone_region)
+    except InvalidContactField:
+        return None
+    item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone,
+                     telegram_id=telegram_id)  # fmt: skip
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
+    await client_waits(session, result.lead_id, now, config)
+    await session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a manager's answer goes: the client's private chat."""
+
+    result: ActionResult
+    chat_id: int | None = None
+
+
+async def reply_target(session: AsyncSession, lead_id: int, actor: Staff) -> ReplyTarget:
+    """May `actor` answer the client of this lead (its owner, or a supervisor; the lead still
+    open), and where to."""
+    lead = await load_lead(session, lead_id)
+    if lead is None:
+        return ReplyTarget(ActionResult(None, Refusal.NOT_FOUND))
+    if lead.status in CLOSED_STATUSES:
+        return ReplyTarget(ActionResult(lead, Refusal.CLOSED))
+    if actor.role not in SUPERVISING and lead.owner_id != actor.id:
+        owner = lead.owner.name if lead.owner else None
+        if lead.status == LeadStatus.NEW:
+            return ReplyTarget(ActionResult(lead, Refusal.OUTDATED))  # take it first
+        return ReplyTarget(ActionResult(lead, Refusal.NOT_YOURS, owner))
+    chat_id = None
+    if lead.contact_id is not None:
+        chat_id = await session.scalar(
+            select(Contact.telegram_id).where(Contact.id == lead.contact_id)
+        )
+    if chat_id is None:
+        return ReplyTarget(ActionResult(lead, Refusal.NOT_ALLOWED))
+    return ReplyTarget(ActionResult(lead), chat_id)
+
+
+async def record_reply(
+    session: AsyncSession, lead_id: int, actor: Staff, text: str, delivered: bool, now: datetime
+) -> None:
+    """The answer as the lead's history keeps it; a blocked bot is recorded as such."""
+    kind = "replied" if delivered else "client_blocked"
+    session.add(LeadEvent(lead_id=lead_id, kind=kind, actor_id=actor.id,
+                          data={"text": text[:MESSAGE_LIMIT]}, created_at=now))  # fmt: skip
+    # an answer is a step of the work: the lead is not stalled (the card does not change)
+    await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
+    if delivered:
+        await client_answered(session, lead_id, now)
+    await session.commit()
+
+
+FLOOD_WINDOW = timedelta(minutes=1)
+
+
+def admit_message(recent: list[str], now: datetime, limit: int) -> tuple[bool, list[str]]:
+    """Flood control for one client: at most `limit` messages a minute are passed on. Takes
+    and returns the times of the recent ones (ISO strings: they live in the FSM data)."""
+    kept = [at for at in recent if now - datetime.fromisoformat(at) < FLOOD_WINDOW]
+    if len(kept) >= limit:
+        return False, kept
+    return True, [*kept, now.isoformat()]

@@ -1,0 +1,312 @@
+"""The lead card: what one reader sees of a lead, and which buttons they get."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.common.reasons import system_reason_label
+from bot.common.render import (
+    TELEGRAM_TEXT_LIMIT,
+    local_time,
+    render,
+    short_time,
+    since,
+    visible_length,
+)
+from bot.config import AppConfig
+from storage.models import (
+    CALLBACK_TASK,
+    MISSED_CALL_TASK,
+    TELEGRAM_SOURCE,
+    Lead,
+    LeadCard,
+    LeadEvent,
+    LeadStatus,
+    Role,
+    Staff,
+    Task,
+)
+
+# Field budgets in UTF-16 units: together with the labels they keep a card under 4096.
+NAME_LIMIT = 200
+FIELD_LIMIT = 200
+MESSAGE_LIMIT = 2400
+EXTRA_LIMIT = 300
+
+
+class CardAction(enum.StrEnum):
+    TAKE = "take"
+    JUNK = "junk"
+    CALLBACK = "callback"
+    QUALIFY = "qualify"
+    CONVERT = "convert"
+    REFUSE = "refuse"
+    NOTE = "note"
+    HISTORY = "history"
+    DONE = "done"
+    RESCHEDULE = "reschedule"
+    REOPEN = "reopen"
+    REASSIGN = "reassign"
+    MERGE = "merge"  # into the lead it possibly duplicates
+    REPLY = "reply"  # answer a client who wrote to the bot
+    CALLED_BACK = "called_back"  # a missed call was returned
+    NO_ANSWER = "no_answer"  # a missed call was returned, nobody picked up: try again later
+
+
+A = CardAction
+# what the person who works a lead can do next, by status
+WORKING_ACTIONS = {
+    LeadStatus.IN_WORK: (A.CALLBACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+    LeadStatus.CALLBACK: (A.DONE, A.RESCHEDULE, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who looks at a card: a staff member in their private chat, or the team chat."""
+
+    staff_id: int | None
+    role: Role | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class MissedCalls:
+    """The lead's latest missed-call task, as its card tells it."""
+
+    phone: str
+    count: int
+    last_at: datetime
+    due_at: datetime
+    open: bool
+    called_back_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CardView:
+    lead_id: int
+    text: str
+    actions: tuple[CardAction, ...]
+
+
+def card_actions(
+    lead: Lead, reader: Reader, missed_call_open: bool = False
+) -> tuple[CardAction, ...]:
+    """The buttons depend on the lead's status and on who looks: a new lead is anyone's to
+    take; an open one is worked by its owner (and supervisors); a closed one only a
+    supervisor can reopen. Supervisors may also hand an open lead to someone (Reassign).
+    The team chat sees only Take and Junk."""
+    supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
+    actions = _status_actions(lead, reader, supervising)
+    if missed_call_open and actions and lead.status in WORKING_ACTIONS.keys() | {LeadStatus.NEW}:
+        # whoever may work (or take) the lead may return the call; on a new lead it takes it
+        actions = (A.CALLED_BACK, A.NO_ANSWER, *actions)
+    if (
+        supervising
+        and lead.possible_duplicate_of_id
+        and lead.status in WORKING_ACTIONS.keys() | {LeadStatus.NEW}
+    ):
+        return (*actions, A.MERGE)
+    return actions
+
+
+def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[CardAction, ...]:
+    if lead.status == LeadStatus.NEW:
+        if supervising:
+            return (A.TAKE, A.JUNK, A.REASSIGN)
+        offered_elsewhere = lead.offered_to_id not in (None, reader.staff_id)
+        return () if offered_elsewhere else (A.TAKE, A.JUNK)
+    if reader.staff_id is None:
+        return ()
+    if lead.status in WORKING_ACTIONS:
+        working = WORKING_ACTIONS[LeadStatus(lead.status)]
+        if lead.source == TELEGRAM_SOURCE:  # the client is in Telegram: answer them here
+            working = (A.REPLY, *working)
+        if supervising:
+            return (*working, A.REASSIGN)
+        return working if reader.staff_id == lead.owner_id else ()
+    return (A.REOPEN, A.HISTORY) if supervising else ()
+
+
+def card_view(
+    lead: Lead,
+    owner_name: str | None,
+    reader: Reader,
+    now: datetime,
+    reason_label: str | None = None,
+    requests: int = 1,
+    callback_due: str | None = None,
+    offered_name: str | None = None,
+    missed_call: dict[str, object] | None = None,
+) -> CardView:
+    """Render the card; long fields are cut so it always fits in one Telegram message."""
+    message_limit = MESSAGE_LIMIT
+    while True:
+        text = render(
+            "card.html.j2",
+            reader.locale,
+            lead=lead,
+            owner_name=owner_name,
+            is_mine=reader.staff_id is not None and reader.staff_id == lead.owner_id,
+            ago=since(lead.created_at, now, reader.locale),
+            requests=requests,
+            reason_label=reason_label,
+            callback_due=callback_due,
+            offered_name=offered_name,
+            offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
+            missed_call=missed_call,
+            limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
+                    "extra": EXTRA_LIMIT},
+        )  # fmt: skip
+        if visible_length(text) <= TELEGRAM_TEXT_LIMIT or message_limit < 100:
+            missed_open = bool(missed_call and missed_call["open"])
+            return CardView(lead.id, text, card_actions(lead, reader, missed_open))
+        message_limit //= 2
+
+
+def reader_for(staff: Staff | None, default_locale: str) -> Reader:
+    """The team chat (no staff row) reads in the configured language."""
+    if staff is None:
+        return Reader(staff_id=None, role=None, locale=default_locale)
+    return Reader(staff_id=staff.id, role=Role(staff.role), locale=staff.language or default_locale)
+
+
+async def request_counts(session: AsyncSession, lead_ids: list[int]) -> dict[int, int]:
+    """How many requests each lead holds: the one that opened it and those that joined it."""
+    joined = await session.execute(
+        select(LeadEvent.lead_id, func.count())
+        .where(LeadEvent.lead_id.in_(lead_ids), LeadEvent.kind == "repeat_request")
+        .group_by(LeadEvent.lead_id)
+    )
+    counts: dict[int, int] = {lead_id: count for lead_id, count in joined}
+    return {lead_id: 1 + counts.get(lead_id, 0) for lead_id in lead_ids}
+
+
+async def callbacks_due(session: AsyncSession, lead_ids: list[int]) -> dict[int, datetime]:
+    """When each lead's open call-back is due (leads without one are left out)."""
+    due = await session.execute(
+        select(Task.lead_id, func.min(Task.due_at))
+        .where(Task.lead_id.in_(lead_ids), Task.kind == CALLBACK_TASK, Task.done_at.is_(None))
+        .group_by(Task.lead_id)
+    )
+    return {lead_id: moment for lead_id, moment in due}
+
+
+async def missed_calls(session: AsyncSession, lead_ids: list[int]) -> dict[int, MissedCalls]:
+    """Each lead's latest missed-call task (leads without one are left out)."""
+    tasks = await session.scalars(
+        select(Task)
+        .where(Task.lead_id.in_(lead_ids), Task.kind == MISSED_CALL_TASK)
+        .order_by(Task.id)
+    )
+    found: dict[int, MissedCalls] = {}
+    for task in tasks:
+        data = task.data or {}
+        last = datetime.fromisoformat(data["last_at"]) if data.get("last_at") else task.due_at
+        back = data.get("called_back_at")
+        found[task.lead_id] = MissedCalls(
+            phone=str(data.get("phone", "")), count=task.count, last_at=last, due_at=task.due_at,
+            open=task.done_at is None,
+            called_back_at=datetime.fromisoformat(back) if back else task.done_at,
+        )  # fmt: skip
+    return found
+
+
+def missed_call_lines(
+    missed: MissedCalls | None, now: datetime, config: AppConfig
+) -> dict[str, object] | None:
+    """What the card's missed-call lines say, in the team's zone."""
+    if missed is None:
+        return None
+    retry = missed.open and missed.due_at > missed.last_at  # "no answer": tried, next try set
+    return {
+        "open": missed.open, "phone": missed.phone, "count": missed.count,
+        "last": short_time(missed.last_at, now, config),
+        "next": short_time(missed.due_at, now, config) if retry else None,
+        "called_back": short_time(missed.called_back_at, now, config)
+        if missed.called_back_at and not missed.open else None,
+    }  # fmt: skip
+
+
+def card_as_seen_by(
+    lead: Lead,
+    staff: Staff | None,
+    config: AppConfig,
+    now: datetime,
+    requests: int,
+    callback_due: datetime | None = None,
+    missed: MissedCalls | None = None,
+) -> tuple[CardView, str]:
+    """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
+    reader = reader_for(staff, config.locale)
+    reason = None
+    if lead.close_reason:
+        outcome = "refuse" if lead.status == LeadStatus.REFUSED else "junk"
+        reason = config.close_reason(outcome, lead.close_reason)
+    # a reason from the pickers, or one only the system gives ("stale")
+    reason_label = (reason.label(reader.locale) if reason
+                    else system_reason_label(lead.close_reason, reader.locale, config))  # fmt: skip
+    view = card_view(
+        lead,
+        lead.owner.name if lead.owner else None,
+        reader,
+        now,
+        reason_label=reason_label,
+        requests=requests,
+        callback_due=local_time(callback_due, config.zone) if callback_due else None,
+        offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
+        missed_call=missed_call_lines(missed, now, config),
+    )
+    return view, reader.locale
+
+
+async def card_for(
+    session: AsyncSession, lead: Lead, staff_id: int | None, config: AppConfig, now: datetime
+) -> tuple[CardView, str]:
+    """The card of `lead` as the staff member `staff_id` (None: the team chat) sees it now.
+
+    `lead.owner` must be loaded (bot.leads.actions.load_lead does)."""
+    staff = await session.get(Staff, staff_id) if staff_id is not None else None
+    requests = (await request_counts(session, [lead.id]))[lead.id]
+    due = (await callbacks_due(session, [lead.id])).get(lead.id)
+    missed = (await missed_calls(session, [lead.id])).get(lead.id)
+    return card_as_seen_by(lead, staff, config, now, requests, due, missed)
+
+
+async def remember_card(
+    session: AsyncSession,
+    lead: Lead,
+    chat_id: int,
+    message_id: int,
+    staff_id: int | None,
+    locale: str,
+    now: datetime,
+) -> int | None:
+    """The card just sent to `chat_id` (opened from a list or a search) is the one to keep
+    up to date; the message id of the copy it replaces, if any, is returned."""
+    card = await session.scalar(
+        select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
+    )
+    replaced = None
+    if card is None:
+        try:
+            async with session.begin_nested():  # the notifier may record its copy meanwhile
+                session.add(LeadCard(lead_id=lead.id, chat_id=chat_id, message_id=message_id,
+                                     staff_id=staff_id, locale=locale,
+                                     rendered_version=lead.version, created_at=now))  # fmt: skip
+        except IntegrityError:
+            card = await session.scalar(
+                select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
+            )
+    if card is not None:
+        replaced = card.message_id if card.message_id != message_id else None
+        card.message_id, card.staff_id, card.locale = message_id, staff_id, locale
+        card.rendered_version = lead.version
+    await session.commit()
+    return replaced

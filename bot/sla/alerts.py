@@ -1,0 +1,57 @@
+"""What a reminder or an escalation is about when it is sent: the ALERT row's payload, whether
+the matter is still undone (an alert about something settled is dropped), and its headline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.common.lifecycle import CLOSED_STATUSES
+from bot.config import AlertKind, AppConfig
+from bot.sla.deadlines import Step, steps_of
+from bot.sla.lead_timers import lead_alert_kind
+from storage.models import Lead, Task
+
+
+@dataclass(frozen=True)
+class AlertSubject:
+    """The payload of an ALERT outbox row: which limit, which step, and how far it had got."""
+
+    kind: AlertKind
+    step: Step
+    level: int
+    task_id: int | None
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> AlertSubject:
+        return cls(AlertKind(payload["kind"]), Step(payload["step"]), int(payload["level"]),
+                   payload.get("task_id"))  # fmt: skip
+
+
+def still_pending(subject: AlertSubject, lead: Lead | None, task: Task | None) -> bool:
+    """Is what the alert is about still undone? (Taken, answered, closed: the alert is
+    dropped rather than sent for nothing.)"""
+    if lead is None or lead.status in CLOSED_STATUSES:
+        return False
+    if subject.task_id is not None:
+        return task is not None and task.done_at is None
+    return lead_alert_kind(lead.status, lead.contacted_at is not None) is subject.kind
+
+
+def waited(subject: AlertSubject, config: AppConfig) -> int:
+    """Minutes the step stands for (the configured limit), for the headline."""
+    steps = dict(steps_of(subject.kind, config))
+    after = steps.get(subject.step, timedelta())
+    return int(after.total_seconds() // 60)
+
+
+def headline_context(
+    subject: AlertSubject, lead: Lead, task: Task | None, config: AppConfig
+) -> dict[str, Any]:
+    data = (task.data if task is not None else None) or {}
+    return {"kind": subject.kind.value, "step": subject.step.value, "lead_id": lead.id,
+            "minutes": waited(subject, config), "client": lead.name,
+            "count": task.count if task is not None else 1,
+            # No answer was pressed: the reminder is the time to try again
+            "retries": int(data.get("retries", 0))}  # fmt: skip
