@@ -30,11 +30,11 @@ from bot.routing.rules import deliver_waiting, pass_expired_offers
 from bot.sla.sweep import FiredAlert, fire_due_alerts
 from bot.team.staff import active_staff, ensure_admins, list_staff
 from handlers import build_dispatcher
-from handlers.calls import add_call_routes
-from handlers.connectors import add_connector_routes
-from handlers.dialogue_timeout import close_abandoned
-from handlers.http import IntakeSettings, add_intake_routes
+from handlers.dialogues import close_abandoned
 from handlers.menu import publish_all
+from handlers.web.connectors import add_connector_routes
+from handlers.web.intake import IntakeSettings, add_intake_routes
+from handlers.web.telephony import add_call_routes
 from scheduler import build_scheduler
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade

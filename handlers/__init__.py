@@ -7,13 +7,13 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 
 from bot.common.clock import Clock
 from bot.config import AppConfig
+from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
-from handlers.common import fallback_router, start_router
-from handlers.dialogue_timeout import DialogueTimeoutMiddleware
-from handlers.manager import dialogue_fallback_router, manager_router
+from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.reports import reports_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
+from handlers.start import fallback_router, start_router
 from handlers.team import team_router
 from storage.db import SessionFactory
 

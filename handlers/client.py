@@ -8,11 +8,11 @@ from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from aiogram.types import Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
-from bot.common.render import labels, local_time, render
+from bot.common.render import local_time, render
 from bot.config import AppConfig
 from bot.intake.client_chat import (
     MEDIA_MARKS,
@@ -25,12 +25,6 @@ from bot.intake.client_chat import (
 from bot.intake.input import IntakeResult
 from bot.sla.working_hours import after_hours_notice
 from storage.models import Staff
-
-
-def share_phone_keyboard(locale: str) -> ReplyKeyboardMarkup:
-    """One button that shares the client's own number; they may ignore it and just write."""
-    button = KeyboardButton(text=labels(locale)["client"]["share_phone"], request_contact=True)
-    return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
 def client_router() -> Router:

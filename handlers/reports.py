@@ -12,23 +12,22 @@ from bot.common.lifecycle import SUPERVISING
 from bot.common.render import render
 from bot.config import AppConfig
 from bot.reports.digest import daily_digest
-from handlers.filters import IsStaff
-from storage.models import Staff
+from handlers.filters import HasRole, IsStaff
 
 
 def reports_router() -> Router:
     router = Router(name="reports")
     router.message.filter(IsStaff())
 
-    @router.message(Command("digest"))
+    @router.message(Command("digest"), HasRole(SUPERVISING))
     async def digest(
-        message: Message, session: AsyncSession, staff: Staff, locale: str, config: AppConfig,
-        clock: Clock,
-    ) -> None:  # fmt: skip
-        if staff.role not in SUPERVISING:
-            await message.answer(render("supervisors_only.html.j2", locale))
-            return
+        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock
+    ) -> None:
         summary = await daily_digest(session, clock.now(), config)
         await message.answer(render("digest.html.j2", locale, **summary.context()))
+
+    @router.message(Command("digest"))
+    async def digest_refused(message: Message, locale: str) -> None:
+        await message.answer(render("supervisors_only.html.j2", locale))
 
     return router

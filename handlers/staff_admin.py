@@ -4,10 +4,7 @@ admin (re-read per update) and the person still active staff."""
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 from aiogram import Bot, F, Router, html
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -32,10 +29,10 @@ from bot.team.staff import (
     set_role,
     set_skills,
 )
-from handlers.filters import IsStaff
-from handlers.menu import refresh_menu
-from handlers.replies import card_message
-from handlers.staff_keyboards import (
+from handlers.card.answers import card_message
+from handlers.errors import refuse_staff_change, unchanged_or_gone
+from handlers.filters import IsAdmin, IsStaff
+from handlers.keyboards.staff import (
     StaffAction,
     StaffButton,
     StaffRoleButton,
@@ -44,9 +41,13 @@ from handlers.staff_keyboards import (
     staff_list_keyboard,
     staff_page_keyboard,
 )
+from handlers.menu import refresh_menu
 from storage.models import Role, Staff
 
 LIMITS = {"max_skills": MAX_SKILLS, "max_length": MAX_SKILL_LENGTH, "max_capacity": MAX_CAPACITY}
+
+ADMIN_PAGES = frozenset({StaffAction.LIST, StaffAction.OPEN, StaffAction.DEACTIVATE,
+                         StaffAction.SKILLS, StaffAction.CAPACITY})  # fmt: skip
 
 
 class StaffInput(StatesGroup):
@@ -65,21 +66,12 @@ def _invite_role(args: str | None) -> Role | None:
     return None
 
 
-def _is_admin(staff: Staff) -> bool:
-    return staff.role == Role.ADMIN
-
-
-async def _refuse(query: CallbackQuery, refusal: StaffRefusal, locale: str) -> None:
-    await query.answer(render_alert("staff_refusal", locale, reason=refusal.value),
-                       show_alert=True)  # fmt: skip
-
-
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
     """Turn the message the press came from into `text` (the list, a page, a question)."""
     message = card_message(query)
     if message is None:
         return
-    with suppress(TelegramBadRequest):  # pressed twice: the message already says this
+    with unchanged_or_gone():  # pressed twice: the message already says this
         await message.edit_text(text, reply_markup=markup)
 
 
@@ -107,14 +99,11 @@ def staff_admin_router() -> Router:
     router.message.filter(IsStaff())
     router.callback_query.filter(IsStaff())
 
-    @router.message(Command("invite"))
+    @router.message(Command("invite"), IsAdmin())
     async def invite(
         message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
         locale: str, config: AppConfig, clock: Clock, bot: Bot,
     ) -> None:  # fmt: skip
-        if not _is_admin(staff):
-            await message.answer(render("admin_only.html.j2", locale))
-            return
         role = _invite_role(command.args)
         ttl = config.staff.invite_ttl
         if role is None:
@@ -129,48 +118,39 @@ def staff_admin_router() -> Router:
             expires=local_time(created.expires_at, config.zone),
         ))  # fmt: skip
 
-    @router.message(Command("staff"))
+    @router.message(Command("staff"), IsAdmin())
     async def staff_list(
         message: Message, session: AsyncSession, staff: Staff, locale: str
     ) -> None:
-        if not _is_admin(staff):
-            await message.answer(render("admin_only.html.j2", locale))
-            return
         people = await active_members(session)
         await message.answer(render("staff_list.html.j2", locale, people=people),
                              reply_markup=staff_list_keyboard(people, locale))  # fmt: skip
 
-    @router.callback_query(StaffButton.filter(F.action == StaffAction.LIST))
+    @router.callback_query(StaffButton.filter(F.action == StaffAction.LIST), IsAdmin())
     async def back_to_list(
         query: CallbackQuery, session: AsyncSession, staff: Staff, locale: str
     ) -> None:
-        if not _is_admin(staff):
-            await _refuse(query, StaffRefusal.NOT_ADMIN, locale)
-            return
         people = await active_members(session)
         await _show(query, render("staff_list.html.j2", locale, people=people),
                     staff_list_keyboard(people, locale))  # fmt: skip
         await query.answer()
 
     @router.callback_query(
-        StaffButton.filter(F.action.in_({StaffAction.OPEN, StaffAction.DEACTIVATE}))
+        StaffButton.filter(F.action.in_({StaffAction.OPEN, StaffAction.DEACTIVATE})), IsAdmin()
     )
     async def open_page(
         query: CallbackQuery, callback_data: StaffButton, session: AsyncSession, staff: Staff,
         locale: str, config: AppConfig, clock: Clock,
     ) -> None:  # fmt: skip
         """A person's page; Deactivate shows it again with the question and Yes/Back."""
-        if not _is_admin(staff):
-            await _refuse(query, StaffRefusal.NOT_ADMIN, locale)
-            return
         member = await member_overview(session, callback_data.staff_id, clock.now(), config.zone)
         if member is None:
-            await _refuse(query, StaffRefusal.NOT_FOUND, locale)
+            await refuse_staff_change(query, StaffRefusal.NOT_FOUND, locale)
             return
         if callback_data.action is StaffAction.OPEN:
             await _show(query, _page(member, locale), staff_page_keyboard(member, staff.id, locale))
         elif member.staff_id == staff.id:
-            await _refuse(query, StaffRefusal.SELF, locale)
+            await refuse_staff_change(query, StaffRefusal.SELF, locale)
             return
         else:
             await _show(query, _page(member, locale, confirm=True),
@@ -186,7 +166,7 @@ def staff_admin_router() -> Router:
         result = await deactivate_staff(session, callback_data.staff_id, staff, clock.now(),
                                         leads_chat_id, config)  # fmt: skip
         if result.refusal is not None or result.staff is None:
-            await _refuse(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
+            await refuse_staff_change(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
             return
         gone = result.staff
         await refresh_menu(bot, gone, config.locale)
@@ -204,7 +184,7 @@ def staff_admin_router() -> Router:
         result = await set_role(session, callback_data.staff_id, callback_data.role, staff,
                                 clock.now())  # fmt: skip
         if result.refusal is not None or result.staff is None:
-            await _refuse(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
+            await refuse_staff_change(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
             return
         if result.changed:
             await refresh_menu(bot, result.staff, config.locale)
@@ -216,18 +196,15 @@ def staff_admin_router() -> Router:
                                         role=callback_data.role.value))  # fmt: skip
 
     @router.callback_query(
-        StaffButton.filter(F.action.in_({StaffAction.SKILLS, StaffAction.CAPACITY}))
+        StaffButton.filter(F.action.in_({StaffAction.SKILLS, StaffAction.CAPACITY})), IsAdmin()
     )
     async def ask_value(
         query: CallbackQuery, callback_data: StaffButton, session: AsyncSession, staff: Staff,
         locale: str, config: AppConfig, clock: Clock, state: FSMContext,
     ) -> None:  # fmt: skip
-        if not _is_admin(staff):
-            await _refuse(query, StaffRefusal.NOT_ADMIN, locale)
-            return
         member = await member_overview(session, callback_data.staff_id, clock.now(), config.zone)
         if member is None:
-            await _refuse(query, StaffRefusal.NOT_FOUND, locale)
+            await refuse_staff_change(query, StaffRefusal.NOT_FOUND, locale)
             return
         skills = callback_data.action is StaffAction.SKILLS
         await state.set_state(StaffInput.skills if skills else StaffInput.capacity)
@@ -237,6 +214,16 @@ def staff_admin_router() -> Router:
             what = "skills" if skills else "capacity"
             await message.answer(render("staff_ask.html.j2", locale, member=member, what=what,
                                         **LIMITS))  # fmt: skip
+
+    @router.message(Command("invite", "staff"))
+    async def admin_only(message: Message, locale: str) -> None:
+        await message.answer(render("admin_only.html.j2", locale))
+
+    # Confirm and a role change are re-checked by the core (which also refuses one's own
+    # demotion); the other pages are an admin's only
+    @router.callback_query(StaffButton.filter(F.action.in_(ADMIN_PAGES)))
+    async def admin_only_press(query: CallbackQuery, locale: str) -> None:
+        await refuse_staff_change(query, StaffRefusal.NOT_ADMIN, locale)
 
     # commands typed mid-dialogue run as usual (the dialogue waits); anything else is the answer
     answer_text = F.text & ~F.text.startswith("/")

@@ -13,7 +13,7 @@ from bot.common.render import render
 from bot.config import AppConfig
 from bot.team.overview import team_overview
 from bot.team.staff import set_duty
-from handlers.filters import IsStaff
+from handlers.filters import HasRole, IsStaff
 from storage.models import Staff
 
 DUTY_WORDS = {"on": True, "off": False}
@@ -35,17 +35,17 @@ def team_router() -> Router:
         await message.answer(render("duty.html.j2", locale, on_duty=staff.on_duty,
                                     role=staff.role))  # fmt: skip
 
-    @router.message(Command("team"))
+    @router.message(Command("team"), HasRole(SUPERVISING))
     async def team(
-        message: Message, session: AsyncSession, staff: Staff, locale: str, config: AppConfig,
-        clock: Clock,
-    ) -> None:  # fmt: skip
-        if staff.role not in SUPERVISING:
-            await message.answer(render("team_refused.html.j2", locale))
-            return
+        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock
+    ) -> None:
         now = clock.now()
         members = await team_overview(session, now, config.zone)
         day = now.astimezone(config.zone).strftime("%d.%m")
         await message.answer(render("team.html.j2", locale, members=members, day=day))
+
+    @router.message(Command("team"))
+    async def team_refused(message: Message, locale: str) -> None:
+        await message.answer(render("team_refused.html.j2", locale))
 
     return router

@@ -18,7 +18,7 @@ from bot.app import Application, dialogue_storage
 from bot.common.clock import ManualClock
 from bot.config import ConfigError, Settings, load_app_config
 from bot.devtools.emulator import BotMessage, TelegramEmulator
-from handlers.dialogue_timeout import abandoned_text
+from handlers.dialogues import abandoned_text
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, Task
 from tests.conftest import FSM_STORAGES

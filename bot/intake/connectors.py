@@ -3,7 +3,7 @@
 Each builder names its fields its own way; `[connectors]` in the configuration lists, per
 builder, which field names (case-insensitive) mean the name, phone, e-mail, message and service.
 Whatever else the form holds is kept in the lead's `extra`, with the payload itself under
-`extra["raw"]` (cut to `[connectors] raw_max_bytes`). The HTTP side is handlers/connectors.py.
+`extra["raw"]` (cut to `[connectors] raw_max_bytes`). The HTTP side is handlers/web/connectors.py.
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ from bot.leads.cards import (
 from bot.leads.reassign import may_own_leads
 from bot.sla.alerts import AlertSubject, headline_context, still_pending
 from bot.sla.deadlines import Step
-from handlers.escalations import escalation_keyboard
-from handlers.keyboards import card_keyboard, missed_call_keyboard, reply_keyboard
+from handlers.keyboards.escalation import escalation_keyboard
+from handlers.keyboards.lead import card_keyboard, missed_call_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
     Lead,

@@ -13,8 +13,9 @@ from bot.common.render import render
 from bot.config import AppConfig
 from bot.leads.cards import CardAction
 from bot.leads.notes import add_note, lead_history, may_annotate, shown_history
-from handlers.keyboards import HistoryPage, LeadButton, history_keyboard
-from handlers.replies import card_message, refuse, refuse_in_chat
+from handlers.card.answers import card_message
+from handlers.errors import refuse, refuse_in_chat
+from handlers.keyboards.lead import HistoryPage, LeadButton, history_keyboard
 from storage.models import Staff
 
 

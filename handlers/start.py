@@ -15,7 +15,7 @@ from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.intake.client_chat import start_tag
 from bot.team.invites import TOKEN_SHAPE, accept_invite
-from handlers.client import share_phone_keyboard
+from handlers.keyboards.client import share_phone_keyboard
 from handlers.menu import refresh_menu
 from storage.models import Staff
 

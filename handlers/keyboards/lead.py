@@ -9,9 +9,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.common.lifecycle import Action
-from bot.common.render import labels
+from bot.common.render import cut, labels
 from bot.config import AppConfig
 from bot.leads.cards import CardAction, CardView
+from bot.leads.reassign import Candidate
 
 
 class LeadButton(CallbackData, prefix="lead"):
@@ -127,3 +128,37 @@ def missed_call_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
         builder.button(text=names[action.value],
                        callback_data=LeadButton(action=action, lead_id=lead_id))  # fmt: skip
     return builder.as_markup()
+
+
+class ReassignTo(CallbackData, prefix="give"):
+    """`give:42:7:3`: lead 42 to staff 7, as the lead was at version 3 when the picker opened."""
+
+    lead_id: int
+    staff_id: int
+    version: int
+
+
+def candidates_keyboard(
+    lead_id: int, version: int, people: list[Candidate], locale: str
+) -> InlineKeyboardMarkup:
+    words = labels(locale)["reassign"]
+    builder = InlineKeyboardBuilder()
+    for person in people:
+        duty = "🟢" if person.on_duty else "⚪"
+        load = words["load"].format(n=person.open_leads)
+        if person.capacity is not None:
+            load += f"/{person.capacity}"
+        builder.button(text=cut(f"{duty} {person.name} · {load}", 60),
+                       callback_data=ReassignTo(lead_id=lead_id, staff_id=person.staff_id,
+                                                version=version))  # fmt: skip
+    builder.button(text=labels(locale)["buttons"]["back"],
+                   callback_data=CardBackButton(lead_id=lead_id))  # fmt: skip
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+class MergeInto(CallbackData, prefix="merge"):
+    """`merge:5:3`: lead 5 is merged into lead 3 (the survivor)."""
+
+    lead_id: int
+    into_id: int

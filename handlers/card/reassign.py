@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.lifecycle import Action
-from bot.common.render import cut, labels, render_alert
+from bot.common.render import render_alert
 from bot.config import AppConfig
 from bot.leads.actions import check_allowed
 from bot.leads.cards import CardAction
-from bot.leads.reassign import Candidate, reassign_candidates, reassign_lead
-from handlers.keyboards import CardBackButton, LeadButton
-from handlers.replies import refuse, show_keyboard
+from bot.leads.reassign import reassign_candidates, reassign_lead
+from handlers.card.answers import show_keyboard
+from handlers.errors import refuse
+from handlers.keyboards.lead import LeadButton, ReassignTo, candidates_keyboard
 from storage.models import Staff
-
-
-class ReassignTo(CallbackData, prefix="give"):
-    """`give:42:7:3`: lead 42 to staff 7, as the lead was at version 3 when the picker opened."""
-
-    lead_id: int
-    staff_id: int
-    version: int
-
-
-def candidates_keyboard(
-    lead_id: int, version: int, people: list[Candidate], locale: str
-) -> InlineKeyboardMarkup:
-    words = labels(locale)["reassign"]
-    builder = InlineKeyboardBuilder()
-    for person in people:
-        duty = "🟢" if person.on_duty else "⚪"
-        load = words["load"].format(n=person.open_leads)
-        if person.capacity is not None:
-            load += f"/{person.capacity}"
-        builder.button(text=cut(f"{duty} {person.name} · {load}", 60),
-                       callback_data=ReassignTo(lead_id=lead_id, staff_id=person.staff_id,
-                                                version=version))  # fmt: skip
-    builder.button(text=labels(locale)["buttons"]["back"],
-                   callback_data=CardBackButton(lead_id=lead_id))  # fmt: skip
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 def reassign_router() -> Router:

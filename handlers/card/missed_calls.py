@@ -12,8 +12,8 @@ from bot.common.render import local_time, render_alert
 from bot.config import AppConfig
 from bot.leads.cards import CardAction
 from bot.telephony.missed_calls import RETRY_AFTER, return_missed_call
-from handlers.keyboards import LeadButton
-from handlers.replies import refuse
+from handlers.errors import refuse
+from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
 
 

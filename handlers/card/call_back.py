@@ -18,8 +18,14 @@ from bot.leads.actions import check_allowed
 from bot.leads.call_backs import finish_callback, schedule_callback
 from bot.leads.cards import CardAction
 from bot.leads.time_input import parse_when, tomorrow_morning
-from handlers.keyboards import CallbackChoice, CallbackWhen, LeadButton, callback_choices_keyboard
-from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
+from handlers.card.answers import card_message, show_keyboard
+from handlers.errors import refuse, refuse_in_chat
+from handlers.keyboards.lead import (
+    CallbackChoice,
+    CallbackWhen,
+    LeadButton,
+    callback_choices_keyboard,
+)
 from storage.models import Staff
 
 QUICK = {

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import (
     DEFAULT_DESTINY,
@@ -34,6 +34,7 @@ from aiogram.types import TelegramObject
 
 from bot.common.clock import Clock
 from bot.common.render import render
+from handlers.errors import unchanged_or_gone
 
 log = logging.getLogger("leadbot.dialogues")
 
@@ -65,7 +66,7 @@ async def _tell(
     """The dialogue's open question (a Qualify step) loses its buttons; the person is told."""
     prompt_id = data.get("prompt_id")
     if isinstance(prompt_id, int):
-        with suppress(TelegramBadRequest):  # already gone or without buttons
+        with unchanged_or_gone():  # already gone or without buttons
             await bot.edit_message_reply_markup(chat_id=key.chat_id, message_id=prompt_id,
                                                 reply_markup=None)  # fmt: skip
     await bot.send_message(key.chat_id, abandoned_text(data, abandon_after, locale),

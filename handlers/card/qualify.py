@@ -3,23 +3,18 @@ from the lead, then saves them (Qualify) or closes the deal (Convert)."""
 
 from __future__ import annotations
 
-import enum
-from contextlib import suppress
 from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.lifecycle import Action
-from bot.common.render import labels, render, render_alert
+from bot.common.render import render, render_alert
 from bot.config import AppConfig, DealField, FieldKind
 from bot.leads.actions import ActionResult, Refusal, check_allowed, load_lead
 from bot.leads.cards import CardAction
@@ -34,8 +29,9 @@ from bot.leads.qualify import (
     read_answer,
     shown_value,
 )
-from handlers.keyboards import LeadButton
-from handlers.replies import refuse, refuse_in_chat
+from handlers.errors import refuse, refuse_in_chat, unchanged_or_gone
+from handlers.keyboards.lead import LeadButton
+from handlers.keyboards.qualify import StepButton, StepChoice, step_keyboard
 from storage.models import Staff
 
 STARTS = {CardAction.QUALIFY: Action.QUALIFY, CardAction.CONVERT: Action.CONVERT}
@@ -43,32 +39,6 @@ STARTS = {CardAction.QUALIFY: Action.QUALIFY, CardAction.CONVERT: Action.CONVERT
 
 class QualifyDialogue(StatesGroup):
     answering = State()
-
-
-class StepChoice(enum.StrEnum):
-    KEEP = "keep"  # the value the lead already has
-    SKIP = "skip"  # an optional field left empty
-    CANCEL = "cancel"
-
-
-class StepButton(CallbackData, prefix="step"):
-    """A button under one step's question: `step:42:1:keep` (lead, step number, choice)."""
-
-    lead_id: int
-    step: int
-    choice: StepChoice
-
-
-def step_keyboard(
-    lead_id: int, step: int, field: DealField, has_value: bool, locale: str
-) -> InlineKeyboardMarkup:
-    names = labels(locale)["step_buttons"]
-    choices = [StepChoice.KEEP] if has_value else [] if field.required else [StepChoice.SKIP]
-    builder = InlineKeyboardBuilder()
-    for choice in [*choices, StepChoice.CANCEL]:
-        button = StepButton(lead_id=lead_id, step=step, choice=choice)
-        builder.button(text=names[choice.value], callback_data=button)
-    return builder.as_markup()
 
 
 def _stored(field: DealField, raw: Any) -> Any:
@@ -134,7 +104,7 @@ async def _retire_prompt(bot: Bot, chat_id: int, prompt_id: int | None) -> None:
     """The answered question loses its buttons, so an old step cannot be pressed again."""
     if prompt_id is None:
         return
-    with suppress(TelegramBadRequest):  # already gone or unchanged: nothing to retire
+    with unchanged_or_gone():  # already gone or unchanged: nothing to retire
         await bot.edit_message_reply_markup(chat_id=chat_id, message_id=prompt_id,
                                             reply_markup=None)  # fmt: skip
 

@@ -26,7 +26,7 @@ from bot.telephony.pbx import (
     zadarma_event,
     zadarma_signature_ok,
 )
-from handlers.http import MULTIPART, error_response, read_body, read_fields, refuse_unauthorised
+from handlers.web.body import MULTIPART, error_response, read_body, read_fields, refuse_unauthorised
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.calls")

@@ -14,8 +14,9 @@ from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import check_allowed, close_lead
 from bot.leads.cards import CardAction
-from handlers.keyboards import LeadButton, ReasonButton, reasons_keyboard
-from handlers.replies import card_message, refuse, refuse_in_chat, show_keyboard
+from handlers.card.answers import card_message, show_keyboard
+from handlers.errors import refuse, refuse_in_chat
+from handlers.keyboards.lead import LeadButton, ReasonButton, reasons_keyboard
 from storage.models import Staff
 
 COMMENT_LIMIT = 1000

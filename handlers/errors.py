@@ -1,17 +1,19 @@
-"""Answers shared by the staff routers: a refusal as an alert, the card's reader."""
+"""Every refusal a person sees, in one place: a press that changed nothing is answered with
+an alert saying why (and logged); a typed answer gets the same words as a message. And the
+Telegram errors a handler may meet and ignore on purpose."""
 
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 
 from aiogram import html
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.common.render import render_alert
 from bot.leads.actions import ActionResult
-from storage.models import Staff
+from bot.team.staff import StaffRefusal
 
 log = logging.getLogger("leadbot.presses")
 
@@ -39,23 +41,13 @@ async def refuse_in_chat(message: Message, result: ActionResult, locale: str) ->
     await message.answer(html.quote(refusal_text(result, locale)))
 
 
-def reader_staff_id(query: CallbackQuery, staff: Staff) -> int | None:
-    """A card in the team chat is the team's view; in a private chat, its owner's."""
-    message = query.message
-    private = message is not None and message.chat.type == "private"
-    return staff.id if private else None
+async def refuse_staff_change(query: CallbackQuery, refusal: StaffRefusal, locale: str) -> None:
+    await query.answer(render_alert("staff_refusal", locale, reason=refusal.value),
+                       show_alert=True)  # fmt: skip
 
 
-def card_message(query: CallbackQuery) -> Message | None:
-    """The card the button is on, if Telegram still lets the bot edit it."""
-    return query.message if isinstance(query.message, Message) else None
-
-
-async def show_keyboard(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
-    """Swap the buttons under the card the press came from (a picker, or the card's own)."""
-    card = card_message(query)
-    if card is None:
-        return
-    # pressed twice, or a refresh already put these buttons there: nothing to change
-    with suppress(TelegramBadRequest):
-        await card.edit_reply_markup(reply_markup=markup)
+def unchanged_or_gone() -> AbstractContextManager[None]:
+    """Around an edit of a message the bot sent earlier: "message is not modified" (pressed
+    twice, or a refresh got there first) and "message to edit not found" (deleted by the person)
+    both leave nothing to do."""
+    return suppress(TelegramBadRequest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,16 +12,10 @@ from bot.common.clock import Clock
 from bot.common.render import labels, render, render_alert
 from bot.leads.cards import CardAction
 from bot.leads.merge import merge_leads, merge_proposal
-from handlers.keyboards import CardBackButton, LeadButton
-from handlers.replies import refuse, refuse_in_chat, show_keyboard
+from handlers.card.answers import show_keyboard
+from handlers.errors import refuse, refuse_in_chat
+from handlers.keyboards.lead import CardBackButton, LeadButton, MergeInto
 from storage.models import Staff
-
-
-class MergeInto(CallbackData, prefix="merge"):
-    """`merge:5:3`: lead 5 is merged into lead 3 (the survivor)."""
-
-    lead_id: int
-    into_id: int
 
 
 def merge_router() -> Router:

@@ -27,8 +27,9 @@ from bot.intake.connectors import (
     vk_lead,
 )
 from bot.intake.input import IntakeError, LeadInput
-from handlers.http import INTAKE_QUEUE, INTAKE_TYPES, read_fields, same_secret
-from handlers.http import error_response as _error
+from handlers.web.body import INTAKE_TYPES, read_fields, same_secret
+from handlers.web.body import error_response as _error
+from handlers.web.intake import INTAKE_QUEUE
 
 log = logging.getLogger("leadbot.connectors")
 

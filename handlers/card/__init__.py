@@ -14,19 +14,20 @@ from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import load_lead, reopen_lead, take_lead
 from bot.leads.cards import CardAction, card_for
-from handlers.escalations import escalation_router
+from handlers.card.answers import reader_staff_id, show_keyboard
+from handlers.card.call_back import callback_router
+from handlers.card.close import close_router
+from handlers.card.escalations import escalation_router
+from handlers.card.merge import merge_router
+from handlers.card.missed_calls import calls_router
+from handlers.card.notes import notes_router
+from handlers.card.qualify import qualify_router
+from handlers.card.reassign import reassign_router
+from handlers.card.reply import reply_router
+from handlers.errors import refuse
 from handlers.filters import IsStaff
-from handlers.keyboards import CardBackButton, LeadButton, card_keyboard
-from handlers.lead_callback import callback_router
-from handlers.lead_calls import calls_router
-from handlers.lead_close import close_router
-from handlers.lead_merge import merge_router
-from handlers.lead_notes import notes_router
-from handlers.lead_qualify import qualify_router
-from handlers.lead_reassign import reassign_router
-from handlers.lead_reply import reply_router
+from handlers.keyboards.lead import CardBackButton, LeadButton, card_keyboard
 from handlers.lists import lists_router
-from handlers.replies import reader_staff_id, refuse, show_keyboard
 from storage.models import Staff
 
 

@@ -25,8 +25,8 @@ from bot.intake.client_chat import (
     reply_target,
 )
 from bot.leads.cards import CardAction
-from handlers.keyboards import LeadButton
-from handlers.replies import refuse, refuse_in_chat
+from handlers.errors import refuse, refuse_in_chat
+from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
 
 

@@ -1,0 +1,53 @@
+"""The buttons of an escalation: Reassign (the card's picker), Take over, Snooze."""
+
+from __future__ import annotations
+
+import enum
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.common.render import labels
+from bot.config import AlertKind, AppConfig
+from bot.leads.cards import CardAction
+from bot.sla.alerts import AlertSubject
+from handlers.keyboards.lead import LeadButton
+
+
+class EscalationChoice(enum.StrEnum):
+    TAKE_OVER = "own"
+    SNOOZE = "snz"
+
+
+class EscalationButton(CallbackData, prefix="esc"):
+    """`esc:snz:42:7:answer:2:15`: on lead 42 (at version 7), the `answer` limit escalated
+    at level 2, about task 15 (0: the lead's own limit)."""
+
+    choice: EscalationChoice
+    lead_id: int
+    version: int
+    kind: AlertKind
+    level: int
+    task_id: int = 0
+
+
+def escalation_keyboard(
+    lead_id: int, version: int, subject: AlertSubject, config: AppConfig, locale: str,
+    may_take_over: bool = True,
+) -> InlineKeyboardMarkup:  # fmt: skip
+    """Reassign / Take over / Snooze; without Take over for a reader who works no leads (an
+    admin), whose press would only be refused."""
+    names = labels(locale)["buttons"]
+    minutes = int(config.sla.snooze.total_seconds() // 60)
+    builder = InlineKeyboardBuilder()
+    reassign = LeadButton(action=CardAction.REASSIGN, lead_id=lead_id)  # the usual picker
+    builder.button(text=names["reassign"], callback_data=reassign)
+    snooze_label = names["snooze"].replace("15", str(minutes))
+    choices = [(EscalationChoice.TAKE_OVER, names["take_over"])] if may_take_over else []
+    for choice, label in [*choices, (EscalationChoice.SNOOZE, snooze_label)]:
+        builder.button(text=label, callback_data=EscalationButton(
+            choice=choice, lead_id=lead_id, version=version, kind=subject.kind,
+            level=subject.level, task_id=subject.task_id or 0))  # fmt: skip
+    builder.adjust(1)
+    return builder.as_markup()

@@ -1,0 +1,1 @@
+"""aiohttp routes: the HTTP API (intake, telephony, site builders' hooks)."""

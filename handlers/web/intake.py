@@ -1,0 +1,72 @@
+"""HTTP intake: POST /api/v1/leads from web forms and API clients; GET /healthz."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.intake.input import IntakeError, parse_lead_input
+from bot.intake.queue import IntakeQueue
+from handlers.web.body import error_response, read_fields, refuse_unauthorised
+from storage.db import SessionFactory
+
+log = logging.getLogger("leadbot.http")
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    token: str | None
+    phone_region: str
+    max_body_bytes: int
+
+
+INTAKE_SETTINGS = web.AppKey("intake_settings", IntakeSettings)
+INTAKE_QUEUE = web.AppKey("intake_queue", IntakeQueue)
+SESSIONS = web.AppKey("sessions", SessionFactory)
+
+
+async def post_lead(request: web.Request) -> web.Response:
+    settings = request.app[INTAKE_SETTINGS]
+    refused = refuse_unauthorised(request, settings.token)
+    if refused is not None:
+        return refused
+    fields = await read_fields(request, settings.max_body_bytes)
+    if isinstance(fields, web.Response):
+        return fields
+    fields.pop("token", None)  # a form builder may echo the URL's token into the body
+    try:
+        item = parse_lead_input(fields, settings.phone_region)
+    except IntakeError as exc:
+        return error_response(422, str(exc), exc.field)
+    try:
+        result = await request.app[INTAKE_QUEUE].submit(item)
+    except Exception:
+        log.exception("intake failed source=%s", item.source)
+        return error_response(503, "the lead could not be stored; try again")
+    return web.json_response(
+        {"id": result.lead_id, "status": result.status.value, "duplicate_of": result.duplicate_of},
+        status=201 if result.created else 200,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check failed: %s", type(exc).__name__)
+        return web.json_response({"status": "database unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def add_intake_routes(
+    app: web.Application, queue: IntakeQueue, sessions: SessionFactory, settings: IntakeSettings
+) -> None:
+    app[INTAKE_QUEUE] = queue
+    app[SESSIONS] = sessions
+    app[INTAKE_SETTINGS] = settings
+    app.router.add_post("/api/v1/leads", post_lead)
+    app.router.add_get("/healthz", healthz)
