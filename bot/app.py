@@ -7,7 +7,6 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -25,28 +24,20 @@ from bot.adapters.telegram.session import BotApiSession
 from bot.common.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.intake.queue import IntakeQueue
-from bot.reports.daily import DailyRun, run_daily
-from bot.routing.rules import deliver_waiting, pass_expired_offers
-from bot.sla.sweep import FiredAlert, fire_due_alerts
-from bot.team.staff import active_staff, ensure_admins, list_staff
+from bot.team.staff import ensure_admins, list_staff
 from handlers import build_dispatcher
-from handlers.dialogues import close_abandoned
 from handlers.menu import publish_all
 from handlers.web.connectors import add_connector_routes
 from handlers.web.intake import IntakeSettings, add_intake_routes
 from handlers.web.telephony import add_call_routes
-from scheduler import build_scheduler
+from scheduler import build_scheduler, run_now
+from scheduler.jobs import Jobs
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.app")
 
-DIALOGUE_SWEEP_SECONDS = 60
-OFFER_SWEEP_SECONDS = 20
-DAILY_CHECK_SECONDS = 60
-ALERT_SWEEP_SECONDS = 15  # reminders and escalations are at most this late
 UPDATE_DRAIN_SECONDS = 10
-ALERT_BATCH = 500
 
 
 @dataclass
@@ -61,10 +52,9 @@ class Application:
     notifier: Notifier
     intake: IntakeQueue
     web_app: web.Application
+    jobs: Jobs
     scheduler: AsyncIOScheduler
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # one daily run at a time in this process (instances are kept apart by the database)
-    _daily_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _runner: web.AppRunner | None = None
 
     @property
@@ -136,20 +126,6 @@ class Application:
                 log.warning("Redis (REDIS_URL) does not answer: %r; dialogues fail until it does",
                             exc)  # fmt: skip
 
-    async def close_abandoned_dialogues(self) -> int:
-        """Close dialogues left without an answer for `[dialogues] abandon_after` (the
-        scheduler runs this every minute); the number closed."""
-        return await close_abandoned(
-            self.dispatcher.storage, self.bot, self.clock.now(),
-            self.config.dialogues.abandon_after, self._locale_of,
-            self.dispatcher.fsm.events_isolation,
-        )  # fmt: skip
-
-    async def _locale_of(self, telegram_id: int) -> str:
-        async with self.sessions() as session:
-            staff = await active_staff(session, telegram_id)
-        return (staff.language if staff else None) or self.config.locale
-
     async def stop(self) -> None:
         """Stop taking work, finish what was accepted, then let go of connections."""
         # updates being handled finish first: polling's shutdown closes the dialogue storage
@@ -179,43 +155,7 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
-        if self.scheduler.running:  # abandoned dialogues, offers, reminders, the daily run too
-            for job in ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job"):
-                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
-
-    async def pass_expired_offers(self) -> list[int]:
-        """Offers to one manager not taken within `[routing] offer_timeout` pass to the next
-        (the scheduler runs this every OFFER_SWEEP_SECONDS); the leads passed on."""
-        async with self.sessions() as session:
-            return await pass_expired_offers(session, self.clock.now(), self.config)
-
-    async def run_daily(self) -> DailyRun | None:
-        """Today's auto-close and digest, once `[sla] daily_at` has passed and unless done
-        already (the scheduler asks every DAILY_CHECK_SECONDS); None when nothing was due."""
-        async with self._daily_lock, self.sessions() as session:
-            ran = await run_daily(session, self.clock.now(), self.config)
-        if ran is not None:
-            log.info("daily run %s: stale closed=%s owners told=%s digests=%s",
-                     ran.run_key, ran.stale_closed, ran.owners_told, ran.digests)  # fmt: skip
-        return ran
-
-    async def fire_due_alerts(self) -> list[FiredAlert]:
-        """Reminders and escalations whose time has come ([sla]; the scheduler runs this every
-        ALERT_SWEEP_SECONDS); every step once, however many instances sweep."""
-        fired: list[FiredAlert] = []
-        while True:  # a backlog (after downtime) is drained in batches, each its own commit
-            async with self.sessions() as session:
-                batch = await fire_due_alerts(session, self.clock.now(), self.config,
-                                              self.settings.leads_chat_id, ALERT_BATCH)  # fmt: skip
-            fired += batch
-            if len(batch) < ALERT_BATCH:
-                return fired
-
-    async def deliver_waiting_leads(self) -> list[int]:
-        """Leads that waited for somebody on duty go out now (someone came on duty)."""
-        async with self.sessions() as session:
-            return await deliver_waiting(session, self.clock.now(), self.config,
-                                         self.settings.leads_chat_id)  # fmt: skip
+        run_now(self.scheduler)
 
     async def run_until_signalled(self) -> None:
         await self.start()
@@ -268,31 +208,13 @@ def build_application(
         SimpleRequestHandler(
             dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
         ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
-    app = Application(
+    jobs = Jobs(sessions, config, clock, notifier, bot, storage, isolation,
+                settings.leads_chat_id)  # fmt: skip
+    return Application(
         settings=settings, config=config, clock=clock, engine=engine, sessions=sessions,
         bot=bot, dispatcher=dispatcher, notifier=notifier, intake=intake, web_app=web_app,
-        scheduler=build_scheduler(notifier),
+        jobs=jobs, scheduler=build_scheduler(jobs),
     )  # fmt: skip
-    app.scheduler.add_job(
-        app.close_abandoned_dialogues, "interval", seconds=DIALOGUE_SWEEP_SECONDS,
-        id="dialogue_sweep", coalesce=True, max_instances=1,
-    )  # fmt: skip
-    app.scheduler.add_job(
-        app.pass_expired_offers, "interval", seconds=OFFER_SWEEP_SECONDS, id="offer_sweep",
-        coalesce=True, max_instances=1,
-    )  # fmt: skip
-    # Two runs of these may overlap: a clock_moved run must not be skipped (until the next
-    # interval) because the last one is still finishing; claims keep each step and each day once
-    app.scheduler.add_job(
-        app.fire_due_alerts, "interval", seconds=ALERT_SWEEP_SECONDS, id="alert_sweep",
-        coalesce=True, max_instances=2, misfire_grace_time=None,  # a busy loop delays, never skips
-    )  # fmt: skip
-    # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
-    app.scheduler.add_job(
-        app.run_daily, "interval", seconds=DAILY_CHECK_SECONDS, id="daily_job", coalesce=True,
-        max_instances=2,
-    )  # fmt: skip
-    return app
 
 
 def dialogue_storage(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:

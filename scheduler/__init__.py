@@ -1,20 +1,57 @@
-"""Periodic jobs (APScheduler). Each job re-reads what it needs from the database."""
+"""Every periodic job, its interval and its overlap rule, in one table (APScheduler).
+
+Job ids are part of the interface: `clock_moved` (the sandbox's clock control, tests) asks for
+them by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.adapters.telegram.notifier import Notifier
-
-OUTBOX_SWEEP_SECONDS = 30
+from scheduler.jobs import Jobs
 
 
-def build_scheduler(notifier: Notifier) -> AsyncIOScheduler:
+@dataclass(frozen=True)
+class Job:
+    id: str
+    seconds: int
+    run: str  # the Jobs method
+    # Two runs may overlap where the core's claims keep each step once: a run asked for by
+    # clock_moved must not be skipped (until the next interval) because the last one is
+    # still finishing.
+    overlap: int = 1
+    # None: a busy loop delays the run, never skips it
+    misfire_grace_seconds: int | None = 1
+
+
+SCHEDULE = (
+    Job("outbox_sweep", 30, "sweep_outbox"),
+    Job("dialogue_sweep", 60, "close_abandoned_dialogues"),
+    Job("offer_sweep", 20, "pass_expired_offers"),
+    # reminders and escalations are at most this late
+    Job("alert_sweep", 15, "fire_due_alerts", overlap=2, misfire_grace_seconds=None),
+    # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
+    Job("daily_job", 60, "run_daily", overlap=2),
+)
+# what may have become due when business time jumps
+CLOCK_MOVED_JOBS = ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job")
+
+
+def build_scheduler(jobs: Jobs, schedule: Iterable[Job] = SCHEDULE) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
-    # the notifier is woken by every commit; this sweep is the safety net for anything
-    # that slipped past (a row written by another process, a clock jump)
-    scheduler.add_job(
-        notifier.wake, "interval", seconds=OUTBOX_SWEEP_SECONDS, id="outbox_sweep",
-        coalesce=True, max_instances=1,
-    )  # fmt: skip
+    for job in schedule:
+        scheduler.add_job(
+            getattr(jobs, job.run), "interval", seconds=job.seconds, id=job.id, coalesce=True,
+            max_instances=job.overlap, misfire_grace_time=job.misfire_grace_seconds,
+        )  # fmt: skip
     return scheduler
+
+
+def run_now(scheduler: AsyncIOScheduler, job_ids: Iterable[str] = CLOCK_MOVED_JOBS) -> None:
+    """Run these jobs at once rather than at their next interval (business time jumped)."""
+    if scheduler.running:
+        for job_id in job_ids:
+            scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))

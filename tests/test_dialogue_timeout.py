@@ -74,14 +74,14 @@ async def test_the_sweep_closes_a_dialogue_nobody_answered_and_a_late_text_is_no
     assert "Say in a few words what it is" in ask.text
 
     clock.advance(timedelta(minutes=29))
-    assert await app.close_abandoned_dialogues() == 0  # not yet
+    assert await app.jobs.close_abandoned_dialogues() == 0  # not yet
     assert anna.last().message_id == ask.message_id
     clock.advance(timedelta(minutes=1))
     before = len(anna.messages())
-    assert await app.close_abandoned_dialogues() == 1
+    assert await app.jobs.close_abandoned_dialogues() == 1
     closed = await anna.next_message(before)
     assert closed.text == ABANDONED
-    assert await app.close_abandoned_dialogues() == 0  # told once
+    assert await app.jobs.close_abandoned_dialogues() == 0  # told once
 
     # the words come too late: they close nothing, and no dialogue is left to cancel
     emulator.send_text(ANNA, "Moved to Canada")
@@ -105,7 +105,7 @@ async def test_a_late_answer_is_told_the_dialogue_closed_and_schedules_nothing(
     reply = await anna.write("tomorrow 10:30")
     assert reply.text == ABANDONED
     assert (await anna.write("/cancel")).text == NOTHING_TO_CANCEL
-    assert await app.close_abandoned_dialogues() == 0  # already closed, and told once
+    assert await app.jobs.close_abandoned_dialogues() == 0  # already closed, and told once
     assert not any("Call back lead #1" in (m.text or "") for m in anna.messages())
     assert await _tasks(sessions) == []
     assert (await _lead(sessions)).status == LeadStatus.IN_WORK
@@ -124,10 +124,10 @@ async def test_a_dialogue_answered_in_time_goes_on_and_every_answer_restarts_the
     phone_step = await anna.write("Ivan Petrov")
     assert "2/4" in phone_step.text
     clock.advance(timedelta(minutes=20))  # 40 min since the dialogue opened, 20 since the answer
-    assert await app.close_abandoned_dialogues() == 0
+    assert await app.jobs.close_abandoned_dialogues() == 0
     service_step = await anna.press_for_reply(phone_step, "step:1:1:keep")
     clock.advance(timedelta(minutes=29))
-    assert await app.close_abandoned_dialogues() == 0
+    assert await app.jobs.close_abandoned_dialogues() == 0
     amount_step = await anna.write("Kitchen")
     assert "4/4" in amount_step.text
     assert service_step.message_id < amount_step.message_id
@@ -150,7 +150,7 @@ async def test_an_abandoned_step_loses_its_buttons_and_boris_is_told_in_russian(
 
     clock.advance(timedelta(minutes=45))
     before = len(boris.messages())
-    assert await app.close_abandoned_dialogues() == 1
+    assert await app.jobs.close_abandoned_dialogues() == 1
     closed = await boris.next_message(before)
     assert closed.text == "⌛ Диалог по лиду #1 закрыт: 30 мин без ответа, ничего не изменено."
     assert card_buttons(boris.now(amount_step)) == []

@@ -105,7 +105,7 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     assert lead.alert_at == clock.now() + timedelta(hours=2)  # "no contact" runs from the take
     # at 12:30 Anna is reminded to try again, with the same buttons
     clock.advance(timedelta(minutes=30))
-    await app.fire_due_alerts()
+    await app.jobs.fire_due_alerts()
     retry = await anna.next_message(1, "🔁 Time to try the missed call again")
     assert retry.text.startswith(
         "🔁 Time to try the missed call again: no answer 1 time so far (lead #1)")
@@ -154,7 +154,7 @@ async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_
 
     async def sweep(minutes: int) -> None:
         clock.advance(timedelta(minutes=minutes))
-        await app.fire_due_alerts()
+        await app.jobs.fire_due_alerts()
 
     await sweep(16)  # 12:16
     assert not [m for m in anna.messages() if "not returned" in (m.text or "")]

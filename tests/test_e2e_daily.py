@@ -89,7 +89,7 @@ async def test_past_nine_stale_leads_close_owners_hear_once_and_supervisors_get_
 
     clock.set(TUESDAY_0859)
     app.clock_moved()
-    assert await app.run_daily() is None  # before 09:00: not yet
+    assert await app.jobs.run_daily() is None  # before 09:00: not yet
     assert await _text_rows(app) == 0
 
     clock.set(TUESDAY_0901)
@@ -118,7 +118,7 @@ async def test_past_nine_stale_leads_close_owners_hear_once_and_supervisors_get_
     # later the same day (and after a restart the run is still recorded): nothing again
     clock.set(TUESDAY_0901 + timedelta(hours=10))
     app.clock_moved()
-    assert await app.run_daily() is None
+    assert await app.jobs.run_daily() is None
     assert await _text_rows(app) == 2
     async with app.sessions() as session:
         runs = (await session.scalars(select(JobRun.run_key))).all()
@@ -140,7 +140,7 @@ async def test_a_supervisor_reopens_a_stale_lead_from_its_card(
     anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
     _first, second, _third = await _leads_for_the_week(emulator, app, intake, staff, clock)
     clock.set(TUESDAY_0901)
-    assert await app.run_daily() is not None
+    assert await app.jobs.run_daily() is not None
     await anna.until(second, "Reason: stale")
 
     found = await sveta.write("/find #2", "🔎")

@@ -41,7 +41,7 @@ async def _start_staff(emulator: TelegramEmulator) -> None:
 
 async def _sweep(app: Application, clock: ManualClock, delta: timedelta) -> None:
     clock.advance(delta)
-    await app.fire_due_alerts()
+    await app.jobs.fire_due_alerts()
 
 
 async def _escalated_new_lead(
@@ -226,7 +226,7 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
     await anna.next_message(1, "Lead #1")
     await _sweep(app, clock, timedelta(hours=2))  # 01:00: nobody is woken
     clock.set(datetime(2026, 1, 6, 6, 9, tzinfo=UTC))  # 09:09, nine minutes after the opening
-    await app.fire_due_alerts()
+    await app.jobs.fire_due_alerts()
     assert not [m for m in anna.messages() if "not been taken" in (m.text or "")]
     clock.advance(timedelta(minutes=1))
     app.clock_moved()  # the scheduler's own sweep runs at once
@@ -255,8 +255,8 @@ async def test_two_instances_on_one_postgresql_send_each_reminder_once(
 
         await emulator.wait_for(lambda: len(emulator.chat_messages(ANNA)) >= leads, timeout=20)
         clock.advance(timedelta(minutes=10))
-        await asyncio.gather(first.fire_due_alerts(), second.fire_due_alerts(),
-                             first.fire_due_alerts(), second.fire_due_alerts())  # fmt: skip
+        sweeps = [app.jobs.fire_due_alerts() for app in (first, second, first, second)]
+        await asyncio.gather(*sweeps)
         first.clock_moved()
         second.clock_moved()
         await emulator.wait_for(lambda: len(reminders()) >= leads, timeout=20)

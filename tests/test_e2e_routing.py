@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
+from bot.routing.rules import deliver_waiting
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
 from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons, fast_config, running_app
@@ -63,10 +64,10 @@ async def test_round_robin_offers_in_turn_and_passes_an_untaken_lead_on(
         assert "offered to you — take it or it passes on" in first.text
 
         clock.advance(timedelta(minutes=4))
-        assert await app.pass_expired_offers() == []  # not yet
+        assert await app.jobs.pass_expired_offers() == []  # not yet
         clock.advance(timedelta(minutes=2))
         # nobody took anything in 5 min: each offer passes to the other manager
-        assert await app.pass_expired_offers() == [1, 2, 3]
+        assert await app.jobs.pass_expired_offers() == [1, 2, 3]
         shown = await anna.until(first, "passed to Boris")
         assert card_buttons(shown) == []
         await emulator.wait_for(lambda: "Лид #1 · заявка с сайта" in _cards(boris))
@@ -147,6 +148,13 @@ async def test_nobody_on_duty_the_lead_waits_and_supervisors_are_told(
         await emulator.wait_for(lambda: _cards(sveta) == ["Лид #1 · заявка с сайта"])
         assert _cards(anna) == []
         await _set_staff(sessions, ANNA, on_duty=True)
-        assert await app.deliver_waiting_leads() == [1]
+        assert await _deliver_waiting(app) == [1]
         await emulator.wait_for(lambda: _cards(anna) == ["Lead #1 · website form"])
-        assert await app.deliver_waiting_leads() == []
+        assert await _deliver_waiting(app) == []
+
+
+async def _deliver_waiting(app: Application) -> list[int]:
+    """What coming on duty runs (here without the /duty press that would do it)."""
+    async with app.sessions() as session:
+        return await deliver_waiting(session, app.clock.now(), app.config,
+                                     app.settings.leads_chat_id)  # fmt: skip

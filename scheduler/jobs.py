@@ -1,0 +1,86 @@
+"""The periodic work of one instance. Each run opens its own sessions and reads the business
+clock; what makes a step happen once across runs, restarts and instances is in the core
+(claims, the daily lock), not here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+
+from bot.adapters.telegram.notifier import Notifier
+from bot.common.clock import Clock
+from bot.config import AppConfig
+from bot.reports.daily import DailyRun, run_daily
+from bot.routing.rules import pass_expired_offers
+from bot.sla.sweep import FiredAlert, fire_due_alerts
+from bot.team.staff import active_staff
+from handlers.dialogues import close_abandoned
+from storage.db import SessionFactory
+
+log = logging.getLogger("leadbot.jobs")
+
+ALERT_BATCH = 500  # alerts claimed per transaction when a backlog is drained
+
+
+@dataclass
+class Jobs:
+    sessions: SessionFactory
+    config: AppConfig
+    clock: Clock
+    notifier: Notifier
+    bot: Bot
+    dialogues: BaseStorage
+    dialogue_isolation: BaseEventIsolation | None
+    leads_chat_id: int | None
+    # one daily run at a time in this process (instances are kept apart by the database)
+    _daily_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def fire_due_alerts(self) -> list[FiredAlert]:
+        """Reminders and escalations whose time has come ([sla]); every step once, however
+        many instances sweep."""
+        fired: list[FiredAlert] = []
+        while True:  # a backlog (after downtime) is drained in batches, each its own commit
+            async with self.sessions() as session:
+                batch = await fire_due_alerts(session, self.clock.now(), self.config,
+                                              self.leads_chat_id, ALERT_BATCH)  # fmt: skip
+            fired += batch
+            if len(batch) < ALERT_BATCH:
+                return fired
+
+    async def pass_expired_offers(self) -> list[int]:
+        """Offers to one manager not taken within `[routing] offer_timeout` pass to the next;
+        the leads passed on."""
+        async with self.sessions() as session:
+            return await pass_expired_offers(session, self.clock.now(), self.config)
+
+    async def run_daily(self) -> DailyRun | None:
+        """Today's auto-close and digest, once `[sla] daily_at` has passed and unless done
+        already; None when nothing was due."""
+        async with self._daily_lock, self.sessions() as session:
+            ran = await run_daily(session, self.clock.now(), self.config)
+        if ran is not None:
+            log.info("daily run %s: stale closed=%s owners told=%s digests=%s",
+                     ran.run_key, ran.stale_closed, ran.owners_told, ran.digests)  # fmt: skip
+        return ran
+
+    async def close_abandoned_dialogues(self) -> int:
+        """Close dialogues left without an answer for `[dialogues] abandon_after`; the number
+        closed."""
+        return await close_abandoned(
+            self.dialogues, self.bot, self.clock.now(), self.config.dialogues.abandon_after,
+            self._locale_of, self.dialogue_isolation,
+        )  # fmt: skip
+
+    def sweep_outbox(self) -> None:
+        """The notifier is woken by every commit; this is the safety net for anything that
+        slipped past (a row written by another process, a clock jump)."""
+        self.notifier.wake()
+
+    async def _locale_of(self, telegram_id: int) -> str:
+        async with self.sessions() as session:
+            staff = await active_staff(session, telegram_id)
+        return (staff.language if staff else None) or self.config.locale
