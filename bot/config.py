@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import re
 import tomllib
 from datetime import time, timedelta
@@ -11,15 +12,65 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.common.durations import parse_duration
 
 Locale = Literal["ru", "en"]
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+# a reason code rides in a button's callback data (64 bytes in all, with the lead id)
+REASON_CODE_MAX = 24
+_REASON_CODE = re.compile(rf"[a-z0-9_]{{1,{REASON_CODE_MAX}}}")
+
+log = logging.getLogger("leadbot.config")
+
+
+def _read_duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str | int | float) else value
+
+
+def _read_duration_or_off(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("", "off"):
+        return None  # TOML has no null: "off" switches the setting off
+    return _read_duration(value)
+
+
+_NOT_POSITIVE = "must be a duration longer than zero, such as 15m"
+
+
+def _read_positive_duration(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("", "off"):
+        raise ValueError(_NOT_POSITIVE)  # such a setting cannot be switched off
+    return _read_duration(value)
+
+
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta():
+        raise ValueError(_NOT_POSITIVE)
+    return value
+
+
+# A length of time as people write it in the config: 90s, 15m, 2h, 1d, 1h30m (a bare number
+# is seconds).
+Duration = Annotated[timedelta, BeforeValidator(_read_duration)]
+# The same, or "off".
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_read_duration_or_off)]
+# A duration that cannot be switched off or be zero (a Snooze needs a time to come back at).
+PositiveDuration = Annotated[
+    timedelta, BeforeValidator(_read_positive_duration), AfterValidator(_longer_than_zero)
+]
 
 
 class ConfigError(Exception):
@@ -97,6 +148,14 @@ class Reason(BaseModel):
     def label(self, locale: str) -> str:
         return self.en if locale == "en" else self.ru
 
+    @field_validator("code")
+    @classmethod
+    def _fits_a_button(cls, value: str) -> str:
+        if not _REASON_CODE.fullmatch(value):
+            raise ValueError(f"a reason code is 1 to {REASON_CODE_MAX} of a-z, 0-9 and _ "
+                             f"(it travels in a button), not {value[:40]!r}")  # fmt: skip
+        return value
+
 
 class FieldKind(enum.StrEnum):
     TEXT = "text"
@@ -167,14 +226,9 @@ class TelegramLimits(BaseModel):
     per_chat_per_second: float = 1
     per_chat_burst: int = 3
     per_group_per_minute: float = 20
-    retry_base: timedelta = timedelta(seconds=1)
-    retry_max: timedelta = timedelta(minutes=5)
-    claim_lease: timedelta = timedelta(seconds=30)
-
-    @field_validator("retry_base", "retry_max", "claim_lease", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int | float) else value
+    retry_base: PositiveDuration = timedelta(seconds=1)
+    retry_max: PositiveDuration = timedelta(minutes=5)
+    claim_lease: PositiveDuration = timedelta(seconds=30)
 
 
 Policy = Literal["claim", "round_robin", "least_loaded"]
@@ -206,13 +260,8 @@ class Routing(BaseModel):
     sticky: bool = True
     # an offer to one manager (round robin, least loaded, sticky) not taken in this time
     # passes to the next manager in turn
-    offer_timeout: timedelta = timedelta(minutes=10)
+    offer_timeout: PositiveDuration = timedelta(minutes=10)
     rules: list[RoutingRule] = []
-
-    @field_validator("offer_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int | float) else value
 
 
 class IntakeLimits(BaseModel):
@@ -244,34 +293,15 @@ class Connectors(BaseModel):
 
 
 class Dialogues(BaseModel):
-    abandon_after: timedelta = timedelta(minutes=30)
-
-    @field_validator("abandon_after", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int | float) else value
-
-    @field_validator("abandon_after")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta():
-            raise ValueError("dialogues.abandon_after must be longer than zero")
-        return value
+    abandon_after: PositiveDuration = timedelta(minutes=30)
 
 
 class AlertSteps(BaseModel):
     """One kind of time limit: after `remind` the person who should act is reminded, after
     `escalate` the supervisors are; both counted from when the limit starts. None: no step."""
 
-    remind: timedelta | None = None
-    escalate: timedelta | None = None
-
-    @field_validator("remind", "escalate", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("", "off"):
-            return None  # TOML has no null: "off" switches a step off
-        return parse_duration(value) if isinstance(value, str | int | float) else value
+    remind: OptionalDuration = None
+    escalate: OptionalDuration = None
 
     @model_validator(mode="after")
     def _in_order(self) -> AlertSteps:
@@ -286,7 +316,7 @@ class AlertKind(enum.StrEnum):
 
     NOT_TAKEN = "not_taken"  # a new lead nobody took (starts when it arrives)
     NO_CONTACT = "no_contact"  # taken, but no contact made (starts when taken)
-    CALLBACK = "callback"  # a scheduled call-back (starts at its time)
+    CALL_BACK = "callback"  # a scheduled call-back (starts at its time)
     ANSWER = "answer"  # a client's message with no answer (starts when it arrives)
     MISSED_CALL = "missed_call"  # a missed call not returned (starts with the call)
 
@@ -306,49 +336,18 @@ class Sla(BaseModel):
                                     escalate=timedelta(minutes=30))  # fmt: skip
     missed_call: AlertSteps = AlertSteps(remind=timedelta(minutes=15),
                                          escalate=timedelta(hours=1))  # fmt: skip
-    snooze: timedelta = timedelta(minutes=15)
+    snooze: PositiveDuration = timedelta(minutes=15)
     # leads left new or in call-back this long (since their last change) are closed as stale
-    auto_close_after: timedelta | None = timedelta(days=7)
+    auto_close_after: OptionalDuration = timedelta(days=7)
     # when the daily digest reaches supervisors and stale leads are closed (local time)
     daily_at: time = time(9)
-
-    @field_validator("auto_close_after", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("", "off"):
-            return None
-        return parse_duration(value) if isinstance(value, str | int | float) else value
-
-    @field_validator("snooze", mode="before")
-    @classmethod
-    def _snooze(cls, value: Any) -> Any:
-        # the Snooze button needs a time to come back at: it cannot be switched off
-        refused = ValueError("sla.snooze must be a duration longer than zero, such as 15m")
-        if isinstance(value, str) and value.strip().lower() in ("", "off"):
-            raise refused
-        duration = parse_duration(value) if isinstance(value, str | int | float) else value
-        if isinstance(duration, timedelta) and duration <= timedelta():
-            raise refused
-        return duration
 
     def steps(self, kind: AlertKind | str) -> AlertSteps:
         return getattr(self, AlertKind(kind).value)
 
 
 class StaffRules(BaseModel):
-    invite_ttl: timedelta = timedelta(hours=48)
-
-    @field_validator("invite_ttl", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int | float) else value
-
-    @field_validator("invite_ttl")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta():
-            raise ValueError("staff.invite_ttl must be longer than zero")
-        return value
+    invite_ttl: PositiveDuration = timedelta(hours=48)
 
 
 class AppConfig(BaseModel):
@@ -362,7 +361,9 @@ class AppConfig(BaseModel):
     refuse_reasons: list[Reason]
     deal_fields: list[DealField]
     routing: Routing = Routing()
-    time_limits: dict[str, timedelta] = {}
+    # `in_work`: a lead in work with no step for this long is overdue ("not taken" is
+    # [sla.not_taken]: `new` here is read as that, with a warning)
+    time_limits: dict[str, Duration] = {}
     telegram: TelegramLimits = TelegramLimits()
     intake: IntakeLimits = IntakeLimits()
     connectors: Connectors = Connectors()
@@ -372,15 +373,13 @@ class AppConfig(BaseModel):
     client_chat: ClientChat = ClientChat()
     sla: Sla = Sla()
 
-    @field_validator("time_limits", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Any:
-        return {key: parse_duration(raw) for key, raw in dict(value).items()}
-
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}: write it like Europe/Moscow") from exc
         return value
 
     @property
@@ -416,22 +415,52 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Keys that were renamed: (old section, old key) -> (new section path, new key). The old key
+# is still read, with a one-line warning naming the new one.
+RENAMED = {
+    ("time_limits", "new"): (("sla", "not_taken"), "remind"),
+}
+
+
+def _renamed_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """An operator's file (or overrides) with renamed keys moved to their new place; the new
+    key wins when both are given."""
+    moved = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
+    for (section, old), (path, new) in RENAMED.items():
+        if not isinstance(moved.get(section), dict) or old not in moved[section]:
+            continue
+        value = moved[section].pop(old)
+        where = ".".join(path)
+        log.warning("config: [%s] %s is now [%s] %s; it is read as that (write the new key)",
+                    section, old, where, new)  # fmt: skip
+        target = moved
+        for part in path:
+            target[part] = dict(target.get(part) or {})
+            target = target[part]
+        target.setdefault(new, value)
+    return moved
+
+
 def load_app_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> AppConfig:
     data = tomllib.loads(resources.files("bot").joinpath("defaults.toml").read_text("utf-8"))
     if path is not None:
         try:
-            data = _merge(data, tomllib.loads(Path(path).read_text("utf-8")))
+            data = _merge(data, _renamed_keys(tomllib.loads(Path(path).read_text("utf-8"))))
         except FileNotFoundError as exc:
             raise ConfigError(f"LEADBOT_CONFIG file not found: {path}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"LEADBOT_CONFIG {path} is not valid TOML: {exc}") from exc
     if overrides:
-        data = _merge(data, overrides)
+        data = _merge(data, _renamed_keys(overrides))
     try:
         return AppConfig.model_validate(data)
-    except ValueError as exc:
-        first = str(exc).splitlines()
-        raise ConfigError(f"config: {' '.join(first[:3])}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"config: {where}: {message}" if where else f"config: {message}") from exc
+    except ValueError as exc:  # a zone that does not exist, ...
+        raise ConfigError(f"config: {str(exc).splitlines()[0]}") from exc
 
 
 @cache

@@ -17,13 +17,12 @@ from bot.config import AppConfig
 from bot.intake.client_chat import (
     MEDIA_MARKS,
     ClientMedia,
-    admit_message,
     client_sent_media,
     client_shared_phone,
     client_wrote,
 )
+from bot.intake.client_pace import acknowledge_client_message, admit_client_message
 from bot.intake.input import IntakeResult
-from bot.sla.working_hours import after_hours_notice
 from storage.models import Staff
 
 
@@ -98,21 +97,17 @@ async def _pass_on(
     answer outside working hours, and that it arrived when it opened a request."""
     now = clock.now()
     data = await state.get_data()
-    admitted, recent = admit_message(data.get("recent", []), now,
-                                     config.client_chat.max_per_minute)  # fmt: skip
-    await state.update_data(recent=recent)
-    if not admitted:  # not passed on; told once per flood, not once per message
-        if not data.get("slowed"):
-            await state.update_data(slowed=True)
+    admission = admit_client_message(data, now, config)
+    await state.update_data(admission.updates)
+    if not admission.passed_on:
+        if admission.slow_down:
             await message.answer(render("client_slow_down.html.j2", locale))
         return
-    result = await deliver(now, data.get("start_tag"))
-    await state.update_data(slowed=False, start_tag=None)
-    opening = after_hours_notice(now, data.get("after_hours_told_until"), config.working_hours,
-                                 config.zone)  # fmt: skip
-    if opening is not None:
-        await state.update_data(after_hours_told_until=opening.isoformat())
+    result = await deliver(now, admission.tag)
+    told = acknowledge_client_message(data, now, result.created, config)
+    await state.update_data(told.updates)
+    if told.opens_at is not None:
         await message.answer(render("client_after_hours.html.j2", locale,
-                                    opens=local_time(opening, config.zone)))  # fmt: skip
-    elif result.created:  # the first message of a request is acknowledged, not every one
+                                    opens=local_time(told.opens_at, config.zone)))  # fmt: skip
+    elif told.received:
         await message.answer(render("client_received.html.j2", locale))

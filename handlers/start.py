@@ -14,6 +14,7 @@ from bot.common.clock import Clock
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.intake.client_chat import start_tag
+from bot.intake.client_pace import START_TAG
 from bot.team.invites import TOKEN_SHAPE, accept_invite
 from handlers.keyboards.client import share_phone_keyboard
 from handlers.menu import refresh_menu
@@ -56,7 +57,7 @@ def start_router() -> Router:
             if message.chat.type != "private":
                 return
             # the campaign of `t.me/<bot>?start=<tag>` goes with the client's first message
-            await state.update_data(start_tag=start_tag(command.args))
+            await state.update_data({START_TAG: start_tag(command.args)})
             await message.answer(render("start_guest.html.j2", locale),
                                  reply_markup=share_phone_keyboard(locale))  # fmt: skip
             return

@@ -68,14 +68,14 @@ class Role(enum.StrEnum):
 class LeadStatus(enum.StrEnum):
     NEW = "new"
     IN_WORK = "in_work"
-    CALLBACK = "callback"
+    CALL_BACK = "callback"
     CONVERTED = "converted"
     REFUSED = "refused"
     JUNK = "junk"
 
 
-OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALLBACK)
-CALLBACK_TASK = "callback"  # Task.kind of a scheduled call-back
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALL_BACK)
+CALL_BACK_TASK = "callback"  # Task.kind of a scheduled call-back
 TELEGRAM_SOURCE = "telegram"  # Lead.source of a client who wrote to the bot
 MISSED_CALL_TASK = "missed_call"  # call back a client whose call nobody answered
 ANSWER_TASK = "answer"  # a client's message waits for an answer

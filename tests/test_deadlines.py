@@ -40,8 +40,8 @@ def test_a_limit_running_past_closing_continues_next_working_day():
 
 
 def test_a_call_back_due_at_night_is_reminded_at_the_opening_not_at_night():
-    assert alert_time(AlertKind.CALLBACK, msk(5, 21), 0, CONFIG) == msk(6, 9)
-    assert alert_time(AlertKind.CALLBACK, msk(5, 15), 0, CONFIG) == msk(5, 15)
+    assert alert_time(AlertKind.CALL_BACK, msk(5, 21), 0, CONFIG) == msk(6, 9)
+    assert alert_time(AlertKind.CALL_BACK, msk(5, 15), 0, CONFIG) == msk(5, 15)
 
 
 def test_wall_clock_limits_and_night_pings_when_configured():
@@ -63,7 +63,7 @@ def test_escalating_before_reminding_is_a_config_error():
 
 @pytest.mark.parametrize("snooze", ["off", "0s", ""])
 def test_snooze_cannot_be_switched_off_and_says_so(snooze: str) -> None:
-    with pytest.raises(ConfigError, match=r"sla\.snooze must be a duration longer than zero"):
+    with pytest.raises(ConfigError, match=r"sla\.snooze: must be a duration longer than zero"):
         load_app_config(overrides={"sla": {"snooze": snooze}})
 
 

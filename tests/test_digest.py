@@ -21,7 +21,7 @@ from bot.config import AppConfig
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, junk_lead, take_lead
-from bot.leads.call_backs import schedule_callback
+from bot.leads.call_backs import schedule_call_back
 from bot.leads.qualify import convert_lead
 from bot.reports.daily import DAILY_JOB, batch_guard, claim_daily_run, daily_run_key, run_daily
 from bot.reports.digest import daily_digest
@@ -79,7 +79,7 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     calling = await _lead_at(sessions, clock, at(3, 10))
     async with sessions() as session:
         await take_lead(session, calling, anna, clock.now())
-        await schedule_callback(session, calling, anna, at(5, 8), clock.now())
+        await schedule_call_back(session, calling, anna, at(5, 8), clock.now())
     untaken = await _lead_at(sessions, clock, at(3, 20, 59, 59))  # 23:59:59 Moscow, 03.01
     # yesterday in Moscow, 04.01 = [03.01 21:00, 04.01 21:00) UTC
     deal = await _lead_at(sessions, clock, at(3, 21), name="Ivan")  # 00:00 Moscow
@@ -114,10 +114,12 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     assert digest.channels == [("web_form", 2), ("tilda", 1)]
     assert digest.overdue == {"not_taken": 2, "callback_missed": 1, "stalled": 1}
     assert [(lead.id, lead.breach) for lead in digest.oldest_overdue] == [
-        (untaken, "not_taken"), (stalled, "stalled"), (waiting, "not_taken"),
+        (stalled, "stalled"), (untaken, "not_taken"), (waiting, "not_taken"),
         (calling, "callback_missed"),
     ]  # fmt: skip
-    assert digest.oldest_overdue[0].since == "04.01 00:14"  # 15 min after it came, local time
+    # not taken counts as the reminders count ([sla.not_taken] remind, 10 min of working
+    # time): a lead of Saturday night is overdue from Monday 09:10, local time
+    assert digest.oldest_overdue[1].since == "05.01 09:10"
     assert (digest.waiting, [lead.id for lead in digest.oldest_waiting]) == (1, [waiting])
     assert digest.stale_today == 0
 
@@ -148,7 +150,7 @@ async def test_the_daily_run_closes_stale_leads_then_sends_the_digest_to_each_su
     await _lead_at(sessions, clock, at(5, 3))  # nobody's
     async with sessions() as session:
         await take_lead(session, mine, staff["boris"], clock.now())
-        await schedule_callback(session, mine, staff["boris"], at(6, 9), clock.now())
+        await schedule_call_back(session, mine, staff["boris"], at(6, 9), clock.now())
     clock.set(at(12, 5, 59))  # 08:59 Moscow: not yet
     async with sessions() as session:
         assert await run_daily(session, clock.now(), config) is None
@@ -193,7 +195,7 @@ async def test_two_instances_running_at_once_send_one_digest_and_close_each_lead
         lead_id = await _lead_at(sessions, clock, at(5, 3))
         async with sessions() as session:
             await take_lead(session, lead_id, staff["anna"], clock.now())
-            await schedule_callback(session, lead_id, staff["anna"], at(6, 9), clock.now())
+            await schedule_call_back(session, lead_id, staff["anna"], at(6, 9), clock.now())
     clock.set(at(12, 7))
 
     async def instance() -> object:
@@ -223,7 +225,7 @@ async def test_the_run_waits_for_another_instances_batch_and_reports_its_leads_t
     async with sessions() as session:
         for lead_id in (first, second):
             await take_lead(session, lead_id, staff["anna"], clock.now())
-            await schedule_callback(session, lead_id, staff["anna"], at(6, 9), clock.now())
+            await schedule_call_back(session, lead_id, staff["anna"], at(6, 9), clock.now())
     guard = batch_guard("2026-01-12")
     entered, release = asyncio.Event(), asyncio.Event()
 
@@ -279,7 +281,7 @@ async def test_leads_closed_by_an_interrupted_run_are_still_reported_once(
         lead_id = await _lead_at(sessions, clock, at(5, 3))
         async with sessions() as session:
             await take_lead(session, lead_id, staff["anna"], clock.now())
-            await schedule_callback(session, lead_id, staff["anna"], at(6, 9), clock.now())
+            await schedule_call_back(session, lead_id, staff["anna"], at(6, 9), clock.now())
     clock.set(at(12, 6))
     async with sessions() as session:  # a run closed the leads, then the process died
         assert await close_stale_leads(session, clock.now(), config) == [1, 2]

@@ -18,7 +18,7 @@ from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.leads.actions import take_lead
-from bot.leads.call_backs import schedule_callback
+from bot.leads.call_backs import schedule_call_back
 from storage.models import JobRun, Lead, LeadStatus, OutboxKind, OutboxMessage, Staff
 from tests.e2e import (
     ANNA,
@@ -72,7 +72,7 @@ async def _leads_for_the_week(
     await emulator.wait_for(lambda: len(_texts(anna, "Lead #")) == 3)
     async with app.sessions() as session:
         await take_lead(session, 2, staff["anna"], clock.now())
-        await schedule_callback(session, 2, staff["anna"], clock.now() + timedelta(days=1),
+        await schedule_call_back(session, 2, staff["anna"], clock.now() + timedelta(days=1),
                                 clock.now())  # fmt: skip
         await take_lead(session, 3, staff["boris"], clock.now())
     first, second, third = (_texts(anna, f"Lead #{n} ")[0] for n in (1, 2, 3))

@@ -85,9 +85,9 @@ async def test_lists_from_the_menu_show_my_new_todays_and_overdue_leads(
     new = await anna.write("🆕 New", "New leads")
     assert _lines(new) == ["#1 🆕 Ivan", "#3 🆕 Petr"]  # the oldest waiting first
 
-    clock.advance(timedelta(minutes=20))  # past the 15 min a new lead may wait
+    clock.advance(timedelta(minutes=20))  # past the [sla.not_taken] reminder at 10 min
     overdue = await anna.write("⏰ Overdue", "Overdue leads")
-    assert _lines(overdue) == ["#1 🆕 Ivan · 05.01 12:15", "#3 🆕 Petr · 05.01 12:15"]
+    assert _lines(overdue) == ["#1 🆕 Ivan · 05.01 12:10", "#3 🆕 Petr · 05.01 12:10"]
     today = await anna.write("📞 Today", "Call-backs due today")
     assert "No call-backs are due today." in today.text
 

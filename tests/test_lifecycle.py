@@ -25,12 +25,12 @@ from bot.config import AppConfig
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import ActionResult, Refusal, close_lead, junk_lead, reopen_lead, take_lead
-from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.leads.call_backs import finish_call_back, schedule_call_back
 from bot.leads.notes import NOTE_LIMIT, add_note, lead_history
 from bot.leads.qualify import convert_lead, qualify_lead
 from storage.db import SessionFactory
 from storage.models import (
-    CALLBACK_TASK,
+    CALL_BACK_TASK,
     Lead,
     LeadEvent,
     LeadStatus,
@@ -44,7 +44,7 @@ from storage.models import (
 
 NEW = LeadStatus.NEW
 IN_WORK = LeadStatus.IN_WORK
-CALLBACK = LeadStatus.CALLBACK
+CALL_BACK = LeadStatus.CALL_BACK
 CONVERTED = LeadStatus.CONVERTED
 REFUSED = LeadStatus.REFUSED
 JUNK = LeadStatus.JUNK
@@ -53,18 +53,18 @@ JUNK = LeadStatus.JUNK
 # The state machine, as a table: where each action takes a lead (with an owner) from each status.
 # None: the machine forbids the action in that status.
 
-COLUMNS = (NEW, IN_WORK, CALLBACK, CONVERTED, REFUSED, JUNK)
+COLUMNS = (NEW, IN_WORK, CALL_BACK, CONVERTED, REFUSED, JUNK)
 TRANSITIONS: dict[Action, tuple[LeadStatus | None, ...]] = {
     #                          new      in_work    callback   converted refused  junk
     Action.TAKE:              (IN_WORK, None,      None,      None,     None,    None),
-    Action.SCHEDULE_CALLBACK: (None,    CALLBACK,  CALLBACK,  None,     None,    None),
-    Action.CALLBACK_DONE:     (None,    None,      IN_WORK,   None,     None,    None),
-    Action.QUALIFY:           (None,    IN_WORK,   CALLBACK,  None,     None,    None),
+    Action.SCHEDULE_CALL_BACK: (None,    CALL_BACK,  CALL_BACK,  None,     None,    None),
+    Action.CALL_BACK_DONE:     (None,    None,      IN_WORK,   None,     None,    None),
+    Action.QUALIFY:           (None,    IN_WORK,   CALL_BACK,  None,     None,    None),
     Action.CONVERT:           (None,    CONVERTED, CONVERTED, None,     None,    None),
     Action.REFUSE:            (None,    REFUSED,   REFUSED,   None,     None,    None),
     Action.JUNK:              (JUNK,    JUNK,      JUNK,      None,     None,    None),
     Action.REOPEN:            (None,    None,      None,      IN_WORK,  IN_WORK, IN_WORK),
-    Action.REASSIGN:          (IN_WORK, IN_WORK,   CALLBACK,  None,     None,    None),
+    Action.REASSIGN:          (IN_WORK, IN_WORK,   CALL_BACK,  None,     None,    None),
 }  # fmt: skip
 
 ALLOWED = [
@@ -122,10 +122,10 @@ def test_reassigning_a_new_lead_puts_it_in_work_and_an_open_one_keeps_its_status
 ) -> None:
     assert next_status(Action.REASSIGN, NEW, has_owner) == IN_WORK
     assert next_status(Action.REASSIGN, IN_WORK, has_owner) == IN_WORK
-    assert next_status(Action.REASSIGN, CALLBACK, has_owner) == CALLBACK
+    assert next_status(Action.REASSIGN, CALL_BACK, has_owner) == CALL_BACK
 
 
-@pytest.mark.parametrize("status", [IN_WORK, CALLBACK])
+@pytest.mark.parametrize("status", [IN_WORK, CALL_BACK])
 @pytest.mark.parametrize("has_owner", [True, False], ids=["owned", "unowned"])
 def test_qualify_keeps_the_status(status: LeadStatus, has_owner: bool) -> None:
     assert next_status(Action.QUALIFY, status, has_owner) == status
@@ -161,8 +161,8 @@ PERMISSIONS: dict[Action, tuple[bool, ...]] = {
     #                          manager            supervisor       admin
     #                          own  other unowned other unowned  other unowned
     Action.TAKE:              (Y,   N,    Y,      Y,    Y,       Y,    Y),
-    Action.SCHEDULE_CALLBACK: (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.CALLBACK_DONE:     (Y,   N,    N,      Y,    Y,       Y,    Y),
+    Action.SCHEDULE_CALL_BACK: (Y,   N,    N,      Y,    Y,       Y,    Y),
+    Action.CALL_BACK_DONE:     (Y,   N,    N,      Y,    Y,       Y,    Y),
     Action.QUALIFY:           (Y,   N,    N,      Y,    Y,       Y,    Y),
     Action.CONVERT:           (Y,   N,    N,      Y,    Y,       Y,    Y),
     Action.REFUSE:            (Y,   N,    N,      Y,    Y,       Y,    Y),
@@ -372,10 +372,10 @@ async def _junk(
     return await junk_lead(session, lead_id, who, "spam", None, now, config)
 
 
-async def _callback(
+async def _call_back(
     session: AsyncSession, lead_id: int, who: Staff, now: datetime, config: AppConfig
 ) -> ActionResult:
-    return await schedule_callback(session, lead_id, who, now + timedelta(hours=2), now)
+    return await schedule_call_back(session, lead_id, who, now + timedelta(hours=2), now)
 
 
 async def _qualify(
@@ -401,7 +401,7 @@ async def _take(
 ON_A_LEAD_IN_WORK: dict[str, ActionCall] = {
     "refuse": _refuse,
     "junk": _junk,
-    "schedule_callback": _callback,
+    "schedule_callback": _call_back,
     "qualify": _qualify,
     "convert": _convert,
 }
@@ -481,7 +481,7 @@ async def test_acting_on_a_closed_lead_is_refused_as_closed(
 async def test_acting_on_a_missing_lead_is_refused_as_not_found(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
-    for act in (_take, _refuse, _junk, _callback, _qualify, _convert):
+    for act in (_take, _refuse, _junk, _call_back, _qualify, _convert):
         async with sessions() as session:
             result = await act(session, 999_999, staff["sveta"], clock.now(), config)
         assert (result.refusal, result.lead) == (Refusal.NOT_FOUND, None), act.__name__
@@ -582,12 +582,12 @@ async def test_scheduling_a_callback_puts_the_lead_in_callback_with_exactly_one_
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     due = clock.now() + timedelta(hours=3)
     async with sessions() as session:
-        result = await schedule_callback(session, lead_id, staff["anna"], due, clock.now())
+        result = await schedule_call_back(session, lead_id, staff["anna"], due, clock.now())
 
     assert result.ok
-    assert (await _lead(sessions, lead_id)).status == CALLBACK
+    assert (await _lead(sessions, lead_id)).status == CALL_BACK
     [task] = await _tasks(sessions, lead_id)
-    assert (task.kind, task.assignee_id, task.due_at) == (CALLBACK_TASK, staff["anna"].id, due)
+    assert (task.kind, task.assignee_id, task.due_at) == (CALL_BACK_TASK, staff["anna"].id, due)
     assert (task.created_at, task.done_at, task.fired_at) == (clock.now(), None, None)
     [event] = await _events(sessions, lead_id, "callback_scheduled")
     assert event.data == {"due_at": due.isoformat()}
@@ -600,14 +600,15 @@ async def test_rescheduling_closes_the_previous_task_and_leaves_one_open(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     first_due = clock.now() + timedelta(hours=3)
     async with sessions() as session:
-        assert (await schedule_callback(session, lead_id, staff["anna"], first_due, clock.now())).ok
+        anna = staff["anna"]
+        assert (await schedule_call_back(session, lead_id, anna, first_due, clock.now())).ok
     clock.advance(timedelta(hours=1))
     second_due = clock.now() + timedelta(days=1)
     async with sessions() as session:
-        result = await schedule_callback(session, lead_id, staff["anna"], second_due, clock.now())
+        result = await schedule_call_back(session, lead_id, staff["anna"], second_due, clock.now())
 
     assert result.ok
-    assert (await _lead(sessions, lead_id)).status == CALLBACK
+    assert (await _lead(sessions, lead_id)).status == CALL_BACK
     first, second = await _tasks(sessions, lead_id)
     assert (first.due_at, first.done_at) == (first_due, clock.now())
     assert (second.due_at, second.done_at) == (second_due, None)
@@ -620,7 +621,7 @@ async def test_a_supervisors_callback_is_assigned_to_the_leads_owner(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     due = clock.now() + timedelta(hours=1)
     async with sessions() as session:
-        assert (await schedule_callback(session, lead_id, staff["sveta"], due, clock.now())).ok
+        assert (await schedule_call_back(session, lead_id, staff["sveta"], due, clock.now())).ok
     [task] = await _tasks(sessions, lead_id)
     assert task.assignee_id == staff["anna"].id
 
@@ -632,7 +633,7 @@ async def test_a_callback_not_in_the_future_is_rejected_before_anything_changes(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     async with sessions() as session:
         with pytest.raises(ValueError, match="future"):
-            await schedule_callback(
+            await schedule_call_back(
                 session, lead_id, staff["anna"], clock.now() + offset, clock.now()
             )
     assert (await _lead(sessions, lead_id)).status == IN_WORK
@@ -644,7 +645,7 @@ async def test_scheduling_a_callback_on_a_new_lead_is_outdated(
 ) -> None:
     lead_id = await _new_lead(sessions, clock)
     async with sessions() as session:
-        result = await schedule_callback(
+        result = await schedule_call_back(
             session, lead_id, staff["sveta"], clock.now() + timedelta(hours=1), clock.now()
         )
     assert result.refusal == Refusal.OUTDATED
@@ -657,13 +658,13 @@ async def test_finishing_a_callback_returns_the_lead_to_work_and_closes_its_task
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     async with sessions() as session:
         assert (
-            await schedule_callback(
+            await schedule_call_back(
                 session, lead_id, staff["anna"], clock.now() + timedelta(hours=2), clock.now()
             )
         ).ok
     clock.advance(timedelta(hours=2))
     async with sessions() as session:
-        result = await finish_callback(session, lead_id, staff["anna"], clock.now())
+        result = await finish_call_back(session, lead_id, staff["anna"], clock.now())
 
     assert result.ok
     lead = await _lead(sessions, lead_id)
@@ -680,15 +681,15 @@ async def test_finishing_a_callback_on_another_managers_lead_is_not_yours(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     async with sessions() as session:
         assert (
-            await schedule_callback(
+            await schedule_call_back(
                 session, lead_id, staff["anna"], clock.now() + timedelta(hours=2), clock.now()
             )
         ).ok
     async with sessions() as session:
-        result = await finish_callback(session, lead_id, staff["boris"], clock.now())
+        result = await finish_call_back(session, lead_id, staff["boris"], clock.now())
 
     assert (result.refusal, result.owner_name) == (Refusal.NOT_YOURS, "Anna")
-    assert (await _lead(sessions, lead_id)).status == CALLBACK
+    assert (await _lead(sessions, lead_id)).status == CALL_BACK
     [task] = await _tasks(sessions, lead_id)
     assert task.done_at is None
 
@@ -698,7 +699,7 @@ async def test_finishing_a_callback_of_a_lead_in_work_is_outdated(
 ) -> None:
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     async with sessions() as session:
-        result = await finish_callback(session, lead_id, staff["anna"], clock.now())
+        result = await finish_call_back(session, lead_id, staff["anna"], clock.now())
     assert result.refusal == Refusal.OUTDATED
     assert await _events(sessions, lead_id, "callback_done") == []
 
@@ -719,7 +720,7 @@ async def test_closing_a_lead_in_callback_closes_its_open_tasks(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     async with sessions() as session:
         assert (
-            await schedule_callback(
+            await schedule_call_back(
                 session, lead_id, staff["anna"], clock.now() + timedelta(hours=2), clock.now()
             )
         ).ok
@@ -756,7 +757,7 @@ async def test_closing_a_lead_leaves_other_leads_tasks_open(
     for lead_id in (kept, closed):
         async with sessions() as session:
             assert (
-                await schedule_callback(
+                await schedule_call_back(
                     session, lead_id, staff["anna"], clock.now() + timedelta(hours=2), clock.now()
                 )
             ).ok
@@ -840,10 +841,10 @@ async def test_each_successful_change_enqueues_one_card_refresh_and_a_refusal_no
         ("boris refuses a new lead", lambda s: _refuse(s, lead_id, boris, now(), config), 0),
         ("anna takes", lambda s: take_lead(s, lead_id, anna, now()), 1),
         ("boris takes too late", lambda s: take_lead(s, lead_id, boris, now()), 0),
-        ("anna schedules", lambda s: _callback(s, lead_id, anna, now(), config), 1),
-        ("anna reschedules", lambda s: _callback(s, lead_id, anna, now(), config), 1),
-        ("boris finishes", lambda s: finish_callback(s, lead_id, boris, now()), 0),
-        ("anna finishes", lambda s: finish_callback(s, lead_id, anna, now()), 1),
+        ("anna schedules", lambda s: _call_back(s, lead_id, anna, now(), config), 1),
+        ("anna reschedules", lambda s: _call_back(s, lead_id, anna, now(), config), 1),
+        ("boris finishes", lambda s: finish_call_back(s, lead_id, boris, now()), 0),
+        ("anna finishes", lambda s: finish_call_back(s, lead_id, anna, now()), 1),
         ("anna qualifies", lambda s: _qualify(s, lead_id, anna, now(), config), 1),
         ("anna: unknown reason", lambda s: junk_lead(s, lead_id, anna, "?", None, now(), config),
          0),
@@ -870,9 +871,9 @@ async def test_every_successful_change_writes_exactly_one_event_in_order(
     lead_id = await _taken_lead(sessions, clock, staff["anna"])
     anna = staff["anna"]
     async with sessions() as session:
-        await _callback(session, lead_id, anna, clock.now(), config)
+        await _call_back(session, lead_id, anna, clock.now(), config)
     async with sessions() as session:
-        await finish_callback(session, lead_id, anna, clock.now())
+        await finish_call_back(session, lead_id, anna, clock.now())
     async with sessions() as session:
         await _qualify(session, lead_id, staff["boris"], clock.now(), config)  # refused
     async with sessions() as session:

@@ -25,7 +25,7 @@ from bot.config import AppConfig, ConfigError, DealField, FieldKind, load_app_co
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import Refusal, junk_lead, take_lead
-from bot.leads.call_backs import schedule_callback
+from bot.leads.call_backs import schedule_call_back
 from bot.leads.qualify import (
     MAX_AMOUNT,
     UnreadableAnswer,
@@ -419,12 +419,12 @@ async def _refresh_count(sessions: SessionFactory, lead_id: int) -> int:
         return len((await session.scalars(query)).all())
 
 
-async def _with_callback(
+async def _with_call_back(
     sessions: SessionFactory, clock: ManualClock, lead_id: int, who: Staff
 ) -> None:
     async with sessions() as session:
         due = clock.now() + timedelta(hours=4)
-        assert (await schedule_callback(session, lead_id, who, due, clock.now())).ok
+        assert (await schedule_call_back(session, lead_id, who, due, clock.now())).ok
     clock.advance(timedelta(minutes=10))
 
 
@@ -450,7 +450,7 @@ async def test_converting_with_a_required_field_empty_is_refused_naming_it_and_c
     config: AppConfig,
 ) -> None:
     lead_id = await _taken_lead(sessions, clock, staff["anna"], **fields)
-    await _with_callback(sessions, clock, lead_id, staff["anna"])
+    await _with_call_back(sessions, clock, lead_id, staff["anna"])
     before, contact_before = await _stored(sessions, lead_id)
     refreshes_before = await _refresh_count(sessions, lead_id)
     async with sessions() as session:
@@ -460,7 +460,7 @@ async def test_converting_with_a_required_field_empty_is_refused_naming_it_and_c
     assert result.lead is not None and result.lead.id == lead_id
     lead, contact = await _stored(sessions, lead_id)
     assert (lead.status, lead.version, lead.closed_at) == (
-        LeadStatus.CALLBACK,
+        LeadStatus.CALL_BACK,
         before.version,
         None,
     )
@@ -481,7 +481,7 @@ async def test_converting_with_answers_for_the_missing_fields_closes_the_deal(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], config: AppConfig
 ) -> None:
     lead_id = await _taken_lead(sessions, clock, staff["anna"], phone=PHONE)
-    await _with_callback(sessions, clock, lead_id, staff["anna"])
+    await _with_call_back(sessions, clock, lead_id, staff["anna"])
     answers = {"name": "Иван Петров", "service": "Кухня", "amount": Decimal("150000.00")}
     async with sessions() as session:
         result = await convert_lead(session, lead_id, staff["anna"], answers, clock.now(), config)
@@ -672,14 +672,14 @@ async def test_qualifying_a_lead_in_callback_keeps_it_in_callback_with_its_task_
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
 ) -> None:
     lead_id = await _taken_lead(sessions, clock, staff["anna"], phone=PHONE)
-    await _with_callback(sessions, clock, lead_id, staff["anna"])
+    await _with_call_back(sessions, clock, lead_id, staff["anna"])
     async with sessions() as session:
         assert (
             await qualify_lead(session, lead_id, staff["anna"], {"service": "Окна"}, clock.now())
         ).ok
 
     lead, _ = await _stored(sessions, lead_id)
-    assert (lead.status, lead.service) == (LeadStatus.CALLBACK, "Окна")
+    assert (lead.status, lead.service) == (LeadStatus.CALL_BACK, "Окна")
     [task] = await _tasks(sessions, lead_id)
     assert task.done_at is None
 

@@ -61,10 +61,10 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     team_chat = Reader(staff_id=None, role=None, locale="en")
     new = _lead()
     taken = _lead(status=LeadStatus.IN_WORK, owner_id=1)
-    calling = _lead(status=LeadStatus.CALLBACK, owner_id=1)
+    calling = _lead(status=LeadStatus.CALL_BACK, owner_id=1)
     junk = _lead(status=LeadStatus.JUNK, close_reason="spam")
     a = CardAction
-    working = (a.CALLBACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
+    working = (a.CALL_BACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
     assert card_view(new, None, other, NOW).actions == (a.TAKE, a.JUNK)
     assert card_view(new, None, team_chat, NOW).actions == (a.TAKE, a.JUNK)
     assert card_view(taken, "Anna", manager, NOW).actions == working
@@ -112,9 +112,9 @@ def test_unreadable_durations_are_refused(text: str) -> None:
 
 def test_config_file_overrides_defaults_and_bad_files_give_one_line(tmp_path: Path) -> None:
     good = tmp_path / "leadbot.toml"
-    good.write_text('locale = "en"\n[time_limits]\nnew = "5m"\n[telegram]\nretry_base = "2s"\n')
+    good.write_text('locale = "en"\n[time_limits]\nin_work = "1d"\n[telegram]\nretry_base = "2s"\n')
     config = load_app_config(good)
-    assert config.locale == "en" and config.time_limits["new"] == timedelta(minutes=5)
+    assert config.locale == "en" and config.time_limits["in_work"] == timedelta(days=1)
     assert config.telegram.retry_base == timedelta(seconds=2)
     assert config.telegram.per_chat_per_second == 1  # untouched defaults stay
     broken = tmp_path / "broken.toml"
@@ -124,9 +124,54 @@ def test_config_file_overrides_defaults_and_bad_files_give_one_line(tmp_path: Pa
     with pytest.raises(ConfigError, match="not found"):
         load_app_config(tmp_path / "missing.toml")
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text('[time_limits]\nnew = "soon"\n')
-    with pytest.raises(ConfigError):
+    wrong.write_text('[time_limits]\nin_work = "soon"\n')
+    with pytest.raises(ConfigError, match=r"^config: time_limits\.in_work: cannot read duration"):
         load_app_config(wrong)
+
+
+def test_the_old_not_taken_key_is_read_as_the_new_one_with_a_warning_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text('[time_limits]\nnew = "5m"\nin_work = "1d"\n')
+    config = load_app_config(old)
+    assert config.sla.not_taken.remind == timedelta(minutes=5)  # one setting: the reminder's
+    assert config.sla.not_taken.escalate == timedelta(minutes=30)  # the rest as shipped
+    assert config.time_limits == {"in_work": timedelta(days=1)}
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "leadbot.config"]
+    assert warning == (
+        "config: [time_limits] new is now [sla.not_taken] remind; it is read as that "
+        "(write the new key)"
+    )
+    both = tmp_path / "both.toml"
+    both.write_text('[time_limits]\nnew = "5m"\n[sla.not_taken]\nremind = "20m"\n')
+    assert load_app_config(both).sla.not_taken.remind == timedelta(minutes=20)  # new key wins
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[time_limits]\nnew = "soon"\n')
+    with pytest.raises(ConfigError, match=r"sla\.not_taken\.remind: cannot read duration"):
+        load_app_config(wrong)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"timezone": "Mars/Base"}, "timezone: unknown time zone 'Mars/Base'"),
+        ({"sla": {"snooze": "off"}}, "sla.snooze: must be a duration longer than zero"),
+        ({"staff": {"invite_ttl": "0s"}}, "staff.invite_ttl: must be a duration longer than zero"),
+        ({"routing": {"offer_timeout": "soon"}}, "routing.offer_timeout: cannot read duration"),
+        ({"sla": {"auto_close_after": "off"}}, None),
+    ],
+)
+def test_every_duration_setting_reads_the_same_way_and_names_itself_when_wrong(
+    overrides: dict[str, object], says: str | None
+) -> None:
+    if says is None:
+        assert load_app_config(overrides=overrides).sla.auto_close_after is None
+        return
+    with pytest.raises(ConfigError) as refused:
+        load_app_config(overrides=overrides)
+    assert str(refused.value).startswith(f"config: {says}")
+    assert "\n" not in str(refused.value)
 
 
 def test_settings_read_admin_ids_and_refuse_malformed_tokens(

@@ -14,7 +14,7 @@ from bot.config import AppConfig
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import junk_lead, take_lead
-from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.leads.call_backs import finish_call_back, schedule_call_back
 from bot.sla.answer_wait import client_answered, client_waits
 from bot.sla.deadlines import Step
 from bot.sla.sweep import FiredAlert, fire_due_alerts
@@ -120,7 +120,7 @@ async def test_a_call_back_reminds_its_owner_when_due_then_supervisors(
     lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     due = start + timedelta(hours=1)
     async with sessions() as session:
-        assert (await schedule_callback(session, lead_id, staff["anna"], due, start,
+        assert (await schedule_call_back(session, lead_id, staff["anna"], due, start,
                                         config)).ok  # fmt: skip
     assert await _sweep(sessions, due - timedelta(seconds=1), config) == []
     assert _steps(await _sweep(sessions, due, config)) == [("callback", Step.REMIND)]
@@ -136,10 +136,10 @@ async def test_a_call_back_done_in_time_stops(
     lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     due = start + timedelta(hours=1)
     async with sessions() as session:
-        await schedule_callback(session, lead_id, staff["anna"], due, start, config)
+        await schedule_call_back(session, lead_id, staff["anna"], due, start, config)
     assert _steps(await _sweep(sessions, due, config)) == [("callback", Step.REMIND)]
     async with sessions() as session:
-        assert (await finish_callback(session, lead_id, staff["anna"], due)).ok
+        assert (await finish_call_back(session, lead_id, staff["anna"], due)).ok
     assert await _sweep(sessions, due + timedelta(hours=3), config) == []
 
 

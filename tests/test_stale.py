@@ -19,7 +19,7 @@ from bot.config import AppConfig, load_app_config
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import Refusal, junk_lead, load_lead, reopen_lead, take_lead
-from bot.leads.call_backs import schedule_callback
+from bot.leads.call_backs import schedule_call_back
 from bot.leads.cards import card_as_seen_by
 from bot.leads.notes import lead_history, shown_history
 from bot.sla.stale import close_stale_leads, stale_closed_since, stale_notices
@@ -70,7 +70,7 @@ async def _rows(sessions: SessionFactory, model: type[Any], *where: Any) -> list
 
 
 def test_the_system_close_is_the_machines_junk_transition_from_new_and_call_back() -> None:
-    assert STALE_STATUSES == {LeadStatus.NEW, LeadStatus.CALLBACK}
+    assert STALE_STATUSES == {LeadStatus.NEW, LeadStatus.CALL_BACK}
     for status in STALE_STATUSES:
         assert next_status(Action.JUNK, status, has_owner=True) == LeadStatus.JUNK
         assert next_status(Action.JUNK, status, has_owner=False) == LeadStatus.JUNK
@@ -107,7 +107,7 @@ async def test_call_backs_are_closed_with_their_tasks_and_leads_in_work_are_left
         for lead_id in (calling, working, deal):
             assert (await take_lead(session, lead_id, staff["anna"], clock.now())).ok
         due = clock.now() + timedelta(days=1)
-        assert (await schedule_callback(session, calling, staff["anna"], due, clock.now())).ok
+        assert (await schedule_call_back(session, calling, staff["anna"], due, clock.now())).ok
         await session.execute(update(Lead).where(Lead.id == deal)
                               .values(status=LeadStatus.CONVERTED))  # fmt: skip
         await session.commit()
@@ -206,10 +206,10 @@ async def test_each_owner_gets_one_message_listing_their_leads_cut_to_fit(
         for lead_id in borises:
             await take_lead(session, lead_id, staff["boris"], clock.now())
             due = clock.now() + timedelta(hours=1)
-            await schedule_callback(session, lead_id, staff["boris"], due, clock.now())
+            await schedule_call_back(session, lead_id, staff["boris"], due, clock.now())
     async with sessions() as session:  # Anna's leads wait in call-back too
         await session.execute(update(Lead).where(Lead.id.in_(annas))
-                              .values(status=LeadStatus.CALLBACK))  # fmt: skip
+                              .values(status=LeadStatus.CALL_BACK))  # fmt: skip
         await session.commit()
     clock.advance(WEEK + timedelta(hours=1))
     assert len(await _close(sessions, clock, config)) == 125
@@ -268,7 +268,7 @@ async def test_a_supervisor_reopens_a_stale_lead_and_a_manager_cannot(
     async with sessions() as session:
         await take_lead(session, owned, staff["anna"], clock.now())
         due = clock.now() + timedelta(hours=2)
-        await schedule_callback(session, owned, staff["anna"], due, clock.now())
+        await schedule_call_back(session, owned, staff["anna"], due, clock.now())
     clock.advance(WEEK)
     assert await _close(sessions, clock, config) == [unowned, owned]
     async with sessions() as session:

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.leads.time_input import parse_when, tomorrow_morning
+from bot.config import WorkingHours
+from bot.leads.time_input import parse_when
+from bot.sla.working_hours import tomorrow_morning
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
@@ -239,24 +241,33 @@ def test_at_after_a_date_is_read_as_after_a_day_word(text: str) -> None:
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (NOW, moscow(2026, 3, 11, 9, 0)),
+        (NOW, moscow(2026, 3, 11, 9, 0)),  # a Tuesday: Wednesday
         (utc(2026, 3, 10, 5, 0), moscow(2026, 3, 11, 9, 0)),  # 08:00 Moscow, before opening
         (utc(2026, 3, 10, 20, 59), moscow(2026, 3, 11, 9, 0)),  # 23:59 Moscow
         (utc(2026, 3, 10, 21, 0), moscow(2026, 3, 12, 9, 0)),  # 00:00 on the 11th in Moscow
-        (utc(2026, 12, 31, 12, 0), moscow(2027, 1, 1, 9, 0)),
+        (utc(2026, 12, 31, 12, 0), moscow(2027, 1, 1, 9, 0)),  # Thursday: Friday
         (utc(2028, 2, 28, 12, 0), moscow(2028, 2, 29, 9, 0)),
+        (utc(2026, 3, 13, 12, 0), moscow(2026, 3, 16, 9, 0)),  # Friday: Monday, not Saturday
+        (utc(2026, 3, 14, 12, 0), moscow(2026, 3, 16, 9, 0)),  # Saturday: Monday
+        (utc(2026, 3, 15, 20, 59), moscow(2026, 3, 16, 9, 0)),  # Sunday 23:59: Monday
+        (utc(2026, 3, 15, 21, 0), moscow(2026, 3, 17, 9, 0)),  # Monday 00:00: Tuesday
     ],
 )
-def test_tomorrow_morning_is_the_next_local_days_opening_time(
+def test_tomorrow_morning_is_the_next_working_days_opening_never_a_day_off(
     now: datetime, expected: datetime
 ) -> None:
-    assert tomorrow_morning(now, MOSCOW) == expected
+    assert tomorrow_morning(now, WorkingHours(), MOSCOW) == expected
 
 
-def test_tomorrow_morning_returns_aware_utc_and_honours_the_opening_time() -> None:
-    result = tomorrow_morning(NOW, MOSCOW, opens=time(8, 15))
-    assert result == moscow(2026, 3, 11, 8, 15)
+def test_tomorrow_morning_honours_the_configured_days_and_opening_time() -> None:
+    six_days = WorkingHours(days=frozenset({1, 2, 3, 4, 5, 6}), opens=time(8, 15))
+    result = tomorrow_morning(utc(2026, 3, 13, 12, 0), six_days, MOSCOW)  # Friday
+    assert result == moscow(2026, 3, 14, 8, 15)  # Saturday is a working day here
     assert result.tzinfo is UTC
+    mondays_only = WorkingHours(days=frozenset({1}))
+    assert tomorrow_morning(utc(2026, 3, 16, 12, 0), mondays_only, MOSCOW) == moscow(
+        2026, 3, 23, 9, 0
+    )
 
 
 @pytest.mark.parametrize("text", ["15:30", "tomorrow", "25.12 11:00", "25.12.2027", "+2h"])

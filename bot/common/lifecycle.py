@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from storage.models import OPEN_STATUSES, LeadStatus, Role
 
 CLOSED_STATUSES = frozenset({LeadStatus.CONVERTED, LeadStatus.REFUSED, LeadStatus.JUNK})
-WORKING = frozenset({LeadStatus.IN_WORK, LeadStatus.CALLBACK})
+WORKING = frozenset({LeadStatus.IN_WORK, LeadStatus.CALL_BACK})
 
 
 class Action(enum.StrEnum):
     TAKE = "take"
-    SCHEDULE_CALLBACK = "schedule_callback"  # also a reschedule, from callback
-    CALLBACK_DONE = "callback_done"
+    SCHEDULE_CALL_BACK = "schedule_callback"  # also a reschedule, from callback
+    CALL_BACK_DONE = "callback_done"
     QUALIFY = "qualify"  # fills in fields; the status stays
     CONVERT = "convert"
     REFUSE = "refuse"
@@ -44,8 +44,8 @@ class Rule:
 
 RULES: dict[Action, Rule] = {
     Action.TAKE: Rule(frozenset({LeadStatus.NEW}), LeadStatus.IN_WORK),
-    Action.SCHEDULE_CALLBACK: Rule(WORKING, LeadStatus.CALLBACK),
-    Action.CALLBACK_DONE: Rule(frozenset({LeadStatus.CALLBACK}), LeadStatus.IN_WORK),
+    Action.SCHEDULE_CALL_BACK: Rule(WORKING, LeadStatus.CALL_BACK),
+    Action.CALL_BACK_DONE: Rule(frozenset({LeadStatus.CALL_BACK}), LeadStatus.IN_WORK),
     Action.QUALIFY: Rule(WORKING, None),
     Action.CONVERT: Rule(WORKING, LeadStatus.CONVERTED),
     Action.REFUSE: Rule(WORKING, LeadStatus.REFUSED),
@@ -56,7 +56,7 @@ RULES: dict[Action, Rule] = {
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # The daily auto-close (bot/sla/stale.py) junks leads left in these statuses: a junk transition
 # the system makes with no actor (so may_act is not asked); supervisors may reopen them.
-STALE_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.CALLBACK})
+STALE_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.CALL_BACK})
 STALE_REASON = "stale"  # close_reason of those leads; never in the pickers' reason lists
 CLOSED_EVENT = "closed"  # event of a close by the system, not by a person (data: reason, status)
 

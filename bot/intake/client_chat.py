@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -238,13 +238,3 @@ async def record_reply(
     await session.commit()
 
 
-FLOOD_WINDOW = timedelta(minutes=1)
-
-
-def admit_message(recent: list[str], now: datetime, limit: int) -> tuple[bool, list[str]]:
-    """Flood control for one client: at most `limit` messages a minute are passed on. Takes
-    and returns the times of the recent ones (ISO strings: they live in the FSM data)."""
-    kept = [at for at in recent if now - datetime.fromisoformat(at) < FLOOD_WINDOW]
-    if len(kept) >= limit:
-        return False, kept
-    return True, [*kept, now.isoformat()]

@@ -18,6 +18,8 @@ from bot.config import AppConfig, default_config
 from bot.sla.lead_timers import restarted_alert
 from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff, Task
 
+CLOSE_COMMENT_LIMIT = 1000  # characters of a close's words kept (the card shows fewer)
+
 
 class Refusal(enum.StrEnum):
     """Why an action changed nothing; each has an alert template `refusal_<value>`."""
@@ -79,7 +81,7 @@ async def open_lead_counts(
 
 
 # the manager reached the client: the lead stops waiting for a first contact
-CONTACT_ACTIONS = frozenset({Action.SCHEDULE_CALLBACK, Action.CALLBACK_DONE, Action.QUALIFY,
+CONTACT_ACTIONS = frozenset({Action.SCHEDULE_CALL_BACK, Action.CALL_BACK_DONE, Action.QUALIFY,
                              Action.CONVERT})  # fmt: skip
 
 
@@ -224,9 +226,11 @@ async def close_lead(
     now: datetime,
     config: AppConfig,
 ) -> ActionResult:
-    """Junk (not our client) or refuse (our client said no), with a reason from the list."""
+    """Junk (not our client) or refuse (our client said no), with a reason from the list and
+    the manager's words (kept to CLOSE_COMMENT_LIMIT characters)."""
     if config.close_reason(outcome, reason) is None:
         return ActionResult(await load_lead(session, lead_id), Refusal.UNKNOWN_REASON)
+    comment = (comment or "").strip()[:CLOSE_COMMENT_LIMIT] or None
     data = {"reason": reason, **({"comment": comment} if comment else {})}
     values = {"close_reason": reason, "close_comment": comment, "closed_at": now,
               "offered_to_id": None, "offered_at": None, "waiting_since": None}  # fmt: skip

@@ -21,7 +21,7 @@ from bot.common.render import (
 )
 from bot.config import AppConfig
 from storage.models import (
-    CALLBACK_TASK,
+    CALL_BACK_TASK,
     MISSED_CALL_TASK,
     TELEGRAM_SOURCE,
     Lead,
@@ -43,7 +43,7 @@ EXTRA_LIMIT = 300
 class CardAction(enum.StrEnum):
     TAKE = "take"
     JUNK = "junk"
-    CALLBACK = "callback"
+    CALL_BACK = "callback"
     QUALIFY = "qualify"
     CONVERT = "convert"
     REFUSE = "refuse"
@@ -62,8 +62,8 @@ class CardAction(enum.StrEnum):
 A = CardAction
 # what the person who works a lead can do next, by status
 WORKING_ACTIONS = {
-    LeadStatus.IN_WORK: (A.CALLBACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
-    LeadStatus.CALLBACK: (A.DONE, A.RESCHEDULE, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+    LeadStatus.IN_WORK: (A.CALL_BACK, A.QUALIFY, A.CONVERT, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
+    LeadStatus.CALL_BACK: (A.DONE, A.RESCHEDULE, A.REFUSE, A.JUNK, A.NOTE, A.HISTORY),
 }
 
 
@@ -141,7 +141,7 @@ def card_view(
     now: datetime,
     reason_label: str | None = None,
     requests: int = 1,
-    callback_due: str | None = None,
+    call_back_due: str | None = None,
     offered_name: str | None = None,
     missed_call: dict[str, object] | None = None,
 ) -> CardView:
@@ -157,7 +157,7 @@ def card_view(
             ago=since(lead.created_at, now, reader.locale),
             requests=requests,
             reason_label=reason_label,
-            callback_due=callback_due,
+            call_back_due=call_back_due,
             offered_name=offered_name,
             offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
             missed_call=missed_call,
@@ -188,11 +188,11 @@ async def request_counts(session: AsyncSession, lead_ids: list[int]) -> dict[int
     return {lead_id: 1 + counts.get(lead_id, 0) for lead_id in lead_ids}
 
 
-async def callbacks_due(session: AsyncSession, lead_ids: list[int]) -> dict[int, datetime]:
+async def call_backs_due(session: AsyncSession, lead_ids: list[int]) -> dict[int, datetime]:
     """When each lead's open call-back is due (leads without one are left out)."""
     due = await session.execute(
         select(Task.lead_id, func.min(Task.due_at))
-        .where(Task.lead_id.in_(lead_ids), Task.kind == CALLBACK_TASK, Task.done_at.is_(None))
+        .where(Task.lead_id.in_(lead_ids), Task.kind == CALL_BACK_TASK, Task.done_at.is_(None))
         .group_by(Task.lead_id)
     )
     return {lead_id: moment for lead_id, moment in due}
@@ -240,7 +240,7 @@ def card_as_seen_by(
     config: AppConfig,
     now: datetime,
     requests: int,
-    callback_due: datetime | None = None,
+    call_back_due: datetime | None = None,
     missed: MissedCalls | None = None,
 ) -> tuple[CardView, str]:
     """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
@@ -259,7 +259,7 @@ def card_as_seen_by(
         now,
         reason_label=reason_label,
         requests=requests,
-        callback_due=local_time(callback_due, config.zone) if callback_due else None,
+        call_back_due=local_time(call_back_due, config.zone) if call_back_due else None,
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
         missed_call=missed_call_lines(missed, now, config),
     )
@@ -274,7 +274,7 @@ async def card_for(
     `lead.owner` must be loaded (bot.leads.actions.load_lead does)."""
     staff = await session.get(Staff, staff_id) if staff_id is not None else None
     requests = (await request_counts(session, [lead.id]))[lead.id]
-    due = (await callbacks_due(session, [lead.id])).get(lead.id)
+    due = (await call_backs_due(session, [lead.id])).get(lead.id)
     missed = (await missed_calls(session, [lead.id])).get(lead.id)
     return card_as_seen_by(lead, staff, config, now, requests, due, missed)
 

@@ -17,7 +17,7 @@ from bot.common.contacts import InvalidContactField, normalise_email, normalise_
 from bot.common.lifecycle import SUPERVISING
 from bot.config import AppConfig
 from bot.leads.overdue import overdue_leads
-from storage.models import CALLBACK_TASK, OPEN_STATUSES, Contact, Lead, LeadStatus, Staff, Task
+from storage.models import CALL_BACK_TASK, OPEN_STATUSES, Contact, Lead, LeadStatus, Staff, Task
 
 PAGE = 8  # lines per page: one phone screen of buttons
 FOUND_LIMIT = 20
@@ -81,9 +81,9 @@ async def lead_list(
         due = await session.execute(
             select(Lead, Task.due_at).options(with_owner)
             .join(Task, Task.lead_id == Lead.id)
-            .where(Task.kind == CALLBACK_TASK, Task.done_at.is_(None),
+            .where(Task.kind == CALL_BACK_TASK, Task.done_at.is_(None),
                    Task.due_at < end_of_day(now, config.zone),
-                   Lead.status == LeadStatus.CALLBACK, *owned)
+                   Lead.status == LeadStatus.CALL_BACK, *owned)
             .order_by(Task.due_at, Lead.id)
         )  # fmt: skip
         return _page_of([ListedLead(lead, at) for lead, at in due], page)

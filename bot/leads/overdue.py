@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from bot.config import AppConfig
-from storage.models import CALLBACK_TASK, Lead, LeadStatus, Task
+from bot.config import AlertKind, AppConfig
+from bot.sla.deadlines import alert_time
+from storage.models import CALL_BACK_TASK, Lead, LeadStatus, Task
 
 
 class Breach(enum.StrEnum):
-    NOT_TAKEN = "not_taken"  # new for longer than time_limits.new
-    CALLBACK_MISSED = "callback_missed"  # the promised call-back time has passed
+    NOT_TAKEN = "not_taken"  # new past the first step of [sla.not_taken]
+    CALL_BACK_MISSED = "callback_missed"  # the promised call-back time has passed
     STALLED = "stalled"  # in work with no change for longer than time_limits.in_work
 
 
@@ -35,21 +36,26 @@ async def overdue_leads(
     the new ones nobody took (a manager's view)."""
     found: list[OverdueLead] = []
     limits = config.time_limits
-    if "new" in limits:
+    first = config.sla.not_taken.remind or config.sla.not_taken.escalate
+    if first is not None:
+        # overdue from the not-taken limit's first step, counted as the reminders count it
+        # (working time, out of the night); working time is never shorter than wall time
         waiting = await session.scalars(
             select(Lead).options(joinedload(Lead.owner))
-            .where(Lead.status == LeadStatus.NEW, Lead.created_at <= now - limits["new"])
+            .where(Lead.status == LeadStatus.NEW, Lead.created_at <= now - first)
         )  # fmt: skip
-        found += [OverdueLead(lead, Breach.NOT_TAKEN, lead.created_at + limits["new"])
-                  for lead in waiting]  # fmt: skip
+        for lead in waiting:
+            since = alert_time(AlertKind.NOT_TAKEN, lead.created_at, 0, config)
+            if since is not None and since <= now:
+                found.append(OverdueLead(lead, Breach.NOT_TAKEN, since))
     mine = [Lead.owner_id == owner_id] if owner_id is not None else []
     missed = await session.execute(
         select(Lead, Task.due_at).options(joinedload(Lead.owner))
         .join(Task, Task.lead_id == Lead.id)
-        .where(Task.kind == CALLBACK_TASK, Task.done_at.is_(None), Task.due_at <= now,
-               Lead.status == LeadStatus.CALLBACK, *mine)
+        .where(Task.kind == CALL_BACK_TASK, Task.done_at.is_(None), Task.due_at <= now,
+               Lead.status == LeadStatus.CALL_BACK, *mine)
     )  # fmt: skip
-    found += [OverdueLead(lead, Breach.CALLBACK_MISSED, due) for lead, due in missed]
+    found += [OverdueLead(lead, Breach.CALL_BACK_MISSED, due) for lead, due in missed]
     if "in_work" in limits:
         stalled = await session.scalars(
             select(Lead).options(joinedload(Lead.owner))

@@ -97,9 +97,3 @@ def _next_date(today: date, month: int, day_of_month: int) -> date:
 
 def _without_at(words: str) -> str:
     return words.removeprefix("at ").removeprefix("в ")
-
-
-def tomorrow_morning(now: datetime, zone: ZoneInfo, opens: time = time(9)) -> datetime:
-    """The start of tomorrow's working day in `zone` (UTC)."""
-    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
-    return datetime.combine(tomorrow, opens, tzinfo=zone).astimezone(UTC)

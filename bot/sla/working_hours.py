@@ -58,3 +58,10 @@ def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
     """The start of `now`'s day where the team works, as an aware UTC time."""
     local = now.astimezone(zone)
     return datetime.combine(local.date(), time(), tzinfo=zone).astimezone(UTC)
+
+
+def tomorrow_morning(now: datetime, hours: WorkingHours, zone: ZoneInfo) -> datetime:
+    """The opening of the first working day after today in `zone` (UTC): never a day off."""
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    midnight = datetime.combine(tomorrow, time(), tzinfo=zone)
+    return next_opening(midnight, hours, zone).astimezone(UTC)

@@ -19,6 +19,11 @@ from storage.models import MISSED_CALL_TASK, Lead, LeadEvent, LeadStatus, Staff,
 RETRY_AFTER = timedelta(minutes=30)
 
 
+def next_try_at(now: datetime) -> datetime:
+    """After No answer: when the manager is asked to try the call again."""
+    return now + RETRY_AFTER
+
+
 class _TaskGone(Exception):
     """The task was closed between the check and the change: nothing is written."""
 
@@ -48,7 +53,7 @@ async def return_missed_call(
     if task_id is None:  # a stale button: the call was returned meanwhile
         return ActionResult(lead, Refusal.OUTDATED)
     kind = "missed_call_done" if reached else "missed_call_retry"
-    due = now + RETRY_AFTER
+    due = next_try_at(now)
     event: dict[str, Any] = {} if reached else {"due_at": due.isoformat()}
     taking = lead.status == LeadStatus.NEW
 

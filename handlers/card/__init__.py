@@ -15,7 +15,7 @@ from bot.config import AppConfig
 from bot.leads.actions import load_lead, reopen_lead, take_lead
 from bot.leads.cards import CardAction, card_for
 from handlers.card.answers import reader_staff_id, show_keyboard
-from handlers.card.call_back import callback_router
+from handlers.card.call_back import call_back_router
 from handlers.card.close import close_router
 from handlers.card.escalations import escalation_router
 from handlers.card.merge import merge_router
@@ -96,7 +96,7 @@ def manager_router() -> Router:
 
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
-        lists_router(), close_router(), callback_router(), notes_router(), qualify_router(),
+        lists_router(), close_router(), call_back_router(), notes_router(), qualify_router(),
         reassign_router(), escalation_router(), merge_router(), reply_router(), calls_router(),
     )  # fmt: skip
     return router

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -15,38 +13,28 @@ from bot.common.lifecycle import Action
 from bot.common.render import local_time, render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import check_allowed
-from bot.leads.call_backs import finish_callback, schedule_callback
+from bot.leads.call_backs import (
+    CallBackChoice,
+    finish_call_back,
+    quick_call_back_time,
+    schedule_call_back,
+)
 from bot.leads.cards import CardAction
-from bot.leads.time_input import parse_when, tomorrow_morning
+from bot.leads.time_input import parse_when
 from handlers.card.answers import card_message, show_keyboard
 from handlers.errors import refuse, refuse_in_chat
-from handlers.keyboards.lead import (
-    CallbackChoice,
-    CallbackWhen,
-    LeadButton,
-    callback_choices_keyboard,
-)
+from handlers.keyboards.lead import CallBackWhen, LeadButton, call_back_times_keyboard
 from storage.models import Staff
 
-QUICK = {
-    CallbackChoice.IN_30_MIN: timedelta(minutes=30),
-    CallbackChoice.IN_2_HOURS: timedelta(hours=2),
-}
 
-
+# the name is stored with open dialogues (FSM state "CallbackTime:waiting"): it stays
 class CallbackTime(StatesGroup):
     waiting = State()  # for a typed time
 
 
-def _due(choice: CallbackChoice, now: datetime, config: AppConfig) -> datetime:
-    if choice in QUICK:
-        return now + QUICK[choice]
-    return tomorrow_morning(now, config.zone, config.working_hours.opens)
-
-
-def callback_router() -> Router:
-    router = Router(name="callback")
-    when_buttons = {CardAction.CALLBACK, CardAction.RESCHEDULE}
+def call_back_router() -> Router:
+    router = Router(name="call_back")
+    when_buttons = {CardAction.CALL_BACK, CardAction.RESCHEDULE}
 
     @router.callback_query(LeadButton.filter(F.action.in_(when_buttons)))
     async def pick_time(
@@ -54,21 +42,21 @@ def callback_router() -> Router:
         staff: Staff, locale: str,
     ) -> None:  # fmt: skip
         allowed = await check_allowed(session, callback_data.lead_id, staff,
-                                      Action.SCHEDULE_CALLBACK)  # fmt: skip
+                                      Action.SCHEDULE_CALL_BACK)  # fmt: skip
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        await show_keyboard(query, callback_choices_keyboard(callback_data.lead_id, locale))
+        await show_keyboard(query, call_back_times_keyboard(callback_data.lead_id, locale))
         await query.answer(render_alert("callback_pick", locale, lead_id=callback_data.lead_id))
 
-    @router.callback_query(CallbackWhen.filter())
+    @router.callback_query(CallBackWhen.filter())
     async def schedule(
-        query: CallbackQuery, callback_data: CallbackWhen, session: AsyncSession,
+        query: CallbackQuery, callback_data: CallBackWhen, session: AsyncSession,
         staff: Staff, locale: str, config: AppConfig, clock: Clock, state: FSMContext,
     ) -> None:  # fmt: skip
         lead_id = callback_data.lead_id
-        if callback_data.choice is CallbackChoice.OTHER:
-            allowed = await check_allowed(session, lead_id, staff, Action.SCHEDULE_CALLBACK)
+        if callback_data.choice is CallBackChoice.OTHER:
+            allowed = await check_allowed(session, lead_id, staff, Action.SCHEDULE_CALL_BACK)
             if not allowed.ok:
                 await refuse(query, allowed, locale)
                 return
@@ -80,8 +68,8 @@ def callback_router() -> Router:
                                          zone=config.timezone))  # fmt: skip
             return
         now = clock.now()
-        due = _due(callback_data.choice, now, config)
-        result = await schedule_callback(session, lead_id, staff, due, now, config)
+        due = quick_call_back_time(callback_data.choice, now, config)
+        result = await schedule_call_back(session, lead_id, staff, due, now, config)
         if not result.ok:
             await refuse(query, result, locale)
             return
@@ -101,7 +89,7 @@ def callback_router() -> Router:
             return
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
-        result = await schedule_callback(session, lead_id, staff, due, now, config)
+        result = await schedule_call_back(session, lead_id, staff, due, now, config)
         if not result.ok:
             await refuse_in_chat(message, result, locale)
             return
@@ -113,7 +101,7 @@ def callback_router() -> Router:
         query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
         staff: Staff, locale: str, clock: Clock,
     ) -> None:  # fmt: skip
-        result = await finish_callback(session, callback_data.lead_id, staff, clock.now())
+        result = await finish_call_back(session, callback_data.lead_id, staff, clock.now())
         if not result.ok:
             await refuse(query, result, locale)
             return

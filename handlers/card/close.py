@@ -19,7 +19,6 @@ from handlers.errors import refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton, ReasonButton, reasons_keyboard
 from storage.models import Staff
 
-COMMENT_LIMIT = 1000
 OUTCOMES = {CardAction.JUNK: Action.JUNK, CardAction.REFUSE: Action.REFUSE}
 
 
@@ -83,7 +82,7 @@ def close_router() -> Router:
         data = await state.get_data()
         await state.clear()
         outcome = Action(data["outcome"])
-        comment = (message.text or "").strip()[:COMMENT_LIMIT]
+        comment = message.text or ""
         result = await close_lead(session, data["lead_id"], staff, outcome, data["reason"],
                                   comment, clock.now(), config)  # fmt: skip
         if not result.ok:

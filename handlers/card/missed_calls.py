@@ -11,7 +11,7 @@ from bot.common.clock import Clock
 from bot.common.render import local_time, render_alert
 from bot.config import AppConfig
 from bot.leads.cards import CardAction
-from bot.telephony.missed_calls import RETRY_AFTER, return_missed_call
+from bot.telephony.missed_calls import next_try_at, return_missed_call
 from handlers.errors import refuse
 from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
@@ -36,7 +36,7 @@ def calls_router() -> Router:
         if reached:
             await query.answer(render_alert("missed_call_done", locale, lead_id=lead_id))
             return
-        due = local_time(now + RETRY_AFTER, config.zone)
+        due = local_time(next_try_at(now), config.zone)
         await query.answer(render_alert("missed_call_retry", locale, lead_id=lead_id, due=due))
 
     return router

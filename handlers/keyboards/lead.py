@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -11,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.common.lifecycle import Action
 from bot.common.render import cut, labels
 from bot.config import AppConfig
+from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction, CardView
 from bot.leads.reassign import Candidate
 
@@ -36,18 +35,11 @@ class CardBackButton(CallbackData, prefix="card"):
     lead_id: int
 
 
-class CallbackChoice(enum.StrEnum):
-    IN_30_MIN = "30m"
-    IN_2_HOURS = "2h"
-    TOMORROW = "tomorrow"
-    OTHER = "other"  # the manager types a time
-
-
-class CallbackWhen(CallbackData, prefix="when"):
+class CallBackWhen(CallbackData, prefix="when"):
     """A call-back time picked on the card: `when:42:2h`."""
 
     lead_id: int
-    choice: CallbackChoice
+    choice: CallBackChoice
 
 
 class HistoryPage(CallbackData, prefix="hist"):
@@ -88,12 +80,12 @@ def reasons_keyboard(
     return builder.as_markup()
 
 
-def callback_choices_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
+def call_back_times_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["callback_choices"]
     builder = InlineKeyboardBuilder()
-    for choice in CallbackChoice:
+    for choice in CallBackChoice:
         builder.button(text=names[choice.value],
-                       callback_data=CallbackWhen(lead_id=lead_id, choice=choice))  # fmt: skip
+                       callback_data=CallBackWhen(lead_id=lead_id, choice=choice))  # fmt: skip
     _back(builder, lead_id, locale)
     builder.adjust(3, 1, 1)
     return builder.as_markup()
