@@ -19,7 +19,7 @@ from handlers.card.call_back import call_back_router
 from handlers.card.close import close_router
 from handlers.card.escalations import escalation_router
 from handlers.card.merge import merge_router
-from handlers.card.missed_calls import calls_router
+from handlers.card.missed_calls import missed_calls_router
 from handlers.card.notes import notes_router
 from handlers.card.qualify import qualify_router
 from handlers.card.reassign import reassign_router
@@ -97,6 +97,7 @@ def manager_router() -> Router:
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
         lists_router(), close_router(), call_back_router(), notes_router(), qualify_router(),
-        reassign_router(), escalation_router(), merge_router(), reply_router(), calls_router(),
+        reassign_router(), escalation_router(), merge_router(), reply_router(),
+        missed_calls_router(),
     )  # fmt: skip
     return router

@@ -17,8 +17,8 @@ from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
 
 
-def calls_router() -> Router:
-    router = Router(name="calls")
+def missed_calls_router() -> Router:
+    router = Router(name="missed_calls")
     buttons = {CardAction.CALLED_BACK, CardAction.NO_ANSWER}
 
     @router.callback_query(LeadButton.filter(F.action.in_(buttons)))
