@@ -20,7 +20,7 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.telephony.pbx import zadarma_signature
 from storage.db import SessionFactory
 from storage.models import Call, Lead, Task
-from tests.e2e import running_app
+from tests.harness import running_app
 
 ZADARMA_SECRET = "zd-secret-for-tests"
 MANGO_KEY = "8v7lygho7jb61aa7e7gwlqz6horeuqe2"

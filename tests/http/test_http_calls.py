@@ -16,7 +16,7 @@ from bot.config import AppConfig
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import MISSED_CALL_TASK, Call, Lead, LeadEvent, Staff, Task
-from tests.e2e import INTAKE_TOKEN, running_app
+from tests.harness import INTAKE_TOKEN, running_app
 
 AUTH = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from bot.devtools.emulator import TelegramEmulator
-from tests.e2e import ANNA, INTAKE_TOKEN, TOKEN
+from tests.harness import ANNA, INTAKE_TOKEN, TOKEN
 
 LEADBOT = [sys.executable, "-m", "bot"]
 

@@ -28,7 +28,7 @@ HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]  # fmt: skip
-ARTIFACTS = Path(os.environ.get("LEADBOT_ARTIFACTS") or Path(__file__).parent.parent / "artifacts")
+ARTIFACTS = Path(os.environ.get("LEADBOT_ARTIFACTS") or Path(__file__).parents[2] / "artifacts")
 
 # every chat on the page as the person sees it: message ids, text, inline button labels
 PAGE_CHATS = """() => Object.fromEntries([...document.querySelectorAll('.phone')].map(phone => [

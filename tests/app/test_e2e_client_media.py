@@ -12,7 +12,7 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.devtools.emulator.state import BotMessage
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, RelayedMessage
-from tests.e2e import ANNA, BORIS, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons
 
 KATE = 7001
 

@@ -14,7 +14,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, Staff
-from tests.e2e import ANNA, INTAKE_TOKEN, TOKEN, running_app
+from tests.harness import ANNA, INTAKE_TOKEN, TOKEN, running_app
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from handlers.dialogues import abandoned_text
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, Task
 from tests.conftest import FSM_STORAGES
-from tests.e2e import ANNA, BORIS, TOKEN, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, TOKEN, Intake, Phone, card_buttons
 
 on_both_storages = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 

@@ -10,7 +10,7 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.intake.duplicates import name_key, similar_phones
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus
-from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent
-from tests.e2e import ANNA, BORIS, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons
 
 KATE = 7001
 

@@ -18,7 +18,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadCard, LeadEvent, OutboxMessage, OutboxState, Staff
-from tests.e2e import (
+from tests.harness import (
     ANNA,
     BORIS,
     STRANGER,

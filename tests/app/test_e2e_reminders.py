@@ -19,7 +19,7 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Role, Staff
-from tests.e2e import (
+from tests.harness import (
     ANNA,
     BORIS,
     SVETA,

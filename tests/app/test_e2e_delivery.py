@@ -10,7 +10,7 @@ import pytest
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.models import Staff
-from tests.e2e import ANNA, BORIS, TOKEN, Intake, fast_config, running_app
+from tests.harness import ANNA, BORIS, TOKEN, Intake, fast_config, running_app
 
 
 @pytest.fixture

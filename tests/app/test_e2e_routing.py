@@ -20,7 +20,7 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.routing.rules import deliver_waiting
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
-from tests.e2e import ANNA, BORIS, SVETA, Intake, Phone, card_buttons, fast_config, running_app
+from tests.harness import ANNA, BORIS, SVETA, Intake, Phone, card_buttons, fast_config, running_app
 
 
 @asynccontextmanager

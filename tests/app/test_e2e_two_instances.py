@@ -21,7 +21,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Staff
-from tests.e2e import ANNA, BORIS, Intake, running_app, unpaced_config
+from tests.harness import ANNA, BORIS, Intake, running_app, unpaced_config
 
 LEADS = 30
 HOOK_PATH = "/telegram/updates"

@@ -18,7 +18,16 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
 from tests.conftest import FSM_STORAGES
-from tests.e2e import ANNA, BORIS, STRANGER, Intake, Phone, card_buttons, fast_config, running_app
+from tests.harness import (
+    ANNA,
+    BORIS,
+    STRANGER,
+    Intake,
+    Phone,
+    card_buttons,
+    fast_config,
+    running_app,
+)
 
 # every dialogue here runs with its state in memory and in Redis
 pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)

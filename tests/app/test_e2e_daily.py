@@ -20,7 +20,7 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.leads.actions import take_lead
 from bot.leads.call_backs import schedule_call_back
 from storage.models import JobRun, Lead, LeadStatus, OutboxKind, OutboxMessage, Staff
-from tests.e2e import (
+from tests.harness import (
     ANNA,
     BORIS,
     SVETA,

@@ -18,7 +18,7 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.intake.connectors import tilda_lead, unflatten
 from storage.db import SessionFactory
 from storage.models import Lead, Staff
-from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, running_app
+from tests.harness import ANNA, BORIS, INTAKE_TOKEN, running_app
 
 VK_SECRET = "vk-secret-for-tests"
 VK_CODE = "5d7e2f1a"

@@ -18,7 +18,7 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Invite, Lead, LeadEvent, LeadStatus, Role, Staff, Task
-from tests.e2e import ANNA, BORIS, STRANGER, SVETA, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, STRANGER, SVETA, Intake, Phone, card_buttons
 
 ALEX, CARL = 1004, 5001
 LINK = re.compile(r"https://t\.me/leadbot_test_bot\?start=([A-Za-z0-9_-]+)")

@@ -19,7 +19,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Task
-from tests.e2e import ANNA, BORIS, INTAKE_TOKEN, SVETA, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, INTAKE_TOKEN, SVETA, Intake, Phone, card_buttons
 
 MISSED_LINE = "📵 Missed call from +7 900 123-45-67, 12:02"
 BUTTONS = ["☎️ Called back", "🔁 No answer, try in 30 min"]
