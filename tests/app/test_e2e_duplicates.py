@@ -1,39 +1,15 @@
 """Possible duplicates: the same name with a phone one slip apart is flagged on the card, and a
-supervisor merges the two leads (history and contact move to the survivor, nothing deleted)."""
+supervisor merges the two leads (history and contact move to the survivor, nothing deleted).
+What counts as one slip apart is in tests/unit/test_intake_input.py."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from bot.devtools.emulator import TelegramEmulator
-from bot.intake.duplicates import name_key, similar_phones
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus
 from tests.harness import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "similar"),
-    [
-        ("+79001234567", "+79001234568", True),  # one digit wrong
-        ("+79001234567", "+79001234576", True),  # two neighbours swapped
-        ("+79001234567", "+79001234567", False),  # the same number is the same contact
-        ("+79001234567", "+79001234599", False),  # two digits wrong
-        ("+79001234567", "+79001243567", True),  # swapped in the middle
-        ("+79001234567", "+7900123456", False),  # different lengths
-        ("+79001234567", None, False),
-    ],
-)
-def test_similar_phones_are_one_slip_of_a_finger_apart(
-    a: str, b: str | None, similar: bool
-) -> None:
-    assert similar_phones(a, b) is similar
-
-
-def test_name_key_ignores_case_spacing_and_yo() -> None:
-    assert name_key("  Пётр   ИВАНОВ ") == name_key("петр иванов") == "петр иванов"
-    assert name_key("") is None and name_key(None) is None
 
 
 async def _everyone_starts(emulator: TelegramEmulator) -> None:

@@ -1,49 +1,15 @@
-"""The intake core, without Telegram or HTTP: normalisation, matching, duplicates, outbox."""
+"""The intake core on a real database, without Telegram or HTTP: matching, duplicates, outbox
+(reading a request's fields is in tests/unit/test_intake_input.py)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.common.clock import ManualClock
-from bot.intake.input import IntakeError, LeadInput, parse_lead_input
+from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, OutboxKind, OutboxMessage, Staff
-
-
-def test_phone_forms_of_one_person_normalise_to_one_number() -> None:
-    a = parse_lead_input({"phone": "8 (900) 123-45-67"}, "RU")
-    b = parse_lead_input({"phone": "+7 900 123 4567"}, "RU")
-    assert a.phone == b.phone == "+79001234567"
-
-
-def test_email_is_lower_cased_and_unknown_fields_are_kept() -> None:
-    item = parse_lead_input(
-        {"email": " Ann@Example.COM ", "utm_source": "ya", "page": "/price", "source": "Landing"},
-        "RU",
-    )
-    assert item.email == "ann@example.com"
-    assert item.utm == {"utm_source": "ya"}
-    assert item.extra == {"page": "/price"}
-    assert item.source == "landing"
-
-
-@pytest.mark.parametrize(
-    ("raw", "field"),
-    [
-        ({"name": "Only a name"}, "phone"),
-        ({"phone": "not a phone"}, "phone"),
-        ({"phone": "12"}, "phone"),
-        ({"email": "nobody-at-nowhere"}, "email"),
-        ({"message": {"nested": True}}, "message"),
-        ({"message": "hi", "source": "x" * 65}, "source"),
-    ],
-)
-def test_unusable_requests_name_the_field_to_fix(raw: dict[str, object], field: str) -> None:
-    with pytest.raises(IntakeError) as caught:
-        parse_lead_input(raw, "RU")
-    assert caught.value.field == field
 
 
 async def _count(sessions: SessionFactory, model: type) -> int:

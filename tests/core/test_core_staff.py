@@ -19,11 +19,8 @@ from bot.team.invites import TOKEN_SHAPE, InviteRefusal, JoinResult, accept_invi
 from bot.team.overview import local_midnight, team_overview
 from bot.team.staff import (
     StaffRefusal,
-    UnreadableAnswer,
     add_staff,
     deactivate_staff,
-    read_capacity,
-    read_skills,
     remove_staff,
     set_capacity,
     set_duty,
@@ -155,37 +152,6 @@ async def test_only_an_active_admin_invites_and_only_managers_or_supervisors(
         with pytest.raises(ValueError):
             await create_invite(session, admin, Role.ADMIN, clock.now(), TTL)
     assert await _rows(sessions, Invite) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "skills"),
-    [
-        ("Senior, Group  Tour ,senior; VIP", ["senior", "group_tour", "vip"]),
-        ("-", []),
-        ("  ", []),
-        ("вип-клиенты", ["вип-клиенты"]),
-    ],
-)
-def test_skills_are_read_as_lower_case_tags(text: str, skills: list[str]) -> None:
-    assert read_skills(text) == skills
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [(",".join(f"t{n}" for n in range(11)), "too_many"), ("a" * 33, "too_long"),
-     ("<b>vip</b>", "characters")],
-)  # fmt: skip
-def test_unreadable_skills_say_why(text: str, problem: str) -> None:
-    with pytest.raises(UnreadableAnswer) as raised:
-        read_skills(text)
-    assert raised.value.problem == problem
-
-
-def test_capacity_is_one_to_five_hundred_or_no_limit() -> None:
-    assert (read_capacity(" 5 "), read_capacity("500"), read_capacity("-")) == (5, 500, None)
-    for wrong in ("0", "501", "-3", "five", "2.5", ""):
-        with pytest.raises(UnreadableAnswer):
-            read_capacity(wrong)
 
 
 async def test_deactivation_returns_open_leads_to_the_pool_in_one_go(

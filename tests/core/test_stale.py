@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.sla.stale
 from bot.common.clock import ManualClock
-from bot.common.lifecycle import STALE_REASON, STALE_STATUSES, Action, next_status
+from bot.common.lifecycle import STALE_REASON
 from bot.common.render import TELEGRAM_TEXT_LIMIT, render, visible_length
 from bot.config import AppConfig, load_app_config
 from bot.intake.input import LeadInput
@@ -67,13 +67,6 @@ async def _close(sessions: SessionFactory, clock: ManualClock, config: AppConfig
 async def _rows(sessions: SessionFactory, model: type[Any], *where: Any) -> list[Any]:
     async with sessions() as session:
         return list((await session.scalars(select(model).where(*where))).all())
-
-
-def test_the_system_close_is_the_machines_junk_transition_from_new_and_call_back() -> None:
-    assert STALE_STATUSES == {LeadStatus.NEW, LeadStatus.CALL_BACK}
-    for status in STALE_STATUSES:
-        assert next_status(Action.JUNK, status, has_owner=True) == LeadStatus.JUNK
-        assert next_status(Action.JUNK, status, has_owner=False) == LeadStatus.JUNK
 
 
 async def test_a_lead_is_closed_at_exactly_seven_days_and_not_a_second_before(

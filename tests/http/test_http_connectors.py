@@ -13,9 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.common.clock import ManualClock
-from bot.config import FieldAliases
 from bot.devtools.emulator import TelegramEmulator
-from bot.intake.connectors import tilda_lead, unflatten
 from storage.db import SessionFactory
 from storage.models import Lead, Staff
 from tests.harness import ANNA, BORIS, INTAKE_TOKEN, running_app
@@ -342,20 +340,3 @@ async def test_oversized_body_is_413(
     async with http.post(path, data=body, headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 413
     assert await _count(sessions) == 0
-
-
-def test_aliases_come_from_config_and_the_raw_payload_is_capped() -> None:
-    aliases = FieldAliases(name=["Клиент"], phone=["mobile"])
-    form = {"клиент": "Ира", "MOBILE": "89001112233", "Notes": "y" * 500, "tranid": "9:9"}
-    lead = tilda_lead(form, aliases, "RU", raw_max_bytes=100)
-    assert (lead.name, lead.phone, lead.external_id) == ("Ира", "+79001112233", "9:9")
-    assert lead.extra["Notes"] == "y" * 500
-    assert lead.extra["raw"]["truncated"] is True
-    assert len(lead.extra["raw"]["text"].encode()) <= 100
-
-
-def test_php_style_keys_become_nested_and_odd_keys_stay_whole() -> None:
-    flat = {"fields[PHONE][0][VALUE]": "1", "fields[NAME]": "x", "odd[": "q", "a[b]c": "z"}
-    assert unflatten(flat) == {
-        "fields": {"PHONE": {"0": {"VALUE": "1"}}, "NAME": "x"}, "odd[": "q", "a[b]c": "z",
-    }  # fmt: skip
