@@ -1,17 +1,21 @@
-"""Helpers for end-to-end tests: the real application against the emulated Bot API."""
+"""Helpers for the application's tests: the real application against the emulated Bot API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from sqlalchemy import func, select
 
 from bot.app import Application, build_application
 from bot.common.clock import ManualClock
 from bot.config import AppConfig, Settings, load_app_config
 from bot.devtools.emulator import BotMessage, TelegramEmulator
+from storage.db import SessionFactory
+from storage.models import OutboxMessage, OutboxState
 
 TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
 INTAKE_TOKEN = "intake-secret-for-tests"
@@ -59,6 +63,25 @@ async def running_app(
         yield app
     finally:
         await app.stop()
+
+
+async def outbox_sent(sessions: SessionFactory, within: float = 20.0) -> None:
+    """Return once no outbox row is pending: everything the application has decided to send
+    so far is in Telegram (the emulator), or given up. Then what the rows record (cards,
+    events, sent rows) says what came, and that nothing more is on its way: no pause needed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        async with sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(OutboxMessage)
+                .where(OutboxMessage.state == OutboxState.PENDING)
+            )  # fmt: skip
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{pending} outbox row(s) still pending after {within} s")
+        await asyncio.sleep(0.02)
 
 
 class Intake:

@@ -19,7 +19,16 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, Task
-from tests.harness import ANNA, BORIS, INTAKE_TOKEN, SVETA, Intake, Phone, card_buttons
+from tests.harness import (
+    ANNA,
+    BORIS,
+    INTAKE_TOKEN,
+    SVETA,
+    Intake,
+    Phone,
+    card_buttons,
+    outbox_sent,
+)
 
 MISSED_LINE = "📵 Missed call from +7 900 123-45-67, 12:02"
 BUTTONS = ["☎️ Called back", "🔁 No answer, try in 30 min"]
@@ -152,9 +161,10 @@ async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_
     card = await anna.next_message(1, "Lead #1")
     assert (await anna.press(card, "lead:take"))["text"].startswith("Lead #1 is yours")
 
-    async def sweep(minutes: int) -> None:
+    async def sweep(minutes: int) -> None:  # returns once what it fired is sent
         clock.advance(timedelta(minutes=minutes))
         await app.jobs.fire_due_alerts()
+        await outbox_sent(sessions)
 
     await sweep(16)  # 12:16
     assert not [m for m in anna.messages() if "not returned" in (m.text or "")]

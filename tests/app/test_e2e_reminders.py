@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent, Role, Staff
+from storage.models import Lead, LeadEvent, OutboxKind, OutboxMessage, OutboxState, Role, Staff
 from tests.harness import (
     ANNA,
     BORIS,
@@ -26,6 +26,7 @@ from tests.harness import (
     Intake,
     Phone,
     card_buttons,
+    outbox_sent,
     running_app,
     unpaced_config,
 )
@@ -40,8 +41,11 @@ async def _start_staff(emulator: TelegramEmulator) -> None:
 
 
 async def _sweep(app: Application, clock: ManualClock, delta: timedelta) -> None:
+    """Move the clock and sweep; return once what the sweep fired is sent, so that a check that
+    nothing came looks after everything it could have sent."""
     clock.advance(delta)
     await app.jobs.fire_due_alerts()
+    await outbox_sent(app.sessions)
 
 
 async def _escalated_new_lead(
@@ -227,6 +231,7 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
     await _sweep(app, clock, timedelta(hours=2))  # 01:00: nobody is woken
     clock.set(datetime(2026, 1, 6, 6, 9, tzinfo=UTC))  # 09:09, nine minutes after the opening
     await app.jobs.fire_due_alerts()
+    await outbox_sent(app.sessions)
     assert not [m for m in anna.messages() if "not been taken" in (m.text or "")]
     clock.advance(timedelta(minutes=1))
     app.clock_moved()  # the scheduler's own sweep runs at once
@@ -235,6 +240,7 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
 
 async def test_two_instances_on_one_postgresql_send_each_reminder_once(
     emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    sessions: SessionFactory,
 ) -> None:  # fmt: skip
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite file: two instances are a PostgreSQL set-up")
@@ -260,6 +266,25 @@ async def test_two_instances_on_one_postgresql_send_each_reminder_once(
         first.clock_moved()
         second.clock_moved()
         await emulator.wait_for(lambda: len(reminders()) >= leads, timeout=20)
-        await asyncio.sleep(0.5)  # a second copy would be on its way by now
-    assert len(reminders()) == leads
-    assert len({text.split("\n")[0] for text in reminders()}) == leads
+        await outbox_sent(sessions)  # what was fired is sent: the rows say what came
+        await _each_lead_reminded_once(sessions, emulator, reminders(), leads)
+    # and after both instances stopped (their own sweeps finished or never began): no late copy
+    await _each_lead_reminded_once(sessions, emulator, reminders(), leads)
+
+
+async def _each_lead_reminded_once(
+    sessions: SessionFactory, emulator: TelegramEmulator, reminders: list[str], leads: int
+) -> None:
+    """One `reminded` event per lead; Anna's reminders are her sent alert rows, one per lead,
+    and none is still pending."""
+    async with sessions() as session:
+        reminded = dict((await session.execute(
+            select(LeadEvent.lead_id, func.count()).where(LeadEvent.kind == "reminded")
+            .group_by(LeadEvent.lead_id))).all())  # fmt: skip
+        alerts = (await session.execute(
+            select(OutboxMessage.lead_id, OutboxMessage.state)
+            .where(OutboxMessage.kind == OutboxKind.ALERT, OutboxMessage.chat_id == ANNA))).all()
+    assert reminded == {lead_id: 1 for lead_id in range(1, leads + 1)}
+    assert sorted(alerts) == [(lead_id, OutboxState.SENT) for lead_id in range(1, leads + 1)]
+    assert len(reminders) == leads
+    assert len({text.split("\n")[0] for text in reminders}) == leads

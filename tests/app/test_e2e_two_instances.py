@@ -20,8 +20,16 @@ from sqlalchemy import func, select
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent, Staff
-from tests.harness import ANNA, BORIS, Intake, running_app, unpaced_config
+from storage.models import (
+    Lead,
+    LeadCard,
+    LeadEvent,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Staff,
+)
+from tests.harness import ANNA, BORIS, Intake, outbox_sent, running_app, unpaced_config
 
 LEADS = 30
 HOOK_PATH = "/telegram/updates"
@@ -72,6 +80,25 @@ def _cards(emulator: TelegramEmulator, chat: int) -> Counter[int]:
                    if m.text.startswith(("Lead #", "Лид #")))  # fmt: skip
 
 
+async def _one_card_per_lead_and_chat(emulator: TelegramEmulator, sessions: SessionFactory) -> None:
+    """Each manager's chat shows each lead's card once: the card messages there are exactly
+    the ones lead_cards records (one row per lead and chat), and exactly the sent card rows."""
+    async with sessions() as session:
+        recorded = (await session.execute(
+            select(LeadCard.chat_id, LeadCard.message_id, LeadCard.lead_id))).all()  # fmt: skip
+        sent = (await session.execute(
+            select(OutboxMessage.chat_id, OutboxMessage.lead_id, OutboxMessage.state)
+            .where(OutboxMessage.kind == OutboxKind.CARD))).all()  # fmt: skip
+    every_lead = list(range(1, LEADS + 1))
+    for chat in (ANNA, BORIS):
+        shown = {m.message_id: _lead_of(m.text) for m in emulator.chat_messages(chat)
+                 if m.text.startswith(("Lead #", "Лид #"))}  # fmt: skip
+        assert shown == {message: lead for at, message, lead in recorded if at == chat}
+        assert sorted(shown.values()) == every_lead
+        rows = sorted((lead, state) for at, lead, state in sent if at == chat)
+        assert rows == [(lead, OutboxState.SENT) for lead in every_lead]
+
+
 async def test_two_instances_never_double_send_a_card_or_double_assign_a_lead(
     emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
     sessions: SessionFactory,
@@ -99,9 +126,8 @@ async def test_two_instances_never_double_send_a_card_or_double_assign_a_lead(
                 lambda: len(_cards(emulator, ANNA)) == LEADS == len(_cards(emulator, BORIS)),
                 timeout=20,
             )
-            await asyncio.sleep(0.5)  # a second copy would be on its way by now
-            assert set(_cards(emulator, ANNA).values()) == {1}
-            assert set(_cards(emulator, BORIS).values()) == {1}
+            await outbox_sent(sessions)  # every card is sent: the rows say what came
+            await _one_card_per_lead_and_chat(emulator, sessions)
 
             # both managers press Take on every card at once
             queries = [
@@ -112,6 +138,7 @@ async def test_two_instances_never_double_send_a_card_or_double_assign_a_lead(
             await emulator.wait_for(lambda: all(emulator.callback_answer(q) for q in queries),
                                     timeout=30)  # fmt: skip
     assert min(served[port] for port in ports) >= LEADS  # both instances handled presses
+    await _one_card_per_lead_and_chat(emulator, sessions)  # both stopped: no copy came late
     async with sessions() as session:
         taken = dict((await session.execute(
             select(LeadEvent.lead_id, func.count()).where(LeadEvent.kind == "taken")
