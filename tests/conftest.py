@@ -1,6 +1,11 @@
 """Shared fixtures: a real database (SQLite file, and PostgreSQL when TEST_DATABASE_URL is set),
 dialogue state in memory (and in Redis, when TEST_REDIS_URL is set, for the modules that ask for
-both), a movable clock, staff."""
+both), a movable clock, staff.
+
+The tests sit in rings, one directory each, and each test is marked with its ring's name (so
+`pytest -m "not app"` is the fast loop): unit (pure: no database, no application), core (the
+core functions on a real database), app (the real application against the emulated Bot API),
+http (the HTTP routes with a real client), browser (the sandbox's page in Chromium)."""
 
 from __future__ import annotations
 
@@ -28,12 +33,45 @@ from bot.team.staff import add_staff
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import alembic_config, upgrade
 from storage.models import Base, Role, Staff
-from tests.e2e import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
+from tests.harness import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
 
 BACKENDS = ["sqlite", "postgresql"]
 # Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
 #   pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 FSM_STORAGES = ["memory", "redis"]
+
+RINGS = ("unit", "core", "app", "http", "browser")
+# What a ring's tests may not ask for (fixtures that need them count too): a unit test has no
+# database and no emulator, a core test no emulator (so no application) and no Redis.
+BEYOND_RING = {
+    "unit": {"database_url", "emulator", "redis_url"},
+    "core": {"emulator", "redis_url"},
+}
+MISPLACED = pytest.StashKey[str]()  # why a test is in the wrong ring
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its ring (the directory under tests/ it sits in). A test outside
+    every ring, or asking for more than its ring allows, fails and says why."""
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            ring = item.path.relative_to(root).parts[0]
+        except ValueError:
+            continue  # not one of ours
+        if ring not in RINGS:
+            item.stash[MISPLACED] = f"sits in no ring: move it to tests/{{{','.join(RINGS)}}}/"
+            continue
+        item.add_marker(getattr(pytest.mark, ring))
+        beyond = BEYOND_RING.get(ring, set()) & set(getattr(item, "fixturenames", ()))
+        if beyond:
+            needs = ", ".join(sorted(beyond))
+            item.stash[MISPLACED] = f"needs {needs}, beyond the {ring} ring: move it out"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if MISPLACED in item.stash:
+        pytest.fail(f"{item.nodeid} {item.stash[MISPLACED]}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

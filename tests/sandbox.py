@@ -11,7 +11,7 @@ from bot.common.clock import JumpingClock, ManualClock
 from bot.config import Settings
 from bot.devtools.sandbox.runner import Sandbox, SandboxOptions
 from tests.conftest import reset_database
-from tests.e2e import fast_config
+from tests.harness import fast_config
 
 ANNA, BORIS, SVETA, ALEX, KATE = 1001, 1002, 1003, 1004, 1005
 MANAGERS = (ANNA, BORIS)

@@ -1,0 +1,1 @@
+"""The real application against the emulated Bot API (and the CLI, the emulator, the sandbox)."""

@@ -1,0 +1,132 @@
+"""The operator's contract: `leadbot` as a command, from any directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.devtools.emulator import TelegramEmulator
+from tests.harness import ANNA, INTAKE_TOKEN, TOKEN
+
+LEADBOT = [sys.executable, "-m", "bot"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "LEADBOT_CONFIG")}
+    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", LOG_LEVEL="INFO")
+    env.update(extra)
+    return env
+
+
+def _leadbot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LEADBOT, *args], cwd=tmp_path, env=_env(tmp_path, **env),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [(None, "BOT_TOKEN is not set"), ("98765", "BOT_TOKEN is malformed")],
+)
+def test_run_without_a_usable_token_exits_2_with_one_line(
+    tmp_path: Path, token: str | None, message: str
+) -> None:
+    extra = {"BOT_TOKEN": token} if token else {}
+    result = _leadbot(tmp_path, "run", **extra)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert token is None or token not in result.stderr
+
+
+def test_staff_are_added_listed_and_removed(tmp_path: Path) -> None:
+    added = _leadbot(tmp_path, "staff", "add", "1001", "--role", "manager", "--name", "Анна")
+    assert added.returncode == 0, added.stderr
+    _leadbot(tmp_path, "staff", "add", "1003", "--role", "supervisor", "--name", "Sveta",
+             "--extension", "101")  # fmt: skip
+    listed = _leadbot(tmp_path, "staff", "list").stdout.splitlines()
+    assert listed == ["1001\tmanager\tactive\ton duty\t-\tАнна",
+                      "1003\tsupervisor\tactive\ton duty\text 101\tSveta"]  # fmt: skip
+    assert _leadbot(tmp_path, "staff", "remove", "1001").returncode == 0
+    listed = _leadbot(tmp_path, "staff", "list").stdout
+    assert "1001\tmanager\tinactive\toff duty\t-\tАнна" in listed
+    missing = _leadbot(tmp_path, "staff", "remove", "42")
+    assert missing.returncode == 1 and "no staff member" in missing.stderr
+    bad_role = _leadbot(tmp_path, "staff", "add", "7", "--role", "boss", "--name", "X")
+    assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TelegramEmulator]:
+    emu = TelegramEmulator(token=TOKEN)
+    await emu.start()
+    emu.add_user(ANNA, "Anna", language_code="en")
+    yield emu
+    await emu.stop()
+
+
+async def _post_lead(port: int) -> int:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):  # the process is starting (imports, migrations): up to 30 s
+            try:
+                async with http.post(f"http://127.0.0.1:{port}/api/v1/leads?token={INTAKE_TOKEN}",
+                                     data={"phone": "+79001234567"}) as response:  # fmt: skip
+                    return response.status
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    raise AssertionError("leadbot's HTTP server never came up")
+
+
+async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *LEADBOT, "run", cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def test_killed_process_delivers_the_card_after_restart(
+    tmp_path: Path, emulator: TelegramEmulator
+) -> None:
+    """The lead is committed, then the process dies (kill -9) before Telegram took the card;
+    the next start delivers it (on PostgreSQL, once the dead process's lease has lapsed)."""
+    assert _leadbot(tmp_path, "staff", "add", str(ANNA), "--role", "manager",
+                    "--name", "Anna").returncode == 0  # fmt: skip
+    config = tmp_path / "leadbot.toml"
+    config.write_text('[telegram]\nclaim_lease = "1s"\nretry_base = "0.1s"\n')
+    port = _free_port()
+    env = _env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=emulator.base_url,
+               HTTP_PORT=str(port), INTAKE_TOKEN=INTAKE_TOKEN,
+               LEADBOT_CONFIG=str(config))  # fmt: skip
+    emulator.set_down(True)
+    first = await _start(env, tmp_path)
+    try:
+        assert await _post_lead(port) == 201
+        await emulator.wait_for(lambda: any(r.method == "sendMessage" for r in emulator.requests))
+    finally:
+        first.kill()
+        await first.wait()
+    assert emulator.chat_messages(ANNA) == []
+    emulator.set_down(False)
+    second = await _start(env, tmp_path)
+    try:
+        await emulator.wait_for(lambda: emulator.chat_messages(ANNA), timeout=20)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        output = (await second.communicate())[0].decode()
+    assert second.returncode == 0
+    assert "Лид #1" in emulator.chat_messages(ANNA)[0].text  # Anna never wrote: default ru
+    assert TOKEN not in output and INTAKE_TOKEN not in output  # secrets never logged
+    assert "card sent lead=1" in output, output

@@ -1,0 +1,79 @@
+"""Possible duplicates: the same name with a phone one slip apart is flagged on the card, and a
+supervisor merges the two leads (history and contact move to the survivor, nothing deleted).
+What counts as one slip apart is in tests/unit/test_intake_input.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.devtools.emulator import TelegramEmulator
+from storage.db import SessionFactory
+from storage.models import Contact, Lead, LeadEvent, LeadStatus
+from tests.harness import ANNA, BORIS, SVETA, Intake, Phone, card_buttons
+
+
+async def _everyone_starts(emulator: TelegramEmulator) -> None:
+    for who in (ANNA, BORIS, SVETA):
+        await Phone(emulator, who).write("/start")
+
+
+async def test_a_mistyped_phone_with_the_same_name_is_flagged_and_a_supervisor_merges_it(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    await _everyone_starts(emulator)
+    anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
+    await intake.post({"name": "Ivan Petrov", "phone": "+79001234567", "message": "kitchen"})
+    await intake.post({"name": "ivan  PETROV", "phone": "+79001234576", "message": "again"})
+    await intake.post({"name": "Olga", "phone": "+79001234568"})  # similar phone, other name
+    second = await anna.next_message(1, "Lead #2 ")
+    assert "⚠️ Possible duplicate of #1" in second.text
+    third = await anna.next_message(1, "Lead #3 ")
+    assert "Possible duplicate" not in third.text
+    assert [t for t, _ in card_buttons(second)] == ["✋ Take", "🗑 Junk"]  # managers: no Merge
+
+    found = await sveta.write("/find #2", "🔎")
+    card = await sveta.press_for_reply(found, "open:2", "Лид #2")
+    assert "⚠️ Возможно, дубль лида #1" in card.text
+    assert [t for t, _ in card_buttons(card)][-1] == "🔗 Объединить"
+    confirm = await sveta.press(card, "lead:merge:2")
+    assert confirm["text"].startswith("Объединить лид #2 с #1?")
+    assert [t for t, _ in card_buttons(sveta.now(card))] == ["✅ Объединить #2 с #1", "« Назад"]
+    merged = await sveta.press(card, "merge:2:1")
+    assert merged["text"] == "Лид #2 объединён с #1."
+    shown = await anna.until(second, "🔗 Merged into #1")
+    assert "🗑 Junk" in shown.text and card_buttons(shown) == []
+
+    async with sessions() as session:
+        loser, survivor = await session.get(Lead, 2), await session.get(Lead, 1)
+        assert loser is not None and survivor is not None
+        kinds = (await session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == 1)
+                                       .order_by(LeadEvent.id))).all()  # fmt: skip
+        contact = await session.get(Contact, loser.contact_id)
+    assert (loser.status, loser.merged_into_id, loser.close_reason) == (
+        LeadStatus.JUNK, 1, "duplicate"
+    )  # fmt: skip
+    assert kinds == ["created", "created", "merged"]  # lead 2's history moved to lead 1
+    assert loser.contact_id == survivor.contact_id and contact is not None
+    assert contact.merged_into_id is None
+
+
+async def test_merge_command_refuses_managers_bad_numbers_and_a_second_merge(
+    emulator: TelegramEmulator, intake: Intake
+) -> None:
+    await _everyone_starts(emulator)
+    await intake.post({"name": "A", "phone": "+79001110001"})
+    await intake.post({"name": "B", "phone": "+79001110002"})
+    anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
+    refused = await anna.write("/merge 2 1", "supervisor")
+    assert refused.text == "Only a supervisor can do this."
+    usage = await sveta.write("/merge 2", "/merge 12 34")
+    assert usage.text.startswith("Чтобы объединить два лида")
+    for bad, said in (("/merge 2 2", "Кнопка устарела. Откройте карточку лида заново."),
+                      ("/merge 2 999", "Такого лида нет."),
+                      ("/merge x y", "Чтобы объединить два лида")):  # fmt: skip
+        answer = await sveta.write(bad, said[:10])
+        assert answer.text.startswith(said), bad
+    done = await sveta.write("/merge #2 #1", "🔗")
+    assert done.text.startswith("🔗 Лид #2 объединён с #1")
+    again = await sveta.write("/merge 2 1", "Кнопка")
+    assert again.text == "Кнопка устарела. Откройте карточку лида заново."

@@ -1,0 +1,1 @@
+"""The HTTP routes of the running application, with a real client."""

@@ -1,0 +1,1 @@
+"""Pure tests: no database, no application, no server; the fast inner loop."""

@@ -1,0 +1,402 @@
+"""Every message template renders, in both languages, from sample data shaped as the code passes
+it: a table below holds one or more sample contexts per template (a new template fails here
+until it gets one). The Jinja environment is strict (StrictUndefined), so a sample must hold
+every value its template reads. What comes out is not empty and fits: an HTML template's text
+parses as Telegram HTML (the emulator's checker, modelled on TDLib) and fits one message; an
+alert (`*.txt.j2`, through `render_alert`) fits the pop-up without being cut; neither shows a
+"None", and a message about a lead names it (#42)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jinja2
+import pytest
+
+from bot.common.reasons import idle_age
+from bot.common.render import (
+    ALERT_LIMIT,
+    LOCALES,
+    TELEGRAM_TEXT_LIMIT,
+    TEMPLATES_DIR,
+    render,
+    render_alert,
+)
+from bot.config import AlertKind, load_app_config
+from bot.devtools.emulator.telegram_html import parse_html, utf16_len
+from bot.leads.cards import EXTRA_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, NAME_LIMIT
+from bot.leads.lists import LeadList
+from bot.leads.notes import ShownLine
+from bot.leads.overdue import Breach
+from bot.reports.digest import DayCounts, Digest, DigestLead
+from bot.sla.deadlines import Step
+from bot.team.invites import InviteRefusal
+from bot.team.overview import TeamMember
+from bot.team.staff import MAX_CAPACITY, MAX_SKILL_LENGTH, MAX_SKILLS, StaffRefusal
+from storage.models import Lead, LeadStatus, Role, Staff
+
+Sample = dict[str, Any]
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+CONFIG = load_app_config()
+STAFF_LIMITS = {"max_skills": MAX_SKILLS, "max_length": MAX_SKILL_LENGTH,
+                "max_capacity": MAX_CAPACITY}  # fmt: skip
+CARD_LIMITS = {"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": MESSAGE_LIMIT,
+               "extra": EXTRA_LIMIT}  # fmt: skip
+
+
+def _lead(**fields: Any) -> Lead:
+    values: dict[str, Any] = {
+        "id": 42, "source": "tilda", "status": LeadStatus.NEW, "name": "Иван <Петров>",
+        "phone": "+79001234567", "email": "ivan@example.com", "message": "Кухня & шкаф?",
+        "service": "Кухня", "utm": {"utm_source": "ya", "utm_campaign": "spring"}, "extra": {},
+        "is_repeat": False, "owner_id": None, "offered_to_id": None, "close_reason": None,
+        "close_comment": None, "merged_into_id": None, "possible_duplicate_of_id": None,
+        "created_at": NOW - timedelta(minutes=5), "version": 3,
+    }  # fmt: skip
+    return Lead(**(values | fields))
+
+
+def _staff(role: Role = Role.MANAGER, on_duty: bool = True, name: str = "Анна") -> Staff:
+    return Staff(id=7, telegram_id=1001, name=name, role=role, on_duty=on_duty, is_active=True,
+                 skills=["vip"], capacity=5)  # fmt: skip
+
+
+def _member(role: Role = Role.MANAGER, **fields: Any) -> TeamMember:
+    values: dict[str, Any] = {
+        "staff_id": 7, "name": "Анна", "role": role, "on_duty": True, "open_leads": 5,
+        "capacity": 5, "taken_today": 2, "skills": ("vip", "group_tour"),
+    }  # fmt: skip
+    return TeamMember(**(values | fields))
+
+
+def _card(lead: Lead, **context: Any) -> Sample:
+    """What bot/leads/cards.py card_view passes."""
+    values: Sample = {
+        "lead": lead, "owner_name": None, "is_mine": False, "ago": "5 min", "requests": 1,
+        "reason_label": None, "call_back_due": None, "offered_name": None,
+        "offered_to_me": False, "missed_call": None, "limits": CARD_LIMITS,
+    }  # fmt: skip
+    return values | context
+
+
+def _digest(**changes: Any) -> Sample:
+    """What bot/reports/digest.py Digest.context() gives (JSON, as the outbox keeps it)."""
+    digest = Digest(
+        day="01.03.2026",
+        counts=DayCounts(
+            new=12, taken=10, converted=3, amount="450 000.50", refused=2, junk=1, stale=1
+        ),
+        channels=[("tilda", 7), ("telegram", 4), ("other", 1)],
+        overdue={"not_taken": 1, "callback_missed": 2, "stalled": 1},
+        oldest_overdue=[
+            DigestLead(5, "Иван", None, "not_taken", "01.03 18:00"),
+            DigestLead(6, None, "+79001234567", "callback_missed", "01.03 19:00"),
+            DigestLead(8, None, None, "stalled", "28.02 12:00"),
+        ],
+        waiting=1,
+        oldest_waiting=[DigestLead(9, "Пётр", None, None, "02.03 08:00")],
+        stale_today=3,
+        currency="₽",
+        stale_age=idle_age(timedelta(days=7)),
+    )
+    return replace(digest, **changes).context()
+
+
+def _alert(kind: AlertKind, step: Step, **changes: Any) -> Sample:
+    """What bot/sla/alerts.py headline_context gives."""
+    values: Sample = {"kind": kind.value, "step": step.value, "lead_id": 42, "minutes": 75,
+                      "client": "Иван", "count": 2, "retries": 0}  # fmt: skip
+    return values | changes
+
+
+# fmt: off
+SAMPLES: dict[str, list[Sample]] = {
+    "admin_only.html.j2": [{}],
+    "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
+    "callback_done.txt.j2": [{"lead_id": 42}],
+    "callback_pick.txt.j2": [{"lead_id": 42}],
+    "callback_scheduled.html.j2": [{"lead_id": 42, "due": "02.03 15:30"}],
+    "callback_scheduled.txt.j2": [{"lead_id": 42, "due": "02.03 15:30"}],
+    "callback_unreadable.html.j2": [{"text": "<когда-нибудь> & потом"}],
+    "card.html.j2": [
+        _card(_lead()),
+        _card(_lead(is_repeat=True, possible_duplicate_of_id=41), requests=3,
+              offered_name="Борис", offered_to_me=True),
+        _card(_lead(offered_to_id=8), offered_name="Борис"),
+        _card(_lead(status=LeadStatus.IN_WORK, owner_id=7), owner_name="Анна", is_mine=True),
+        _card(_lead(status=LeadStatus.CALL_BACK, owner_id=8), owner_name="Борис",
+              call_back_due="02.03 15:30"),
+        _card(_lead(status=LeadStatus.JUNK, close_reason="spam", close_comment="бот",
+                    merged_into_id=40, name=None, email=None, service=None, message=None,
+                    utm={}),
+              reason_label="Спам"),
+        _card(_lead(source="call"), missed_call={
+            "open": True, "phone": "+79001234567", "count": 2, "last": "09:10",
+            "next": "09:40", "called_back": None}),
+        _card(_lead(status=LeadStatus.IN_WORK, owner_id=7), owner_name="Анна", missed_call={
+            "open": False, "phone": "+79001234567", "count": 1, "last": "09:10",
+            "next": None, "called_back": "09:20"}),
+    ],
+    "client_after_hours.html.j2": [{"opens": "03.03 09:00"}],
+    "client_own_phone_only.html.j2": [{}],
+    "client_phone_saved.html.j2": [{}],
+    "client_phone_unreadable.html.j2": [{}],
+    "client_received.html.j2": [{}],
+    "client_reply.html.j2": [{"manager": "Анна", "text": "Перезвоню в 15:00 <b>сегодня</b>"}],
+    "client_slow_down.html.j2": [{}],
+    "client_text_only.html.j2": [{}],
+    "close_ask_comment.html.j2": [
+        {"lead_id": 42, "reason": "Другое", "code": "other", "outcome": "junk"},
+        {"lead_id": 42, "reason": "Нет услуги", "code": "no_service", "outcome": "refuse"},
+    ],
+    "close_pick.txt.j2": [{"lead_id": 42, "outcome": "junk"}, {"lead_id": 42, "outcome": "refuse"}],
+    "closed.html.j2": [
+        {"lead_id": 42, "reason": "Спам", "comment": "реклама <окон>", "outcome": "junk"},
+        {"lead_id": 42, "reason": "Дорого", "comment": None, "outcome": "refuse"},
+    ],
+    "closed.txt.j2": [
+        {"lead_id": 42, "reason": "Спам", "outcome": "junk"},
+        {"lead_id": 42, "reason": "Дорого", "outcome": "refuse"},
+    ],
+    "converted.html.j2": [
+        {"lead_id": 42, "amount": "150\u202f000", "currency": "₽"},
+        {"lead_id": 42, "amount": None, "currency": "₽"},
+    ],
+    "dialogue_abandoned.html.j2": [
+        {"lead_id": 42, "minutes": 30}, {"lead_id": None, "minutes": 120},
+        {"lead_id": 42, "minutes": 2880},
+    ],
+    "dialogue_cancelled.html.j2": [{}],
+    "dialogue_cancelled.txt.j2": [{}],
+    "dialogue_wants_text.html.j2": [{}],
+    "digest.html.j2": [
+        _digest(),
+        _digest(channels=[], overdue={}, oldest_overdue=[], waiting=0, oldest_waiting=[],
+                stale_today=0, stale_age={}),
+    ],
+    "duty.html.j2": [{"on_duty": on, "role": role.value} for role in Role for on in (True, False)],
+    "find_ask.html.j2": [{}],
+    "found.html.j2": [
+        {"query": "+7 900", "count": 3}, {"query": "Иван", "count": 20},
+        {"query": "<nobody>", "count": 0},
+    ],
+    "history.html.j2": [
+        {"lead_id": 42, "page": 0, "pages": 1, "lines": [
+            ShownLine("02.03 09:00", None, "created", None),
+            ShownLine("02.03 09:05", "Анна", "taken", None),
+            ShownLine("02.03 09:10", "Анна", "junk", "Спам — реклама <окон>"),
+        ]},
+        {"lead_id": 42, "page": 1, "pages": 3, "lines": [
+            ShownLine("02.03 09:00", "Анна", "note", "позвонить & уточнить")]},
+    ],
+    "invite_created.html.j2": [
+        {"role": role.value, "zone": "Europe/Moscow", "expires": "04.03 09:30",
+         "link": "https://t.me/leadbot_test_bot?start=abc_DEF-123"}
+        for role in (Role.MANAGER, Role.SUPERVISOR)
+    ],
+    "invite_joined.html.j2": [
+        {"joined": True, "staff": _staff()},
+        {"joined": False, "staff": _staff(Role.SUPERVISOR)},
+    ],
+    "invite_refused.html.j2": [
+        {"reason": reason.value, "staff": _staff() if reason is InviteRefusal.ALREADY_STAFF
+         else None} for reason in InviteRefusal
+    ],
+    "invite_usage.html.j2": [{"ttl_minutes": 2880}, {"ttl_minutes": 90}],
+    "invite_used.html.j2": [{"person": "Алекс (@alex)", "role": "manager"}],
+    "lead_appended.html.j2": [
+        {"lead_id": 42, "message": "И ещё шкаф <в прихожую>", "source": "tilda"},
+        {"lead_id": 42, "message": None, "source": None},
+    ],
+    "lead_list.html.j2": [
+        {"kind": kind.value, "total": total, "page": 1 if total else 0, "pages": 3 if total else 1}
+        for kind in LeadList for total in (24, 0)
+    ],
+    "lead_waiting.html.j2": [{"lead_id": 42, "skill": "vip"}, {"lead_id": 42, "skill": None}],
+    "lists_menu.html.j2": [{}],
+    "merge_confirm.txt.j2": [{"lead_id": 42, "into_id": 41}],
+    "merge_usage.html.j2": [{}],
+    "merged.html.j2": [{"lead_id": 42, "into_id": 41}],
+    "merged.txt.j2": [{"lead_id": 42, "into_id": 41}],
+    "missed_call.html.j2": [{"lead_id": 42, "phone": "+79001234567", "at": "09:10"}],
+    "missed_call_done.txt.j2": [{"lead_id": 42}],
+    "missed_call_retry.txt.j2": [{"lead_id": 42, "due": "02.03 10:00"}],
+    "note_added.html.j2": [{"lead_id": 42}],
+    "note_ask.html.j2": [{"lead_id": 42}],
+    "nothing_to_cancel.html.j2": [{}],
+    "qualified.html.j2": [
+        {"lead_id": 42, "saved": ["Имя", "Услуга"]}, {"lead_id": 42, "saved": []},
+    ],
+    "qualify_step.html.j2": [
+        {"lead_id": 42, "action": action, "step": 1, "steps": 4, "field": field,
+         "label": field.ru, "value": value, "missing": missing, "currency": "₽"}
+        for field in CONFIG.deal_fields
+        for action, value, missing in (("convert", None, ["Имя", "Услуга"]),
+                                       ("qualify", "Кухня <угловая>", []))
+    ],
+    "qualify_unreadable.html.j2": [
+        {"field": field, "label": field.ru} for field in CONFIG.deal_fields
+    ],
+    "reassign_pick.txt.j2": [{"lead_id": 42}],
+    "reassigned.txt.j2": [{"lead_id": 42, "owner": "Борис"}],
+    "reassigned_away.html.j2": [{"lead_id": 42, "by": "Света", "to": "Борис"}],
+    "reassigned_to_you.html.j2": [{"lead_id": 42, "by": "Света"}],
+    "refusal_already_taken.txt.j2": [{"owner": "Борис"}, {"owner": None}],
+    "refusal_closed.txt.j2": [{}],
+    "refusal_missing_fields.html.j2": [
+        {"lead_id": 42, "missing": "Имя"}, {"lead_id": 42, "missing": "Имя, Услуга"},
+    ],
+    "refusal_missing_fields.txt.j2": [{"lead_id": 42}],
+    "refusal_not_allowed.txt.j2": [{}],
+    "refusal_not_found.txt.j2": [{}],
+    "refusal_not_staff.txt.j2": [{}],
+    "refusal_not_yours.txt.j2": [{"owner": "Борис"}, {"owner": None}],
+    "refusal_offered_to_other.txt.j2": [{"owner": "Борис"}, {"owner": None}],
+    "refusal_outdated.txt.j2": [{}],
+    "refusal_unknown_reason.txt.j2": [{}],
+    "reopened.txt.j2": [{"lead_id": 42, "owner": "Анна"}, {"lead_id": 42, "owner": None}],
+    "reply_ask.html.j2": [{"lead_id": 42}],
+    "reply_blocked.html.j2": [{"lead_id": 42}],
+    "reply_sent.html.j2": [{"lead_id": 42}],
+    "sla_alert.html.j2": [
+        *(_alert(kind, step) for kind in AlertKind for step in Step),
+        _alert(AlertKind.MISSED_CALL, Step.REMIND, retries=1, count=1, minutes=30),
+        _alert(AlertKind.MISSED_CALL, Step.REMIND, retries=2),
+        _alert(AlertKind.CALL_BACK, Step.REMIND, minutes=0, client=None),
+        _alert(AlertKind.NO_CONTACT, Step.REMIND, minutes=20),
+    ],
+    "snoozed.txt.j2": [{"lead_id": 42, "until": "02.03 09:45"}],
+    "staff_ask.html.j2": [
+        {"what": "skills", "member": _member(), **STAFF_LIMITS},
+        {"what": "skills", "member": _member(skills=()), **STAFF_LIMITS},
+        {"what": "capacity", "member": _member(), **STAFF_LIMITS},
+        {"what": "capacity", "member": _member(capacity=None), **STAFF_LIMITS},
+    ],
+    "staff_deactivated.html.j2": [
+        {"by": "Администратор", "lead_ids": [41, 42]}, {"by": None, "lead_ids": [42]},
+        {"by": None, "lead_ids": []},
+    ],
+    "staff_deactivated_page.html.j2": [
+        {"person": "Анна", "returned": (41, 42)}, {"person": "Анна", "returned": (42,)},
+        {"person": "Анна", "returned": ()},
+    ],
+    "staff_done.txt.j2": [
+        {"what": "role", "person": "Анна", "role": role.value} for role in Role
+    ] + [
+        {"what": "deactivated", "person": "Анна", "count": count} for count in (0, 1, 3)
+    ],
+    "staff_input_cancelled.html.j2": [{}],
+    "staff_list.html.j2": [
+        {"people": [_staff(), _staff(Role.SUPERVISOR, False, "Света"), _staff(Role.ADMIN)]},
+    ],
+    "staff_page.html.j2": [
+        {"member": _member(role), "notice": notice, "confirm": confirm}
+        for role in Role
+        for notice, confirm in ((None, False), ("skills", False), ("capacity", False),
+                                ("role", False), (None, True))
+    ] + [{"member": _member(capacity=None, open_leads=1, skills=()), "notice": None,
+          "confirm": True}],
+    "staff_refusal.txt.j2": [{"reason": reason.value} for reason in StaffRefusal],
+    "staff_role_changed.html.j2": [{"by": "Администратор", "role": role.value} for role in Role],
+    "staff_unreadable.html.j2": [
+        {"problem": problem, **STAFF_LIMITS}
+        for problem in ("too_many", "too_long", "characters", "capacity")
+    ],
+    "stale_closed.html.j2": [
+        {"total": 12, "more": 2, "age": idle_age(timedelta(days=7)), "leads": [
+            {"id": 41, "name": "Иван", "phone": None, "email": None},
+            {"id": 42, "name": None, "phone": "+79001234567", "email": None},
+            {"id": 43, "name": None, "phone": None, "email": "a@example.com"},
+            {"id": 44, "name": None, "phone": None, "email": None}]},
+        {"total": 1, "more": 0, "age": idle_age(timedelta(hours=36)),
+         "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}]},
+        {"total": 1, "more": 0, "age": {},
+         "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}]},
+    ],
+    "start_guest.html.j2": [{}],
+    "start_staff.html.j2": [
+        {"staff": _staff(role, on_duty)} for role in Role for on_duty in (True, False)
+    ],
+    "supervisors_only.html.j2": [{}],
+    "taken.txt.j2": [{"lead_id": 42}],
+    "taken_over.txt.j2": [{"lead_id": 42}],
+    "team.html.j2": [
+        {"day": "02.03", "members": [
+            _member(), _member(on_duty=False, capacity=None, skills=()),
+            _member(open_leads=1)]},
+        {"day": "02.03", "members": []},
+    ],
+    "team_refused.html.j2": [{}],
+}
+# fmt: on
+
+
+def _templates(locale: str) -> set[str]:
+    return {path.name for path in (TEMPLATES_DIR / locale).glob("*.j2")}
+
+
+TEMPLATES = sorted(set().union(*(_templates(locale) for locale in LOCALES)))
+
+
+def test_the_environment_is_strict_so_a_sample_must_hold_every_value() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render("callback_done.txt.j2", "en")
+
+
+def test_every_template_is_in_both_languages_and_no_sample_is_left_over() -> None:
+    assert _templates("ru") == _templates("en")
+    left_over = set(SAMPLES) - set(TEMPLATES)
+    assert not left_over, f"samples of no template: {left_over}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_renders_from_its_samples(name: str, locale: str) -> None:
+    samples = SAMPLES.get(name)
+    if not samples:
+        pytest.fail(
+            f"templates/{locale}/{name} has no sample context in SAMPLES "
+            f"(tests/unit/test_templates.py): add what the code passes it"
+        )
+    for context in samples:
+        if name.endswith(".txt.j2"):
+            _check_alert(name, locale, context)
+        else:
+            _check_html(name, locale, context)
+
+
+def _check_html(name: str, locale: str, context: Sample) -> None:
+    text = render(name, locale, **context)
+    shown = parse_html(text).text  # raises as Telegram would on bad markup
+    assert shown.strip(), f"{locale}/{name} is empty with {context}"
+    assert utf16_len(shown) <= TELEGRAM_TEXT_LIMIT, f"{locale}/{name} is too long"
+    assert "None" not in shown, f"{locale}/{name} shows a None: {shown!r}"
+    _names_its_lead(name, locale, context, shown)
+
+
+def _check_alert(name: str, locale: str, context: Sample) -> None:
+    alert = render_alert(name.removesuffix(".txt.j2"), locale, **context)
+    assert alert.strip(), f"{locale}/{name} is empty with {context}"
+    assert "None" not in alert, f"{locale}/{name} shows a None: {alert!r}"
+    _names_its_lead(name, locale, context, alert)
+    whole = render(name, locale, **context)
+    assert alert == whole, f"{locale}/{name} is cut to fit a pop-up ({ALERT_LIMIT}): {whole!r}"
+
+
+def _names_its_lead(name: str, locale: str, context: Sample, text: str) -> None:
+    """A message about a lead says which: #42."""
+    if context.get("lead_id") is not None:
+        assert f"#{context['lead_id']}" in text, f"{locale}/{name} does not name its lead: {text!r}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_digest_names_every_breach_in_words(locale: str) -> None:
+    """digest.html.j2 words each Breach itself (a new one would show as its bare value)."""
+    oldest = [DigestLead(n, "Иван", None, breach.value, "01.03 18:00")
+              for n, breach in enumerate(Breach, start=1)]  # fmt: skip
+    sample = _digest(overdue={breach.value: 1 for breach in Breach}, oldest_overdue=oldest)
+    text = render("digest.html.j2", locale, **sample)
+    assert [breach for breach in Breach if breach.value in text] == []
