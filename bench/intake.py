@@ -74,8 +74,12 @@ _n = 0
 def lead_body() -> dict[str, str]:
     global _n
     _n += 1
-    return {"name": f"Client {_n}", "phone": f"+7901{_n:07d}", "message": "bench lead",
-            "source": "web_form"}  # fmt: skip
+    return {
+        "name": f"Client {_n}",
+        "phone": f"+7901{_n:07d}",
+        "message": "bench lead",
+        "source": "web_form",
+    }
 
 
 async def _post(http: aiohttp.ClientSession, url: str, run: Run) -> None:
@@ -177,13 +181,19 @@ async def running_leadbot(
     config.parent.mkdir()
     config.write_text(config_text)
     env = {
-        **os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": emulator.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "HTTP_PORT": str(port),
-        "INTAKE_TOKEN": INTAKE_TOKEN, "LEADBOT_CONFIG": str(config), "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": emulator.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        "HTTP_PORT": str(port),
+        "INTAKE_TOKEN": INTAKE_TOKEN,
+        "LEADBOT_CONFIG": str(config),
+        "LOG_LEVEL": "WARNING",
+    }
     add_manager = ["staff", "add", str(MANAGER), "--role", "manager", "--name", "Anna"]
-    subprocess.run([sys.executable, "-m", "bot", *add_manager], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "bot", *add_manager], env=env, check=True, capture_output=True
+    )
     process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=workdir)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -211,12 +221,18 @@ async def bench_leadbot(args: argparse.Namespace, workdir: Path) -> dict[str, fl
         carded = await fixed_rate(url, args.card_rate, args.seconds)
         delays = await card_delays(emulator, carded)
     return {
-        "flat_rate": flat.rate, "flat_failed": flat.failed,
-        "p50": percentile(paced.latencies, 50), "p99": percentile(paced.latencies, 99),
-        "paced_failed": paced.failed, "paced_rate": paced.rate,
-        "card_p50": percentile(delays, 50), "card_p99": percentile(delays, 99),
-        "cards_seen": len(delays), "cards_expected": len(carded.answered_at), "rss": rss,
-    }  # fmt: skip
+        "flat_rate": flat.rate,
+        "flat_failed": flat.failed,
+        "p50": percentile(paced.latencies, 50),
+        "p99": percentile(paced.latencies, 99),
+        "paced_failed": paced.failed,
+        "paced_rate": paced.rate,
+        "card_p50": percentile(delays, 50),
+        "card_p99": percentile(delays, 99),
+        "cards_seen": len(delays),
+        "cards_expected": len(carded.answered_at),
+        "rss": rss,
+    }
 
 
 async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
@@ -230,9 +246,11 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
         flat = await flat_out(url, args.flat_out, args.concurrency)
         paced = await fixed_rate(url, args.rate, args.seconds)
         return {
-            "flat_rate": flat.rate, "p50": percentile(paced.latencies, 50),
-            "p99": percentile(paced.latencies, 99), "rss": peak_rss_mib(process.pid),
-        }  # fmt: skip
+            "flat_rate": flat.rate,
+            "p50": percentile(paced.latencies, 50),
+            "p99": percentile(paced.latencies, 99),
+            "rss": peak_rss_mib(process.pid),
+        }
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -241,30 +259,58 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
 def table(lead: dict[str, float], bare: dict[str, float], args: argparse.Namespace) -> str:
     ms = 1000
     rows = [
-        ("durable leads/s, flat out", f"{lead['flat_rate']:.0f}", f"{bare['flat_rate']:.0f}",
-         ">= 2000"),
-        (f"HTTP answer p50 at {args.rate:.0f}/s", f"{lead['p50'] * ms:.1f} ms",
-         f"{bare['p50'] * ms:.1f} ms", ""),
-        (f"HTTP answer p99 at {args.rate:.0f}/s", f"{lead['p99'] * ms:.1f} ms",
-         f"{bare['p99'] * ms:.1f} ms", "<= 50 ms"),
-        (f"answer -> sendMessage p50 at {args.card_rate:.0f}/s",
-         f"{lead['card_p50'] * ms:.1f} ms", "-", ""),
-        (f"answer -> sendMessage p99 at {args.card_rate:.0f}/s",
-         f"{lead['card_p99'] * ms:.1f} ms", "-", "<= 100 ms"),
-        ("leadbot / bare endpoint (flat out)", f"{lead['flat_rate'] / bare['flat_rate']:.2f}",
-         "1.00", ""),
+        (
+            "durable leads/s, flat out",
+            f"{lead['flat_rate']:.0f}",
+            f"{bare['flat_rate']:.0f}",
+            ">= 2000",
+        ),
+        (
+            f"HTTP answer p50 at {args.rate:.0f}/s",
+            f"{lead['p50'] * ms:.1f} ms",
+            f"{bare['p50'] * ms:.1f} ms",
+            "",
+        ),
+        (
+            f"HTTP answer p99 at {args.rate:.0f}/s",
+            f"{lead['p99'] * ms:.1f} ms",
+            f"{bare['p99'] * ms:.1f} ms",
+            "<= 50 ms",
+        ),
+        (
+            f"answer -> sendMessage p50 at {args.card_rate:.0f}/s",
+            f"{lead['card_p50'] * ms:.1f} ms",
+            "-",
+            "",
+        ),
+        (
+            f"answer -> sendMessage p99 at {args.card_rate:.0f}/s",
+            f"{lead['card_p99'] * ms:.1f} ms",
+            "-",
+            "<= 100 ms",
+        ),
+        (
+            "leadbot / bare endpoint (flat out)",
+            f"{lead['flat_rate'] / bare['flat_rate']:.2f}",
+            "1.00",
+            "",
+        ),
         ("peak RSS", f"{lead['rss']:.0f} MiB", f"{bare['rss']:.0f} MiB", ""),
-    ]  # fmt: skip
-    widths = [max(len(str(row[i])) for row in [("figure", "leadbot", "bare aiohttp", "target"),
-                                                *rows]) for i in range(4)]  # fmt: skip
+    ]
+    widths = [
+        max(len(str(row[i])) for row in [("figure", "leadbot", "bare aiohttp", "target"), *rows])
+        for i in range(4)
+    ]
     lines = []
     for row in [("figure", "leadbot", "bare aiohttp", "target"), *rows]:
         lines.append(
             "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
         )
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    notes = (f"errors: flat out {lead['flat_failed']:.0f}, paced {lead['paced_failed']:.0f}; "
-             f"cards timed {lead['cards_seen']:.0f}/{lead['cards_expected']:.0f}")  # fmt: skip
+    notes = (
+        f"errors: flat out {lead['flat_failed']:.0f}, paced {lead['paced_failed']:.0f}; "
+        f"cards timed {lead['cards_seen']:.0f}/{lead['cards_expected']:.0f}"
+    )
     return "\n".join(lines) + "\n" + notes
 
 

@@ -37,9 +37,17 @@ async def _one_run(workdir: str) -> tuple[float, float, float]:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sandbox", "--port", str(port), cwd=workdir, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--port",
+        str(port),
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     assert process.stdout is not None
     try:
         while b"Ctrl+C stops it." not in await process.stdout.readline():
@@ -83,8 +91,10 @@ async def main(runs: int) -> None:
     for index, name in enumerate(names):
         values = [r[index] for r in results]
         unit, scale = ("ms", 1000) if index == 2 else ("s", 1)
-        shown = [f"{v * scale:.{1 if unit == 'ms' else 2}f} {unit}" for v in
-                 (statistics.median(values), min(values), max(values))]  # fmt: skip
+        shown = [
+            f"{v * scale:.{1 if unit == 'ms' else 2}f} {unit}"
+            for v in (statistics.median(values), min(values), max(values))
+        ]
         print(f"| {name} | {' | '.join(shown)} |")
 
 

@@ -27,8 +27,10 @@ from storage.models import Base, Lead, LeadEvent, OutboxMessage, Staff, Task
 
 def _schema_key() -> str:
     """Names the cached database after the models' schema: a new column builds a new one."""
-    schema = [(table.name, sorted(column.name for column in table.columns))
-              for table in Base.metadata.sorted_tables]  # fmt: skip
+    schema = [
+        (table.name, sorted(column.name for column in table.columns))
+        for table in Base.metadata.sorted_tables
+    ]
     return hashlib.sha256(repr(schema).encode()).hexdigest()[:10]
 
 
@@ -44,27 +46,64 @@ def build(path: Path) -> None:
     Base.metadata.create_all(engine)
     later = NOW + timedelta(days=30)
     with engine.begin() as connection:
-        connection.execute(insert(Staff.__table__), [
-            {"telegram_id": 1, "name": "Sveta", "role": "supervisor", "is_active": True,
-             "on_duty": True, "skills": [], "created_at": NOW},
-            {"telegram_id": 2, "name": "Anna", "role": "manager", "is_active": True,
-             "on_duty": True, "skills": [], "created_at": NOW},
-        ])  # fmt: skip
+        connection.execute(
+            insert(Staff.__table__),
+            [
+                {
+                    "telegram_id": 1,
+                    "name": "Sveta",
+                    "role": "supervisor",
+                    "is_active": True,
+                    "on_duty": True,
+                    "skills": [],
+                    "created_at": NOW,
+                },
+                {
+                    "telegram_id": 2,
+                    "name": "Anna",
+                    "role": "manager",
+                    "is_active": True,
+                    "on_duty": True,
+                    "skills": [],
+                    "created_at": NOW,
+                },
+            ],
+        )
         for start in range(0, LEADS, 50_000):
             rows = []
             for n in range(start, start + 50_000):
                 is_open = n >= LEADS - OPEN
-                rows.append({
-                    "source": "web_form", "status": "in_work" if is_open else "converted",
-                    "owner_id": 2, "utm": {}, "extra": {}, "is_repeat": False, "version": 1,
-                    "alert_at": later if is_open else None, "alert_level": 0,
-                    "alert_since": NOW if is_open else None,
-                    "created_at": NOW, "updated_at": NOW,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "source": "web_form",
+                        "status": "in_work" if is_open else "converted",
+                        "owner_id": 2,
+                        "utm": {},
+                        "extra": {},
+                        "is_repeat": False,
+                        "version": 1,
+                        "alert_at": later if is_open else None,
+                        "alert_level": 0,
+                        "alert_since": NOW if is_open else None,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                )
             connection.execute(insert(Lead.__table__), rows)
-        tasks = [{"lead_id": LEADS - OPEN + n + 1, "kind": "callback", "assignee_id": 2,
-                  "due_at": later, "created_at": NOW, "count": 1, "data": {},
-                  "alert_at": later, "alert_level": 0} for n in range(OPEN)]  # fmt: skip
+        tasks = [
+            {
+                "lead_id": LEADS - OPEN + n + 1,
+                "kind": "callback",
+                "assignee_id": 2,
+                "due_at": later,
+                "created_at": NOW,
+                "count": 1,
+                "data": {},
+                "alert_at": later,
+                "alert_level": 0,
+            }
+            for n in range(OPEN)
+        ]
         connection.execute(insert(Task.__table__), tasks)
     engine.dispose()
 
@@ -74,15 +113,23 @@ async def make_due(sessions: sa.Any, count: int, round_no: int) -> None:
     first = LEADS - OPEN + 1 + round_no * count
     async with sessions() as session:
         await session.execute(
-            update(Lead).where(Lead.id.between(first, first + count - 1))
-            .values(alert_at=NOW - timedelta(minutes=1), alert_level=0,
-                    alert_since=NOW - timedelta(hours=3))
-        )  # fmt: skip
+            update(Lead)
+            .where(Lead.id.between(first, first + count - 1))
+            .values(
+                alert_at=NOW - timedelta(minutes=1),
+                alert_level=0,
+                alert_since=NOW - timedelta(hours=3),
+            )
+        )
         await session.execute(
-            update(Task).where(Task.lead_id.between(first, first + count - 1))
-            .values(alert_at=NOW - timedelta(minutes=1), alert_level=0,
-                    due_at=NOW - timedelta(minutes=1))
-        )  # fmt: skip
+            update(Task)
+            .where(Task.lead_id.between(first, first + count - 1))
+            .values(
+                alert_at=NOW - timedelta(minutes=1),
+                alert_level=0,
+                due_at=NOW - timedelta(minutes=1),
+            )
+        )
         await session.commit()
 
 
@@ -104,11 +151,13 @@ async def measure(config: AppConfig) -> None:
         idle = time.perf_counter() - started
     rows = [
         ("leads / open / due leads + due tasks", f"{LEADS:,} / {OPEN:,} / {due} + {due}"),
-        (f"one sweep, median of {ROUNDS} (alerts fired: {fired})",
-         f"{statistics.median(timings) * 1000:.1f} ms"),
+        (
+            f"one sweep, median of {ROUNDS} (alerts fired: {fired})",
+            f"{statistics.median(timings) * 1000:.1f} ms",
+        ),
         ("one sweep, slowest", f"{max(timings) * 1000:.1f} ms"),
         ("100 sweeps with nothing due", f"{idle * 1000:.1f} ms"),
-    ]  # fmt: skip
+    ]
     width = max(len(name) for name, _ in rows)
     print(f"{'measure'.ljust(width)} | value")
     print(f"{'-' * width}-|-{'-' * 16}")
@@ -119,8 +168,9 @@ async def measure(config: AppConfig) -> None:
         await session.execute(sa.delete(LeadEvent))
         await session.execute(sa.delete(OutboxMessage))
         later = NOW + timedelta(days=30)
-        await session.execute(update(Lead).where(Lead.status == "in_work")
-                              .values(alert_at=later, alert_level=0))  # fmt: skip
+        await session.execute(
+            update(Lead).where(Lead.status == "in_work").values(alert_at=later, alert_level=0)
+        )
         await session.execute(update(Task).values(alert_at=later, alert_level=0))
         await session.commit()
     await engine.dispose()
@@ -140,8 +190,11 @@ async def explain(engine: sa.Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--rebuild", action="store_true", help=f"build {PATH} afresh")
     rebuild = parser.parse_args().rebuild
     if rebuild or not PATH.exists():

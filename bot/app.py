@@ -80,8 +80,12 @@ class Application:
         # Startup leaves ~1M long-lived objects (aiogram's types, SQLAlchemy's mappers); keeping
         # them out of the collector's sweeps keeps full collections from stalling requests.
         gc.freeze()
-        log.info("leadbot started http=%s:%s mode=%s", self.settings.http_host, self.http_port,
-                 "webhook" if self.settings.telegram_webhook_url else "polling")  # fmt: skip
+        log.info(
+            "leadbot started http=%s:%s mode=%s",
+            self.settings.http_host,
+            self.http_port,
+            "webhook" if self.settings.telegram_webhook_url else "polling",
+        )
 
     async def _connect_updates(self) -> None:
         """Register the webhook, or start long polling; retried until Telegram answers."""
@@ -99,9 +103,11 @@ class Application:
                     return
                 await self.bot.delete_webhook()
                 await self.dispatcher.start_polling(
-                    self.bot, handle_signals=False, close_bot_session=False,
+                    self.bot,
+                    handle_signals=False,
+                    close_bot_session=False,
                     allowed_updates=self.dispatcher.resolve_used_update_types(),
-                )  # fmt: skip
+                )
                 return
             except asyncio.CancelledError:
                 raise
@@ -123,8 +129,9 @@ class Application:
             try:
                 await asyncio.wait_for(storage.redis.ping(), timeout=5)
             except Exception as exc:
-                log.warning("Redis (REDIS_URL) does not answer: %r; dialogues fail until it does",
-                            exc)  # fmt: skip
+                log.warning(
+                    "Redis (REDIS_URL) does not answer: %r; dialogues fail until it does", exc
+                )
 
     async def stop(self) -> None:
         """Stop taking work, finish what was accepted, then let go of connections."""
@@ -190,17 +197,21 @@ def build_application(
     notifier = Notifier(bot, sessions, config, clock)
     notifier_ref.append(notifier)
     storage, isolation = dialogue_storage(settings.redis_url)
-    dispatcher = build_dispatcher(sessions, config, clock, storage, isolation,
-                                  leads_chat_id=settings.leads_chat_id)  # fmt: skip
+    dispatcher = build_dispatcher(
+        sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
+    )
     intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch, config)
     web_app = web.Application(client_max_size=config.intake.max_body_bytes)
     add_intake_routes(
-        web_app, intake, sessions,
+        web_app,
+        intake,
+        sessions,
         IntakeSettings(
             token=settings.intake_token.get_secret_value() if settings.intake_token else None,
-            phone_region=config.phone_region, max_body_bytes=config.intake.max_body_bytes,
+            phone_region=config.phone_region,
+            max_body_bytes=config.intake.max_body_bytes,
         ),
-    )  # fmt: skip
+    )
     add_connector_routes(web_app, settings, config)
     add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
     if settings.telegram_webhook_url:
@@ -208,13 +219,21 @@ def build_application(
         SimpleRequestHandler(
             dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
         ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
-    jobs = Jobs(sessions, config, clock, notifier, bot, storage, isolation,
-                settings.leads_chat_id)  # fmt: skip
+    jobs = Jobs(sessions, config, clock, notifier, bot, storage, isolation, settings.leads_chat_id)
     return Application(
-        settings=settings, config=config, clock=clock, engine=engine, sessions=sessions,
-        bot=bot, dispatcher=dispatcher, notifier=notifier, intake=intake, web_app=web_app,
-        jobs=jobs, scheduler=build_scheduler(jobs),
-    )  # fmt: skip
+        settings=settings,
+        config=config,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        bot=bot,
+        dispatcher=dispatcher,
+        notifier=notifier,
+        intake=intake,
+        web_app=web_app,
+        jobs=jobs,
+        scheduler=build_scheduler(jobs),
+    )
 
 
 def dialogue_storage(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation]:

@@ -29,10 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot, the HTTP intake and the scheduler")
     sandbox = commands.add_parser(
-        "sandbox", help="try leadbot in the browser: an emulated Telegram with a demo team",
+        "sandbox",
+        help="try leadbot in the browser: an emulated Telegram with a demo team",
         description="Runs the real application against an emulated Telegram served on "
         "127.0.0.1, with two managers, a supervisor, an admin and a client to play.",
-    )  # fmt: skip
+    )
     sandbox.add_argument("--port", type=int, default=8081, help="the page's port (8081)")
     sandbox.add_argument("--db", type=Path, help="SQLite file to keep (default: a fresh one)")
     sandbox.add_argument("--open", action="store_true", help="open the page in the browser")
@@ -85,17 +86,24 @@ async def _sandbox(settings: Settings, config: AppConfig, args: argparse.Namespa
     try:
         await sandbox.start()
     except OSError as exc:
-        port, option = (args.http_port, "--http-port") if sandbox.emulator.serving else (
-            args.port, "--port")  # fmt: skip
+        port, option = (
+            (args.http_port, "--http-port") if sandbox.emulator.serving else (args.port, "--port")
+        )
         reason = "it is in use" if exc.errno == errno.EADDRINUSE else str(exc)
-        print(f"leadbot sandbox: cannot listen on 127.0.0.1:{port}: {reason}; "
-              f"choose another with {option}", file=sys.stderr)  # fmt: skip
+        print(
+            f"leadbot sandbox: cannot listen on 127.0.0.1:{port}: {reason}; "
+            f"choose another with {option}",
+            file=sys.stderr,
+        )
         await sandbox.stop()
         return 1
     database = args.db.resolve() if args.db else "a fresh SQLite file, deleted on exit"
-    print(f"\nleadbot sandbox is running: open {sandbox.page_url}\n"
-          f"  web forms can post to {sandbox.intake_url} (Authorization: Bearer {INTAKE_TOKEN})\n"
-          f"  database: {database}\n  Ctrl+C stops it.", flush=True)  # fmt: skip
+    print(
+        f"\nleadbot sandbox is running: open {sandbox.page_url}\n"
+        f"  web forms can post to {sandbox.intake_url} (Authorization: Bearer {INTAKE_TOKEN})\n"
+        f"  database: {database}\n  Ctrl+C stops it.",
+        flush=True,
+    )
     if args.open and not webbrowser.open(sandbox.page_url):
         print("  (no browser found to open: open the address above yourself)", flush=True)
     try:
@@ -121,7 +129,11 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
         async with session_factory(engine)() as session:
             if args.staff_command == "add":
                 staff = await add_staff(
-                    session, args.telegram_id, Role(args.role), args.name, SystemClock().now(),
+                    session,
+                    args.telegram_id,
+                    Role(args.role),
+                    args.name,
+                    SystemClock().now(),
                     args.extension,
                 )
                 extension = f", extension {staff.extension}" if staff.extension else ""
@@ -131,10 +143,16 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
                     state = "active" if staff.is_active else "inactive"
                     duty = "on duty" if staff.on_duty else "off duty"
                     extension = f"ext {staff.extension}" if staff.extension else "-"
-                    print(f"{staff.telegram_id}\t{staff.role}\t{state}\t{duty}\t{extension}"
-                          f"\t{staff.name}")  # fmt: skip
-            elif await remove_staff(session, args.telegram_id, SystemClock().now(),
-                                    settings.leads_chat_id, config) is None:  # fmt: skip
+                    print(
+                        f"{staff.telegram_id}\t{staff.role}\t{state}\t{duty}\t{extension}"
+                        f"\t{staff.name}"
+                    )
+            elif (
+                await remove_staff(
+                    session, args.telegram_id, SystemClock().now(), settings.leads_chat_id, config
+                )
+                is None
+            ):
                 print(f"no staff member with Telegram id {args.telegram_id}", file=sys.stderr)
                 return 1
             else:
@@ -150,8 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, config = _load()
         if args.command == "run":
             settings.require_bot_token()
-        secrets = [s.get_secret_value() for s in (settings.bot_token, settings.intake_token,
-                   settings.telegram_webhook_secret) if s]  # fmt: skip
+        secrets = [
+            s.get_secret_value()
+            for s in (settings.bot_token, settings.intake_token, settings.telegram_webhook_secret)
+            if s
+        ]
         setup_logging(settings.log_level, secrets)
     except ConfigError as exc:
         print(f"leadbot: {exc}", file=sys.stderr)

@@ -126,9 +126,15 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator(
-        "intake_token", "telegram_webhook_secret", "bot_token", "vk_secret",
-        "zadarma_api_secret", "mango_api_key", "mango_api_salt", mode="before",
-    )  # fmt: skip
+        "intake_token",
+        "telegram_webhook_secret",
+        "bot_token",
+        "vk_secret",
+        "zadarma_api_secret",
+        "mango_api_key",
+        "mango_api_salt",
+        mode="before",
+    )
     @classmethod
     def _blank_secret_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -152,8 +158,10 @@ class Reason(BaseModel):
     @classmethod
     def _fits_a_button(cls, value: str) -> str:
         if not _REASON_CODE.fullmatch(value):
-            raise ValueError(f"a reason code is 1 to {REASON_CODE_MAX} of a-z, 0-9 and _ "
-                             f"(it travels in a button), not {value[:40]!r}")  # fmt: skip
+            raise ValueError(
+                f"a reason code is 1 to {REASON_CODE_MAX} of a-z, 0-9 and _ "
+                f"(it travels in a button), not {value[:40]!r}"
+            )
         return value
 
 
@@ -328,14 +336,11 @@ class Sla(BaseModel):
     working_time_only: bool = True
     # send reminders at night (outside working hours) too
     ping_at_night: bool = False
-    not_taken: AlertSteps = AlertSteps(remind=timedelta(minutes=10),
-                                       escalate=timedelta(minutes=30))  # fmt: skip
+    not_taken: AlertSteps = AlertSteps(remind=timedelta(minutes=10), escalate=timedelta(minutes=30))
     no_contact: AlertSteps = AlertSteps(remind=timedelta(hours=2))
     callback: AlertSteps = AlertSteps(remind=timedelta(0), escalate=timedelta(minutes=30))
-    answer: AlertSteps = AlertSteps(remind=timedelta(minutes=10),
-                                    escalate=timedelta(minutes=30))  # fmt: skip
-    missed_call: AlertSteps = AlertSteps(remind=timedelta(minutes=15),
-                                         escalate=timedelta(hours=1))  # fmt: skip
+    answer: AlertSteps = AlertSteps(remind=timedelta(minutes=10), escalate=timedelta(minutes=30))
+    missed_call: AlertSteps = AlertSteps(remind=timedelta(minutes=15), escalate=timedelta(hours=1))
     snooze: PositiveDuration = timedelta(minutes=15)
     # leads left new or in call-back this long (since their last change) are closed as stale
     auto_close_after: OptionalDuration = timedelta(days=7)
@@ -431,8 +436,13 @@ def _renamed_keys(data: dict[str, Any]) -> dict[str, Any]:
             continue
         value = moved[section].pop(old)
         where = ".".join(path)
-        log.warning("config: [%s] %s is now [%s] %s; it is read as that (write the new key)",
-                    section, old, where, new)  # fmt: skip
+        log.warning(
+            "config: [%s] %s is now [%s] %s; it is read as that (write the new key)",
+            section,
+            old,
+            where,
+            new,
+        )
         target = moved
         for part in path:
             target[part] = dict(target.get(part) or {})

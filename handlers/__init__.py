@@ -19,9 +19,13 @@ from storage.db import SessionFactory
 
 
 def build_dispatcher(
-    sessions: SessionFactory, config: AppConfig, clock: Clock, storage: BaseStorage,
-    isolation: BaseEventIsolation | None = None, leads_chat_id: int | None = None,
-) -> Dispatcher:  # fmt: skip
+    sessions: SessionFactory,
+    config: AppConfig,
+    clock: Clock,
+    storage: BaseStorage,
+    isolation: BaseEventIsolation | None = None,
+    leads_chat_id: int | None = None,
+) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, config=config, clock=clock)
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(DbSessionMiddleware(sessions))
@@ -29,8 +33,14 @@ def build_dispatcher(
         observer.outer_middleware(DialogueTimeoutMiddleware(config.dialogues.abandon_after, clock))
     dispatcher["leads_chat_id"] = leads_chat_id  # where leads of a deactivated person go
     dispatcher.include_routers(
-        start_router(), staff_cancel_router(), manager_router(), staff_admin_router(),
-        team_router(), reports_router(), client_router(), dialogue_fallback_router(),
+        start_router(),
+        staff_cancel_router(),
+        manager_router(),
+        staff_admin_router(),
+        team_router(),
+        reports_router(),
+        client_router(),
+        dialogue_fallback_router(),
         fallback_router(),
-    )  # fmt: skip
+    )
     return dispatcher

@@ -36,48 +36,78 @@ def client_router() -> Router:
 
     @router.message(F.contact)
     async def shared_phone(
-        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock,
+        message: Message,
+        session: AsyncSession,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
         leads_chat_id: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         assert message.from_user is not None and message.contact is not None
         if message.contact.user_id != message.from_user.id:  # someone else's card: not theirs
             await message.answer(render("client_own_phone_only.html.j2", locale))
             return
         result = await client_shared_phone(
-            session, message.from_user.id, message.from_user.full_name,
-            message.contact.phone_number, clock.now(), config, leads_chat_id,
-        )  # fmt: skip
+            session,
+            message.from_user.id,
+            message.from_user.full_name,
+            message.contact.phone_number,
+            clock.now(),
+            config,
+            leads_chat_id,
+        )
         template = "client_phone_saved.html.j2" if result else "client_phone_unreadable.html.j2"
         await message.answer(render(template, locale), reply_markup=ReplyKeyboardRemove())
 
     @router.message(F.text, ~F.text.startswith("/"))
     async def wrote(
-        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock,
-        state: FSMContext, leads_chat_id: int | None = None,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+        leads_chat_id: int | None = None,
+    ) -> None:
         assert message.from_user is not None
         user = message.from_user
 
         async def deliver(now: datetime, tag: str | None) -> IntakeResult:
-            return await client_wrote(session, user.id, user.full_name, message.text or "",
-                                      now, config, leads_chat_id, tag)  # fmt: skip
+            return await client_wrote(
+                session,
+                user.id,
+                user.full_name,
+                message.text or "",
+                now,
+                config,
+                leads_chat_id,
+                tag,
+            )
 
         await _pass_on(message, state, locale, config, clock, deliver)
 
-    @router.message(F.photo | F.document | F.voice | F.video_note | F.video | F.audio
-                    | F.sticker | F.animation)  # fmt: skip
+    @router.message(
+        F.photo | F.document | F.voice | F.video_note | F.video | F.audio | F.sticker | F.animation
+    )
     async def sent_media(
-        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock,
-        state: FSMContext, leads_chat_id: int | None = None,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+        leads_chat_id: int | None = None,
+    ) -> None:
         assert message.from_user is not None and message.content_type in MEDIA_MARKS
         user = message.from_user
-        media = ClientMedia(message.content_type, message.chat.id, message.message_id,
-                            message.caption)  # fmt: skip
+        media = ClientMedia(
+            message.content_type, message.chat.id, message.message_id, message.caption
+        )
 
         async def deliver(now: datetime, tag: str | None) -> IntakeResult:
-            return await client_sent_media(session, user.id, user.full_name, media, now, config,
-                                           leads_chat_id, tag)  # fmt: skip
+            return await client_sent_media(
+                session, user.id, user.full_name, media, now, config, leads_chat_id, tag
+            )
 
         await _pass_on(message, state, locale, config, clock, deliver)
 
@@ -90,9 +120,13 @@ def client_router() -> Router:
 
 
 async def _pass_on(
-    message: Message, state: FSMContext, locale: str, config: AppConfig, clock: Clock,
+    message: Message,
+    state: FSMContext,
+    locale: str,
+    config: AppConfig,
+    clock: Clock,
     deliver: Callable[[datetime, str | None], Awaitable[IntakeResult]],
-) -> None:  # fmt: skip
+) -> None:
     """A client's message reaches the lead unless they flood; they hear when to expect an
     answer outside working hours, and that it arrived when it opened a request."""
     now = clock.now()
@@ -107,7 +141,10 @@ async def _pass_on(
     told = acknowledge_client_message(data, now, result.created, config)
     await state.update_data(told.updates)
     if told.opens_at is not None:
-        await message.answer(render("client_after_hours.html.j2", locale,
-                                    opens=local_time(told.opens_at, config.zone)))  # fmt: skip
+        await message.answer(
+            render(
+                "client_after_hours.html.j2", locale, opens=local_time(told.opens_at, config.zone)
+            )
+        )
     elif told.received:
         await message.answer(render("client_received.html.j2", locale))

@@ -56,8 +56,9 @@ def is_abandoned(data: dict[str, Any], now: datetime, abandon_after: timedelta) 
 
 def abandoned_text(data: dict[str, Any], abandon_after: timedelta, locale: str) -> str:
     minutes = max(1, int(abandon_after.total_seconds() // 60))
-    return render("dialogue_abandoned.html.j2", locale, lead_id=data.get("lead_id"),
-                  minutes=minutes)  # fmt: skip
+    return render(
+        "dialogue_abandoned.html.j2", locale, lead_id=data.get("lead_id"), minutes=minutes
+    )
 
 
 async def _tell(
@@ -67,10 +68,12 @@ async def _tell(
     prompt_id = data.get("prompt_id")
     if isinstance(prompt_id, int):
         with unchanged_or_gone():  # already gone or without buttons
-            await bot.edit_message_reply_markup(chat_id=key.chat_id, message_id=prompt_id,
-                                                reply_markup=None)  # fmt: skip
-    await bot.send_message(key.chat_id, abandoned_text(data, abandon_after, locale),
-                           message_thread_id=key.thread_id)  # fmt: skip
+            await bot.edit_message_reply_markup(
+                chat_id=key.chat_id, message_id=prompt_id, reply_markup=None
+            )
+    await bot.send_message(
+        key.chat_id, abandoned_text(data, abandon_after, locale), message_thread_id=key.thread_id
+    )
 
 
 class DialogueTimeoutMiddleware(BaseMiddleware):
@@ -97,14 +100,23 @@ class DialogueTimeoutMiddleware(BaseMiddleware):
             if is_abandoned(fsm_data, arrived, self._abandon_after):
                 await state.clear()
                 data["raw_state"] = None  # what StateFilter reads: the update sees no dialogue
-                log.info("dialogue abandoned lead=%s chat=%s (closed on a late update)",
-                         fsm_data.get("lead_id"), state.key.chat_id)  # fmt: skip
+                log.info(
+                    "dialogue abandoned lead=%s chat=%s (closed on a late update)",
+                    fsm_data.get("lead_id"),
+                    state.key.chat_id,
+                )
                 try:
-                    await _tell(data["bot"], state.key, fsm_data, self._abandon_after,
-                                data.get("locale", "ru"))  # fmt: skip
+                    await _tell(
+                        data["bot"],
+                        state.key,
+                        fsm_data,
+                        self._abandon_after,
+                        data.get("locale", "ru"),
+                    )
                 except TelegramAPIError as exc:  # the late update is still handled
-                    log.warning("could not tell chat=%s its dialogue was closed: %s",
-                                state.key.chat_id, exc)  # fmt: skip
+                    log.warning(
+                        "could not tell chat=%s its dialogue was closed: %s", state.key.chat_id, exc
+                    )
         result = await handler(event, data)
         if await state.get_state() is not None:
             await state.update_data({TOUCHED: arrived.isoformat()})
@@ -143,8 +155,13 @@ def _parse_redis_key(parts: list[str], bot_id: int, with_destiny: bool) -> Stora
     if len(numbers) == 2:
         return StorageKey(bot_id=bot_id, chat_id=numbers[0], user_id=numbers[1], destiny=destiny)
     if len(numbers) == 3:
-        return StorageKey(bot_id=bot_id, chat_id=numbers[0], thread_id=numbers[1],
-                          user_id=numbers[2], destiny=destiny)  # fmt: skip
+        return StorageKey(
+            bot_id=bot_id,
+            chat_id=numbers[0],
+            thread_id=numbers[1],
+            user_id=numbers[2],
+            destiny=destiny,
+        )
     return None
 
 
@@ -174,8 +191,11 @@ async def close_abandoned(
             await storage.set_state(key, None)
             await storage.set_data(key, {})
         closed += 1
-        log.info("dialogue abandoned lead=%s chat=%s (closed by the sweep)",
-                 data.get("lead_id"), key.chat_id)  # fmt: skip
+        log.info(
+            "dialogue abandoned lead=%s chat=%s (closed by the sweep)",
+            data.get("lead_id"),
+            key.chat_id,
+        )
         try:
             await _tell(bot, key, data, abandon_after, await locale_of(key.user_id))
         except Exception as exc:  # blocked the bot, Telegram or the database down: still closed

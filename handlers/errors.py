@@ -20,30 +20,41 @@ log = logging.getLogger("leadbot.presses")
 
 def refusal_text(result: ActionResult, locale: str) -> str:
     assert result.refusal is not None
-    return render_alert(f"refusal_{result.refusal.value}", locale, owner=result.owner_name,
-                        lead_id=result.lead.id if result.lead else None)  # fmt: skip
+    return render_alert(
+        f"refusal_{result.refusal.value}",
+        locale,
+        owner=result.owner_name,
+        lead_id=result.lead.id if result.lead else None,
+    )
 
 
 async def refuse(query: CallbackQuery, result: ActionResult, locale: str) -> None:
     """A press that changed nothing: say why, as a pop-up the person must acknowledge."""
     # a stale or forged press is worth a line in the log: who, what, and why it was refused
-    log.info("press refused user=%s data=%r lead=%s why=%s", query.from_user.id,
-             (query.data or "")[:64], result.lead.id if result.lead else None,
-             result.refusal)  # fmt: skip
+    log.info(
+        "press refused user=%s data=%r lead=%s why=%s",
+        query.from_user.id,
+        (query.data or "")[:64],
+        result.lead.id if result.lead else None,
+        result.refusal,
+    )
     await query.answer(refusal_text(result, locale), show_alert=True)
 
 
 async def refuse_in_chat(message: Message, result: ActionResult, locale: str) -> None:
     """The same, for a typed answer (a dialogue's last step)."""
     user = message.from_user.id if message.from_user else None
-    log.info("answer refused user=%s lead=%s why=%s", user,
-             result.lead.id if result.lead else None, result.refusal)  # fmt: skip
+    log.info(
+        "answer refused user=%s lead=%s why=%s",
+        user,
+        result.lead.id if result.lead else None,
+        result.refusal,
+    )
     await message.answer(html.quote(refusal_text(result, locale)))
 
 
 async def refuse_staff_change(query: CallbackQuery, refusal: StaffRefusal, locale: str) -> None:
-    await query.answer(render_alert("staff_refusal", locale, reason=refusal.value),
-                       show_alert=True)  # fmt: skip
+    await query.answer(render_alert("staff_refusal", locale, reason=refusal.value), show_alert=True)
 
 
 def unchanged_or_gone() -> AbstractContextManager[None]:

@@ -37,23 +37,35 @@ def _menu_kinds() -> dict[str, LeadList]:
 
 
 def _list_text(kind: LeadList, listed: ListPage, locale: str) -> str:
-    return render("lead_list.html.j2", locale, kind=kind.value, total=listed.total,
-                  page=listed.page, pages=listed.pages)  # fmt: skip
+    return render(
+        "lead_list.html.j2",
+        locale,
+        kind=kind.value,
+        total=listed.total,
+        page=listed.page,
+        pages=listed.pages,
+    )
 
 
 def lists_router() -> Router:
     router = Router(name="lists")
 
     async def show_list(
-        message: Message, kind: LeadList, session: AsyncSession, staff: Staff,
-        config: AppConfig, clock: Clock, locale: str,
-    ) -> None:  # fmt: skip
+        message: Message,
+        kind: LeadList,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+        locale: str,
+    ) -> None:
         listed = await lead_list(session, kind, staff, clock.now(), config)
         await message.answer(
             _list_text(kind, listed, locale),
-            reply_markup=list_keyboard(listed.items, config, locale, kind, listed.page,
-                                       listed.pages),
-        )  # fmt: skip
+            reply_markup=list_keyboard(
+                listed.items, config, locale, kind, listed.page, listed.pages
+            ),
+        )
 
     @router.message(Command("leads"))
     async def leads_menu(message: Message, locale: str) -> None:
@@ -63,18 +75,27 @@ def lists_router() -> Router:
 
     @router.message(F.text.in_(set(_menu_kinds())))
     async def menu_pick(
-        message: Message, session: AsyncSession, staff: Staff, config: AppConfig,
-        clock: Clock, locale: str, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+        locale: str,
+        state: FSMContext,
+    ) -> None:
         await state.clear()  # a menu press leaves any half-done dialogue
         kind = _menu_kinds()[message.text or ""]
         await show_list(message, kind, session, staff, config, clock, locale)
 
     @router.message(Command("overdue"), HasRole(SUPERVISING))
     async def overdue(
-        message: Message, session: AsyncSession, staff: Staff, config: AppConfig,
-        clock: Clock, locale: str,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+        locale: str,
+    ) -> None:
         await show_list(message, LeadList.OVERDUE, session, staff, config, clock, locale)
 
     @router.message(Command("overdue"))
@@ -83,25 +104,38 @@ def lists_router() -> Router:
 
     @router.callback_query(ListButton.filter())
     async def turn_page(
-        query: CallbackQuery, callback_data: ListButton, session: AsyncSession, staff: Staff,
-        config: AppConfig, clock: Clock, locale: str,
-    ) -> None:  # fmt: skip
-        listed = await lead_list(session, callback_data.kind, staff, clock.now(), config,
-                                 callback_data.page)  # fmt: skip
+        query: CallbackQuery,
+        callback_data: ListButton,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+        locale: str,
+    ) -> None:
+        listed = await lead_list(
+            session, callback_data.kind, staff, clock.now(), config, callback_data.page
+        )
         await query.answer()
         if isinstance(query.message, Message):
             with unchanged_or_gone():  # the same page pressed again
                 await query.message.edit_text(
                     _list_text(callback_data.kind, listed, locale),
-                    reply_markup=list_keyboard(listed.items, config, locale, callback_data.kind,
-                                               listed.page, listed.pages),
-                )  # fmt: skip
+                    reply_markup=list_keyboard(
+                        listed.items, config, locale, callback_data.kind, listed.page, listed.pages
+                    ),
+                )
 
     @router.callback_query(OpenLead.filter())
     async def open_card(
-        query: CallbackQuery, callback_data: OpenLead, session: AsyncSession, staff: Staff,
-        config: AppConfig, clock: Clock, locale: str, bot: Bot,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: OpenLead,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+        locale: str,
+        bot: Bot,
+    ) -> None:
         lead = await load_lead(session, callback_data.lead_id)
         if lead is None:
             await query.answer(render_alert("refusal_not_found", locale), show_alert=True)
@@ -109,14 +143,17 @@ def lists_router() -> Router:
         await query.answer()
         chat_id = staff.telegram_id
         view, reader_locale = await card_for(session, lead, staff.id, config, clock.now())
-        sent = await bot.send_message(chat_id, view.text,
-                                      reply_markup=card_keyboard(view, reader_locale))  # fmt: skip
-        replaced = await remember_card(session, lead, chat_id, sent.message_id, staff.id,
-                                       reader_locale, clock.now())  # fmt: skip
+        sent = await bot.send_message(
+            chat_id, view.text, reply_markup=card_keyboard(view, reader_locale)
+        )
+        replaced = await remember_card(
+            session, lead, chat_id, sent.message_id, staff.id, reader_locale, clock.now()
+        )
         if replaced is not None:  # the older copy stops offering buttons; this one is kept
             with unchanged_or_gone():
-                await bot.edit_message_reply_markup(chat_id=chat_id, message_id=replaced,
-                                                    reply_markup=None)  # fmt: skip
+                await bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=replaced, reply_markup=None
+                )
 
     async def show_found(
         message: Message, text: str, session: AsyncSession, config: AppConfig, locale: str
@@ -129,9 +166,13 @@ def lists_router() -> Router:
 
     @router.message(Command("find"))
     async def find(
-        message: Message, command: CommandObject, session: AsyncSession, config: AppConfig,
-        locale: str, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        config: AppConfig,
+        locale: str,
+        state: FSMContext,
+    ) -> None:
         if not command.args:
             await state.set_state(FindQuery.waiting)
             await message.answer(render("find_ask.html.j2", locale))
@@ -140,9 +181,12 @@ def lists_router() -> Router:
 
     @router.message(FindQuery.waiting, F.text, ~F.text.startswith("/"))
     async def find_typed(
-        message: Message, session: AsyncSession, config: AppConfig, locale: str,
+        message: Message,
+        session: AsyncSession,
+        config: AppConfig,
+        locale: str,
         state: FSMContext,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await state.clear()
         await show_found(message, message.text or "", session, config, locale)
 

@@ -26,8 +26,9 @@ async def publish_default_commands(bot: Bot, default_locale: str) -> None:
     """The menu of everyone who is not staff, in each language and as a fallback."""
     await bot.set_my_commands(_commands(None, default_locale), scope=BotCommandScopeDefault())
     for locale in LOCALES:
-        await bot.set_my_commands(_commands(None, locale), scope=BotCommandScopeDefault(),
-                                  language_code=locale)  # fmt: skip
+        await bot.set_my_commands(
+            _commands(None, locale), scope=BotCommandScopeDefault(), language_code=locale
+        )
 
 
 async def publish_staff_commands(bot: Bot, staff: Staff, default_locale: str) -> None:

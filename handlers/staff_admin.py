@@ -46,8 +46,15 @@ from storage.models import Role, Staff
 
 LIMITS = {"max_skills": MAX_SKILLS, "max_length": MAX_SKILL_LENGTH, "max_capacity": MAX_CAPACITY}
 
-ADMIN_PAGES = frozenset({StaffAction.LIST, StaffAction.OPEN, StaffAction.DEACTIVATE,
-                         StaffAction.SKILLS, StaffAction.CAPACITY})  # fmt: skip
+ADMIN_PAGES = frozenset(
+    {
+        StaffAction.LIST,
+        StaffAction.OPEN,
+        StaffAction.DEACTIVATE,
+        StaffAction.SKILLS,
+        StaffAction.CAPACITY,
+    }
+)
 
 
 class StaffInput(StatesGroup):
@@ -101,9 +108,15 @@ def staff_admin_router() -> Router:
 
     @router.message(Command("invite"), IsAdmin())
     async def invite(
-        message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, clock: Clock, bot: Bot,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        bot: Bot,
+    ) -> None:
         role = _invite_role(command.args)
         ttl = config.staff.invite_ttl
         if role is None:
@@ -112,36 +125,51 @@ def staff_admin_router() -> Router:
             return
         created = await create_invite(session, staff, role, clock.now(), ttl)
         me = await bot.me()
-        await message.answer(render(
-            "invite_created.html.j2", locale, role=role.value, zone=config.timezone,
-            link=f"https://t.me/{me.username}?start={created.token}",
-            expires=local_time(created.expires_at, config.zone),
-        ))  # fmt: skip
+        await message.answer(
+            render(
+                "invite_created.html.j2",
+                locale,
+                role=role.value,
+                zone=config.timezone,
+                link=f"https://t.me/{me.username}?start={created.token}",
+                expires=local_time(created.expires_at, config.zone),
+            )
+        )
 
     @router.message(Command("staff"), IsAdmin())
     async def staff_list(
         message: Message, session: AsyncSession, staff: Staff, locale: str
     ) -> None:
         people = await active_members(session)
-        await message.answer(render("staff_list.html.j2", locale, people=people),
-                             reply_markup=staff_list_keyboard(people, locale))  # fmt: skip
+        await message.answer(
+            render("staff_list.html.j2", locale, people=people),
+            reply_markup=staff_list_keyboard(people, locale),
+        )
 
     @router.callback_query(StaffButton.filter(F.action == StaffAction.LIST), IsAdmin())
     async def back_to_list(
         query: CallbackQuery, session: AsyncSession, staff: Staff, locale: str
     ) -> None:
         people = await active_members(session)
-        await _show(query, render("staff_list.html.j2", locale, people=people),
-                    staff_list_keyboard(people, locale))  # fmt: skip
+        await _show(
+            query,
+            render("staff_list.html.j2", locale, people=people),
+            staff_list_keyboard(people, locale),
+        )
         await query.answer()
 
     @router.callback_query(
         StaffButton.filter(F.action.in_({StaffAction.OPEN, StaffAction.DEACTIVATE})), IsAdmin()
     )
     async def open_page(
-        query: CallbackQuery, callback_data: StaffButton, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, clock: Clock,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: StaffButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+    ) -> None:
         """A person's page; Deactivate shows it again with the question and Yes/Back."""
         member = await member_overview(session, callback_data.staff_id, clock.now(), config.zone)
         if member is None:
@@ -153,36 +181,61 @@ def staff_admin_router() -> Router:
             await refuse_staff_change(query, StaffRefusal.SELF, locale)
             return
         else:
-            await _show(query, _page(member, locale, confirm=True),
-                        confirm_deactivate_keyboard(member.staff_id, locale))  # fmt: skip
+            await _show(
+                query,
+                _page(member, locale, confirm=True),
+                confirm_deactivate_keyboard(member.staff_id, locale),
+            )
         await query.answer()
 
     @router.callback_query(StaffButton.filter(F.action == StaffAction.CONFIRM))
     async def deactivate(
-        query: CallbackQuery, callback_data: StaffButton, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, clock: Clock, bot: Bot,
+        query: CallbackQuery,
+        callback_data: StaffButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        bot: Bot,
         leads_chat_id: int | None = None,
-    ) -> None:  # fmt: skip
-        result = await deactivate_staff(session, callback_data.staff_id, staff, clock.now(),
-                                        leads_chat_id, config)  # fmt: skip
+    ) -> None:
+        result = await deactivate_staff(
+            session, callback_data.staff_id, staff, clock.now(), leads_chat_id, config
+        )
         if result.refusal is not None or result.staff is None:
             await refuse_staff_change(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
             return
         gone = result.staff
         await refresh_menu(bot, gone, config.locale)
-        text = render("staff_deactivated_page.html.j2", locale, person=gone.name,
-                      returned=result.returned)  # fmt: skip
+        text = render(
+            "staff_deactivated_page.html.j2", locale, person=gone.name, returned=result.returned
+        )
         await _show(query, text, all_staff_keyboard(locale))
-        await query.answer(render_alert("staff_done", locale, what="deactivated", person=gone.name,
-                                        count=len(result.returned)))  # fmt: skip
+        await query.answer(
+            render_alert(
+                "staff_done",
+                locale,
+                what="deactivated",
+                person=gone.name,
+                count=len(result.returned),
+            )
+        )
 
     @router.callback_query(StaffRoleButton.filter())
     async def change_role(
-        query: CallbackQuery, callback_data: StaffRoleButton, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig, clock: Clock, bot: Bot,
-    ) -> None:  # fmt: skip
-        result = await set_role(session, callback_data.staff_id, callback_data.role, staff,
-                                clock.now())  # fmt: skip
+        query: CallbackQuery,
+        callback_data: StaffRoleButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        bot: Bot,
+    ) -> None:
+        result = await set_role(
+            session, callback_data.staff_id, callback_data.role, staff, clock.now()
+        )
         if result.refusal is not None or result.staff is None:
             await refuse_staff_change(query, result.refusal or StaffRefusal.NOT_FOUND, locale)
             return
@@ -190,18 +243,34 @@ def staff_admin_router() -> Router:
             await refresh_menu(bot, result.staff, config.locale)
         member = await member_overview(session, callback_data.staff_id, clock.now(), config.zone)
         if member is not None:
-            await _show(query, _page(member, locale, notice="role"),
-                        staff_page_keyboard(member, staff.id, locale))  # fmt: skip
-        await query.answer(render_alert("staff_done", locale, what="role", person=result.staff.name,
-                                        role=callback_data.role.value))  # fmt: skip
+            await _show(
+                query,
+                _page(member, locale, notice="role"),
+                staff_page_keyboard(member, staff.id, locale),
+            )
+        await query.answer(
+            render_alert(
+                "staff_done",
+                locale,
+                what="role",
+                person=result.staff.name,
+                role=callback_data.role.value,
+            )
+        )
 
     @router.callback_query(
         StaffButton.filter(F.action.in_({StaffAction.SKILLS, StaffAction.CAPACITY})), IsAdmin()
     )
     async def ask_value(
-        query: CallbackQuery, callback_data: StaffButton, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: StaffButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         member = await member_overview(session, callback_data.staff_id, clock.now(), config.zone)
         if member is None:
             await refuse_staff_change(query, StaffRefusal.NOT_FOUND, locale)
@@ -212,8 +281,9 @@ def staff_admin_router() -> Router:
         await query.answer()
         if message := card_message(query):
             what = "skills" if skills else "capacity"
-            await message.answer(render("staff_ask.html.j2", locale, member=member, what=what,
-                                        **LIMITS))  # fmt: skip
+            await message.answer(
+                render("staff_ask.html.j2", locale, member=member, what=what, **LIMITS)
+            )
 
     @router.message(Command("invite", "staff"))
     async def admin_only(message: Message, locale: str) -> None:
@@ -230,9 +300,14 @@ def staff_admin_router() -> Router:
 
     @router.message(StateFilter(StaffInput.skills, StaffInput.capacity), answer_text)
     async def save_value(
-        message: Message, session: AsyncSession, staff: Staff, locale: str, config: AppConfig,
-        clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         skills = await state.get_state() == StaffInput.skills.state
         staff_id = int((await state.get_data())["staff_id"])
         text, now = message.text or "", clock.now()
@@ -242,8 +317,9 @@ def staff_admin_router() -> Router:
             else:
                 result = await set_capacity(session, staff_id, read_capacity(text), staff, now)
         except UnreadableAnswer as problem:  # the dialogue stays open for another try
-            await message.answer(render("staff_unreadable.html.j2", locale,
-                                        problem=problem.problem, **LIMITS))  # fmt: skip
+            await message.answer(
+                render("staff_unreadable.html.j2", locale, problem=problem.problem, **LIMITS)
+            )
             return
         await state.clear()
         if result.refusal is not None:

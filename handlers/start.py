@@ -26,40 +26,60 @@ log = logging.getLogger("leadbot.presses")
 def start_router() -> Router:
     router = Router(name="start")
 
-    @router.message(CommandStart(deep_link=True, magic=F.args.regexp(TOKEN_SHAPE)),
-                    F.chat.type == "private")  # fmt: skip
+    @router.message(
+        CommandStart(deep_link=True, magic=F.args.regexp(TOKEN_SHAPE)), F.chat.type == "private"
+    )
     async def start_with_invite(
-        message: Message, command: CommandObject, session: AsyncSession, locale: str,
-        clock: Clock, config: AppConfig, bot: Bot,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+        bot: Bot,
+    ) -> None:
         """`t.me/<bot>?start=<token>`: an invite link makes its opener staff."""
         user = message.from_user
         if user is None or command.args is None:
             return
-        result = await accept_invite(session, command.args, user.id, user.full_name,
-                                     user.language_code, clock.now())  # fmt: skip
+        result = await accept_invite(
+            session, command.args, user.id, user.full_name, user.language_code, clock.now()
+        )
         if result.refusal is not None or result.staff is None:
             reason = result.refusal.value if result.refusal else "unknown"
-            await message.answer(render("invite_refused.html.j2", locale, reason=reason,
-                                        staff=result.staff))  # fmt: skip
+            await message.answer(
+                render("invite_refused.html.j2", locale, reason=reason, staff=result.staff)
+            )
             return
         joined = result.staff
-        await message.answer(render("invite_joined.html.j2", joined.language or locale,
-                                    staff=joined, joined=result.joined))  # fmt: skip
+        await message.answer(
+            render(
+                "invite_joined.html.j2",
+                joined.language or locale,
+                staff=joined,
+                joined=result.joined,
+            )
+        )
         await refresh_menu(bot, joined, config.locale)
 
     @router.message(CommandStart())
     async def start(
-        message: Message, command: CommandObject, staff: Staff | None, locale: str,
-        config: AppConfig, bot: Bot, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        staff: Staff | None,
+        locale: str,
+        config: AppConfig,
+        bot: Bot,
+        state: FSMContext,
+    ) -> None:
         if staff is None:
             if message.chat.type != "private":
                 return
             # the campaign of `t.me/<bot>?start=<tag>` goes with the client's first message
             await state.update_data({START_TAG: start_tag(command.args)})
-            await message.answer(render("start_guest.html.j2", locale),
-                                 reply_markup=share_phone_keyboard(locale))  # fmt: skip
+            await message.answer(
+                render("start_guest.html.j2", locale), reply_markup=share_phone_keyboard(locale)
+            )
             return
         await message.answer(render("start_staff.html.j2", locale, staff=staff))
         # staff added while the bot ran (`leadbot staff add`) get their menu, in their language
@@ -75,8 +95,12 @@ def fallback_router() -> Router:
     @router.callback_query()
     async def unknown_button(query: CallbackQuery, staff: Staff | None, locale: str) -> None:
         name = "refusal_outdated" if staff is not None else "refusal_not_staff"
-        log.info("press refused user=%s data=%r why=%s", query.from_user.id,
-                 (query.data or "")[:64], name)  # fmt: skip
+        log.info(
+            "press refused user=%s data=%r why=%s",
+            query.from_user.id,
+            (query.data or "")[:64],
+            name,
+        )
         await query.answer(render_alert(name, locale), show_alert=True)
 
     return router

@@ -25,15 +25,20 @@ def team_router() -> Router:
 
     @router.message(Command("duty"))
     async def duty(
-        message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, clock: Clock, leads_chat_id: int | None = None,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        leads_chat_id: int | None = None,
+    ) -> None:
         """`/duty` switches; `/duty on` and `/duty off` say which; anything else only shows."""
         word = (command.args or "").strip().lower()
         wanted = DUTY_WORDS.get(word, staff.on_duty) if word else not staff.on_duty
         await set_duty(session, staff, wanted, clock.now(), config, leads_chat_id)
-        await message.answer(render("duty.html.j2", locale, on_duty=staff.on_duty,
-                                    role=staff.role))  # fmt: skip
+        await message.answer(render("duty.html.j2", locale, on_duty=staff.on_duty, role=staff.role))
 
     @router.message(Command("team"), HasRole(SUPERVISING))
     async def team(

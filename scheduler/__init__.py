@@ -44,9 +44,14 @@ def build_scheduler(jobs: Jobs, schedule: Iterable[Job] = SCHEDULE) -> AsyncIOSc
     scheduler = AsyncIOScheduler(timezone="UTC")
     for job in schedule:
         scheduler.add_job(
-            getattr(jobs, job.run), "interval", seconds=job.seconds, id=job.id, coalesce=True,
-            max_instances=job.overlap, misfire_grace_time=job.misfire_grace_seconds,
-        )  # fmt: skip
+            getattr(jobs, job.run),
+            "interval",
+            seconds=job.seconds,
+            id=job.id,
+            coalesce=True,
+            max_instances=job.overlap,
+            misfire_grace_time=job.misfire_grace_seconds,
+        )
     return scheduler
 
 

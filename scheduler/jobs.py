@@ -45,8 +45,9 @@ class Jobs:
         fired: list[FiredAlert] = []
         while True:  # a backlog (after downtime) is drained in batches, each its own commit
             async with self.sessions() as session:
-                batch = await fire_due_alerts(session, self.clock.now(), self.config,
-                                              self.leads_chat_id, ALERT_BATCH)  # fmt: skip
+                batch = await fire_due_alerts(
+                    session, self.clock.now(), self.config, self.leads_chat_id, ALERT_BATCH
+                )
             fired += batch
             if len(batch) < ALERT_BATCH:
                 return fired
@@ -63,17 +64,26 @@ class Jobs:
         async with self._daily_lock, self.sessions() as session:
             ran = await run_daily(session, self.clock.now(), self.config)
         if ran is not None:
-            log.info("daily run %s: stale closed=%s owners told=%s digests=%s",
-                     ran.run_key, ran.stale_closed, ran.owners_told, ran.digests)  # fmt: skip
+            log.info(
+                "daily run %s: stale closed=%s owners told=%s digests=%s",
+                ran.run_key,
+                ran.stale_closed,
+                ran.owners_told,
+                ran.digests,
+            )
         return ran
 
     async def close_abandoned_dialogues(self) -> int:
         """Close dialogues left without an answer for `[dialogues] abandon_after`; the number
         closed."""
         return await close_abandoned(
-            self.dialogues, self.bot, self.clock.now(), self.config.dialogues.abandon_after,
-            self._locale_of, self.dialogue_isolation,
-        )  # fmt: skip
+            self.dialogues,
+            self.bot,
+            self.clock.now(),
+            self.config.dialogues.abandon_after,
+            self._locale_of,
+            self.dialogue_isolation,
+        )
 
     def sweep_outbox(self) -> None:
         """The notifier is woken by every commit; this is the safety net for anything that

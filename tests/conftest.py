@@ -159,11 +159,17 @@ async def clean_database(url: str, scratch: Path) -> None:
         async with engine.begin() as connection:
             versioned = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
             version = versioned and await connection.scalar(
-                text("SELECT max(version_num) FROM alembic_version"))  # fmt: skip
+                text("SELECT max(version_num) FROM alembic_version")
+            )
             at_head = version == head_revision()
-            tables = (await connection.scalars(text(
-                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
-                " AND tablename <> 'alembic_version'"))).all()  # fmt: skip
+            tables = (
+                await connection.scalars(
+                    text(
+                        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+                        " AND tablename <> 'alembic_version'"
+                    )
+                )
+            ).all()
             if at_head and tables:
                 truncate = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
                 await connection.execute(text(truncate))
@@ -282,9 +288,12 @@ async def redis_url(fsm_storage: str) -> str | None:
 
 @pytest.fixture
 async def app(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     redis_url: str | None,
-) -> AsyncIterator[Application]:  # fmt: skip
+) -> AsyncIterator[Application]:
     async with running_app(emulator, database_url, clock, redis_url=redis_url) as application:
         yield application
 

@@ -40,10 +40,13 @@ def unpaced_config() -> AppConfig:
 
 def make_settings(emulator: TelegramEmulator, database_url: str, **extra: Any) -> Settings:
     values: dict[str, Any] = {
-        "bot_token": TOKEN, "telegram_api_base": emulator.base_url,
-        "database_url": database_url, "http_host": "127.0.0.1", "http_port": 0,
+        "bot_token": TOKEN,
+        "telegram_api_base": emulator.base_url,
+        "database_url": database_url,
+        "http_host": "127.0.0.1",
+        "http_port": 0,
         "intake_token": INTAKE_TOKEN,
-    }  # fmt: skip
+    }
     return Settings(_env_file=None, **(values | extra))  # type: ignore[call-arg]
 
 
@@ -74,9 +77,10 @@ async def outbox_sent(sessions: SessionFactory, within: float = 20.0) -> None:
     while True:
         async with sessions() as session:
             pending = await session.scalar(
-                select(func.count()).select_from(OutboxMessage)
+                select(func.count())
+                .select_from(OutboxMessage)
                 .where(OutboxMessage.state == OutboxState.PENDING)
-            )  # fmt: skip
+            )
         if not pending:
             return
         if loop.time() > deadline:

@@ -41,11 +41,13 @@ def recorded_chat(sandbox: Sandbox, chat_id: int) -> list[dict[str, Any]]:
     shown = []
     for message in sandbox.emulator.chat_history(chat_id):
         markup = message.get("reply_markup") or {}
-        shown.append({
-            "id": message["message_id"],
-            "text": message.get("text", message.get("caption", "")),
-            "buttons": [b["text"] for row in markup.get("inline_keyboard", []) for b in row],
-        })  # fmt: skip
+        shown.append(
+            {
+                "id": message["message_id"],
+                "text": message.get("text", message.get("caption", "")),
+                "buttons": [b["text"] for row in markup.get("inline_keyboard", []) for b in row],
+            }
+        )
     return shown
 
 

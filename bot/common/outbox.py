@@ -27,10 +27,15 @@ def _row(
 ) -> dict[str, Any]:
     # every row has every key: one multi-row INSERT takes them all
     return {
-        "kind": kind, "lead_id": lead_id, "chat_id": chat_id, "staff_id": staff_id,
-        "payload": payload or {}, "state": OutboxState.PENDING, "attempts": 0,
+        "kind": kind,
+        "lead_id": lead_id,
+        "chat_id": chat_id,
+        "staff_id": staff_id,
+        "payload": payload or {},
+        "state": OutboxState.PENDING,
+        "attempts": 0,
         "created_at": now,
-    }  # fmt: skip
+    }
 
 
 def card_message(lead_id: int, chat_id: int, staff_id: int | None, now: datetime) -> dict[str, Any]:
@@ -65,9 +70,13 @@ def text_message(
 
 
 def copied_message(
-    lead_id: int, chat_id: int, staff_id: int | None, from_chat_id: int, message_id: int,
+    lead_id: int,
+    chat_id: int,
+    staff_id: int | None,
+    from_chat_id: int,
+    message_id: int,
     now: datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A client's photo, document, voice message... copied into a staff chat (copyMessage),
     with a Reply button."""
     payload = {"from_chat_id": from_chat_id, "message_id": message_id}
@@ -166,9 +175,10 @@ async def mark_failed(session: AsyncSession, message_id: int, attempts: int, err
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(state=OutboxState.FAILED, attempts=attempts, claimed_until=None,
-                last_error=error[:500])
-    )  # fmt: skip
+        .values(
+            state=OutboxState.FAILED, attempts=attempts, claimed_until=None, last_error=error[:500]
+        )
+    )
 
 
 async def cards_of(session: AsyncSession, lead_id: int) -> list[LeadCard]:

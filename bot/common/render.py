@@ -72,7 +72,7 @@ def local_time(moment: datetime, zone: Any) -> str:
 
 
 def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
-    """"14:02" today, "04.01 14:02" another day (local time)."""
+    """ "14:02" today, "04.01 14:02" another day (local time)."""
     local = moment.astimezone(config.zone)
     if local.date() == now.astimezone(config.zone).date():
         return local.strftime("%H:%M")

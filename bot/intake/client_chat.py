@@ -60,9 +60,12 @@ async def client_wrote(
     """A message from a client: their open lead hears it (its owner is told), or it opens a
     new lead, with the campaign they came from."""
     item = LeadInput(
-        source=TELEGRAM_SOURCE, name=_name(name), message=text[:MESSAGE_LIMIT],
-        telegram_id=telegram_id, utm={"start": tag} if tag else {},
-    )  # fmt: skip
+        source=TELEGRAM_SOURCE,
+        name=_name(name),
+        message=text[:MESSAGE_LIMIT],
+        telegram_id=telegram_id,
+        utm={"start": tag} if tag else {},
+    )
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     await session.commit()
@@ -71,10 +74,15 @@ async def client_wrote(
 
 # what stands for a photo, a voice message... in the lead's text (the thing itself is copied)
 MEDIA_MARKS = {
-    "photo": "📷 photo", "document": "📎 document", "voice": "🎤 voice message",
-    "video_note": "📹 video message", "video": "🎬 video", "audio": "🎵 audio",
-    "sticker": "🙂 sticker", "animation": "🎞 GIF",
-}  # fmt: skip
+    "photo": "📷 photo",
+    "document": "📎 document",
+    "voice": "🎤 voice message",
+    "video_note": "📹 video message",
+    "video": "🎬 video",
+    "audio": "🎵 audio",
+    "sticker": "🙂 sticker",
+    "animation": "🎞 GIF",
+}
 
 
 @dataclass(frozen=True)
@@ -106,19 +114,22 @@ async def client_sent_media(
     a text, and the thing itself is copied to whoever gets the lead's news — its owner, or the
     chats its card goes to while nobody owns it. One transaction."""
     item = LeadInput(
-        source=TELEGRAM_SOURCE, name=_name(name),
+        source=TELEGRAM_SOURCE,
+        name=_name(name),
         message=media_text(media.kind, media.caption)[:MESSAGE_LIMIT],
-        telegram_id=telegram_id, utm={"start": tag} if tag else {},
-    )  # fmt: skip
-    [result] = await intake_leads(
-        session, [item], now, leads_chat_id, config, commit=False
+        telegram_id=telegram_id,
+        utm={"start": tag} if tag else {},
     )
+    [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     chats = await _news_chats(session, result.lead_id)
-    await enqueue(session, [
-        copied_message(result.lead_id, chat_id, staff_id, media.chat_id, media.message_id, now)
-        for chat_id, staff_id in chats
-    ])  # fmt: skip
+    await enqueue(
+        session,
+        [
+            copied_message(result.lead_id, chat_id, staff_id, media.chat_id, media.message_id, now)
+            for chat_id, staff_id in chats
+        ],
+    )
     await session.commit()
     return result
 
@@ -135,10 +146,11 @@ async def _news_chats(session: AsyncSession, lead_id: int) -> list[tuple[int, in
     cards = union(
         select(LeadCard.chat_id, LeadCard.staff_id).where(LeadCard.lead_id == lead_id),
         select(OutboxMessage.chat_id, OutboxMessage.staff_id).where(
-            OutboxMessage.lead_id == lead_id, OutboxMessage.kind == OutboxKind.CARD,
+            OutboxMessage.lead_id == lead_id,
+            OutboxMessage.kind == OutboxKind.CARD,
             OutboxMessage.chat_id.is_not(None),
         ),
-    )  # fmt: skip
+    )
     found: dict[int, int | None] = {}
     for chat_id, staff_id in (await session.execute(cards)).all():
         found.setdefault(chat_id, staff_id)
@@ -156,17 +168,19 @@ async def lead_of_relayed(session: AsyncSession, chat_id: int, message_id: int) 
     if relayed is not None:
         return relayed
     return await session.scalar(
-        select(LeadCard.lead_id).where(LeadCard.chat_id == chat_id,
-                                       LeadCard.message_id == message_id)
-    )  # fmt: skip
+        select(LeadCard.lead_id).where(
+            LeadCard.chat_id == chat_id, LeadCard.message_id == message_id
+        )
+    )
 
 
 async def remember_relayed(
     session: AsyncSession, chat_id: int, message_id: int, lead_id: int, now: datetime
 ) -> None:
     """A client's message (or the news of it) now shows in a staff chat as `message_id`."""
-    session.add(RelayedMessage(chat_id=chat_id, message_id=message_id, lead_id=lead_id,
-                               created_at=now))  # fmt: skip
+    session.add(
+        RelayedMessage(chat_id=chat_id, message_id=message_id, lead_id=lead_id, created_at=now)
+    )
     await session.commit()
 
 
@@ -185,8 +199,7 @@ async def client_shared_phone(
         phone = normalise_phone(raw_phone, config.phone_region)
     except InvalidContactField:
         return None
-    item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone,
-                     telegram_id=telegram_id)  # fmt: skip
+    item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone, telegram_id=telegram_id)
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     await session.commit()
@@ -229,12 +242,17 @@ async def record_reply(
 ) -> None:
     """The answer as the lead's history keeps it; a blocked bot is recorded as such."""
     kind = "replied" if delivered else "client_blocked"
-    session.add(LeadEvent(lead_id=lead_id, kind=kind, actor_id=actor.id,
-                          data={"text": text[:MESSAGE_LIMIT]}, created_at=now))  # fmt: skip
+    session.add(
+        LeadEvent(
+            lead_id=lead_id,
+            kind=kind,
+            actor_id=actor.id,
+            data={"text": text[:MESSAGE_LIMIT]},
+            created_at=now,
+        )
+    )
     # an answer is a step of the work: the lead is not stalled (the card does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
     if delivered:
         await client_answered(session, lead_id, now)
     await session.commit()
-
-

@@ -31,7 +31,6 @@ def admit_message(recent: list[str], now: datetime, limit: int) -> tuple[bool, l
     return True, [*kept, now.isoformat()]
 
 
-
 @dataclass(frozen=True)
 class Admission:
     """Whether a message is passed on to the lead, and the bookkeeping to store."""
@@ -45,8 +44,9 @@ class Admission:
 def admit_client_message(data: Mapping[str, Any], now: datetime, config: AppConfig) -> Admission:
     """At most `[client_chat] max_per_minute` messages a minute reach the lead; a flooding
     client is told once per flood, not once per message."""
-    admitted, recent = admit_message(list(data.get(RECENT, [])), now,
-                                     config.client_chat.max_per_minute)  # fmt: skip
+    admitted, recent = admit_message(
+        list(data.get(RECENT, [])), now, config.client_chat.max_per_minute
+    )
     if not admitted:
         told = bool(data.get(SLOWED))
         return Admission(False, not told, None, {RECENT: recent, SLOWED: True})

@@ -18,8 +18,13 @@ from typing import Any
 from bot.config import FieldAliases
 from bot.intake.input import IntakeError, LeadInput, parse_lead_input
 
-SOURCES = {"tilda": "tilda", "cf7": "cf7", "elementor": "elementor", "vk": "vk",
-           "bitrix": "bitrix24"}  # fmt: skip
+SOURCES = {
+    "tilda": "tilda",
+    "cf7": "cf7",
+    "elementor": "elementor",
+    "vk": "vk",
+    "bitrix": "bitrix24",
+}
 _TARGETS = ("name", "last_name", "phone", "email", "message", "service")
 _IGNORED = frozenset({"token"})  # a builder may echo the URL's token into the body
 _KEY = re.compile(r"\[([^\[\]]*)\]")
@@ -145,11 +150,20 @@ def tilda_lead(
     form: Mapping[str, Any], aliases: FieldAliases, phone_region: str, raw_max_bytes: int
 ) -> LeadInput:
     tranid = _scalar(form.get("tranid"))
-    fields = [FormField((key,), value) for key, value in form.items()
-              if key not in ("tranid", "formid")]  # fmt: skip
+    fields = [
+        FormField((key,), value) for key, value in form.items() if key not in ("tranid", "formid")
+    ]
     context = {"form_id": form["formid"]} if form.get("formid") else {}
-    return build_lead(SOURCES["tilda"], fields, aliases, phone_region, raw=dict(form),
-                      raw_max_bytes=raw_max_bytes, external_id=tranid, context=context)  # fmt: skip
+    return build_lead(
+        SOURCES["tilda"],
+        fields,
+        aliases,
+        phone_region,
+        raw=dict(form),
+        raw_max_bytes=raw_max_bytes,
+        external_id=tranid,
+        context=context,
+    )
 
 
 # --- Contact Form 7 ----------------------------------------------------------------------------
@@ -162,8 +176,9 @@ def cf7_lead(
     data: Mapping[str, Any], aliases: FieldAliases, phone_region: str, raw_max_bytes: int
 ) -> LeadInput:
     fields = [FormField((key,), value) for key, value in data.items()]
-    return build_lead(SOURCES["cf7"], fields, aliases, phone_region, raw=dict(data),
-                      raw_max_bytes=raw_max_bytes)  # fmt: skip
+    return build_lead(
+        SOURCES["cf7"], fields, aliases, phone_region, raw=dict(data), raw_max_bytes=raw_max_bytes
+    )
 
 
 # --- Elementor Pro -----------------------------------------------------------------------------
@@ -182,11 +197,21 @@ def elementor_lead(
     nested = unflatten(form)
     if isinstance(nested.get("fields"), dict):
         return _elementor_advanced(nested, aliases, phone_region, raw_max_bytes)
-    fields = [FormField((key,), value) for key, value in form.items()
-              if key not in ("form_id", "form_name")]  # fmt: skip
+    fields = [
+        FormField((key,), value)
+        for key, value in form.items()
+        if key not in ("form_id", "form_name")
+    ]
     context = {key: form[key] for key in ("form_id", "form_name") if form.get(key)}
-    return build_lead(SOURCES["elementor"], fields, aliases, phone_region, raw=dict(form),
-                      raw_max_bytes=raw_max_bytes, context=context)  # fmt: skip
+    return build_lead(
+        SOURCES["elementor"],
+        fields,
+        aliases,
+        phone_region,
+        raw=dict(form),
+        raw_max_bytes=raw_max_bytes,
+        context=context,
+    )
 
 
 def _elementor_advanced(
@@ -207,8 +232,15 @@ def _elementor_advanced(
             value = row.get("value") if isinstance(row, dict) else row
             if value not in (None, ""):
                 context[f"meta_{key}"] = value
-    return build_lead(SOURCES["elementor"], fields, aliases, phone_region, raw=nested,
-                      raw_max_bytes=raw_max_bytes, context=context)  # fmt: skip
+    return build_lead(
+        SOURCES["elementor"],
+        fields,
+        aliases,
+        phone_region,
+        raw=nested,
+        raw_max_bytes=raw_max_bytes,
+        context=context,
+    )
 
 
 # --- VK ----------------------------------------------------------------------------------------
@@ -235,13 +267,22 @@ def vk_lead(
         if isinstance(a, dict)
     ]
     lead_id = _scalar(lead.get("lead_id")) or _scalar(event.get("event_id"))
-    context = {f"vk_{key}": lead[key] for key in ("form_id", "form_name", "group_id", "user_id",
-                                                  "ad_id") if lead.get(key)}  # fmt: skip
+    context = {
+        f"vk_{key}": lead[key]
+        for key in ("form_id", "form_name", "group_id", "user_id", "ad_id")
+        if lead.get(key)
+    }
     raw = {key: value for key, value in event.items() if key != "secret"}
     return build_lead(
-        SOURCES["vk"], fields, aliases, phone_region, raw=raw, raw_max_bytes=raw_max_bytes,
-        external_id=lead_id, context=context,
-    )  # fmt: skip
+        SOURCES["vk"],
+        fields,
+        aliases,
+        phone_region,
+        raw=raw,
+        raw_max_bytes=raw_max_bytes,
+        external_id=lead_id,
+        context=context,
+    )
 
 
 # --- Bitrix24 ----------------------------------------------------------------------------------
@@ -249,8 +290,11 @@ def vk_lead(
 # crm-lead-add): `fields` with TITLE, NAME, SECOND_NAME, LAST_NAME, COMMENTS, SOURCE_ID,
 # SOURCE_DESCRIPTION, UTM_*, and the multi-fields PHONE / EMAIL as lists of {VALUE, VALUE_TYPE};
 # as JSON, or form-encoded `fields[PHONE][0][VALUE]=...`. Bitrix answers `{"result": <id>}`.
-_BITRIX_NAMED = {"TITLE": "title", "SOURCE_ID": "source_id",
-                 "SOURCE_DESCRIPTION": "source_description"}  # fmt: skip
+_BITRIX_NAMED = {
+    "TITLE": "title",
+    "SOURCE_ID": "source_id",
+    "SOURCE_DESCRIPTION": "source_description",
+}
 
 
 def _first_value(multi: Any) -> str | None:
@@ -279,8 +323,17 @@ def bitrix_lead(payload: Mapping[str, Any], phone_region: str, raw_max_bytes: in
         FormField(("message",), upper.get("COMMENTS")),
     ]
     skip = {"NAME", "SECOND_NAME", "LAST_NAME", "PHONE", "EMAIL", "COMMENTS"}
-    rest = [FormField((_BITRIX_NAMED.get(key) or key.lower(),), value)
-            for key, value in upper.items() if key not in skip]  # fmt: skip
+    rest = [
+        FormField((_BITRIX_NAMED.get(key) or key.lower(),), value)
+        for key, value in upper.items()
+        if key not in skip
+    ]
     aliases = FieldAliases(name=["name"], phone=["phone"], email=["email"], message=["message"])
-    return build_lead(SOURCES["bitrix"], [*mapped, *rest], aliases, phone_region,
-                      raw=dict(payload), raw_max_bytes=raw_max_bytes)  # fmt: skip
+    return build_lead(
+        SOURCES["bitrix"],
+        [*mapped, *rest],
+        aliases,
+        phone_region,
+        raw=dict(payload),
+        raw_max_bytes=raw_max_bytes,
+    )

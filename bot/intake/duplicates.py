@@ -43,17 +43,20 @@ async def flag_possible_duplicates(
 ) -> dict[int, int]:
     """For new leads (id, contact id, name, phone) of contacts just created: the earlier lead
     of a person with the same name and a similar phone. Flags them; {lead id: earlier id}."""
-    keyed = {lead_id: (contact_id, name_key(name), phone)
-             for lead_id, contact_id, name, phone in leads if name_key(name) and phone}  # fmt: skip
+    keyed = {
+        lead_id: (contact_id, name_key(name), phone)
+        for lead_id, contact_id, name, phone in leads
+        if name_key(name) and phone
+    }
     if not keyed:
         return {}
     keys = {key for _, key, _ in keyed.values()}
     fresh = {contact_id for contact_id, _, _ in keyed.values()}
     people = await session.execute(
-        select(Contact.id, Contact.name_key, Contact.phone)
-        .where(Contact.name_key.in_(keys), Contact.id.not_in(fresh),
-               Contact.merged_into_id.is_(None))
-    )  # fmt: skip
+        select(Contact.id, Contact.name_key, Contact.phone).where(
+            Contact.name_key.in_(keys), Contact.id.not_in(fresh), Contact.merged_into_id.is_(None)
+        )
+    )
     by_key: dict[str, list[tuple[int, str | None]]] = {}
     for contact_id, key, phone in people:
         by_key.setdefault(key, []).append((contact_id, phone))
@@ -64,11 +67,15 @@ async def flag_possible_duplicates(
     wanted = {cid for found in twins.values() for cid in found}
     if not wanted:
         return {}
-    latest = dict((await session.execute(
-        select(Lead.contact_id, func.max(Lead.id))
-        .where(Lead.contact_id.in_(wanted), Lead.merged_into_id.is_(None))
-        .group_by(Lead.contact_id)
-    )).all())  # fmt: skip
+    latest = dict(
+        (
+            await session.execute(
+                select(Lead.contact_id, func.max(Lead.id))
+                .where(Lead.contact_id.in_(wanted), Lead.merged_into_id.is_(None))
+                .group_by(Lead.contact_id)
+            )
+        ).all()
+    )
     flagged: dict[int, int] = {}
     for lead_id, found in twins.items():
         earlier = [latest[cid] for cid in found if cid in latest and latest[cid] < lead_id]

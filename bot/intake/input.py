@@ -82,7 +82,13 @@ def parse_lead_input(raw: Mapping[str, Any], phone_region: str) -> LeadInput:
     utm = {key: value for key, value in raw.items() if key.startswith("utm_")}
     extra = {key: value for key, value in raw.items() if key not in TEXT_FIELDS and key not in utm}
     return LeadInput(
-        source=source, name=values["name"], phone=phone, email=email,
-        message=values["message"], service=values["service"], external_id=external_id,
-        utm=utm, extra=extra,
-    )  # fmt: skip
+        source=source,
+        name=values["name"],
+        phone=phone,
+        email=email,
+        message=values["message"],
+        service=values["service"],
+        external_id=external_id,
+        utm=utm,
+        extra=extra,
+    )

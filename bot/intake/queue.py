@@ -96,8 +96,9 @@ class IntakeQueue:
 
     async def _store(self, items: list[LeadInput]) -> list[IntakeResult]:
         async with self._sessions() as session:
-            return await intake_leads(session, items, self._clock.now(), self._leads_chat_id,
-                                      self._config)  # fmt: skip
+            return await intake_leads(
+                session, items, self._clock.now(), self._leads_chat_id, self._config
+            )
 
 
 def _settle(

@@ -93,9 +93,10 @@ async def _load(session: AsyncSession, inputs: Sequence[LeadInput]) -> _Batch:
     external = {item.external_id for item in inputs if item.external_id}
     if external:
         rows = await session.execute(
-            select(Lead.id, Lead.source, Lead.external_id, Lead.status)
-            .where(Lead.external_id.in_(external))
-        )  # fmt: skip
+            select(Lead.id, Lead.source, Lead.external_id, Lead.status).where(
+                Lead.external_id.in_(external)
+            )
+        )
         for lead_id, source, external_id, status in rows:
             batch.by_external_id[(source, external_id)] = _Lead(lead_id, LeadStatus(status))
     matchers = []
@@ -132,9 +133,14 @@ async def _load(session: AsyncSession, inputs: Sequence[LeadInput]) -> _Batch:
 
 def _request_data(item: LeadInput) -> dict[str, Any]:
     data = {
-        "source": item.source, "name": item.name, "phone": item.phone, "email": item.email,
-        "message": item.message, "service": item.service, "external_id": item.external_id,
-    }  # fmt: skip
+        "source": item.source,
+        "name": item.name,
+        "phone": item.phone,
+        "email": item.email,
+        "message": item.message,
+        "service": item.service,
+        "external_id": item.external_id,
+    }
     return {key: value for key, value in data.items() if value is not None}
 
 
@@ -146,13 +152,23 @@ def _open(
     batch: _Batch, contact: _Contact, item: LeadInput, now: datetime, config: AppConfig
 ) -> _Lead:
     row = {
-        "source": item.source, "external_id": item.external_id, "status": LeadStatus.NEW,
-        "owner_id": None, "name": item.name, "phone": item.phone, "email": item.email,
-        "message": item.message, "service": item.service, "utm": item.utm,
-        "extra": item.extra, "is_repeat": id(contact) in batch.had_leads, "version": 1,
-        "created_at": now, "updated_at": now,
+        "source": item.source,
+        "external_id": item.external_id,
+        "status": LeadStatus.NEW,
+        "owner_id": None,
+        "name": item.name,
+        "phone": item.phone,
+        "email": item.email,
+        "message": item.message,
+        "service": item.service,
+        "utm": item.utm,
+        "extra": item.extra,
+        "is_repeat": id(contact) in batch.had_leads,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
         **lead_alert(LeadStatus.NEW, False, now, config),  # "not taken" starts now
-    }  # fmt: skip
+    }
     lead = _Lead(None, LeadStatus.NEW, row=row, contact=contact)
     lead.events.append(_event("created", item, now))
     batch.new_leads.append(lead)
@@ -242,10 +258,16 @@ async def _write(
 ) -> None:
     if batch.new_contacts:
         rows = [
-            {"name": c.name, "phone": c.phone, "email": c.email, "telegram_id": c.telegram_id,
-             "name_key": name_key(c.name), "created_at": now}
+            {
+                "name": c.name,
+                "phone": c.phone,
+                "email": c.email,
+                "telegram_id": c.telegram_id,
+                "name_key": name_key(c.name),
+                "created_at": now,
+            }
             for c in batch.new_contacts
-        ]  # fmt: skip
+        ]
         for contact, contact_id in zip(
             batch.new_contacts, await _insert_returning_ids(session, Contact, rows), strict=True
         ):
@@ -284,18 +306,33 @@ async def _write(
 def _facts(lead: _Lead) -> LeadFacts:
     assert lead.id is not None and lead.row is not None and lead.contact is not None
     row = lead.row
-    return LeadFacts(lead.id, row["source"], row["service"], row["name"], row["phone"],
-                     row["email"], row["message"], row["extra"] or {}, None, lead.contact.id,
-                     row["is_repeat"])  # fmt: skip
+    return LeadFacts(
+        lead.id,
+        row["source"],
+        row["service"],
+        row["name"],
+        row["phone"],
+        row["email"],
+        row["message"],
+        row["extra"] or {},
+        None,
+        lead.contact.id,
+        row["is_repeat"],
+    )
 
 
 async def _save_learnt(session: AsyncSession, contact: _Contact) -> None:
     await session.execute(
         update(Contact)
         .where(Contact.id == contact.id)
-        .values(name=contact.name, phone=contact.phone, email=contact.email,
-                telegram_id=contact.telegram_id, name_key=name_key(contact.name))
-    )  # fmt: skip
+        .values(
+            name=contact.name,
+            phone=contact.phone,
+            email=contact.email,
+            telegram_id=contact.telegram_id,
+            name_key=name_key(contact.name),
+        )
+    )
 
 
 async def _append_to_open_lead(
@@ -322,6 +359,15 @@ async def _append_to_open_lead(
         return notes
     for item in lead.appended:
         context = {"lead_id": lead.id, "message": item.message, "source": item.source}
-        notes.append(text_message(lead.id, owner.telegram_id, owner.id, "lead_appended", context,
-                                  now, reply=item.telegram_id is not None))  # fmt: skip
+        notes.append(
+            text_message(
+                lead.id,
+                owner.telegram_id,
+                owner.id,
+                "lead_appended",
+                context,
+                now,
+                reply=item.telegram_id is not None,
+            )
+        )
     return notes

@@ -73,16 +73,15 @@ async def open_lead_counts(
     holder = func.coalesce(Lead.owner_id, Lead.offered_to_id) if with_offers else Lead.owner_id
     whose = holder.in_(staff_ids) if staff_ids is not None else holder.is_not(None)
     counted = await session.execute(
-        select(holder, func.count())
-        .where(whose, Lead.status.in_(OPEN_STATUSES))
-        .group_by(holder)
+        select(holder, func.count()).where(whose, Lead.status.in_(OPEN_STATUSES)).group_by(holder)
     )
     return {person: count for person, count in counted}
 
 
 # the manager reached the client: the lead stops waiting for a first contact
-CONTACT_ACTIONS = frozenset({Action.SCHEDULE_CALL_BACK, Action.CALL_BACK_DONE, Action.QUALIFY,
-                             Action.CONVERT})  # fmt: skip
+CONTACT_ACTIONS = frozenset(
+    {Action.SCHEDULE_CALL_BACK, Action.CALL_BACK_DONE, Action.QUALIFY, Action.CONVERT}
+)
 
 
 def _bump(now: datetime) -> dict[str, object]:
@@ -173,10 +172,9 @@ async def apply_action(
         timer["contacted_at"] = func.coalesce(Lead.contacted_at, now)
     changed = await session.execute(
         update(Lead)
-        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor),
-               *seen)
+        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor), *seen)
         .values(status=target, **timer, **(values or {}), **_bump(now))
-    )  # fmt: skip
+    )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         lead = await load_lead(session, lead_id)
         await session.commit()  # ends the transaction (it wrote nothing), keeps `lead` loaded
@@ -184,8 +182,15 @@ async def apply_action(
         return refused if not refused.ok else ActionResult(lead, Refusal.OUTDATED)
     lead = await load_lead(session, lead_id)
     assert lead is not None
-    session.add(LeadEvent(lead=lead, kind=event_kind or action.value, actor_id=actor.id,
-                          data=event or {}, created_at=now))  # fmt: skip
+    session.add(
+        LeadEvent(
+            lead=lead,
+            kind=event_kind or action.value,
+            actor_id=actor.id,
+            data=event or {},
+            created_at=now,
+        )
+    )
     if then is not None:  # more rows of the same change (a task), in the same transaction
         await then(lead)
     await enqueue(session, [card_refresh(lead.id, now)])
@@ -194,14 +199,23 @@ async def apply_action(
 
 
 async def take_lead(
-    session: AsyncSession, lead_id: int, actor: Staff, now: datetime,
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    now: datetime,
     config: AppConfig | None = None,
 ) -> ActionResult:
     """First press wins: of any number of presses exactly one finds the lead still new."""
-    taken = {"owner_id": actor.id, "taken_at": now, "offered_to_id": None, "offered_at": None,
-             "waiting_since": None}  # fmt: skip
-    return await apply_action(session, lead_id, actor, Action.TAKE, now, values=taken,
-                              event_kind="taken", config=config)  # fmt: skip
+    taken = {
+        "owner_id": actor.id,
+        "taken_at": now,
+        "offered_to_id": None,
+        "offered_at": None,
+        "waiting_since": None,
+    }
+    return await apply_action(
+        session, lead_id, actor, Action.TAKE, now, values=taken, event_kind="taken", config=config
+    )
 
 
 async def close_open_tasks(
@@ -232,14 +246,29 @@ async def close_lead(
         return ActionResult(await load_lead(session, lead_id), Refusal.UNKNOWN_REASON)
     comment = (comment or "").strip()[:CLOSE_COMMENT_LIMIT] or None
     data = {"reason": reason, **({"comment": comment} if comment else {})}
-    values = {"close_reason": reason, "close_comment": comment, "closed_at": now,
-              "offered_to_id": None, "offered_at": None, "waiting_since": None}  # fmt: skip
+    values = {
+        "close_reason": reason,
+        "close_comment": comment,
+        "closed_at": now,
+        "offered_to_id": None,
+        "offered_at": None,
+        "waiting_since": None,
+    }
 
     async def nothing_waits(lead: Lead) -> None:
         await close_open_tasks(session, lead.id, now)
 
-    return await apply_action(session, lead_id, actor, outcome, now, values=values, event=data,
-                              then=nothing_waits, config=config)  # fmt: skip
+    return await apply_action(
+        session,
+        lead_id,
+        actor,
+        outcome,
+        now,
+        values=values,
+        event=data,
+        then=nothing_waits,
+        config=config,
+    )
 
 
 async def junk_lead(
@@ -255,10 +284,14 @@ async def junk_lead(
 
 
 async def reopen_lead(
-    session: AsyncSession, lead_id: int, actor: Staff, now: datetime,
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    now: datetime,
     config: AppConfig | None = None,
 ) -> ActionResult:
     """A supervisor brings a closed lead back: to its owner's work, or to the pool."""
     values = {"close_reason": None, "close_comment": None, "closed_at": None}
-    return await apply_action(session, lead_id, actor, Action.REOPEN, now, values=values,
-                              config=config)
+    return await apply_action(
+        session, lead_id, actor, Action.REOPEN, now, values=values, config=config
+    )

@@ -42,7 +42,11 @@ def quick_call_back_time(choice: CallBackChoice, now: datetime, config: AppConfi
 
 
 async def schedule_call_back(
-    session: AsyncSession, lead_id: int, actor: Staff, due_at: datetime, now: datetime,
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    due_at: datetime,
+    now: datetime,
     config: AppConfig | None = None,
 ) -> ActionResult:
     """Put the lead in `callback`, due at `due_at`; a second call reschedules (one open task)."""
@@ -54,14 +58,29 @@ async def schedule_call_back(
         owner = lead.owner_id or actor.id
         # the owner is reminded when it is due, supervisors later (config [sla.callback])
         first = alert_time(AlertKind.CALL_BACK, due_at, 0, config or default_config())
-        session.add(Task(lead_id=lead.id, kind=CALL_BACK_TASK, assignee_id=owner, due_at=due_at,
-                         created_at=now, alert_at=first, alert_level=0))  # fmt: skip
+        session.add(
+            Task(
+                lead_id=lead.id,
+                kind=CALL_BACK_TASK,
+                assignee_id=owner,
+                due_at=due_at,
+                created_at=now,
+                alert_at=first,
+                alert_level=0,
+            )
+        )
 
     return await apply_action(
-        session, lead_id, actor, Action.SCHEDULE_CALL_BACK, now,
-        event={"due_at": due_at.isoformat()}, event_kind="callback_scheduled", then=open_task,
+        session,
+        lead_id,
+        actor,
+        Action.SCHEDULE_CALL_BACK,
+        now,
+        event={"due_at": due_at.isoformat()},
+        event_kind="callback_scheduled",
+        then=open_task,
         config=config,
-    )  # fmt: skip
+    )
 
 
 async def finish_call_back(
@@ -73,9 +92,14 @@ async def finish_call_back(
         await close_open_tasks(session, lead.id, now, CALL_BACK_TASK)
 
     return await apply_action(
-        session, lead_id, actor, Action.CALL_BACK_DONE, now, event_kind="callback_done",
+        session,
+        lead_id,
+        actor,
+        Action.CALL_BACK_DONE,
+        now,
+        event_kind="callback_done",
         then=close_task,
-    )  # fmt: skip
+    )
 
 
 def is_reschedule(lead: Lead | None) -> bool:

@@ -161,9 +161,13 @@ def card_view(
             offered_name=offered_name,
             offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
             missed_call=missed_call,
-            limits={"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": message_limit,
-                    "extra": EXTRA_LIMIT},
-        )  # fmt: skip
+            limits={
+                "name": NAME_LIMIT,
+                "field": FIELD_LIMIT,
+                "message": message_limit,
+                "extra": EXTRA_LIMIT,
+            },
+        )
         if visible_length(text) <= TELEGRAM_TEXT_LIMIT or message_limit < 100:
             missed_open = bool(missed_call and missed_call["open"])
             return CardView(lead.id, text, card_actions(lead, reader, missed_open))
@@ -211,10 +215,13 @@ async def missed_calls(session: AsyncSession, lead_ids: list[int]) -> dict[int, 
         last = datetime.fromisoformat(data["last_at"]) if data.get("last_at") else task.due_at
         back = data.get("called_back_at")
         found[task.lead_id] = MissedCalls(
-            phone=str(data.get("phone", "")), count=task.count, last_at=last, due_at=task.due_at,
+            phone=str(data.get("phone", "")),
+            count=task.count,
+            last_at=last,
+            due_at=task.due_at,
             open=task.done_at is None,
             called_back_at=datetime.fromisoformat(back) if back else task.done_at,
-        )  # fmt: skip
+        )
     return found
 
 
@@ -226,12 +233,15 @@ def missed_call_lines(
         return None
     retry = missed.open and missed.due_at > missed.last_at  # "no answer": tried, next try set
     return {
-        "open": missed.open, "phone": missed.phone, "count": missed.count,
+        "open": missed.open,
+        "phone": missed.phone,
+        "count": missed.count,
         "last": short_time(missed.last_at, now, config),
         "next": short_time(missed.due_at, now, config) if retry else None,
         "called_back": short_time(missed.called_back_at, now, config)
-        if missed.called_back_at and not missed.open else None,
-    }  # fmt: skip
+        if missed.called_back_at and not missed.open
+        else None,
+    }
 
 
 def card_as_seen_by(
@@ -250,8 +260,11 @@ def card_as_seen_by(
         outcome = "refuse" if lead.status == LeadStatus.REFUSED else "junk"
         reason = config.close_reason(outcome, lead.close_reason)
     # a reason from the pickers, or one only the system gives ("stale")
-    reason_label = (reason.label(reader.locale) if reason
-                    else system_reason_label(lead.close_reason, reader.locale, config))  # fmt: skip
+    reason_label = (
+        reason.label(reader.locale)
+        if reason
+        else system_reason_label(lead.close_reason, reader.locale, config)
+    )
     view = card_view(
         lead,
         lead.owner.name if lead.owner else None,
@@ -297,9 +310,17 @@ async def remember_card(
     if card is None:
         try:
             async with session.begin_nested():  # the notifier may record its copy meanwhile
-                session.add(LeadCard(lead_id=lead.id, chat_id=chat_id, message_id=message_id,
-                                     staff_id=staff_id, locale=locale,
-                                     rendered_version=lead.version, created_at=now))  # fmt: skip
+                session.add(
+                    LeadCard(
+                        lead_id=lead.id,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        staff_id=staff_id,
+                        locale=locale,
+                        rendered_version=lead.version,
+                        created_at=now,
+                    )
+                )
         except IntegrityError:
             card = await session.scalar(
                 select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)

@@ -19,9 +19,13 @@ from storage.models import Lead, LeadEvent, Staff, Task
 
 
 async def take_over(
-    session: AsyncSession, lead_id: int, actor: Staff, seen_version: int, now: datetime,
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    seen_version: int,
+    now: datetime,
     config: AppConfig,
-) -> ActionResult:  # fmt: skip
+) -> ActionResult:
     """The supervisor works the lead themselves: a reassign to them (the owner is told), as
     the lead was when the escalation was sent."""
     return await reassign_lead(session, lead_id, actor, actor.id, seen_version, now, config)
@@ -54,24 +58,43 @@ async def snooze(
     if subject.task_id is not None:
         changed = await session.execute(
             update(Task)
-            .where(Task.id == subject.task_id, Task.lead_id == lead_id, Task.done_at.is_(None),
-                   Task.alert_level == subject.level, Task.kind == subject.kind.value)
+            .where(
+                Task.id == subject.task_id,
+                Task.lead_id == lead_id,
+                Task.done_at.is_(None),
+                Task.alert_level == subject.level,
+                Task.kind == subject.kind.value,
+            )
             .values(**values)
-        )  # fmt: skip
+        )
     else:
         changed = await session.execute(
             update(Lead)
-            .where(Lead.id == lead_id, Lead.alert_level == subject.level,
-                   Lead.alert_since.is_not(None), Lead.status == lead.status)
+            .where(
+                Lead.id == lead_id,
+                Lead.alert_level == subject.level,
+                Lead.alert_since.is_not(None),
+                Lead.status == lead.status,
+            )
             .values(**values)
-        )  # fmt: skip
+        )
     task = await session.get(Task, subject.task_id) if subject.task_id is not None else None
     if changed.rowcount != 1 or not still_pending(subject, lead, task):  # type: ignore[attr-defined]
         await session.rollback()  # answered, taken, escalated again or snoozed meanwhile
         return ActionResult(await load_lead(session, lead_id), Refusal.OUTDATED), None
-    session.add(LeadEvent(lead_id=lead_id, kind="snoozed", actor_id=actor.id,
-                          data={"kind": subject.kind.value, "level": subject.level,
-                                "task_id": subject.task_id, "until": again.isoformat()},
-                          created_at=now))  # fmt: skip
+    session.add(
+        LeadEvent(
+            lead_id=lead_id,
+            kind="snoozed",
+            actor_id=actor.id,
+            data={
+                "kind": subject.kind.value,
+                "level": subject.level,
+                "task_id": subject.task_id,
+                "until": again.isoformat(),
+            },
+            created_at=now,
+        )
+    )
     await session.commit()
     return ActionResult(lead), again

@@ -47,7 +47,7 @@ class ListPage:
 def _page_of(items: list[ListedLead], page: int) -> ListPage:
     pages = max(1, -(-len(items) // PAGE))
     page = min(max(page, 0), pages - 1)
-    return ListPage(items[page * PAGE:(page + 1) * PAGE], page, pages, len(items))  # fmt: skip
+    return ListPage(items[page * PAGE : (page + 1) * PAGE], page, pages, len(items))
 
 
 def end_of_day(now: datetime, zone: ZoneInfo) -> datetime:
@@ -57,35 +57,47 @@ def end_of_day(now: datetime, zone: ZoneInfo) -> datetime:
 
 
 async def lead_list(
-    session: AsyncSession, kind: LeadList, reader: Staff, now: datetime, config: AppConfig,
+    session: AsyncSession,
+    kind: LeadList,
+    reader: Staff,
+    now: datetime,
+    config: AppConfig,
     page: int = 0,
-) -> ListPage:  # fmt: skip
+) -> ListPage:
     """A manager sees their own leads (and the new ones); a supervisor sees the team's."""
     supervising = reader.role in SUPERVISING
     owned: list[ColumnElement[bool]] = [] if supervising else [Lead.owner_id == reader.id]
     with_owner = joinedload(Lead.owner)
     if kind is LeadList.MINE:
         rows = await session.scalars(
-            select(Lead).options(with_owner)
+            select(Lead)
+            .options(with_owner)
             .where(Lead.owner_id == reader.id, Lead.status.in_(OPEN_STATUSES))
             .order_by(Lead.updated_at.desc(), Lead.id.desc())
-        )  # fmt: skip
+        )
         return _page_of([ListedLead(lead) for lead in rows], page)
     if kind is LeadList.NEW:
         rows = await session.scalars(
-            select(Lead).options(with_owner)
-            .where(Lead.status == LeadStatus.NEW).order_by(Lead.created_at, Lead.id)
-        )  # fmt: skip
+            select(Lead)
+            .options(with_owner)
+            .where(Lead.status == LeadStatus.NEW)
+            .order_by(Lead.created_at, Lead.id)
+        )
         return _page_of([ListedLead(lead) for lead in rows], page)
     if kind is LeadList.TODAY:
         due = await session.execute(
-            select(Lead, Task.due_at).options(with_owner)
+            select(Lead, Task.due_at)
+            .options(with_owner)
             .join(Task, Task.lead_id == Lead.id)
-            .where(Task.kind == CALL_BACK_TASK, Task.done_at.is_(None),
-                   Task.due_at < end_of_day(now, config.zone),
-                   Lead.status == LeadStatus.CALL_BACK, *owned)
+            .where(
+                Task.kind == CALL_BACK_TASK,
+                Task.done_at.is_(None),
+                Task.due_at < end_of_day(now, config.zone),
+                Lead.status == LeadStatus.CALL_BACK,
+                *owned,
+            )
             .order_by(Task.due_at, Lead.id)
-        )  # fmt: skip
+        )
         return _page_of([ListedLead(lead, at) for lead, at in due], page)
     late = await overdue_leads(session, now, config, None if supervising else reader.id)
     return _page_of([ListedLead(item.lead, item.since) for item in late], page)
@@ -119,16 +131,20 @@ async def find_leads(session: AsyncSession, query: str, phone_region: str) -> li
             conditions += [Lead.phone == phone, Contact.phone == phone]
     if len(text) >= 2 and not text.isdigit():
         fragment = f"%{_escape_like(text.lower())}%"
-        conditions += [func.lower(Lead.name).like(fragment, escape="\\"),
-                       func.lower(Contact.name).like(fragment, escape="\\")]  # fmt: skip
+        conditions += [
+            func.lower(Lead.name).like(fragment, escape="\\"),
+            func.lower(Contact.name).like(fragment, escape="\\"),
+        ]
     if not conditions:
         return []
     rows = await session.scalars(
-        select(Lead).options(joinedload(Lead.owner))
+        select(Lead)
+        .options(joinedload(Lead.owner))
         .outerjoin(Contact, Contact.id == Lead.contact_id)
         .where(or_(*conditions), Lead.merged_into_id.is_(None))
-        .order_by(Lead.id.desc()).limit(FOUND_LIMIT)
-    )  # fmt: skip
+        .order_by(Lead.id.desc())
+        .limit(FOUND_LIMIT)
+    )
     return list(rows.unique().all())
 
 

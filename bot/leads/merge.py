@@ -47,11 +47,22 @@ async def merge_leads(
     closed = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.merged_into_id.is_(None))
-        .values(merged_into_id=into_id, status=LeadStatus.JUNK, close_reason="duplicate",
-                closed_at=now, possible_duplicate_of_id=None, offered_to_id=None,
-                offered_at=None, waiting_since=None, version=Lead.version + 1, updated_at=now,
-                alert_at=None, alert_level=0, alert_since=None)
-    )  # fmt: skip
+        .values(
+            merged_into_id=into_id,
+            status=LeadStatus.JUNK,
+            close_reason="duplicate",
+            closed_at=now,
+            possible_duplicate_of_id=None,
+            offered_to_id=None,
+            offered_at=None,
+            waiting_since=None,
+            version=Lead.version + 1,
+            updated_at=now,
+            alert_at=None,
+            alert_level=0,
+            alert_since=None,
+        )
+    )
     if closed.rowcount != 1:  # type: ignore[attr-defined]
         await session.commit()
         return ActionResult(survivor, Refusal.OUTDATED)  # merged meanwhile
@@ -63,14 +74,23 @@ async def merge_leads(
     )
     await _merge_contacts(session, loser.contact_id, survivor.contact_id)
     data: dict[str, Any] = {"from": lead_id}
-    session.add(LeadEvent(lead_id=into_id, kind="merged", actor_id=actor.id, data=data,
-                          created_at=now))  # fmt: skip
-    session.add(LeadEvent(lead_id=lead_id, kind="merged_into", actor_id=actor.id,
-                          data={"into": into_id}, created_at=now))  # fmt: skip
+    session.add(
+        LeadEvent(lead_id=into_id, kind="merged", actor_id=actor.id, data=data, created_at=now)
+    )
+    session.add(
+        LeadEvent(
+            lead_id=lead_id,
+            kind="merged_into",
+            actor_id=actor.id,
+            data={"into": into_id},
+            created_at=now,
+        )
+    )
     await session.execute(
-        update(Lead).where(Lead.id == into_id)
+        update(Lead)
+        .where(Lead.id == into_id)
         .values(possible_duplicate_of_id=None, version=Lead.version + 1, updated_at=now)
-    )  # fmt: skip
+    )
     await enqueue(session, [card_refresh(lead_id, now), card_refresh(into_id, now)])
     await session.commit()
     return ActionResult(await load_lead(session, into_id))

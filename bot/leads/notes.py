@@ -45,8 +45,15 @@ async def add_note(
     allowed = await may_annotate(session, lead_id, actor)
     if not allowed.ok:
         return allowed
-    session.add(LeadEvent(lead_id=lead_id, kind="note", actor_id=actor.id,
-                          data={"text": text[:NOTE_LIMIT]}, created_at=now))  # fmt: skip
+    session.add(
+        LeadEvent(
+            lead_id=lead_id,
+            kind="note",
+            actor_id=actor.id,
+            data={"text": text[:NOTE_LIMIT]},
+            created_at=now,
+        )
+    )
     # a note is a step of the work: the lead is not stalled (the card itself does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
     await session.commit()

@@ -41,27 +41,38 @@ async def overdue_leads(
         # overdue from the not-taken limit's first step, counted as the reminders count it
         # (working time, out of the night); working time is never shorter than wall time
         waiting = await session.scalars(
-            select(Lead).options(joinedload(Lead.owner))
+            select(Lead)
+            .options(joinedload(Lead.owner))
             .where(Lead.status == LeadStatus.NEW, Lead.created_at <= now - first)
-        )  # fmt: skip
+        )
         for lead in waiting:
             since = alert_time(AlertKind.NOT_TAKEN, lead.created_at, 0, config)
             if since is not None and since <= now:
                 found.append(OverdueLead(lead, Breach.NOT_TAKEN, since))
     mine = [Lead.owner_id == owner_id] if owner_id is not None else []
     missed = await session.execute(
-        select(Lead, Task.due_at).options(joinedload(Lead.owner))
+        select(Lead, Task.due_at)
+        .options(joinedload(Lead.owner))
         .join(Task, Task.lead_id == Lead.id)
-        .where(Task.kind == CALL_BACK_TASK, Task.done_at.is_(None), Task.due_at <= now,
-               Lead.status == LeadStatus.CALL_BACK, *mine)
-    )  # fmt: skip
+        .where(
+            Task.kind == CALL_BACK_TASK,
+            Task.done_at.is_(None),
+            Task.due_at <= now,
+            Lead.status == LeadStatus.CALL_BACK,
+            *mine,
+        )
+    )
     found += [OverdueLead(lead, Breach.CALL_BACK_MISSED, due) for lead, due in missed]
     if "in_work" in limits:
         stalled = await session.scalars(
-            select(Lead).options(joinedload(Lead.owner))
-            .where(Lead.status == LeadStatus.IN_WORK,
-                   Lead.updated_at <= now - limits["in_work"], *mine)
-        )  # fmt: skip
-        found += [OverdueLead(lead, Breach.STALLED, lead.updated_at + limits["in_work"])
-                  for lead in stalled]  # fmt: skip
+            select(Lead)
+            .options(joinedload(Lead.owner))
+            .where(
+                Lead.status == LeadStatus.IN_WORK, Lead.updated_at <= now - limits["in_work"], *mine
+            )
+        )
+        found += [
+            OverdueLead(lead, Breach.STALLED, lead.updated_at + limits["in_work"])
+            for lead in stalled
+        ]
     return sorted(found, key=lambda item: (item.since, item.lead.id))

@@ -90,10 +90,12 @@ def format_amount(amount: Decimal) -> str:
 def missing_fields(lead: Lead, fields: list[DealField], answers: Answers) -> list[DealField]:
     """Required fields that neither the lead nor the answers fill."""
     return [
-        field for field in fields
-        if field.required and answers.get(field.field) in (None, "")
+        field
+        for field in fields
+        if field.required
+        and answers.get(field.field) in (None, "")
         and current_value(lead, field) in (None, "")
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,11 @@ def dialogue_fields(lead: Lead, config: AppConfig, converting: bool) -> Plan:
     if not converting:
         return Plan(list(config.deal_fields), missing)
     wanted = {field.field for field in missing}
-    steps = [field for field in config.deal_fields
-             if field.field in wanted or field.kind is FieldKind.AMOUNT]  # fmt: skip
+    steps = [
+        field
+        for field in config.deal_fields
+        if field.field in wanted or field.kind is FieldKind.AMOUNT
+    ]
     return Plan(steps, missing)
 
 
@@ -153,9 +158,17 @@ async def qualify_lead(
     async def contact_learns(saved: Lead) -> None:
         await _fill_contact(session, saved, answers)
 
-    return await apply_action(session, lead_id, actor, Action.QUALIFY, now, values=values,
-                              event=_event_data(answers), event_kind="qualified",
-                              then=contact_learns)  # fmt: skip
+    return await apply_action(
+        session,
+        lead_id,
+        actor,
+        Action.QUALIFY,
+        now,
+        values=values,
+        event=_event_data(answers),
+        event_kind="qualified",
+        then=contact_learns,
+    )
 
 
 async def convert_lead(
@@ -173,8 +186,9 @@ async def convert_lead(
     missing = missing_fields(lead, config.deal_fields, answers)
     if missing:
         await session.commit()
-        return ActionResult(lead, Refusal.MISSING_FIELDS,
-                            missing=tuple(field.field for field in missing))  # fmt: skip
+        return ActionResult(
+            lead, Refusal.MISSING_FIELDS, missing=tuple(field.field for field in missing)
+        )
     values = {**_lead_values(lead, answers), "closed_at": now}
     amount = answers.get("amount", lead.amount)
     event = {**_event_data(answers), **({"amount": str(amount)} if amount is not None else {})}
@@ -183,5 +197,6 @@ async def convert_lead(
         await _fill_contact(session, saved, answers)
         await close_open_tasks(session, saved.id, now)
 
-    return await apply_action(session, lead_id, actor, Action.CONVERT, now, values=values,
-                              event=event, then=deal_closes)  # fmt: skip
+    return await apply_action(
+        session, lead_id, actor, Action.CONVERT, now, values=values, event=event, then=deal_closes
+    )

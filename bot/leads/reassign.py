@@ -73,19 +73,34 @@ async def reassign_lead(
         context = {"lead_id": lead.id, "by": actor.name, "to": new_owner.name}
         notes = [
             card_message(lead.id, new_owner.telegram_id, new_owner.id, now),
-            text_message(lead.id, new_owner.telegram_id, new_owner.id, "reassigned_to_you",
-                         context, now),
-        ]  # fmt: skip
+            text_message(
+                lead.id, new_owner.telegram_id, new_owner.id, "reassigned_to_you", context, now
+            ),
+        ]
         if old_owner is not None and old_owner.id != actor.id:
-            notes.append(text_message(lead.id, old_owner.telegram_id, old_owner.id,
-                                      "reassigned_away", context, now))  # fmt: skip
+            notes.append(
+                text_message(
+                    lead.id, old_owner.telegram_id, old_owner.id, "reassigned_away", context, now
+                )
+            )
         await enqueue(session, notes)
 
     event = {"from": old_owner.id if old_owner else None, "to": new_owner.id}
     return await apply_action(
-        session, lead_id, actor, Action.REASSIGN, now,
-        values={"owner_id": new_owner.id, "taken_at": func.coalesce(Lead.taken_at, now),
-                "offered_to_id": None, "offered_at": None},
-        event=event, event_kind="reassigned", then=tell_owners, expected_version=seen_version,
+        session,
+        lead_id,
+        actor,
+        Action.REASSIGN,
+        now,
+        values={
+            "owner_id": new_owner.id,
+            "taken_at": func.coalesce(Lead.taken_at, now),
+            "offered_to_id": None,
+            "offered_at": None,
+        },
+        event=event,
+        event_kind="reassigned",
+        then=tell_owners,
+        expected_version=seen_version,
         config=config,
-    )  # fmt: skip
+    )

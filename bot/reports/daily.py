@@ -68,9 +68,11 @@ async def _hold_daily_lock(session: AsyncSession) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(DAILY_LOCK)))
     else:  # SQLite: take the database's write lock now (as BEGIN IMMEDIATE would)
         await session.execute(
-            update(JobRun).where(false()).values(ran_at=JobRun.ran_at)
+            update(JobRun)
+            .where(false())
+            .values(ran_at=JobRun.ran_at)
             .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        )
 
 
 async def _ran(session: AsyncSession, run_key: str) -> bool:

@@ -102,21 +102,25 @@ async def _day_counts(
     channels = sorted(((source, n) for source, n in sources), key=lambda item: (-item[1], item[0]))
     events = await session.execute(
         select(LeadEvent.kind, LeadEvent.lead_id, LeadEvent.data)
-        .where(LeadEvent.kind.in_(COUNTED), LeadEvent.created_at >= start,
-               LeadEvent.created_at < end)
+        .where(
+            LeadEvent.kind.in_(COUNTED), LeadEvent.created_at >= start, LeadEvent.created_at < end
+        )
         .order_by(LeadEvent.id)
-    )  # fmt: skip
+    )
     # lead -> the event's data, per kind: a lead counts once a day (its last deal's amount)
     leads: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in COUNTED}
     for kind, lead_id, data in events:
         leads[kind][lead_id] = data or {}
     stale = [d for d in leads[CLOSED_EVENT].values() if d.get("reason") == STALE_REASON]
     counts = DayCounts(
-        new=sum(n for _, n in channels), taken=len(leads["taken"]),
+        new=sum(n for _, n in channels),
+        taken=len(leads["taken"]),
         converted=len(leads["convert"]),
         amount=_money(sum((_amount(d) for d in leads["convert"].values()), Decimal(0))),
-        refused=len(leads["refuse"]), junk=len(leads["junk"]), stale=len(stale),
-    )  # fmt: skip
+        refused=len(leads["refuse"]),
+        junk=len(leads["junk"]),
+        stale=len(stale),
+    )
     if len(channels) > CHANNELS:
         rest = sum(n for _, n in channels[CHANNELS - 1 :])
         channels = [*channels[: CHANNELS - 1], ("other", rest)]
@@ -139,23 +143,42 @@ async def daily_digest(session: AsyncSession, now: datetime, config: AppConfig) 
     per_breach = {breach.value: 0 for breach in Breach}
     for item in overdue:
         per_breach[item.breach.value] += 1
-    oldest = [DigestLead(item.lead.id, item.lead.name, item.lead.phone, item.breach.value,
-                         local_time(item.since, zone)) for item in overdue[:SHOWN]]  # fmt: skip
+    oldest = [
+        DigestLead(
+            item.lead.id,
+            item.lead.name,
+            item.lead.phone,
+            item.breach.value,
+            local_time(item.since, zone),
+        )
+        for item in overdue[:SHOWN]
+    ]
     waiting_now = (Lead.status == LeadStatus.NEW, Lead.waiting_since.is_not(None))
     waiting = await session.scalar(select(func.count()).select_from(Lead).where(*waiting_now))
     first_waiting = await session.scalars(
         select(Lead).where(*waiting_now).order_by(Lead.waiting_since, Lead.id).limit(SHOWN)
     )
     return Digest(
-        day=start.astimezone(zone).strftime("%d.%m.%Y"), counts=counts, channels=channels,
-        overdue={key: n for key, n in per_breach.items() if n}, oldest_overdue=oldest,
+        day=start.astimezone(zone).strftime("%d.%m.%Y"),
+        counts=counts,
+        channels=channels,
+        overdue={key: n for key, n in per_breach.items() if n},
+        oldest_overdue=oldest,
         waiting=waiting or 0,
-        oldest_waiting=[DigestLead(lead.id, lead.name, lead.phone, None,
-                                   local_time(lead.waiting_since or lead.created_at, zone))
-                        for lead in first_waiting],
-        stale_today=await _stale_today(session, end), currency=config.currency,
+        oldest_waiting=[
+            DigestLead(
+                lead.id,
+                lead.name,
+                lead.phone,
+                None,
+                local_time(lead.waiting_since or lead.created_at, zone),
+            )
+            for lead in first_waiting
+        ],
+        stale_today=await _stale_today(session, end),
+        currency=config.currency,
         stale_age=idle_age(config.sla.auto_close_after),
-    )  # fmt: skip
+    )
 
 
 async def digest_messages(
@@ -169,5 +192,7 @@ async def digest_messages(
         .order_by(Staff.id)
     )
     context = digest.context()
-    return [text_message(None, person.telegram_id, person.id, "digest", context, now)
-            for person in people]  # fmt: skip
+    return [
+        text_message(None, person.telegram_id, person.id, "digest", context, now)
+        for person in people
+    ]

@@ -53,9 +53,19 @@ class LeadFacts:
 
     @classmethod
     def of(cls, lead: Lead) -> LeadFacts:
-        return cls(lead.id, lead.source, lead.service, lead.name, lead.phone, lead.email,
-                   lead.message, lead.extra or {}, lead.amount, lead.contact_id,
-                   lead.is_repeat)  # fmt: skip
+        return cls(
+            lead.id,
+            lead.source,
+            lead.service,
+            lead.name,
+            lead.phone,
+            lead.email,
+            lead.message,
+            lead.extra or {},
+            lead.amount,
+            lead.contact_id,
+            lead.is_repeat,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,19 @@ class Team:
     def fitting(self, skill: str | None) -> list[Staff]:
         """On duty, with the skill (if one is wanted) and below capacity."""
         return [
-            person for person in self.on_duty
+            person
+            for person in self.on_duty
             if (skill is None or skill in (person.skills or []))
             and (person.capacity is None or self.open_leads.get(person.id, 0) < person.capacity)
-        ]  # fmt: skip
+        ]
 
 
 async def load_team(session: AsyncSession, config: AppConfig) -> Team:
-    active = list((await session.scalars(
-        select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))).all())  # fmt: skip
+    active = list(
+        (
+            await session.scalars(select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))
+        ).all()
+    )
     on_duty = [s for s in active if s.role == Role.MANAGER and s.on_duty]
     policies = {config.routing.policy, *(rule.policy for rule in config.routing.rules)}
     # counting open leads scans them all: done only when a capacity or least_loaded needs it
@@ -148,9 +162,12 @@ class Route:
 
 
 def route(
-    lead: LeadFacts, team: Team, config: AppConfig, leads_chat_id: int | None,
+    lead: LeadFacts,
+    team: Team,
+    config: AppConfig,
+    leads_chat_id: int | None,
     last_owner: Staff | None = None,
-) -> Route:  # fmt: skip
+) -> Route:
     """Where one new lead goes (updates the team's counts and turns in memory, so a batch of
     leads spreads as if they had come one by one)."""
     rule = rule_for(lead, config.routing.rules)
@@ -180,8 +197,9 @@ def route(
 def _offer(lead: LeadFacts, team: Team, person: Staff, skill: str | None) -> Route:
     # an offer counts towards the load, so least_loaded spreads a burst
     team.open_leads[person.id] = team.open_leads.get(person.id, 0) + 1
-    return Route(lead.id, [Recipient(person.telegram_id, person.id)], offered_to=person,
-                 skill=skill)  # fmt: skip
+    return Route(
+        lead.id, [Recipient(person.telegram_id, person.id)], offered_to=person, skill=skill
+    )
 
 
 async def last_owners(session: AsyncSession, leads: Sequence[LeadFacts]) -> dict[int, Staff]:
@@ -207,9 +225,12 @@ async def last_owners(session: AsyncSession, leads: Sequence[LeadFacts]) -> dict
 
 
 async def route_new_leads(
-    session: AsyncSession, leads: Sequence[LeadFacts], now: datetime, config: AppConfig,
+    session: AsyncSession,
+    leads: Sequence[LeadFacts],
+    now: datetime,
+    config: AppConfig,
     leads_chat_id: int | None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Decide and record where each lead goes; the outbox rows to send (in the caller's
     transaction)."""
     if not leads:
@@ -222,18 +243,28 @@ async def route_new_leads(
         decided = route(lead, team, config, leads_chat_id, owners.get(lead.id))
         outbox += [card_message(lead.id, r.chat_id, r.staff_id, now) for r in decided.recipients]
         offer = decided.offered_to
-        offers.append({
-            "lead_id": lead.id, "offered_to_id": offer.id if offer else None,
-            "offered_at": now if offer else None, "wanted_skill": decided.skill,
-            "waiting_since": now if decided.waiting else None,
-        })  # fmt: skip
+        offers.append(
+            {
+                "lead_id": lead.id,
+                "offered_to_id": offer.id if offer else None,
+                "offered_at": now if offer else None,
+                "wanted_skill": decided.skill,
+                "waiting_since": now if decided.waiting else None,
+            }
+        )
         if decided.waiting:  # supervisors are told, and get the card to act on it themselves
             for boss in team.supervisors:
                 outbox += [
-                    text_message(lead.id, boss.telegram_id, boss.id, "lead_waiting",
-                                 {"lead_id": lead.id, "skill": decided.skill}, now),
+                    text_message(
+                        lead.id,
+                        boss.telegram_id,
+                        boss.id,
+                        "lead_waiting",
+                        {"lead_id": lead.id, "skill": decided.skill},
+                        now,
+                    ),
                     card_message(lead.id, boss.telegram_id, boss.id, now),
-                ]  # fmt: skip
+                ]
     changed = [o for o in offers if o["offered_to_id"] or o["wanted_skill"] or o["waiting_since"]]
     for values in changed:
         lead_id = values.pop("lead_id")
@@ -256,11 +287,19 @@ async def pass_expired_offers(session: AsyncSession, now: datetime, config: AppC
     """Offers not taken within `offer_timeout` pass to the next fitting manager in turn; the
     first card is redrawn ("passed to Boris") and the next one gets a card. One transaction;
     the lead ids passed on."""
-    expired = list((await session.scalars(
-        select(Lead).where(Lead.status == LeadStatus.NEW, Lead.offered_to_id.is_not(None),
-                           Lead.offered_at <= now - config.routing.offer_timeout)
-        .order_by(Lead.offered_at, Lead.id)
-    )).all())  # fmt: skip
+    expired = list(
+        (
+            await session.scalars(
+                select(Lead)
+                .where(
+                    Lead.status == LeadStatus.NEW,
+                    Lead.offered_to_id.is_not(None),
+                    Lead.offered_at <= now - config.routing.offer_timeout,
+                )
+                .order_by(Lead.offered_at, Lead.id)
+            )
+        ).all()
+    )
     if not expired:
         return []
     team = await load_team(session, config)
@@ -274,18 +313,26 @@ async def pass_expired_offers(session: AsyncSession, now: datetime, config: AppC
         chosen = _next_in_turn(people, before)
         moved = await session.execute(
             update(Lead)
-            .where(Lead.id == lead.id, Lead.status == LeadStatus.NEW,
-                   Lead.offered_to_id == before)
-            .values(offered_to_id=chosen.id, offered_at=now, version=Lead.version + 1,
-                    updated_at=now)
-        )  # fmt: skip
+            .where(Lead.id == lead.id, Lead.status == LeadStatus.NEW, Lead.offered_to_id == before)
+            .values(
+                offered_to_id=chosen.id, offered_at=now, version=Lead.version + 1, updated_at=now
+            )
+        )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             continue  # taken (or passed by another instance) meanwhile
-        session.add(LeadEvent(lead_id=lead.id, kind="offer_passed", actor_id=None,
-                              data={"from": before, "to": chosen.id},
-                              created_at=now))  # fmt: skip
-        outbox += [card_refresh(lead.id, now),
-                   card_message(lead.id, chosen.telegram_id, chosen.id, now)]  # fmt: skip
+        session.add(
+            LeadEvent(
+                lead_id=lead.id,
+                kind="offer_passed",
+                actor_id=None,
+                data={"from": before, "to": chosen.id},
+                created_at=now,
+            )
+        )
+        outbox += [
+            card_refresh(lead.id, now),
+            card_message(lead.id, chosen.telegram_id, chosen.id, now),
+        ]
         passed.append(lead.id)
     await enqueue(session, outbox)
     await session.commit()
@@ -296,17 +343,23 @@ async def deliver_waiting(
     session: AsyncSession, now: datetime, config: AppConfig, leads_chat_id: int | None
 ) -> list[int]:
     """Leads that waited for somebody on duty are routed again (a manager came on duty)."""
-    waiting = list((await session.scalars(
-        select(Lead).where(Lead.status == LeadStatus.NEW, Lead.waiting_since.is_not(None))
-        .order_by(Lead.waiting_since, Lead.id)
-    )).all())  # fmt: skip
+    waiting = list(
+        (
+            await session.scalars(
+                select(Lead)
+                .where(Lead.status == LeadStatus.NEW, Lead.waiting_since.is_not(None))
+                .order_by(Lead.waiting_since, Lead.id)
+            )
+        ).all()
+    )
     if not waiting:
         return []
     await session.execute(
         update(Lead).where(Lead.id.in_([lead.id for lead in waiting])).values(waiting_since=None)
     )
-    outbox = await route_new_leads(session, [LeadFacts.of(lead) for lead in waiting], now,
-                                   config, leads_chat_id)  # fmt: skip
+    outbox = await route_new_leads(
+        session, [LeadFacts.of(lead) for lead in waiting], now, config, leads_chat_id
+    )
     from bot.common.outbox import enqueue
 
     await enqueue(session, outbox)

@@ -25,8 +25,12 @@ class AlertSubject:
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> AlertSubject:
-        return cls(AlertKind(payload["kind"]), Step(payload["step"]), int(payload["level"]),
-                   payload.get("task_id"))  # fmt: skip
+        return cls(
+            AlertKind(payload["kind"]),
+            Step(payload["step"]),
+            int(payload["level"]),
+            payload.get("task_id"),
+        )
 
 
 def still_pending(subject: AlertSubject, lead: Lead | None, task: Task | None) -> bool:
@@ -50,8 +54,13 @@ def headline_context(
     subject: AlertSubject, lead: Lead, task: Task | None, config: AppConfig
 ) -> dict[str, Any]:
     data = (task.data if task is not None else None) or {}
-    return {"kind": subject.kind.value, "step": subject.step.value, "lead_id": lead.id,
-            "minutes": waited(subject, config), "client": lead.name,
-            "count": task.count if task is not None else 1,
-            # No answer was pressed: the reminder is the time to try again
-            "retries": int(data.get("retries", 0))}  # fmt: skip
+    return {
+        "kind": subject.kind.value,
+        "step": subject.step.value,
+        "lead_id": lead.id,
+        "minutes": waited(subject, config),
+        "client": lead.name,
+        "count": task.count if task is not None else 1,
+        # No answer was pressed: the reminder is the time to try again
+        "retries": int(data.get("retries", 0)),
+    }

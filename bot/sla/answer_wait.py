@@ -30,10 +30,18 @@ async def client_waits(
     )
     if bumped.rowcount:  # type: ignore[attr-defined]
         return  # the clock runs from the first message nobody answered
-    session.add(Task(lead_id=lead_id, kind=ANSWER_TASK, assignee_id=lead.owner_id, due_at=now,
-                     created_at=now, count=1,
-                     alert_at=alert_time(AlertKind.ANSWER, now, 0, config),
-                     alert_level=0))  # fmt: skip
+    session.add(
+        Task(
+            lead_id=lead_id,
+            kind=ANSWER_TASK,
+            assignee_id=lead.owner_id,
+            due_at=now,
+            created_at=now,
+            count=1,
+            alert_at=alert_time(AlertKind.ANSWER, now, 0, config),
+            alert_level=0,
+        )
+    )
     await session.flush()
 
 
@@ -49,6 +57,7 @@ async def client_answered(session: AsyncSession, lead_id: int, now: datetime) ->
 
 async def open_answer_task(session: AsyncSession, lead_id: int) -> Task | None:
     return await session.scalar(
-        select(Task).where(Task.lead_id == lead_id, Task.kind == ANSWER_TASK,
-                           Task.done_at.is_(None))
-    )  # fmt: skip
+        select(Task).where(
+            Task.lead_id == lead_id, Task.kind == ANSWER_TASK, Task.done_at.is_(None)
+        )
+    )

@@ -24,16 +24,13 @@ def lead_alert_kind(status: str, contacted: bool) -> AlertKind | None:
     return None
 
 
-def lead_alert(
-    status: str, contacted: bool, since: datetime, config: AppConfig
-) -> dict[str, Any]:
+def lead_alert(status: str, contacted: bool, since: datetime, config: AppConfig) -> dict[str, Any]:
     """The timer columns of a lead that entered `status` at `since` (values for an UPDATE or
     an INSERT): the first step of its limit, or nothing to watch."""
     kind = lead_alert_kind(status, contacted)
     if kind is None:
         return {"alert_at": None, "alert_level": 0, "alert_since": None}
-    return {"alert_at": alert_time(kind, since, 0, config), "alert_level": 0,
-            "alert_since": since}  # fmt: skip
+    return {"alert_at": alert_time(kind, since, 0, config), "alert_level": 0, "alert_since": since}
 
 
 async def contact_made(session: AsyncSession, lead_id: int, now: datetime) -> None:
@@ -65,9 +62,11 @@ def restarted_alert(
     def pick(column: str) -> Any:
         return case(
             (target == LeadStatus.NEW, literal(waiting[column], Lead.__table__.c[column].type)),
-            (and_(target == LeadStatus.IN_WORK, not_(contacted)),
-             literal(working[column], Lead.__table__.c[column].type)),
+            (
+                and_(target == LeadStatus.IN_WORK, not_(contacted)),
+                literal(working[column], Lead.__table__.c[column].type),
+            ),
             else_=null(),
-        )  # fmt: skip
+        )
 
     return {"alert_at": pick("alert_at"), "alert_level": 0, "alert_since": pick("alert_since")}

@@ -63,10 +63,12 @@ async def close_stale_leads(
             await session.rollback()
             return closed
         candidates = list(
-            (await session.scalars(
-                select(Lead.id).where(*_stale(cutoff)).order_by(Lead.id).limit(BATCH)
-            )).all()
-        )  # fmt: skip
+            (
+                await session.scalars(
+                    select(Lead.id).where(*_stale(cutoff)).order_by(Lead.id).limit(BATCH)
+                )
+            ).all()
+        )
         closed += await _close_batch(session, candidates, cutoff, now, config)
         await session.commit()
         if len(candidates) < BATCH:
@@ -74,29 +76,49 @@ async def close_stale_leads(
 
 
 async def _close_batch(
-    session: AsyncSession, lead_ids: list[int], cutoff: datetime, now: datetime,
+    session: AsyncSession,
+    lead_ids: list[int],
+    cutoff: datetime,
+    now: datetime,
     config: AppConfig,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     if not lead_ids:
         return []
     changed = await session.execute(
         update(Lead)
         .where(Lead.id.in_(lead_ids), *_stale(cutoff))
-        .values(status=STALE_TARGET, close_reason=STALE_REASON, close_comment=None,
-                closed_at=now, updated_at=now, version=Lead.version + 1, offered_to_id=None,
-                offered_at=None, waiting_since=None,
-                **lead_alert(STALE_TARGET, False, now, config))
+        .values(
+            status=STALE_TARGET,
+            close_reason=STALE_REASON,
+            close_comment=None,
+            closed_at=now,
+            updated_at=now,
+            version=Lead.version + 1,
+            offered_to_id=None,
+            offered_at=None,
+            waiting_since=None,
+            **lead_alert(STALE_TARGET, False, now, config),
+        )
         .returning(Lead.id)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     closed = sorted(changed.scalars().all())
     if not closed:
         return []
     data = {"reason": STALE_REASON, "status": STALE_TARGET.value}
-    await session.execute(insert(LeadEvent.__table__), [
-        {"lead_id": lead_id, "kind": CLOSED_EVENT, "actor_id": None, "data": data,
-         "created_at": now} for lead_id in closed
-    ])  # fmt: skip
+    await session.execute(
+        insert(LeadEvent.__table__),
+        [
+            {
+                "lead_id": lead_id,
+                "kind": CLOSED_EVENT,
+                "actor_id": None,
+                "data": data,
+                "created_at": now,
+            }
+            for lead_id in closed
+        ],
+    )
     await session.execute(
         update(Task)
         .where(Task.lead_id.in_(closed), Task.done_at.is_(None))
@@ -111,10 +133,11 @@ async def stale_closed_since(session: AsyncSession, since: datetime) -> list[Sta
     """Leads closed as stale at `since` or later and still closed, by id."""
     found = await session.execute(
         select(Lead.id, Lead.name, Lead.phone, Lead.email, Lead.owner_id)
-        .where(Lead.status == STALE_TARGET, Lead.close_reason == STALE_REASON,
-               Lead.closed_at >= since)
+        .where(
+            Lead.status == STALE_TARGET, Lead.close_reason == STALE_REASON, Lead.closed_at >= since
+        )
         .order_by(Lead.id)
-    )  # fmt: skip
+    )
     return [StaleLead(*row) for row in found]
 
 
@@ -129,18 +152,21 @@ async def stale_notices(
             by_owner.setdefault(lead.owner_id, []).append(lead)
     if not by_owner:
         return []
-    owners = (await session.scalars(
-        select(Staff).where(Staff.id.in_(list(by_owner)), Staff.is_active.is_(True))
-        .order_by(Staff.id)
-    )).all()  # fmt: skip
+    owners = (
+        await session.scalars(
+            select(Staff)
+            .where(Staff.id.in_(list(by_owner)), Staff.is_active.is_(True))
+            .order_by(Staff.id)
+        )
+    ).all()
     age = idle_age(config.sla.auto_close_after)
     rows = []
     for owner in owners:
         leads = by_owner[owner.id]
-        shown = [{"id": lead.id, "name": lead.name, "phone": lead.phone, "email": lead.email}
-                 for lead in leads[:NOTICE_LINES]]  # fmt: skip
-        context = {"leads": shown, "total": len(leads), "more": len(leads) - len(shown),
-                   "age": age}  # fmt: skip
-        rows.append(text_message(None, owner.telegram_id, owner.id, "stale_closed", context,
-                                 now))  # fmt: skip
+        shown = [
+            {"id": lead.id, "name": lead.name, "phone": lead.phone, "email": lead.email}
+            for lead in leads[:NOTICE_LINES]
+        ]
+        context = {"leads": shown, "total": len(leads), "more": len(leads) - len(shown), "age": age}
+        rows.append(text_message(None, owner.telegram_id, owner.id, "stale_closed", context, now))
     return rows

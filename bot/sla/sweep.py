@@ -68,9 +68,13 @@ def due_ids(
 
 
 async def _claim_due(
-    session: AsyncSession, table: Table, still_open: ColumnElement[bool], now: datetime,
-    limit: int, returning: Sequence[ColumnElement[Any]],
-) -> Result[Any]:  # fmt: skip
+    session: AsyncSession,
+    table: Table,
+    still_open: ColumnElement[bool],
+    now: datetime,
+    limit: int,
+    returning: Sequence[ColumnElement[Any]],
+) -> Result[Any]:
     """Clear `alert_at` and count the step on the due rows, returning `returning` of each."""
     due = due_ids(table, still_open, now, limit)
     if session.bind.dialect.name != "sqlite":  # SQLite: one writer, the UPDATE is the claim
@@ -87,9 +91,20 @@ async def _claim_due(
 
 async def _claim_leads(session: AsyncSession, now: datetime, limit: int) -> list[_Claimed]:
     table = Lead.__table__
-    claimed = await _claim_due(session, table, LEAD_OPEN, now, limit, [
-        table.c.id, table.c.status, table.c.contacted_at, table.c.alert_level,
-        table.c.alert_since])  # fmt: skip
+    claimed = await _claim_due(
+        session,
+        table,
+        LEAD_OPEN,
+        now,
+        limit,
+        [
+            table.c.id,
+            table.c.status,
+            table.c.contacted_at,
+            table.c.alert_level,
+            table.c.alert_since,
+        ],
+    )
     found = []
     for lead_id, status, contacted_at, level, since in claimed:
         kind = lead_alert_kind(status, contacted_at is not None)
@@ -100,9 +115,21 @@ async def _claim_leads(session: AsyncSession, now: datetime, limit: int) -> list
 
 async def _claim_tasks(session: AsyncSession, now: datetime, limit: int) -> list[_Claimed]:
     table = Task.__table__
-    claimed = await _claim_due(session, table, TASK_OPEN, now, limit, [
-        table.c.id, table.c.lead_id, table.c.kind, table.c.alert_level, table.c.due_at,
-        table.c.assignee_id])  # fmt: skip
+    claimed = await _claim_due(
+        session,
+        table,
+        TASK_OPEN,
+        now,
+        limit,
+        [
+            table.c.id,
+            table.c.lead_id,
+            table.c.kind,
+            table.c.alert_level,
+            table.c.due_at,
+            table.c.assignee_id,
+        ],
+    )
     found = []
     for task_id, lead_id, kind, level, due_at, assignee_id in claimed:
         if kind in AlertKind.__members__.values():
@@ -114,9 +141,13 @@ async def _write_next(
     session: AsyncSession, rows: Sequence[_Claimed], config: AppConfig, tasks: bool
 ) -> None:
     """The next step's time of each claimed row (None when its last step fired)."""
-    params = [{"b_id": row.task_id if tasks else row.lead_id,
-               "b_at": alert_time(row.kind, row.start, row.level, config)}
-              for row in rows]  # fmt: skip
+    params = [
+        {
+            "b_id": row.task_id if tasks else row.lead_id,
+            "b_at": alert_time(row.kind, row.start, row.level, config),
+        }
+        for row in rows
+    ]
     params = [p for p in params if p["b_at"] is not None]
     if not params:
         return
@@ -135,8 +166,11 @@ class _People:
 
 
 async def _people(session: AsyncSession) -> _People:
-    active = list((await session.scalars(
-        select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))).all())  # fmt: skip
+    active = list(
+        (
+            await session.scalars(select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.id))
+        ).all()
+    )
     return _People(
         staff={person.id: person for person in active},
         supervisors=[p for p in active if p.role in SUPERVISING],
@@ -153,8 +187,9 @@ def _pool(lead: Lead, people: _People, leads_chat_id: int | None) -> list[tuple[
     if leads_chat_id is not None and lead.wanted_skill is None:
         return [(leads_chat_id, None)]
     skill = lead.wanted_skill
-    return [(p.telegram_id, p.id) for p in people.on_duty
-            if skill is None or skill in (p.skills or [])]  # fmt: skip
+    return [
+        (p.telegram_id, p.id) for p in people.on_duty if skill is None or skill in (p.skills or [])
+    ]
 
 
 def recipients(
@@ -189,8 +224,10 @@ async def fire_due_alerts(
     await _write_next(session, leads, config, tasks=False)
     await _write_next(session, tasks, config, tasks=True)
     lead_ids = list({row.lead_id for row in (*leads, *tasks)})
-    by_id = {lead.id: lead for lead in (await session.scalars(
-        select(Lead).where(Lead.id.in_(lead_ids)))).all()}  # fmt: skip
+    by_id = {
+        lead.id: lead
+        for lead in (await session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))).all()
+    }
     people = await _people(session)
     fired: list[FiredAlert] = []
     outbox: list[dict[str, Any]] = []
@@ -203,13 +240,25 @@ async def fire_due_alerts(
         if row.kind is AlertKind.NOT_TAKEN and lead.status != LeadStatus.NEW:
             continue
         chats = recipients(row, step, lead, people, leads_chat_id)
-        alert = FiredAlert(lead.id, row.task_id, row.kind, step, row.level,
-                           tuple(chat for chat, _ in chats))  # fmt: skip
+        alert = FiredAlert(
+            lead.id, row.task_id, row.kind, step, row.level, tuple(chat for chat, _ in chats)
+        )
         fired.append(alert)
-        events.append({"lead_id": lead.id, "kind": EVENT_OF_STEP[step], "actor_id": None,
-                       "data": _event_data(alert), "created_at": now})  # fmt: skip
-        payload = {"kind": row.kind.value, "step": step.value, "level": row.level,
-                   "task_id": row.task_id}  # fmt: skip
+        events.append(
+            {
+                "lead_id": lead.id,
+                "kind": EVENT_OF_STEP[step],
+                "actor_id": None,
+                "data": _event_data(alert),
+                "created_at": now,
+            }
+        )
+        payload = {
+            "kind": row.kind.value,
+            "step": step.value,
+            "level": row.level,
+            "task_id": row.task_id,
+        }
         outbox += [alert_message(lead.id, chat, staff_id, payload, now) for chat, staff_id in chats]
     if events:  # one multi-row INSERT each: the cost of a sweep is its due rows, little else
         await session.execute(insert(LeadEvent.__table__), events)
@@ -219,5 +268,10 @@ async def fire_due_alerts(
 
 
 def _event_data(alert: FiredAlert) -> dict[str, Any]:
-    return {"kind": alert.kind.value, "step": alert.step.value, "level": alert.level,
-            "task_id": alert.task_id, "recipients": list(alert.recipients)}  # fmt: skip
+    return {
+        "kind": alert.kind.value,
+        "step": alert.step.value,
+        "level": alert.level,
+        "task_id": alert.task_id,
+        "recipients": list(alert.recipients),
+    }

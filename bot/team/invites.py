@@ -65,12 +65,18 @@ async def create_invite(
         raise PermissionError("only an active admin creates invites")
     if role not in INVITABLE:
         raise ValueError(f"invites are for {', '.join(INVITABLE)}, not {role}")
-    invite = Invite(token=new_token(), role=role, created_by_id=admin.id, created_at=now,
-                    expires_at=now + ttl)  # fmt: skip
+    invite = Invite(
+        token=new_token(), role=role, created_by_id=admin.id, created_at=now, expires_at=now + ttl
+    )
     session.add(invite)
     await session.commit()
-    log.info("invite created id=%s role=%s by=%s expires=%s", invite.id, role.value, admin.id,
-             invite.expires_at.isoformat())  # fmt: skip
+    log.info(
+        "invite created id=%s role=%s by=%s expires=%s",
+        invite.id,
+        role.value,
+        admin.id,
+        invite.expires_at.isoformat(),
+    )
     return invite
 
 
@@ -88,8 +94,9 @@ async def _person(session: AsyncSession, telegram_id: int) -> Staff | None:
     )
 
 
-async def _why_not(session: AsyncSession, invite: Invite | None, telegram_id: int,
-                   now: datetime) -> JoinResult | None:  # fmt: skip
+async def _why_not(
+    session: AsyncSession, invite: Invite | None, telegram_id: int, now: datetime
+) -> JoinResult | None:
     """The answer for a link that cannot make this person staff now; None if it can."""
     if invite is None:
         return JoinResult(None, InviteRefusal.UNKNOWN, joined=False)
@@ -149,8 +156,9 @@ async def accept_invite(
     person = await _person(session, telegram_id)
     display = (name.strip() or f"user {telegram_id}")[:NAME_LIMIT]
     if person is None:
-        person = Staff(telegram_id=telegram_id, name=display, role=invite.role, created_at=now,
-                       skills=[])  # fmt: skip
+        person = Staff(
+            telegram_id=telegram_id, name=display, role=invite.role, created_at=now, skills=[]
+        )
         session.add(person)
     person.name = display
     person.role = invite.role
@@ -166,8 +174,9 @@ async def accept_invite(
     admin = await session.get(Staff, invite.created_by_id) if invite.created_by_id else None
     if admin is not None and admin.is_active:
         context = {"person": display, "role": Role(invite.role).value}
-        await enqueue(session, [text_message(None, admin.telegram_id, admin.id, "invite_used",
-                                             context, now)])  # fmt: skip
+        await enqueue(
+            session, [text_message(None, admin.telegram_id, admin.id, "invite_used", context, now)]
+        )
     await session.commit()
     log.info("invite used id=%s staff=%s role=%s", invite.id, person.id, Role(invite.role).value)
     return JoinResult(person)

@@ -9,9 +9,19 @@ CLIENT_COMMANDS = ("start",)
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.MANAGER: ("leads", "find", "duty", "cancel"),
     Role.SUPERVISOR: ("leads", "find", "overdue", "team", "digest", "merge", "duty", "cancel"),
-    Role.ADMIN: ("leads", "find", "overdue", "team", "digest", "merge", "invite", "staff", "duty",
-                 "cancel"),
-}  # fmt: skip
+    Role.ADMIN: (
+        "leads",
+        "find",
+        "overdue",
+        "team",
+        "digest",
+        "merge",
+        "invite",
+        "staff",
+        "duty",
+        "cancel",
+    ),
+}
 
 
 def commands_for(role: Role | None) -> tuple[str, ...]:

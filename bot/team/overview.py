@@ -49,21 +49,30 @@ async def _members(
     open_leads = await open_lead_counts(session, ids)
     counted = await session.execute(
         select(LeadEvent.actor_id, func.count(distinct(LeadEvent.lead_id)))
-        .where(LeadEvent.kind == "taken", LeadEvent.actor_id.in_(ids),
-               LeadEvent.created_at >= local_midnight(now, zone))
+        .where(
+            LeadEvent.kind == "taken",
+            LeadEvent.actor_id.in_(ids),
+            LeadEvent.created_at >= local_midnight(now, zone),
+        )
         .group_by(LeadEvent.actor_id)
-    )  # fmt: skip
+    )
     taken: dict[Any, int] = {actor: count for actor, count in counted}
-    return [_member(person, open_leads.get(person.id, 0), taken.get(person.id, 0))
-            for person in people]  # fmt: skip
+    return [
+        _member(person, open_leads.get(person.id, 0), taken.get(person.id, 0)) for person in people
+    ]
 
 
 def _member(person: Staff, open_leads: int, taken_today: int) -> TeamMember:
     return TeamMember(
-        staff_id=person.id, name=person.name, role=Role(person.role), on_duty=person.on_duty,
-        open_leads=open_leads, capacity=person.capacity, taken_today=taken_today,
+        staff_id=person.id,
+        name=person.name,
+        role=Role(person.role),
+        on_duty=person.on_duty,
+        open_leads=open_leads,
+        capacity=person.capacity,
+        taken_today=taken_today,
         skills=tuple(person.skills or ()),
-    )  # fmt: skip
+    )
 
 
 async def team_overview(session: AsyncSession, now: datetime, zone: ZoneInfo) -> list[TeamMember]:

@@ -31,9 +31,13 @@ async def active_staff(session: AsyncSession, telegram_id: int) -> Staff | None:
 
 
 async def add_staff(
-    session: AsyncSession, telegram_id: int, role: Role, name: str, now: datetime,
+    session: AsyncSession,
+    telegram_id: int,
+    role: Role,
+    name: str,
+    now: datetime,
     extension: str | None = None,
-) -> Staff:  # fmt: skip
+) -> Staff:
     """Add (or re-activate and update) a staff member; they start active and on duty. An
     `extension` (their internal number on the PBX) is kept when none is given."""
     staff = await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
@@ -76,8 +80,14 @@ async def ensure_admins(session: AsyncSession, telegram_ids: list[int], now: dat
     for telegram_id in telegram_ids:
         staff = await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
         if staff is None:
-            session.add(Staff(telegram_id=telegram_id, name=f"admin {telegram_id}",
-                              role=Role.ADMIN, created_at=now))  # fmt: skip
+            session.add(
+                Staff(
+                    telegram_id=telegram_id,
+                    name=f"admin {telegram_id}",
+                    role=Role.ADMIN,
+                    created_at=now,
+                )
+            )
         elif staff.role != Role.ADMIN or not staff.is_active:
             staff.role = Role.ADMIN
             staff.is_active = True
@@ -192,8 +202,14 @@ async def set_role(
     if target.id == actor.id:
         return StaffResult(target, StaffRefusal.SELF)
     target.role = role
-    told = text_message(None, target.telegram_id, target.id, "staff_role_changed",
-                        {"role": role.value, "by": actor.name}, now)  # fmt: skip
+    told = text_message(
+        None,
+        target.telegram_id,
+        target.id,
+        "staff_role_changed",
+        {"role": role.value, "by": actor.name},
+        now,
+    )
     await enqueue(session, [told])
     await session.commit()
     log.info("role staff=%s role=%s by=%s", target.id, role.value, actor.id)
@@ -293,12 +309,19 @@ async def _deactivate(
     returned = await session.scalars(
         update(Lead)
         .where(Lead.owner_id == target.id, Lead.status.in_(WORKING))
-        .values(status=LeadStatus.NEW, owner_id=None, taken_at=None, offered_to_id=None,
-                offered_at=None, updated_at=now, version=Lead.version + 1,
-                **lead_alert(LeadStatus.NEW, False, now, config or default_config()))
+        .values(
+            status=LeadStatus.NEW,
+            owner_id=None,
+            taken_at=None,
+            offered_to_id=None,
+            offered_at=None,
+            updated_at=now,
+            version=Lead.version + 1,
+            **lead_alert(LeadStatus.NEW, False, now, config or default_config()),
+        )
         .returning(Lead.id)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     lead_ids = sorted(returned.all())
     # new leads offered to them alone (round robin) are open to everyone again too
     offered = await session.scalars(
@@ -310,19 +333,33 @@ async def _deactivate(
     )
     pool = sorted({*lead_ids, *offered.all()})
     for lead_id in pool:
-        session.add(LeadEvent(lead_id=lead_id, kind="returned_to_pool", actor_id=actor_id,
-                              data={"from": target.id}, created_at=now))  # fmt: skip
+        session.add(
+            LeadEvent(
+                lead_id=lead_id,
+                kind="returned_to_pool",
+                actor_id=actor_id,
+                data={"from": target.id},
+                created_at=now,
+            )
+        )
     await session.execute(
         update(Task)
-        .where(Task.done_at.is_(None),
-               or_(Task.lead_id.in_(lead_ids), Task.assignee_id == target.id))
+        .where(
+            Task.done_at.is_(None), or_(Task.lead_id.in_(lead_ids), Task.assignee_id == target.id)
+        )
         .values(done_at=now)
-    )  # fmt: skip
+    )
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in pool])
     await return_to_pool(session, pool, now, leads_chat_id, config)
     by = actor.name if actor is not None else None
-    told = text_message(None, target.telegram_id, target.id, "staff_deactivated",
-                        {"by": by, "lead_ids": lead_ids}, now)  # fmt: skip
+    told = text_message(
+        None,
+        target.telegram_id,
+        target.id,
+        "staff_deactivated",
+        {"by": by, "lead_ids": lead_ids},
+        now,
+    )
     await enqueue(session, [told])
     await session.commit()
     log.info("deactivated staff=%s by=%s leads_returned=%s", target.id, actor_id, lead_ids)
@@ -349,6 +386,11 @@ async def set_duty(
     if on_duty and config is not None and staff.role == Role.MANAGER:
         delivered = await deliver_waiting(session, now, config, leads_chat_id)  # commits
     await session.commit()
-    log.info("duty staff=%s on_duty=%s at=%s waiting_delivered=%s", staff.id, on_duty,
-             now.isoformat(), delivered)  # fmt: skip
+    log.info(
+        "duty staff=%s on_duty=%s at=%s waiting_delivered=%s",
+        staff.id,
+        on_duty,
+        now.isoformat(),
+        delivered,
+    )
     return True

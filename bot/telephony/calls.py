@@ -100,10 +100,16 @@ class CallResult:
     task_completed: bool = False  # an answered call closed an open missed-call task
 
     def as_json(self) -> dict[str, Any]:
-        return {"call_id": self.call_id, "status": self.status, "recorded": not self.duplicate,
-                "duplicate": self.duplicate, "lead_id": self.lead_id, "task_id": self.task_id,
-                "lead_created": self.lead_created,
-                "task_completed": self.task_completed}  # fmt: skip
+        return {
+            "call_id": self.call_id,
+            "status": self.status,
+            "recorded": not self.duplicate,
+            "duplicate": self.duplicate,
+            "lead_id": self.lead_id,
+            "task_id": self.task_id,
+            "lead_created": self.lead_created,
+            "task_completed": self.task_completed,
+        }
 
 
 def _text(data: Mapping[str, Any], name: str, limit: int, required: bool = True) -> str | None:
@@ -225,10 +231,19 @@ async def _claim_call(
     session: AsyncSession, event: CallEvent, staff: Staff | None, now: datetime
 ) -> Call | None:
     """Record the call; None when the same (call_id, status) is there already."""
-    call = Call(call_id=event.call_id, provider=event.provider, direction=event.direction,
-                status=event.status, from_phone=event.from_phone, to_phone=event.to_phone,
-                started_at=event.started_at, duration=event.duration,
-                staff_id=staff.id if staff else None, raw=event.raw, created_at=now)  # fmt: skip
+    call = Call(
+        call_id=event.call_id,
+        provider=event.provider,
+        direction=event.direction,
+        status=event.status,
+        from_phone=event.from_phone,
+        to_phone=event.to_phone,
+        started_at=event.started_at,
+        duration=event.duration,
+        staff_id=staff.id if staff else None,
+        raw=event.raw,
+        created_at=now,
+    )
     try:
         async with session.begin_nested():  # a retry racing the first delivery loses here
             session.add(call)
@@ -242,11 +257,12 @@ async def _open_lead_of(session: AsyncSession, phone: str) -> Lead | None:
     return await session.scalar(
         select(Lead)
         .join(Contact, Contact.id == Lead.contact_id)
-        .where(Contact.phone == phone, Contact.merged_into_id.is_(None),
-               Lead.status.in_(OPEN_STATUSES))
+        .where(
+            Contact.phone == phone, Contact.merged_into_id.is_(None), Lead.status.in_(OPEN_STATUSES)
+        )
         .order_by(Lead.id.desc())
         .limit(1)
-    )  # fmt: skip
+    )
 
 
 async def _open_missed_task(session: AsyncSession, lead_id: int) -> Task | None:
@@ -259,11 +275,20 @@ async def _open_missed_task(session: AsyncSession, lead_id: int) -> Task | None:
 
 
 def _call_event(lead_id: int, event: CallEvent, staff: Staff | None, now: datetime) -> LeadEvent:
-    data = {"direction": event.direction.value, "status": event.status.value,
-            "duration": event.duration, "phone": event.client_phone,
-            "at": event.started_at.isoformat()}  # fmt: skip
-    return LeadEvent(lead_id=lead_id, kind="call", actor_id=staff.id if staff else None,
-                     data=data, created_at=now)  # fmt: skip
+    data = {
+        "direction": event.direction.value,
+        "status": event.status.value,
+        "duration": event.duration,
+        "phone": event.client_phone,
+        "at": event.started_at.isoformat(),
+    }
+    return LeadEvent(
+        lead_id=lead_id,
+        kind="call",
+        actor_id=staff.id if staff else None,
+        data=data,
+        created_at=now,
+    )
 
 
 async def _bump_lead(session: AsyncSession, lead_id: int, now: datetime) -> None:
@@ -275,9 +300,12 @@ async def _bump_lead(session: AsyncSession, lead_id: int, now: datetime) -> None
 
 
 async def _missed(
-    session: AsyncSession, event: CallEvent, now: datetime, config: AppConfig,
+    session: AsyncSession,
+    event: CallEvent,
+    now: datetime,
+    config: AppConfig,
     leads_chat_id: int | None,
-) -> tuple[int, int, bool]:  # fmt: skip
+) -> tuple[int, int, bool]:
     """An unanswered incoming call: the lead (opened if the caller has none open) and its
     call-back task (opened, or counted once more). Lead id, task id, lead created."""
     phone = event.client_phone
@@ -304,10 +332,17 @@ async def _missed(
         await _bump_lead(session, lead_id, now)
         return lead_id, task.id, created
     due = event.started_at
-    task = Task(lead_id=lead_id, kind=MISSED_CALL_TASK, assignee_id=owner_id, due_at=due,
-                created_at=now, count=1, data={"phone": phone, "last_at": at},
-                alert_at=alert_time(AlertKind.MISSED_CALL, due, 0, config),
-                alert_level=0)  # fmt: skip
+    task = Task(
+        lead_id=lead_id,
+        kind=MISSED_CALL_TASK,
+        assignee_id=owner_id,
+        due_at=due,
+        created_at=now,
+        count=1,
+        data={"phone": phone, "last_at": at},
+        alert_at=alert_time(AlertKind.MISSED_CALL, due, 0, config),
+        alert_level=0,
+    )
     session.add(task)
     await session.flush()
     if not created:  # a new lead's card goes out with the task on it; an old one changes
@@ -318,16 +353,26 @@ async def _missed(
 
 
 async def _tell_owner(
-    session: AsyncSession, lead_id: int, owner_id: int | None, phone: str, at: str,
+    session: AsyncSession,
+    lead_id: int,
+    owner_id: int | None,
+    phone: str,
+    at: str,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     """The owner's card may be far up the chat: one message with the call's buttons."""
     owner = await session.get(Staff, owner_id) if owner_id is not None else None
     if owner is None or not owner.is_active:
         return  # the pool sees the task on the lead's card
     context = {"lead_id": lead_id, "phone": phone, "at": at}
-    await enqueue(session, [text_message(lead_id, owner.telegram_id, owner.id, "missed_call",
-                                         context, now, calls=True)])  # fmt: skip
+    await enqueue(
+        session,
+        [
+            text_message(
+                lead_id, owner.telegram_id, owner.id, "missed_call", context, now, calls=True
+            )
+        ],
+    )
 
 
 async def _answered(
@@ -340,12 +385,20 @@ async def _answered(
     if task is None:
         return None
     task.done_at = now
-    task.data = {**task.data, "called_back_at": event.started_at.isoformat(),
-                 "called_back_by": "call"}  # fmt: skip
-    session.add(LeadEvent(lead_id=lead.id, kind="missed_call_done",
-                          actor_id=staff.id if staff else None,
-                          data={"by": "call", "at": event.started_at.isoformat()},
-                          created_at=now))  # fmt: skip
+    task.data = {
+        **task.data,
+        "called_back_at": event.started_at.isoformat(),
+        "called_back_by": "call",
+    }
+    session.add(
+        LeadEvent(
+            lead_id=lead.id,
+            kind="missed_call_done",
+            actor_id=staff.id if staff else None,
+            data={"by": "call", "at": event.started_at.isoformat()},
+            created_at=now,
+        )
+    )
     return task.id
 
 
@@ -366,9 +419,12 @@ async def _previous_result(session: AsyncSession, event: CallEvent) -> CallResul
 
 
 async def record_call(
-    session: AsyncSession, event: CallEvent, now: datetime, config: AppConfig,
+    session: AsyncSession,
+    event: CallEvent,
+    now: datetime,
+    config: AppConfig,
     leads_chat_id: int | None = None,
-) -> CallResult:  # fmt: skip
+) -> CallResult:
     """Record one call event and what it means for its lead, in one transaction (committed)."""
     staff = await find_staff(session, event.staff)
     call = await _claim_call(session, event, staff, now)
@@ -395,8 +451,11 @@ async def record_call(
 
 
 async def record_calls(
-    session: AsyncSession, events: Sequence[CallEvent], now: datetime, config: AppConfig,
+    session: AsyncSession,
+    events: Sequence[CallEvent],
+    now: datetime,
+    config: AppConfig,
     leads_chat_id: int | None = None,
-) -> list[CallResult]:  # fmt: skip
+) -> list[CallResult]:
     """Several events in order, each its own transaction (one bad lead never loses the rest)."""
     return [await record_call(session, event, now, config, leads_chat_id) for event in events]

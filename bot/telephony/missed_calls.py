@@ -29,9 +29,13 @@ class _TaskGone(Exception):
 
 
 async def return_missed_call(
-    session: AsyncSession, lead_id: int, actor: Staff, reached: bool, now: datetime,
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    reached: bool,
+    now: datetime,
     config: AppConfig,
-) -> ActionResult:  # fmt: skip
+) -> ActionResult:
     """The manager called the client back: `reached` closes the task (contact made); else it
     stays open, due again in 30 minutes, when the manager is reminded to try again (the
     supervisors `[sla] missed_call` escalate later). One transaction with its event and the
@@ -63,8 +67,12 @@ async def return_missed_call(
             values |= {"done_at": now, "data": {**task_data, "called_back_at": now.isoformat()}}
         else:
             tries = {**task_data, "retries": int(task_data.get("retries", 0)) + 1}
-            values |= {"due_at": due, "alert_level": 0, "alert_at": ping_time(due, config),
-                       "data": tries}  # fmt: skip
+            values |= {
+                "due_at": due,
+                "alert_level": 0,
+                "alert_at": ping_time(due, config),
+                "data": tries,
+            }
         done = await session.execute(
             update(Task).where(Task.id == task_id, Task.done_at.is_(None)).values(**values)
         )
@@ -73,20 +81,45 @@ async def return_missed_call(
         if reached:
             await contact_made(session, changed.id, now)
         if taking:  # apply_action recorded "taken"; the call is its own line in the history
-            session.add(LeadEvent(lead_id=changed.id, kind=kind, actor_id=actor.id, data=event,
-                                  created_at=now))  # fmt: skip
+            session.add(
+                LeadEvent(
+                    lead_id=changed.id, kind=kind, actor_id=actor.id, data=event, created_at=now
+                )
+            )
 
     try:
         if taking:  # first press wins, offers respected: exactly Take, plus the task
-            taken = {"owner_id": actor.id, "taken_at": now, "offered_to_id": None,
-                     "offered_at": None, "waiting_since": None}  # fmt: skip
-            return await apply_action(session, lead_id, actor, Action.TAKE, now, values=taken,
-                                      event_kind="taken", then=update_task,
-                                      config=config)  # fmt: skip
+            taken = {
+                "owner_id": actor.id,
+                "taken_at": now,
+                "offered_to_id": None,
+                "offered_at": None,
+                "waiting_since": None,
+            }
+            return await apply_action(
+                session,
+                lead_id,
+                actor,
+                Action.TAKE,
+                now,
+                values=taken,
+                event_kind="taken",
+                then=update_task,
+                config=config,
+            )
         # QUALIFY is the rule "a worked lead, its status stays, its owner or a supervisor acts"
-        return await apply_action(session, lead_id, actor, Action.QUALIFY, now, event=event,
-                                  event_kind=kind, then=update_task, config=config,
-                                  reached_client=reached)  # fmt: skip
+        return await apply_action(
+            session,
+            lead_id,
+            actor,
+            Action.QUALIFY,
+            now,
+            event=event,
+            event_kind=kind,
+            then=update_task,
+            config=config,
+            reached_client=reached,
+        )
     except _TaskGone:
         await session.rollback()
         return ActionResult(await load_lead(session, lead_id), Refusal.OUTDATED)

@@ -60,9 +60,14 @@ def manager_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.TAKE))
     async def take(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
         result = await take_lead(session, callback_data.lead_id, staff, clock.now(), config)
         if not result.ok:
             await refuse(query, result, locale)
@@ -71,21 +76,31 @@ def manager_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.REOPEN))
     async def reopen(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
         result = await reopen_lead(session, callback_data.lead_id, staff, clock.now(), config)
         if not result.ok:
             await refuse(query, result, locale)
             return
-        await query.answer(render_alert("reopened", locale, lead_id=callback_data.lead_id,
-                                        owner=result.owner_name))  # fmt: skip
+        await query.answer(
+            render_alert("reopened", locale, lead_id=callback_data.lead_id, owner=result.owner_name)
+        )
 
     @router.callback_query(CardBackButton.filter())
     async def back_to_card(
-        query: CallbackQuery, callback_data: CardBackButton, session: AsyncSession,
-        staff: Staff, config: AppConfig, clock: Clock,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: CardBackButton,
+        session: AsyncSession,
+        staff: Staff,
+        config: AppConfig,
+        clock: Clock,
+    ) -> None:
         lead = await load_lead(session, callback_data.lead_id)
         if lead is not None:
             view, reader_locale = await card_for(
@@ -96,8 +111,15 @@ def manager_router() -> Router:
 
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(
-        lists_router(), close_router(), call_back_router(), notes_router(), qualify_router(),
-        reassign_router(), escalation_router(), merge_router(), reply_router(),
+        lists_router(),
+        close_router(),
+        call_back_router(),
+        notes_router(),
+        qualify_router(),
+        reassign_router(),
+        escalation_router(),
+        merge_router(),
+        reply_router(),
         missed_calls_router(),
-    )  # fmt: skip
+    )
     return router

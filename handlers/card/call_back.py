@@ -38,11 +38,15 @@ def call_back_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action.in_(when_buttons)))
     async def pick_time(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str,
-    ) -> None:  # fmt: skip
-        allowed = await check_allowed(session, callback_data.lead_id, staff,
-                                      Action.SCHEDULE_CALL_BACK)  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+    ) -> None:
+        allowed = await check_allowed(
+            session, callback_data.lead_id, staff, Action.SCHEDULE_CALL_BACK
+        )
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
@@ -51,9 +55,15 @@ def call_back_router() -> Router:
 
     @router.callback_query(CallBackWhen.filter())
     async def schedule(
-        query: CallbackQuery, callback_data: CallBackWhen, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig, clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: CallBackWhen,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         lead_id = callback_data.lead_id
         if callback_data.choice is CallBackChoice.OTHER:
             allowed = await check_allowed(session, lead_id, staff, Action.SCHEDULE_CALL_BACK)
@@ -64,8 +74,11 @@ def call_back_router() -> Router:
             await state.update_data(lead_id=lead_id)
             await query.answer()
             if card := card_message(query):
-                await card.answer(render("callback_ask_time.html.j2", locale, lead_id=lead_id,
-                                         zone=config.timezone))  # fmt: skip
+                await card.answer(
+                    render(
+                        "callback_ask_time.html.j2", locale, lead_id=lead_id, zone=config.timezone
+                    )
+                )
             return
         now = clock.now()
         due = quick_call_back_time(callback_data.choice, now, config)
@@ -73,14 +86,22 @@ def call_back_router() -> Router:
         if not result.ok:
             await refuse(query, result, locale)
             return
-        await query.answer(render_alert("callback_scheduled", locale, lead_id=lead_id,
-                                        due=local_time(due, config.zone)))  # fmt: skip
+        await query.answer(
+            render_alert(
+                "callback_scheduled", locale, lead_id=lead_id, due=local_time(due, config.zone)
+            )
+        )
 
     @router.message(CallbackTime.waiting, F.text, ~F.text.startswith("/"))
     async def schedule_typed_time(
-        message: Message, session: AsyncSession, staff: Staff, locale: str,
-        config: AppConfig, clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         now = clock.now()
         text = message.text or ""
         due = parse_when(text, now, config.zone, config.working_hours.opens)
@@ -93,14 +114,24 @@ def call_back_router() -> Router:
         if not result.ok:
             await refuse_in_chat(message, result, locale)
             return
-        await message.answer(render("callback_scheduled.html.j2", locale, lead_id=lead_id,
-                                    due=local_time(due, config.zone)))  # fmt: skip
+        await message.answer(
+            render(
+                "callback_scheduled.html.j2",
+                locale,
+                lead_id=lead_id,
+                due=local_time(due, config.zone),
+            )
+        )
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.DONE))
     async def done(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+    ) -> None:
         result = await finish_call_back(session, callback_data.lead_id, staff, clock.now())
         if not result.ok:
             await refuse(query, result, locale)

@@ -33,23 +33,34 @@ def close_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action.in_(set(OUTCOMES))))
     async def pick_reason(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+    ) -> None:
         outcome = OUTCOMES[callback_data.action]
         allowed = await check_allowed(session, callback_data.lead_id, staff, outcome)
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
         await show_keyboard(query, reasons_keyboard(callback_data.lead_id, outcome, config, locale))
-        await query.answer(render_alert("close_pick", locale, lead_id=callback_data.lead_id,
-                                        outcome=outcome.value))  # fmt: skip
+        await query.answer(
+            render_alert("close_pick", locale, lead_id=callback_data.lead_id, outcome=outcome.value)
+        )
 
     @router.callback_query(ReasonButton.filter())
     async def close_with_reason(
-        query: CallbackQuery, callback_data: ReasonButton, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig, clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: ReasonButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         outcome, lead_id = callback_data.outcome, callback_data.lead_id
         reason = config.close_reason(outcome, callback_data.reason)
         if reason is not None and reason.asks_text:
@@ -61,38 +72,58 @@ def close_router() -> Router:
             await state.update_data(lead_id=lead_id, outcome=outcome.value, reason=reason.code)
             await query.answer()
             if card := card_message(query):
-                await card.answer(render("close_ask_comment.html.j2", locale, lead_id=lead_id,
-                                         reason=reason.label(locale), code=reason.code,
-                                         outcome=outcome.value))  # fmt: skip
+                await card.answer(
+                    render(
+                        "close_ask_comment.html.j2",
+                        locale,
+                        lead_id=lead_id,
+                        reason=reason.label(locale),
+                        code=reason.code,
+                        outcome=outcome.value,
+                    )
+                )
             return
-        result = await close_lead(session, lead_id, staff, outcome, callback_data.reason, None,
-                                  clock.now(), config)  # fmt: skip
+        result = await close_lead(
+            session, lead_id, staff, outcome, callback_data.reason, None, clock.now(), config
+        )
         if not result.ok:
             await refuse(query, result, locale)
             return
         label = reason.label(locale) if reason else callback_data.reason
-        await query.answer(render_alert("closed", locale, lead_id=lead_id, reason=label,
-                                        outcome=outcome.value))  # fmt: skip
+        await query.answer(
+            render_alert("closed", locale, lead_id=lead_id, reason=label, outcome=outcome.value)
+        )
 
     @router.message(CloseComment.waiting, F.text, ~F.text.startswith("/"))
     async def close_with_comment(
-        message: Message, session: AsyncSession, staff: Staff, locale: str,
-        config: AppConfig, clock: Clock, state: FSMContext,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
+        state: FSMContext,
+    ) -> None:
         data = await state.get_data()
         await state.clear()
         outcome = Action(data["outcome"])
         comment = message.text or ""
-        result = await close_lead(session, data["lead_id"], staff, outcome, data["reason"],
-                                  comment, clock.now(), config)  # fmt: skip
+        result = await close_lead(
+            session, data["lead_id"], staff, outcome, data["reason"], comment, clock.now(), config
+        )
         if not result.ok:
             await refuse_in_chat(message, result, locale)
             return
         reason = config.close_reason(outcome, data["reason"])
         await message.answer(
-            render("closed.html.j2", locale, lead_id=data["lead_id"], comment=comment,
-                   reason=reason.label(locale) if reason else data["reason"],
-                   outcome=outcome.value)
-        )  # fmt: skip
+            render(
+                "closed.html.j2",
+                locale,
+                lead_id=data["lead_id"],
+                comment=comment,
+                reason=reason.label(locale) if reason else data["reason"],
+                outcome=outcome.value,
+            )
+        )
 
     return router

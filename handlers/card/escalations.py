@@ -24,9 +24,14 @@ def escalation_router() -> Router:
 
     @router.callback_query(EscalationButton.filter())
     async def answer(
-        query: CallbackQuery, callback_data: EscalationButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: EscalationButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
         data, now = callback_data, clock.now()
         if data.choice is EscalationChoice.TAKE_OVER:
             result = await take_over(session, data.lead_id, staff, data.version, now, config)
@@ -40,7 +45,10 @@ def escalation_router() -> Router:
         if not result.ok or until is None:
             await refuse(query, result, locale)
             return
-        await query.answer(render_alert("snoozed", locale, lead_id=data.lead_id,
-                                        until=local_time(until, config.zone)))  # fmt: skip
+        await query.answer(
+            render_alert(
+                "snoozed", locale, lead_id=data.lead_id, until=local_time(until, config.zone)
+            )
+        )
 
     return router

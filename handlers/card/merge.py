@@ -23,41 +23,59 @@ def merge_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.MERGE))
     async def confirm(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
         locale: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         proposal, into = await merge_proposal(session, callback_data.lead_id, staff)
         if into is None or proposal.lead is None:
             await refuse(query, proposal, locale)
             return
         lead = proposal.lead
         builder = InlineKeyboardBuilder()
-        builder.button(text=labels(locale)["merge"]["confirm"].format(lead=lead.id, into=into),
-                       callback_data=MergeInto(lead_id=lead.id, into_id=into))  # fmt: skip
-        builder.button(text=labels(locale)["buttons"]["back"],
-                       callback_data=CardBackButton(lead_id=lead.id))  # fmt: skip
+        builder.button(
+            text=labels(locale)["merge"]["confirm"].format(lead=lead.id, into=into),
+            callback_data=MergeInto(lead_id=lead.id, into_id=into),
+        )
+        builder.button(
+            text=labels(locale)["buttons"]["back"], callback_data=CardBackButton(lead_id=lead.id)
+        )
         builder.adjust(1)
         await show_keyboard(query, builder.as_markup())
         await query.answer(render_alert("merge_confirm", locale, lead_id=lead.id, into_id=into))
 
     @router.callback_query(MergeInto.filter())
     async def merge(
-        query: CallbackQuery, callback_data: MergeInto, session: AsyncSession, staff: Staff,
-        locale: str, clock: Clock,
-    ) -> None:  # fmt: skip
-        result = await merge_leads(session, callback_data.lead_id, callback_data.into_id, staff,
-                                   clock.now())  # fmt: skip
+        query: CallbackQuery,
+        callback_data: MergeInto,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+    ) -> None:
+        result = await merge_leads(
+            session, callback_data.lead_id, callback_data.into_id, staff, clock.now()
+        )
         if not result.ok:
             await refuse(query, result, locale)
             return
-        await query.answer(render_alert("merged", locale, lead_id=callback_data.lead_id,
-                                        into_id=callback_data.into_id))  # fmt: skip
+        await query.answer(
+            render_alert(
+                "merged", locale, lead_id=callback_data.lead_id, into_id=callback_data.into_id
+            )
+        )
 
     @router.message(Command("merge"))
     async def merge_command(
-        message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-        locale: str, clock: Clock,
-    ) -> None:  # fmt: skip
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+    ) -> None:
         numbers = [part.lstrip("#№") for part in (command.args or "").split()]
         if len(numbers) != 2 or not all(n.isdigit() and len(n) < 10 for n in numbers):
             await message.answer(render("merge_usage.html.j2", locale))

@@ -23,9 +23,14 @@ def missed_calls_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action.in_(buttons)))
     async def returned(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, clock: Clock, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
         now = clock.now()
         reached = callback_data.action is CardAction.CALLED_BACK
         lead_id = callback_data.lead_id

@@ -28,8 +28,14 @@ async def _history_page(
 ) -> tuple[str, int, int]:
     lines, pages = await lead_history(session, lead_id, page)
     page = min(page, pages - 1)
-    text = render("history.html.j2", locale, lead_id=lead_id, page=page, pages=pages,
-                  lines=shown_history(lines, config, locale))  # fmt: skip
+    text = render(
+        "history.html.j2",
+        locale,
+        lead_id=lead_id,
+        page=page,
+        pages=pages,
+        lines=shown_history(lines, config, locale),
+    )
     return text, page, pages
 
 
@@ -38,9 +44,13 @@ def notes_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.NOTE))
     async def ask_note(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, state: FSMContext,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        state: FSMContext,
+    ) -> None:
         allowed = await may_annotate(session, callback_data.lead_id, staff)
         if not allowed.ok:
             await refuse(query, allowed, locale)
@@ -53,9 +63,13 @@ def notes_router() -> Router:
 
     @router.message(NoteText.waiting, F.text, ~F.text.startswith("/"))
     async def save_note(
-        message: Message, session: AsyncSession, staff: Staff, locale: str, clock: Clock,
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
         state: FSMContext,
-    ) -> None:  # fmt: skip
+    ) -> None:
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
         result = await add_note(session, lead_id, staff, (message.text or "").strip(), clock.now())
@@ -66,9 +80,13 @@ def notes_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.HISTORY))
     async def show_history(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+    ) -> None:
         allowed = await may_annotate(session, callback_data.lead_id, staff)
         if not allowed.ok:
             await refuse(query, allowed, locale)
@@ -76,14 +94,19 @@ def notes_router() -> Router:
         text, page, pages = await _history_page(session, callback_data.lead_id, 0, config, locale)
         await query.answer()
         if card := card_message(query):
-            await card.answer(text, reply_markup=history_keyboard(callback_data.lead_id, page,
-                                                                  pages))  # fmt: skip
+            await card.answer(
+                text, reply_markup=history_keyboard(callback_data.lead_id, page, pages)
+            )
 
     @router.callback_query(HistoryPage.filter())
     async def turn_page(
-        query: CallbackQuery, callback_data: HistoryPage, session: AsyncSession,
-        staff: Staff, locale: str, config: AppConfig,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: HistoryPage,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+    ) -> None:
         allowed = await may_annotate(session, callback_data.lead_id, staff)
         if not allowed.ok:
             await refuse(query, allowed, locale)
@@ -94,7 +117,8 @@ def notes_router() -> Router:
         await query.answer()
         message = card_message(query)
         if message is not None and message.html_text != text:
-            await message.edit_text(text, reply_markup=history_keyboard(callback_data.lead_id,
-                                                                        page, pages))  # fmt: skip
+            await message.edit_text(
+                text, reply_markup=history_keyboard(callback_data.lead_id, page, pages)
+            )
 
     return router

@@ -65,14 +65,21 @@ class Dialogue:
 
     def typed_answers(self) -> Answers:
         by_name = {field.field: field for field in self.fields}
-        return {name: _stored(by_name[name], raw) for name, raw in self.answers.items()
-                if name in by_name}  # fmt: skip
+        return {
+            name: _stored(by_name[name], raw)
+            for name, raw in self.answers.items()
+            if name in by_name
+        }
 
 
 async def _ask(
-    bot: Bot, chat_id: int, state: FSMContext, session: AsyncSession, config: AppConfig,
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    session: AsyncSession,
+    config: AppConfig,
     locale: str,
-) -> Dialogue | None:  # fmt: skip
+) -> Dialogue | None:
     """Send the question of the current step (None when every step is answered)."""
     data = await state.get_data()
     dialogue = Dialogue(data, config)
@@ -88,14 +95,23 @@ async def _ask(
     names = {f.field: f.label(locale) for f in config.deal_fields}
     sent = await bot.send_message(
         chat_id,
-        render("qualify_step.html.j2", locale, lead_id=dialogue.lead_id,
-               action=dialogue.action.value, step=dialogue.index + 1, steps=len(dialogue.fields),
-               field=field, label=field.label(locale),
-               value=shown_value(field, value) if has_value else None,
-               missing=[names[name] for name in dialogue.missing if name in names]
-               if dialogue.index == 0 else [], currency=config.currency),
+        render(
+            "qualify_step.html.j2",
+            locale,
+            lead_id=dialogue.lead_id,
+            action=dialogue.action.value,
+            step=dialogue.index + 1,
+            steps=len(dialogue.fields),
+            field=field,
+            label=field.label(locale),
+            value=shown_value(field, value) if has_value else None,
+            missing=[names[name] for name in dialogue.missing if name in names]
+            if dialogue.index == 0
+            else [],
+            currency=config.currency,
+        ),
         reply_markup=step_keyboard(dialogue.lead_id, dialogue.index, field, has_value, locale),
-    )  # fmt: skip
+    )
     await state.update_data(prompt_id=sent.message_id)
     return None
 
@@ -105,14 +121,21 @@ async def _retire_prompt(bot: Bot, chat_id: int, prompt_id: int | None) -> None:
     if prompt_id is None:
         return
     with unchanged_or_gone():  # already gone or unchanged: nothing to retire
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=prompt_id,
-                                            reply_markup=None)  # fmt: skip
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=prompt_id, reply_markup=None
+        )
 
 
 async def _advance(
-    bot: Bot, chat_id: int, state: FSMContext, session: AsyncSession, staff: Staff,
-    config: AppConfig, clock: Clock, locale: str,
-) -> ActionResult | None:  # fmt: skip
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    session: AsyncSession,
+    staff: Staff,
+    config: AppConfig,
+    clock: Clock,
+    locale: str,
+) -> ActionResult | None:
     """Ask the next question, or finish: save (Qualify) or close the deal (Convert)."""
     finished = await _ask(bot, chat_id, state, session, config, locale)
     if finished is None:
@@ -120,23 +143,31 @@ async def _advance(
     await state.clear()
     answers = finished.typed_answers()
     if finished.action is Action.CONVERT:
-        result = await convert_lead(session, finished.lead_id, staff, answers, clock.now(),
-                                    config)  # fmt: skip
+        result = await convert_lead(session, finished.lead_id, staff, answers, clock.now(), config)
         if result.ok and result.lead is not None:
             amount = result.lead.amount
-            await bot.send_message(chat_id, render(
-                "converted.html.j2", locale, lead_id=finished.lead_id, currency=config.currency,
-                amount=format_amount(amount) if amount is not None else None))  # fmt: skip
+            await bot.send_message(
+                chat_id,
+                render(
+                    "converted.html.j2",
+                    locale,
+                    lead_id=finished.lead_id,
+                    currency=config.currency,
+                    amount=format_amount(amount) if amount is not None else None,
+                ),
+            )
         return result
     if not answers:
-        await bot.send_message(chat_id, render("qualified.html.j2", locale,
-                                               lead_id=finished.lead_id, saved=[]))  # fmt: skip
+        await bot.send_message(
+            chat_id, render("qualified.html.j2", locale, lead_id=finished.lead_id, saved=[])
+        )
         return ActionResult(None)
     result = await qualify_lead(session, finished.lead_id, staff, answers, clock.now())
     if result.ok:
         saved = [field.label(locale) for field in finished.fields if field.field in answers]
-        await bot.send_message(chat_id, render("qualified.html.j2", locale,
-                                               lead_id=finished.lead_id, saved=saved))  # fmt: skip
+        await bot.send_message(
+            chat_id, render("qualified.html.j2", locale, lead_id=finished.lead_id, saved=saved)
+        )
     return result
 
 
@@ -145,12 +176,18 @@ def _missing_labels(result: ActionResult, config: AppConfig, locale: str) -> str
     return ", ".join(names.get(name, name) for name in result.missing)
 
 
-async def _tell_refusal(message: Message, result: ActionResult, config: AppConfig,
-                        locale: str) -> None:  # fmt: skip
+async def _tell_refusal(
+    message: Message, result: ActionResult, config: AppConfig, locale: str
+) -> None:
     if result.refusal is Refusal.MISSING_FIELDS:
-        await message.answer(render("refusal_missing_fields.html.j2", locale,
-                                    lead_id=result.lead.id if result.lead else None,
-                                    missing=_missing_labels(result, config, locale)))  # fmt: skip
+        await message.answer(
+            render(
+                "refusal_missing_fields.html.j2",
+                locale,
+                lead_id=result.lead.id if result.lead else None,
+                missing=_missing_labels(result, config, locale),
+            )
+        )
         return
     await refuse_in_chat(message, result, locale)
 
@@ -160,9 +197,16 @@ def qualify_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action.in_(set(STARTS))))
     async def start(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, state: FSMContext, bot: Bot, clock: Clock,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        state: FSMContext,
+        bot: Bot,
+        clock: Clock,
+    ) -> None:
         action = STARTS[callback_data.action]
         allowed = await check_allowed(session, callback_data.lead_id, staff, action)
         if not allowed.ok or allowed.lead is None or query.message is None:
@@ -170,11 +214,16 @@ def qualify_router() -> Router:
             return
         plan = dialogue_fields(allowed.lead, config, action is Action.CONVERT)
         await state.set_state(QualifyDialogue.answering)
-        await state.set_data({
-            "lead_id": callback_data.lead_id, "action": action.value, "index": 0, "answers": {},
-            "steps": [field.field for field in plan.fields],
-            "missing": [field.field for field in plan.missing],
-        })  # fmt: skip
+        await state.set_data(
+            {
+                "lead_id": callback_data.lead_id,
+                "action": action.value,
+                "index": 0,
+                "answers": {},
+                "steps": [field.field for field in plan.fields],
+                "missing": [field.field for field in plan.missing],
+            }
+        )
         await query.answer()
         chat_id = query.message.chat.id
         result = await _advance(bot, chat_id, state, session, staff, config, clock, locale)
@@ -183,9 +232,15 @@ def qualify_router() -> Router:
 
     @router.message(QualifyDialogue.answering, F.text, ~F.text.startswith("/"))
     async def answer(
-        message: Message, session: AsyncSession, staff: Staff, locale: str,
-        config: AppConfig, state: FSMContext, bot: Bot, clock: Clock,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        state: FSMContext,
+        bot: Bot,
+        clock: Clock,
+    ) -> None:
         dialogue = Dialogue(await state.get_data(), config)
         field = dialogue.field
         if field is None:  # the config lost the remaining fields: finish with what there is
@@ -194,8 +249,9 @@ def qualify_router() -> Router:
         try:
             value = read_answer(field, message.text or "", config.phone_region)
         except UnreadableAnswer:
-            await message.answer(render("qualify_unreadable.html.j2", locale, field=field,
-                                        label=field.label(locale)))  # fmt: skip
+            await message.answer(
+                render("qualify_unreadable.html.j2", locale, field=field, label=field.label(locale))
+            )
             return
         answers = {**dialogue.answers, field.field: str(value)}
         await state.update_data(answers=answers, index=dialogue.index + 1)
@@ -205,9 +261,16 @@ def qualify_router() -> Router:
 
     @router.callback_query(StepButton.filter())
     async def press(
-        query: CallbackQuery, callback_data: StepButton, session: AsyncSession, staff: Staff,
-        locale: str, config: AppConfig, state: FSMContext, bot: Bot, clock: Clock,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: StepButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        config: AppConfig,
+        state: FSMContext,
+        bot: Bot,
+        clock: Clock,
+    ) -> None:
         data = await state.get_data()
         asked = (data.get("lead_id"), data.get("index"))
         in_dialogue = await state.get_state() == QualifyDialogue.answering.state
@@ -222,8 +285,9 @@ def qualify_router() -> Router:
             return
         await state.update_data(index=callback_data.step + 1)
         await query.answer()
-        result = await _advance(bot, query.message.chat.id, state, session, staff, config, clock,
-                                locale)  # fmt: skip
+        result = await _advance(
+            bot, query.message.chat.id, state, session, staff, config, clock, locale
+        )
         if result is not None and not result.ok and isinstance(query.message, Message):
             await _tell_refusal(query.message, result, config, locale)
 

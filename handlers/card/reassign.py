@@ -24,30 +24,48 @@ def reassign_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.REASSIGN))
     async def pick_person(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
         locale: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         allowed = await check_allowed(session, callback_data.lead_id, staff, Action.REASSIGN)
         if not allowed.ok or allowed.lead is None:
             await refuse(query, allowed, locale)
             return
         people = await reassign_candidates(session, allowed.lead)
-        await show_keyboard(query, candidates_keyboard(allowed.lead.id, allowed.lead.version,
-                                                       people, locale))  # fmt: skip
+        await show_keyboard(
+            query, candidates_keyboard(allowed.lead.id, allowed.lead.version, people, locale)
+        )
         await query.answer(render_alert("reassign_pick", locale, lead_id=allowed.lead.id))
 
     @router.callback_query(ReassignTo.filter())
     async def give(
-        query: CallbackQuery, callback_data: ReassignTo, session: AsyncSession, staff: Staff,
-        locale: str, clock: Clock, config: AppConfig,
-    ) -> None:  # fmt: skip
-        result = await reassign_lead(session, callback_data.lead_id, staff,
-                                     callback_data.staff_id, callback_data.version,
-                                     clock.now(), config)  # fmt: skip
+        query: CallbackQuery,
+        callback_data: ReassignTo,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        config: AppConfig,
+    ) -> None:
+        result = await reassign_lead(
+            session,
+            callback_data.lead_id,
+            staff,
+            callback_data.staff_id,
+            callback_data.version,
+            clock.now(),
+            config,
+        )
         if not result.ok:
             await refuse(query, result, locale)
             return
-        await query.answer(render_alert("reassigned", locale, lead_id=callback_data.lead_id,
-                                        owner=result.owner_name))  # fmt: skip
+        await query.answer(
+            render_alert(
+                "reassigned", locale, lead_id=callback_data.lead_id, owner=result.owner_name
+            )
+        )
 
     return router

@@ -51,9 +51,13 @@ def reply_router() -> Router:
 
     @router.callback_query(LeadButton.filter(F.action == CardAction.REPLY))
     async def ask_answer(
-        query: CallbackQuery, callback_data: LeadButton, session: AsyncSession, staff: Staff,
-        locale: str, state: FSMContext,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        callback_data: LeadButton,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        state: FSMContext,
+    ) -> None:
         target = await reply_target(session, callback_data.lead_id, staff)
         if not target.result.ok or query.message is None:
             await refuse(query, target.result, locale)
@@ -61,32 +65,48 @@ def reply_router() -> Router:
         await state.set_state(ReplyText.waiting)
         await state.update_data(lead_id=callback_data.lead_id)
         await query.answer()
-        await query.message.answer(render("reply_ask.html.j2", locale,
-                                          lead_id=callback_data.lead_id))  # fmt: skip
+        await query.message.answer(
+            render("reply_ask.html.j2", locale, lead_id=callback_data.lead_id)
+        )
 
     @router.message(ReplyText.waiting, ANSWERS, ~F.text.startswith("/"))
     async def send_answer(
-        message: Message, session: AsyncSession, staff: Staff, locale: str, clock: Clock,
-        state: FSMContext, bot: Bot,
-    ) -> None:  # fmt: skip
+        message: Message,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        state: FSMContext,
+        bot: Bot,
+    ) -> None:
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
         await _answer_client(message, lead_id, session, staff, locale, clock, bot)
 
     @router.message(StateFilter(None), ANSWERS, ~F.text.startswith("/"), replied_lead)
     async def answer_by_replying(
-        message: Message, lead_id: int, session: AsyncSession, staff: Staff, locale: str,
-        clock: Clock, bot: Bot,
-    ) -> None:  # fmt: skip
+        message: Message,
+        lead_id: int,
+        session: AsyncSession,
+        staff: Staff,
+        locale: str,
+        clock: Clock,
+        bot: Bot,
+    ) -> None:
         await _answer_client(message, lead_id, session, staff, locale, clock, bot)
 
     return router
 
 
 async def _answer_client(
-    message: Message, lead_id: int, session: AsyncSession, staff: Staff, locale: str,
-    clock: Clock, bot: Bot,
-) -> None:  # fmt: skip
+    message: Message,
+    lead_id: int,
+    session: AsyncSession,
+    staff: Staff,
+    locale: str,
+    clock: Clock,
+    bot: Bot,
+) -> None:
     target = await reply_target(session, lead_id, staff)  # re-checked at the last step
     if not target.result.ok or target.chat_id is None:
         await refuse_in_chat(message, target.result, locale)

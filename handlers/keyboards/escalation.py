@@ -33,9 +33,13 @@ class EscalationButton(CallbackData, prefix="esc"):
 
 
 def escalation_keyboard(
-    lead_id: int, version: int, subject: AlertSubject, config: AppConfig, locale: str,
+    lead_id: int,
+    version: int,
+    subject: AlertSubject,
+    config: AppConfig,
+    locale: str,
     may_take_over: bool = True,
-) -> InlineKeyboardMarkup:  # fmt: skip
+) -> InlineKeyboardMarkup:
     """Reassign / Take over / Snooze; without Take over for a reader who works no leads (an
     admin), whose press would only be refused."""
     names = labels(locale)["buttons"]
@@ -46,8 +50,16 @@ def escalation_keyboard(
     snooze_label = names["snooze"].replace("15", str(minutes))
     choices = [(EscalationChoice.TAKE_OVER, names["take_over"])] if may_take_over else []
     for choice, label in [*choices, (EscalationChoice.SNOOZE, snooze_label)]:
-        builder.button(text=label, callback_data=EscalationButton(
-            choice=choice, lead_id=lead_id, version=version, kind=subject.kind,
-            level=subject.level, task_id=subject.task_id or 0))  # fmt: skip
+        builder.button(
+            text=label,
+            callback_data=EscalationButton(
+                choice=choice,
+                lead_id=lead_id,
+                version=version,
+                kind=subject.kind,
+                level=subject.level,
+                task_id=subject.task_id or 0,
+            ),
+        )
     builder.adjust(1)
     return builder.as_markup()

@@ -84,8 +84,9 @@ def call_back_times_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["callback_choices"]
     builder = InlineKeyboardBuilder()
     for choice in CallBackChoice:
-        builder.button(text=names[choice.value],
-                       callback_data=CallBackWhen(lead_id=lead_id, choice=choice))  # fmt: skip
+        builder.button(
+            text=names[choice.value], callback_data=CallBackWhen(lead_id=lead_id, choice=choice)
+        )
     _back(builder, lead_id, locale)
     builder.adjust(3, 1, 1)
     return builder.as_markup()
@@ -107,8 +108,10 @@ def history_keyboard(lead_id: int, page: int, pages: int) -> InlineKeyboardMarku
 def reply_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     """Under a client's message relayed to a manager: answer it."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=labels(locale)["buttons"]["reply"],
-                   callback_data=LeadButton(action=CardAction.REPLY, lead_id=lead_id))  # fmt: skip
+    builder.button(
+        text=labels(locale)["buttons"]["reply"],
+        callback_data=LeadButton(action=CardAction.REPLY, lead_id=lead_id),
+    )
     return builder.as_markup()
 
 
@@ -117,8 +120,9 @@ def missed_call_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["buttons"]
     builder = InlineKeyboardBuilder()
     for action in (CardAction.CALLED_BACK, CardAction.NO_ANSWER):
-        builder.button(text=names[action.value],
-                       callback_data=LeadButton(action=action, lead_id=lead_id))  # fmt: skip
+        builder.button(
+            text=names[action.value], callback_data=LeadButton(action=action, lead_id=lead_id)
+        )
     return builder.as_markup()
 
 
@@ -140,11 +144,13 @@ def candidates_keyboard(
         load = words["load"].format(n=person.open_leads)
         if person.capacity is not None:
             load += f"/{person.capacity}"
-        builder.button(text=cut(f"{duty} {person.name} · {load}", 60),
-                       callback_data=ReassignTo(lead_id=lead_id, staff_id=person.staff_id,
-                                                version=version))  # fmt: skip
-    builder.button(text=labels(locale)["buttons"]["back"],
-                   callback_data=CardBackButton(lead_id=lead_id))  # fmt: skip
+        builder.button(
+            text=cut(f"{duty} {person.name} · {load}", 60),
+            callback_data=ReassignTo(lead_id=lead_id, staff_id=person.staff_id, version=version),
+        )
+    builder.button(
+        text=labels(locale)["buttons"]["back"], callback_data=CardBackButton(lead_id=lead_id)
+    )
     builder.adjust(1)
     return builder.as_markup()
 

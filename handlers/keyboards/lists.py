@@ -30,8 +30,9 @@ class OpenLead(CallbackData, prefix="open"):
 def menu_keyboard(locale: str) -> ReplyKeyboardMarkup:
     names = labels(locale)["lists"]
     row = [KeyboardButton(text=names[kind.value]) for kind in LeadList]
-    return ReplyKeyboardMarkup(keyboard=[row[:2], row[2:]], resize_keyboard=True,
-                               is_persistent=True)  # fmt: skip
+    return ReplyKeyboardMarkup(
+        keyboard=[row[:2], row[2:]], resize_keyboard=True, is_persistent=True
+    )
 
 
 def _line_button(item: ListedLead, config: AppConfig, locale: str) -> str:
@@ -43,13 +44,18 @@ def _line_button(item: ListedLead, config: AppConfig, locale: str) -> str:
 
 
 def list_keyboard(
-    items: list[ListedLead], config: AppConfig, locale: str, kind: LeadList | None = None,
-    page: int = 0, pages: int = 1,
-) -> InlineKeyboardMarkup | None:  # fmt: skip
+    items: list[ListedLead],
+    config: AppConfig,
+    locale: str,
+    kind: LeadList | None = None,
+    page: int = 0,
+    pages: int = 1,
+) -> InlineKeyboardMarkup | None:
     builder = InlineKeyboardBuilder()
     for item in items:
-        builder.button(text=_line_button(item, config, locale),
-                       callback_data=OpenLead(lead_id=item.lead.id))  # fmt: skip
+        builder.button(
+            text=_line_button(item, config, locale), callback_data=OpenLead(lead_id=item.lead.id)
+        )
     sizes = [1] * len(items)
     if kind is not None and pages > 1:
         nav = [(page - 1, "◀"), (page, f"{page + 1}/{pages}"), (page + 1, "▶")]

@@ -61,23 +61,33 @@ def staff_page_keyboard(member: TeamMember, viewer_id: int, locale: str) -> Inli
     if roles:
         rows.append([(names[r.value], StaffRoleButton(staff_id=person, role=r)) for r in roles])
     if member.role == Role.MANAGER:
-        rows.append([
-            (names["skills"], StaffButton(action=StaffAction.SKILLS, staff_id=person)),
-            (names["capacity"], StaffButton(action=StaffAction.CAPACITY, staff_id=person)),
-        ])  # fmt: skip
+        rows.append(
+            [
+                (names["skills"], StaffButton(action=StaffAction.SKILLS, staff_id=person)),
+                (names["capacity"], StaffButton(action=StaffAction.CAPACITY, staff_id=person)),
+            ]
+        )
     if not own:
-        rows.append([(names["deactivate"],
-                      StaffButton(action=StaffAction.DEACTIVATE, staff_id=person))])  # fmt: skip
+        rows.append(
+            [(names["deactivate"], StaffButton(action=StaffAction.DEACTIVATE, staff_id=person))]
+        )
     rows.append([(names["all_staff"], StaffButton(action=StaffAction.LIST, staff_id=0))])
     return _keyboard(rows)
 
 
 def confirm_deactivate_keyboard(staff_id: int, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["staff_buttons"]
-    return _keyboard([
-        [(names["confirm_deactivate"], StaffButton(action=StaffAction.CONFIRM, staff_id=staff_id))],
-        [(names["back"], StaffButton(action=StaffAction.OPEN, staff_id=staff_id))],
-    ])  # fmt: skip
+    return _keyboard(
+        [
+            [
+                (
+                    names["confirm_deactivate"],
+                    StaffButton(action=StaffAction.CONFIRM, staff_id=staff_id),
+                )
+            ],
+            [(names["back"], StaffButton(action=StaffAction.OPEN, staff_id=staff_id))],
+        ]
+    )
 
 
 def all_staff_keyboard(locale: str) -> InlineKeyboardMarkup:

@@ -56,9 +56,7 @@ async def read_fields(
     return error_response(400, "JSON body must be an object")
 
 
-async def read_body(
-    request: web.Request, limit: int, types: tuple[str, ...]
-) -> Any | web.Response:
+async def read_body(request: web.Request, limit: int, types: tuple[str, ...]) -> Any | web.Response:
     """The body of one of `types`: a form's fields as a dict, JSON as it parses (an object,
     a list...); or the refusal to answer with (413 too large, 415 other type, 400
     unreadable)."""

@@ -118,9 +118,14 @@ def _form_hook(connector: str, parse: FormParser, probe: Callable[[Any], bool] |
         result = await _submit(request, connector, item)
         if isinstance(result, web.Response):
             return result
-        return web.json_response({"id": result.lead_id, "status": result.status.value,
-                                  "duplicate_of": result.duplicate_of,
-                                  "created": result.created})  # fmt: skip
+        return web.json_response(
+            {
+                "id": result.lead_id,
+                "status": result.status.value,
+                "duplicate_of": result.duplicate_of,
+                "created": result.created,
+            }
+        )
 
     return handle
 
@@ -144,8 +149,10 @@ async def vk_callback(request: web.Request) -> web.StreamResponse:
     if kind != "lead_forms_new" or (isinstance(event_id, str) and event_id in seen):
         return web.Response(text="ok")
     aliases = settings.connectors.vk
-    item = _parse("vk", lambda: vk_lead(body, aliases, settings.phone_region,
-                                        settings.connectors.raw_max_bytes))  # fmt: skip
+    item = _parse(
+        "vk",
+        lambda: vk_lead(body, aliases, settings.phone_region, settings.connectors.raw_max_bytes),
+    )
     if isinstance(item, web.Response):
         return item
     result = await _submit(request, "vk", item)
@@ -162,14 +169,19 @@ async def bitrix_lead_add(request: web.Request) -> web.StreamResponse:
         return _error(503, "HTTP intake is off: INTAKE_TOKEN is not set")
     if not same_secret(request.match_info["token"], settings.token):
         log.warning("Bitrix24-shaped request with a wrong token")
-        return _error(403, "wrong token in the webhook URL",
-                      error_description="wrong token in the webhook URL")  # fmt: skip
+        return _error(
+            403,
+            "wrong token in the webhook URL",
+            error_description="wrong token in the webhook URL",
+        )
     body = await read_fields(request, settings.max_body_bytes, INTAKE_TYPES)
     if isinstance(body, web.Response):
         return body
     payload = body if request.content_type == "application/json" else unflatten(body)
-    item = _parse("bitrix24", lambda: bitrix_lead(payload, settings.phone_region,
-                                                  settings.connectors.raw_max_bytes))  # fmt: skip
+    item = _parse(
+        "bitrix24",
+        lambda: bitrix_lead(payload, settings.phone_region, settings.connectors.raw_max_bytes),
+    )
     if isinstance(item, web.Response):
         return item
     result = await _submit(request, "bitrix24", item)
@@ -187,8 +199,7 @@ def _cf7(body: Mapping[str, Any], s: ConnectorSettings) -> LeadInput:
 
 
 def _elementor(body: Mapping[str, Any], s: ConnectorSettings) -> LeadInput:
-    return elementor_lead(body, s.connectors.elementor, s.phone_region,
-                          s.connectors.raw_max_bytes)  # fmt: skip
+    return elementor_lead(body, s.connectors.elementor, s.phone_region, s.connectors.raw_max_bytes)
 
 
 def add_connector_routes(app: web.Application, settings: Settings, config: AppConfig) -> None:

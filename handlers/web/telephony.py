@@ -57,8 +57,9 @@ async def _record(
     settings = request.app[CALL_SETTINGS]
     try:
         async with settings.sessions() as session:
-            return await record_calls(session, events, settings.clock.now(), settings.config,
-                                      settings.leads_chat_id)  # fmt: skip
+            return await record_calls(
+                session, events, settings.clock.now(), settings.config, settings.leads_chat_id
+            )
     except Exception:
         log.exception("calls could not be stored provider=%s", provider)
         return error_response(503, "the call could not be stored; try again")
@@ -136,8 +137,9 @@ async def zadarma_hook(request: web.Request) -> web.StreamResponse:
         log.warning("zadarma: bad or missing signature event=%s", fields.get("event", "")[:32])
         return error_response(403, "bad or missing Signature")
     config = settings.config
-    return await _record_hook(request, "zadarma",
-                              lambda: zadarma_event(fields, config.phone_region, config.zone))
+    return await _record_hook(
+        request, "zadarma", lambda: zadarma_event(fields, config.phone_region, config.zone)
+    )
 
 
 async def _mango_form(request: web.Request) -> dict[str, Any] | web.Response:
@@ -164,8 +166,9 @@ async def mango_summary(request: web.Request) -> web.Response:
     if isinstance(fields, web.Response):
         return fields
     region = request.app[CALL_SETTINGS].config.phone_region
-    return await _record_hook(request, "mango",
-                              lambda: mango_summary_event(mango_json(fields), region))
+    return await _record_hook(
+        request, "mango", lambda: mango_summary_event(mango_json(fields), region)
+    )
 
 
 async def mango_other(request: web.Request) -> web.Response:
@@ -174,18 +177,27 @@ async def mango_other(request: web.Request) -> web.Response:
 
 
 def add_call_routes(
-    app: web.Application, settings: Settings, config: AppConfig, sessions: SessionFactory,
-    clock: Clock, leads_chat_id: int | None,
-) -> None:  # fmt: skip
+    app: web.Application,
+    settings: Settings,
+    config: AppConfig,
+    sessions: SessionFactory,
+    clock: Clock,
+    leads_chat_id: int | None,
+) -> None:
     def secret(value: Any) -> str | None:
         return value.get_secret_value() if value is not None else None
 
     app[CALL_SETTINGS] = CallSettings(
-        token=secret(settings.intake_token), zadarma_secret=secret(settings.zadarma_api_secret),
-        mango_key=secret(settings.mango_api_key), mango_salt=secret(settings.mango_api_salt),
-        max_body_bytes=config.intake.max_body_bytes, config=config,
-        leads_chat_id=leads_chat_id, sessions=sessions, clock=clock,
-    )  # fmt: skip
+        token=secret(settings.intake_token),
+        zadarma_secret=secret(settings.zadarma_api_secret),
+        mango_key=secret(settings.mango_api_key),
+        mango_salt=secret(settings.mango_api_salt),
+        max_body_bytes=config.intake.max_body_bytes,
+        config=config,
+        leads_chat_id=leads_chat_id,
+        sessions=sessions,
+        clock=clock,
+    )
     app.router.add_post("/api/v1/calls", post_calls)
     app.router.add_route("GET", "/hooks/zadarma", zadarma_hook)
     app.router.add_route("POST", "/hooks/zadarma", zadarma_hook)

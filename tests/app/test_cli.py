@@ -28,8 +28,14 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _leadbot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LEADBOT, *args], cwd=tmp_path, env=_env(tmp_path, **env),
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [*LEADBOT, *args],
+        cwd=tmp_path,
+        env=_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,11 +55,23 @@ def test_run_without_a_usable_token_exits_2_with_one_line(
 def test_staff_are_added_listed_and_removed(tmp_path: Path) -> None:
     added = _leadbot(tmp_path, "staff", "add", "1001", "--role", "manager", "--name", "Анна")
     assert added.returncode == 0, added.stderr
-    _leadbot(tmp_path, "staff", "add", "1003", "--role", "supervisor", "--name", "Sveta",
-             "--extension", "101")  # fmt: skip
+    _leadbot(
+        tmp_path,
+        "staff",
+        "add",
+        "1003",
+        "--role",
+        "supervisor",
+        "--name",
+        "Sveta",
+        "--extension",
+        "101",
+    )
     listed = _leadbot(tmp_path, "staff", "list").stdout.splitlines()
-    assert listed == ["1001\tmanager\tactive\ton duty\t-\tАнна",
-                      "1003\tsupervisor\tactive\ton duty\text 101\tSveta"]  # fmt: skip
+    assert listed == [
+        "1001\tmanager\tactive\ton duty\t-\tАнна",
+        "1003\tsupervisor\tactive\ton duty\text 101\tSveta",
+    ]
     assert _leadbot(tmp_path, "staff", "remove", "1001").returncode == 0
     listed = _leadbot(tmp_path, "staff", "list").stdout
     assert "1001\tmanager\tinactive\toff duty\t-\tАнна" in listed
@@ -82,8 +100,10 @@ async def _post_lead(port: int) -> int:
     async with aiohttp.ClientSession() as http:
         for _ in range(300):  # the process is starting (imports, migrations): up to 30 s
             try:
-                async with http.post(f"http://127.0.0.1:{port}/api/v1/leads?token={INTAKE_TOKEN}",
-                                     data={"phone": "+79001234567"}) as response:  # fmt: skip
+                async with http.post(
+                    f"http://127.0.0.1:{port}/api/v1/leads?token={INTAKE_TOKEN}",
+                    data={"phone": "+79001234567"},
+                ) as response:
                     return response.status
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)
@@ -92,9 +112,13 @@ async def _post_lead(port: int) -> int:
 
 async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *LEADBOT, "run", cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        *LEADBOT,
+        "run",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 async def test_killed_process_delivers_the_card_after_restart(
@@ -102,14 +126,23 @@ async def test_killed_process_delivers_the_card_after_restart(
 ) -> None:
     """The lead is committed, then the process dies (kill -9) before Telegram took the card;
     the next start delivers it (on PostgreSQL, once the dead process's lease has lapsed)."""
-    assert _leadbot(tmp_path, "staff", "add", str(ANNA), "--role", "manager",
-                    "--name", "Anna").returncode == 0  # fmt: skip
+    assert (
+        _leadbot(
+            tmp_path, "staff", "add", str(ANNA), "--role", "manager", "--name", "Anna"
+        ).returncode
+        == 0
+    )
     config = tmp_path / "leadbot.toml"
     config.write_text('[telegram]\nclaim_lease = "1s"\nretry_base = "0.1s"\n')
     port = _free_port()
-    env = _env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=emulator.base_url,
-               HTTP_PORT=str(port), INTAKE_TOKEN=INTAKE_TOKEN,
-               LEADBOT_CONFIG=str(config))  # fmt: skip
+    env = _env(
+        tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE=emulator.base_url,
+        HTTP_PORT=str(port),
+        INTAKE_TOKEN=INTAKE_TOKEN,
+        LEADBOT_CONFIG=str(config),
+    )
     emulator.set_down(True)
     first = await _start(env, tmp_path)
     try:

@@ -40,8 +40,9 @@ async def _takes(emulator: TelegramEmulator, intake: Intake, who: int, **fields:
     await intake.post({"phone": "+79001234567", **fields})
     card = await phone.next_message(1, "#1")
     await phone.press(card, "lead:take")
-    await emulator.wait_for(lambda: any(d.startswith("lead:note") for _, d in
-                                        card_buttons(phone.now(card))))  # fmt: skip
+    await emulator.wait_for(
+        lambda: any(d.startswith("lead:note") for _, d in card_buttons(phone.now(card)))
+    )
     return card
 
 
@@ -64,9 +65,12 @@ async def _tasks(sessions: SessionFactory) -> list[Task]:
 
 @on_both_storages
 async def test_the_sweep_closes_a_dialogue_nobody_answered_and_a_late_text_is_not_its_answer(
-    emulator: TelegramEmulator, intake: Intake, app: Application, clock: ManualClock,
+    emulator: TelegramEmulator,
+    intake: Intake,
+    app: Application,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna = Phone(emulator, ANNA)
     card = await _takes(emulator, intake, ANNA)
     await anna.press(card, "lead:refuse")
@@ -93,9 +97,12 @@ async def test_the_sweep_closes_a_dialogue_nobody_answered_and_a_late_text_is_no
 
 @on_both_storages
 async def test_a_late_answer_is_told_the_dialogue_closed_and_schedules_nothing(
-    emulator: TelegramEmulator, intake: Intake, app: Application, clock: ManualClock,
+    emulator: TelegramEmulator,
+    intake: Intake,
+    app: Application,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna = Phone(emulator, ANNA)
     card = await _takes(emulator, intake, ANNA)
     await anna.press(card, "lead:callback")
@@ -114,9 +121,12 @@ async def test_a_late_answer_is_told_the_dialogue_closed_and_schedules_nothing(
 
 @on_both_storages
 async def test_a_dialogue_answered_in_time_goes_on_and_every_answer_restarts_the_wait(
-    emulator: TelegramEmulator, intake: Intake, app: Application, clock: ManualClock,
+    emulator: TelegramEmulator,
+    intake: Intake,
+    app: Application,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna = Phone(emulator, ANNA)
     card = await _takes(emulator, intake, ANNA)
     await anna.press_for_reply(card, "lead:qualify")
@@ -140,9 +150,12 @@ async def test_a_dialogue_answered_in_time_goes_on_and_every_answer_restarts_the
 
 @on_both_storages
 async def test_an_abandoned_step_loses_its_buttons_and_boris_is_told_in_russian(
-    emulator: TelegramEmulator, intake: Intake, app: Application, clock: ManualClock,
+    emulator: TelegramEmulator,
+    intake: Intake,
+    app: Application,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     boris = Phone(emulator, BORIS)
     card = await _takes(emulator, intake, BORIS, name="Иван", service="Кухня")
     amount_step = await boris.press_for_reply(card, "lead:convert")

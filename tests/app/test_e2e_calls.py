@@ -40,13 +40,24 @@ class Pbx:
     def __init__(self, http: aiohttp.ClientSession) -> None:
         self.http = http
 
-    async def call(self, call_id: str, status: str = "missed", direction: str = "in",
-                   at: str = "12:02", duration: int = 0) -> dict[str, Any]:  # fmt: skip
+    async def call(
+        self,
+        call_id: str,
+        status: str = "missed",
+        direction: str = "in",
+        at: str = "12:02",
+        duration: int = 0,
+    ) -> dict[str, Any]:
         client, office = "+79001234567", "+74950000000"
-        body = {"call_id": call_id, "direction": direction, "status": status,
-                "from": client if direction == "in" else office,
-                "to": office if direction == "in" else client,
-                "started_at": f"2026-01-05T{at}:00+03:00", "duration": duration}  # fmt: skip
+        body = {
+            "call_id": call_id,
+            "direction": direction,
+            "status": status,
+            "from": client if direction == "in" else office,
+            "to": office if direction == "in" else client,
+            "started_at": f"2026-01-05T{at}:00+03:00",
+            "duration": duration,
+        }
         headers = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
         async with self.http.post("/api/v1/calls", json=body, headers=headers) as response:
             assert response.status in (200, 201), await response.text()
@@ -82,9 +93,12 @@ def _texts(message: Any) -> list[str]:
 
 
 async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_back(
-    emulator: TelegramEmulator, app: Application, pbx: Pbx, sessions: SessionFactory,
+    emulator: TelegramEmulator,
+    app: Application,
+    pbx: Pbx,
+    sessions: SessionFactory,
     clock: ManualClock,
-) -> None:  # fmt: skip
+) -> None:
     anna, boris = await _started(emulator)
     await pbx.call("c-1")
     card = await anna.next_message(1, "Lead #1")
@@ -117,7 +131,8 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     await app.jobs.fire_due_alerts()
     retry = await anna.next_message(1, "🔁 Time to try the missed call again")
     assert retry.text.startswith(
-        "🔁 Time to try the missed call again: no answer 1 time so far (lead #1)")
+        "🔁 Time to try the missed call again: no answer 1 time so far (lead #1)"
+    )
     assert _texts(retry)[:2] == BUTTONS
     answer = await anna.press(card, "lead:called_back")
     assert answer["text"] == "☎️ Lead #1: the missed call is returned."
@@ -131,8 +146,14 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     stale = await anna.press_data(card, "lead:called_back:1")
     assert stale["text"] == "This button is out of date. Open the lead's card again."
     assert await _event_kinds(sessions) == [
-        "created", "call", "call", "taken", "missed_call_retry", "reminded",
-        "missed_call_done"]  # fmt: skip
+        "created",
+        "call",
+        "call",
+        "taken",
+        "missed_call_retry",
+        "reminded",
+        "missed_call_done",
+    ]
 
 
 async def test_an_answered_call_back_completes_the_task_and_the_card_says_so(
@@ -150,9 +171,12 @@ async def test_an_answered_call_back_completes_the_task_and_the_card_says_so(
 
 
 async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_back_ends_it(
-    emulator: TelegramEmulator, app: Application, pbx: Pbx, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    pbx: Pbx,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     """[sla] missed_call = 15m, 1h: counted from the call at 12:02, not from the sweep."""
     anna, boris = await _started(emulator)
     sveta = Phone(emulator, SVETA)
@@ -178,7 +202,10 @@ async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_
     escalation = await sveta.next_message(1, "Эскалация")
     assert "Пропущенный звонок не перезвонен 1 ч (лид #1)" in escalation.text
     assert [t for t, _ in card_buttons(escalation)] == [
-        "👥 Передать", "🙋 Забрать себе", "😴 Отложить на 15 мин"]  # fmt: skip
+        "👥 Передать",
+        "🙋 Забрать себе",
+        "😴 Отложить на 15 мин",
+    ]
     # Somebody rang the client back from the office phone: the task ends, the card says so
     result = await pbx.call("c-2", status="answered", direction="out", at="13:05", duration=60)
     assert result["task_completed"] is True
@@ -189,7 +216,10 @@ async def test_a_missed_call_not_returned_reminds_then_escalates_until_the_call_
     assert len(anna.messages()) + len(sveta.messages()) == alerts
     kinds = await _event_kinds(sessions)
     assert [k for k in kinds if k in ("reminded", "escalated", "missed_call_done")] == [
-        "reminded", "escalated", "missed_call_done"]  # fmt: skip
+        "reminded",
+        "escalated",
+        "missed_call_done",
+    ]
 
 
 async def test_a_missed_call_on_the_owners_lead_is_one_message_with_the_buttons(

@@ -38,8 +38,9 @@ async def test_a_client_message_becomes_a_lead_with_its_campaign_and_shared_phon
     kate = await _start(emulator, "vk_ads")
     keyboard = kate.last().reply_markup
     assert keyboard is not None and keyboard["keyboard"][0][0] == {
-        "text": "📱 Share my phone number", "request_contact": True
-    }  # fmt: skip
+        "text": "📱 Share my phone number",
+        "request_contact": True,
+    }
     received = await kate.write("I need a <b>sofa</b> 🛋", "Thank you")
     assert received.text.startswith("✅ Thank you! Your request has reached our managers")
     anna = Phone(emulator, ANNA)
@@ -57,8 +58,10 @@ async def test_a_client_message_becomes_a_lead_with_its_campaign_and_shared_phon
     assert lead.phone == "+79005554433"
     assert contact is not None and (contact.telegram_id, contact.phone) == (KATE, "+79005554433")
     assert [kind for kind, _ in await _events(sessions)] == [
-        "created", "repeat_request", "repeat_request"
-    ]  # fmt: skip
+        "created",
+        "repeat_request",
+        "repeat_request",
+    ]
 
 
 async def test_the_owner_answers_through_the_bot_and_a_blocked_client_is_recorded(

@@ -105,9 +105,11 @@ async def test_the_owner_gets_voice_and_documents_and_answers_by_replying_to_the
     assert photo.text == "the blue one"
     await anna.next_message(sent_before, "Sent to the client")
     async with sessions() as session:
-        replies = (await session.scalars(
-            select(LeadEvent.data).where(LeadEvent.kind == "replied").order_by(LeadEvent.id)
-        )).all()  # fmt: skip
+        replies = (
+            await session.scalars(
+                select(LeadEvent.data).where(LeadEvent.kind == "replied").order_by(LeadEvent.id)
+            )
+        ).all()
     assert [r["text"] for r in replies] == ["Got it, <b>20%</b> off", "📷 photo: the blue one"]
 
 

@@ -59,9 +59,12 @@ async def _text_rows(app: Application) -> int:
 
 
 async def _leads_for_the_week(
-    emulator: TelegramEmulator, app: Application, intake: Intake, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    staff: dict[str, Staff],
     clock: ManualClock,
-) -> tuple[BotMessage, BotMessage, BotMessage]:  # fmt: skip
+) -> tuple[BotMessage, BotMessage, BotMessage]:
     """Lead 1 nobody takes; Anna takes lead 2 and promises a call-back; Boris works lead 3.
     Anna's cards of the three."""
     anna = Phone(emulator, ANNA)
@@ -72,8 +75,9 @@ async def _leads_for_the_week(
     await emulator.wait_for(lambda: len(_texts(anna, "Lead #")) == 3)
     async with app.sessions() as session:
         await take_lead(session, 2, staff["anna"], clock.now())
-        await schedule_call_back(session, 2, staff["anna"], clock.now() + timedelta(days=1),
-                                clock.now())  # fmt: skip
+        await schedule_call_back(
+            session, 2, staff["anna"], clock.now() + timedelta(days=1), clock.now()
+        )
         await take_lead(session, 3, staff["boris"], clock.now())
     first, second, third = (_texts(anna, f"Lead #{n} ")[0] for n in (1, 2, 3))
     await anna.until(second, "📞 Call back: 06.01")
@@ -81,9 +85,12 @@ async def _leads_for_the_week(
 
 
 async def test_past_nine_stale_leads_close_owners_hear_once_and_supervisors_get_the_digest(
-    emulator: TelegramEmulator, app: Application, intake: Intake, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    staff: dict[str, Staff],
     clock: ManualClock,
-) -> None:  # fmt: skip
+) -> None:
     anna, boris, sveta = Phone(emulator, ANNA), Phone(emulator, BORIS), Phone(emulator, SVETA)
     first, second, third = await _leads_for_the_week(emulator, app, intake, staff, clock)
 
@@ -134,9 +141,12 @@ async def test_past_nine_stale_leads_close_owners_hear_once_and_supervisors_get_
 
 
 async def test_a_supervisor_reopens_a_stale_lead_from_its_card(
-    emulator: TelegramEmulator, app: Application, intake: Intake, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    staff: dict[str, Staff],
     clock: ManualClock,
-) -> None:  # fmt: skip
+) -> None:
     anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
     _first, second, _third = await _leads_for_the_week(emulator, app, intake, staff, clock)
     clock.set(TUESDAY_0901)

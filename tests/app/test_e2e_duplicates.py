@@ -46,12 +46,17 @@ async def test_a_mistyped_phone_with_the_same_name_is_flagged_and_a_supervisor_m
     async with sessions() as session:
         loser, survivor = await session.get(Lead, 2), await session.get(Lead, 1)
         assert loser is not None and survivor is not None
-        kinds = (await session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == 1)
-                                       .order_by(LeadEvent.id))).all()  # fmt: skip
+        kinds = (
+            await session.scalars(
+                select(LeadEvent.kind).where(LeadEvent.lead_id == 1).order_by(LeadEvent.id)
+            )
+        ).all()
         contact = await session.get(Contact, loser.contact_id)
     assert (loser.status, loser.merged_into_id, loser.close_reason) == (
-        LeadStatus.JUNK, 1, "duplicate"
-    )  # fmt: skip
+        LeadStatus.JUNK,
+        1,
+        "duplicate",
+    )
     assert kinds == ["created", "created", "merged"]  # lead 2's history moved to lead 1
     assert loser.contact_id == survivor.contact_id and contact is not None
     assert contact.merged_into_id is None
@@ -68,9 +73,11 @@ async def test_merge_command_refuses_managers_bad_numbers_and_a_second_merge(
     assert refused.text == "Only a supervisor can do this."
     usage = await sveta.write("/merge 2", "/merge 12 34")
     assert usage.text.startswith("Чтобы объединить два лида")
-    for bad, said in (("/merge 2 2", "Кнопка устарела. Откройте карточку лида заново."),
-                      ("/merge 2 999", "Такого лида нет."),
-                      ("/merge x y", "Чтобы объединить два лида")):  # fmt: skip
+    for bad, said in (
+        ("/merge 2 2", "Кнопка устарела. Откройте карточку лида заново."),
+        ("/merge 2 999", "Такого лида нет."),
+        ("/merge x y", "Чтобы объединить два лида"),
+    ):
         answer = await sveta.write(bad, said[:10])
         assert answer.text.startswith(said), bad
     done = await sveta.write("/merge #2 #1", "🔗")

@@ -32,8 +32,15 @@ from tests.harness import (
 # every dialogue here runs with its state in memory and in Redis
 pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 
-WORKING = ["📞 Call back", "📝 Qualify", "✅ Convert", "🚫 Refuse", "🗑 Junk", "✏️ Note",
-           "📜 History"]  # fmt: skip
+WORKING = [
+    "📞 Call back",
+    "📝 Qualify",
+    "✅ Convert",
+    "🚫 Refuse",
+    "🗑 Junk",
+    "✏️ Note",
+    "📜 History",
+]
 
 
 async def _anna_takes(emulator: TelegramEmulator, intake: Intake, **fields: str) -> BotMessage:
@@ -75,15 +82,24 @@ async def test_quick_call_back_puts_the_lead_in_call_back_and_done_brings_it_bac
     picker = await anna.press(card, "lead:callback")
     assert picker["text"] == "When should we call the client of lead #1?"
     assert [t for t, _ in card_buttons(anna.now(card))] == [
-        "+30 min", "+2 h", "Tomorrow morning", "✍️ Another time…", "« Back"
-    ]  # fmt: skip
+        "+30 min",
+        "+2 h",
+        "Tomorrow morning",
+        "✍️ Another time…",
+        "« Back",
+    ]
     answer = await anna.press(card, "when:1:2h")
     assert answer["text"] == "Call back lead #1 at 05.01 14:00."
     shown = await anna.until(card, "📞 Call back: 05.01 14:00")
     assert "📞 Call back — yours" in shown.text
     assert [t for t, _ in card_buttons(shown)] == [
-        "✔️ Done", "🕒 Reschedule", "🚫 Refuse", "🗑 Junk", "✏️ Note", "📜 History"
-    ]  # fmt: skip
+        "✔️ Done",
+        "🕒 Reschedule",
+        "🚫 Refuse",
+        "🗑 Junk",
+        "✏️ Note",
+        "📜 History",
+    ]
     [task] = await _open_tasks(sessions)
     assert task.due_at == task.created_at + timedelta(hours=2)
 
@@ -101,14 +117,21 @@ async def test_quick_call_back_puts_the_lead_in_call_back_and_done_brings_it_bac
     assert await _open_tasks(sessions) == []
     assert (await _lead(sessions)).status == LeadStatus.IN_WORK
     assert await _event_kinds(sessions) == [
-        "created", "taken", "callback_scheduled", "callback_scheduled", "callback_done"
-    ]  # fmt: skip
+        "created",
+        "taken",
+        "callback_scheduled",
+        "callback_scheduled",
+        "callback_done",
+    ]
 
 
 async def test_tomorrow_morning_is_when_the_team_opens(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     redis_url: str | None,
-) -> None:  # fmt: skip
+) -> None:
     config = fast_config(working_hours={"opens": "10:30", "closes": "19:00"})
     async with (
         running_app(emulator, database_url, clock, config, redis_url=redis_url) as app,
@@ -165,9 +188,13 @@ async def test_refuse_with_a_reason_closes_the_lead_and_other_asks_for_words(
     picker = await anna.press(card, "lead:refuse")
     assert picker["text"] == "Why did the client of lead #1 say no?"
     assert [t for t, _ in card_buttons(anna.now(card))] == [
-        "Price", "Timing", "Chose a competitor", "No answer after several attempts", "Other",
+        "Price",
+        "Timing",
+        "Chose a competitor",
+        "No answer after several attempts",
+        "Other",
         "« Back",
-    ]  # fmt: skip
+    ]
     ask = await anna.press_for_reply(card, "why:refuse:1:other")
     assert "Say in a few words what it is" in ask.text
     closed = await anna.write("Moved to <Canada> 🇨🇦")
@@ -221,8 +248,10 @@ async def test_qualify_walks_the_fields_prefilled_and_saves_what_changed(
     assert "Kitchen renovation" in shown.text and "🟡 In work — yours" in shown.text
     lead = await _lead(sessions)
     assert (lead.name, lead.service, lead.status) == (
-        "Ivan <b>Petrov</b> 😀", "Kitchen renovation", LeadStatus.IN_WORK
-    )  # fmt: skip
+        "Ivan <b>Petrov</b> 😀",
+        "Kitchen renovation",
+        LeadStatus.IN_WORK,
+    )
     async with sessions() as session:
         event = await session.scalar(select(LeadEvent).where(LeadEvent.kind == "qualified"))
         contact = await session.get(Contact, lead.contact_id)
@@ -251,8 +280,10 @@ async def test_convert_asks_only_for_what_is_missing_and_records_the_amount(
     assert card_buttons(shown) == []
     lead = await _lead(sessions)
     assert (lead.status, lead.amount, lead.service) == (
-        LeadStatus.CONVERTED, Decimal("150000.50"), "Kitchen"
-    )  # fmt: skip
+        LeadStatus.CONVERTED,
+        Decimal("150000.50"),
+        "Kitchen",
+    )
     assert lead.closed_at is not None
     assert (await _event_kinds(sessions))[-1] == "convert"
 
@@ -309,9 +340,17 @@ async def test_someone_elses_lead_and_stale_buttons_get_an_alert_and_change_noth
     boris_card = await boris.next_message(1, "Лид #")
     await boris.until(boris_card, "взял(а) Anna")
     # Boris's client sends what Anna's buttons send: every one is refused, naming the owner
-    for data in ("lead:callback:1", "lead:refuse:1", "lead:qualify:1", "lead:convert:1",
-                 "lead:note:1", "lead:history:1", "when:1:2h", "why:refuse:1:price",
-                 "hist:1:0"):  # fmt: skip
+    for data in (
+        "lead:callback:1",
+        "lead:refuse:1",
+        "lead:qualify:1",
+        "lead:convert:1",
+        "lead:note:1",
+        "lead:history:1",
+        "when:1:2h",
+        "why:refuse:1:price",
+        "hist:1:0",
+    ):
         answer = await boris.press_data(boris_card, data)
         assert (answer["text"], answer["show_alert"]) == ("Этот лид ведёт Anna, не вы.", True)
     anna = Phone(emulator, ANNA)

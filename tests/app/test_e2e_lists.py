@@ -69,8 +69,9 @@ async def test_lists_from_the_menu_show_my_new_todays_and_overdue_leads(
     assert menu.text.startswith("📋 Lead lists are in the menu under the input field")
     assert menu.reply_markup is not None
     assert [[b["text"] for b in row] for row in menu.reply_markup["keyboard"]] == [
-        ["📋 My leads", "🆕 New"], ["📞 Today", "⏰ Overdue"]
-    ]  # fmt: skip
+        ["📋 My leads", "🆕 New"],
+        ["📞 Today", "⏰ Overdue"],
+    ]
 
     await _leads(intake, "Ivan", "Olga <script>", "Petr")
     await emulator.wait_for(lambda: len([m for m in anna.messages() if "Lead #" in m.text]) == 3)
@@ -192,8 +193,9 @@ async def test_two_reassigns_from_the_same_picker_one_wins_with_one_event(
     assert answers[0] == "Кнопка устарела. Откройте карточку лида заново."
     assert answers[1].startswith("Лид #1 теперь ведёт")
     async with sessions() as session:
-        events = (await session.scalars(select(LeadEvent).where(
-            LeadEvent.kind == "reassigned"))).all()  # fmt: skip
+        events = (
+            await session.scalars(select(LeadEvent).where(LeadEvent.kind == "reassigned"))
+        ).all()
         lead = await session.get(Lead, 1)
     assert len(events) == 1 and lead is not None and lead.owner_id == events[0].data["to"]
 
@@ -236,8 +238,15 @@ async def test_each_role_gets_its_command_menu_in_its_language(
 
     assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "duty", "cancel"]
     assert menu(f"chat_id={SVETA},type=chat") == [
-        "leads", "find", "overdue", "team", "digest", "merge", "duty", "cancel"
-    ]  # fmt: skip
+        "leads",
+        "find",
+        "overdue",
+        "team",
+        "digest",
+        "merge",
+        "duty",
+        "cancel",
+    ]
     assert menu("type=default") == menu("type=default", "en") == ["start"]
     described = emulator.state.commands[(f"chat_id={SVETA},type=chat", "")]
     assert described[0]["description"] == "Списки лидов: мои, новые, перезвоны, просроченные"

@@ -28,7 +28,7 @@ from tests.harness import (
     button_data,
     card_buttons,
     running_app,
-)  # fmt: skip
+)
 
 CARD = re.compile(r"^(Lead|Лид) #\d+")
 
@@ -56,9 +56,14 @@ async def test_form_lead_reaches_every_on_duty_manager_as_a_card(
 ) -> None:
     await _staff_open_the_bot(emulator)
     status, body = await intake.post(
-        {"name": "Ivan Petrov", "phone": "8 (900) 123-45-67", "message": "Need a quote",
-         "source": "web_form", "utm_source": "yandex"}
-    )  # fmt: skip
+        {
+            "name": "Ivan Petrov",
+            "phone": "8 (900) 123-45-67",
+            "message": "Need a quote",
+            "source": "web_form",
+            "utm_source": "yandex",
+        }
+    )
     assert (status, body) == (201, {"id": 1, "status": "new", "duplicate_of": None})
     anna_card, boris_card = await _cards(emulator, ANNA, BORIS)
     # Anna's Telegram is in English, Boris's in Russian: each reads the card in their language
@@ -90,8 +95,14 @@ async def test_first_take_wins_and_every_other_card_says_who_took_it(
     anna_now = emulator.message(ANNA, anna_card.message_id)
     # the owner's copy now offers the next steps of the work
     assert [t for t, _ in card_buttons(anna_now)] == [
-        "📞 Call back", "📝 Qualify", "✅ Convert", "🚫 Refuse", "🗑 Junk", "✏️ Note", "📜 History"
-    ]  # fmt: skip
+        "📞 Call back",
+        "📝 Qualify",
+        "✅ Convert",
+        "🚫 Refuse",
+        "🗑 Junk",
+        "✏️ Note",
+        "📜 History",
+    ]
 
     # Boris presses the Take he still had on screen a moment ago: an alert, nothing changes
     late = emulator.press_button(BORIS, BORIS, boris_card.message_id, take)
@@ -101,8 +112,9 @@ async def test_first_take_wins_and_every_other_card_says_who_took_it(
     async with sessions() as session:
         cards = (await session.scalars(select(LeadCard).order_by(LeadCard.chat_id))).all()
     assert [(c.chat_id, c.message_id) for c in cards] == [
-        (ANNA, anna_card.message_id), (BORIS, boris_card.message_id)
-    ]  # fmt: skip
+        (ANNA, anna_card.message_id),
+        (BORIS, boris_card.message_id),
+    ]
 
 
 async def test_ten_simultaneous_takes_give_one_owner(
@@ -129,13 +141,19 @@ async def test_junk_with_a_reason_closes_the_lead_on_every_card(
     await intake.post({"phone": "+79001234567", "message": "buy cheap followers"})
     anna_card, boris_card = await _cards(emulator, ANNA, BORIS)
 
-    picker = emulator.press_button(ANNA, ANNA, anna_card.message_id,
-                                   button_data(anna_card, "lead:junk"))  # fmt: skip
+    picker = emulator.press_button(
+        ANNA, ANNA, anna_card.message_id, button_data(anna_card, "lead:junk")
+    )
     await emulator.wait_for(lambda: emulator.callback_answer(picker) is not None)
     reasons = card_buttons(emulator.message(ANNA, anna_card.message_id))
     assert [t for t, _ in reasons] == [
-        "Spam", "Wrong number", "Service we do not offer", "Duplicate", "Other", "« Back"
-    ]  # fmt: skip
+        "Spam",
+        "Wrong number",
+        "Service we do not offer",
+        "Duplicate",
+        "Other",
+        "« Back",
+    ]
 
     spam = button_data(emulator.message(ANNA, anna_card.message_id), "why:junk:1:spam")
     done = emulator.press_button(ANNA, ANNA, anna_card.message_id, spam)
@@ -160,8 +178,7 @@ async def test_junk_as_service_we_do_not_offer_asks_which_service(
 ) -> None:
     await intake.post({"phone": "+79001234567", "message": "do you cater weddings?"})
     [boris_card] = await _cards(emulator, BORIS)
-    emulator.press_button(BORIS, BORIS, boris_card.message_id,
-                          button_data(boris_card, "lead:junk"))  # fmt: skip
+    emulator.press_button(BORIS, BORIS, boris_card.message_id, button_data(boris_card, "lead:junk"))
     no_service = "why:junk:1:no_service"
     await emulator.wait_for(
         lambda: no_service in str(emulator.message(BORIS, boris_card.message_id).reply_markup)
@@ -207,9 +224,13 @@ async def test_hostile_text_reaches_telegram_as_valid_html(
     # the emulator rejects unparseable HTML and texts over 4096, as Telegram does
     hostile_name = "<script>alert('x')</script> & <b>Ivan" + "😀" * 2000
     status, _ = await intake.post(
-        {"name": hostile_name, "message": "a & b < c > d </i>" * 300, "email": "x@y.ru",
-         "service": "<a href='javascript:alert(1)'>x</a>"}
-    )  # fmt: skip
+        {
+            "name": hostile_name,
+            "message": "a & b < c > d </i>" * 300,
+            "email": "x@y.ru",
+            "service": "<a href='javascript:alert(1)'>x</a>",
+        }
+    )
     assert status == 201
     [card] = await _cards(emulator, ANNA)
     assert "<script>alert('x')</script> & <b>Ivan😀" in card.text  # shown as text, not markup
@@ -223,8 +244,9 @@ async def test_client_writing_again_joins_the_open_lead_and_its_owner_hears(
 ) -> None:
     await intake.post({"phone": "+79001234567", "message": "first"})
     [anna_card] = await _cards(emulator, ANNA)
-    query = emulator.press_button(ANNA, ANNA, anna_card.message_id,
-                                  button_data(anna_card, "lead:take"))  # fmt: skip
+    query = emulator.press_button(
+        ANNA, ANNA, anna_card.message_id, button_data(anna_card, "lead:take")
+    )
     await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
     status, body = await intake.post({"phone": "+7 900 123 4567", "message": "are you there?"})
     assert (status, body) == (200, {"id": 1, "status": "in_work", "duplicate_of": 1})
@@ -255,8 +277,9 @@ async def test_team_chat_card_is_taken_from_the_group(
             await Intake(app, http).post({"phone": "+79001234567"})
         [card] = await _cards(emulator, TEAM_CHAT)
         assert emulator.chat_messages(ANNA) == []
-        query = emulator.press_button(BORIS, TEAM_CHAT, card.message_id,
-                                      button_data(card, "lead:take"))  # fmt: skip
+        query = emulator.press_button(
+            BORIS, TEAM_CHAT, card.message_id, button_data(card, "lead:take")
+        )
         await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
         await emulator.wait_for(
             lambda: "взял(а) Boris" in emulator.message(TEAM_CHAT, card.message_id).text
@@ -273,9 +296,13 @@ async def test_blocked_manager_is_given_up_on_and_the_lead_records_it(
 
     async def failed() -> list[OutboxMessage]:
         async with sessions() as session:
-            return list((await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.state == OutboxState.FAILED)
-            )).all())  # fmt: skip
+            return list(
+                (
+                    await session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.state == OutboxState.FAILED)
+                    )
+                ).all()
+            )
 
     for _ in range(200):
         if await failed():
@@ -297,9 +324,17 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     hook = f"http://127.0.0.1:{port}/telegram/updates"
-    async with running_app(emulator, database_url, clock, http_port=port,
-                           telegram_webhook_url=hook, telegram_webhook_secret="hook-Secret_1"
-                           ) as app, aiohttp.ClientSession() as http:  # fmt: skip
+    async with (
+        running_app(
+            emulator,
+            database_url,
+            clock,
+            http_port=port,
+            telegram_webhook_url=hook,
+            telegram_webhook_secret="hook-Secret_1",
+        ) as app,
+        aiohttp.ClientSession() as http,
+    ):
         await emulator.wait_for(lambda: emulator.calls("setWebhook"))
         assert emulator.calls("setWebhook")[0].params["secret_token"] == "hook-Secret_1"
         assert not emulator.calls("getUpdates")  # no polling beside the webhook
@@ -307,9 +342,15 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         anna_card, _ = await _cards(emulator, ANNA, BORIS)
         take = button_data(anna_card, "lead:take")
 
-        forged = {"update_id": 999, "callback_query": {
-            "id": "forged-1", "chat_instance": "1", "data": take,
-            "from": {"id": ANNA, "is_bot": False, "first_name": "Anna"}}}  # fmt: skip
+        forged = {
+            "update_id": 999,
+            "callback_query": {
+                "id": "forged-1",
+                "chat_instance": "1",
+                "data": take,
+                "from": {"id": ANNA, "is_bot": False, "first_name": "Anna"},
+            },
+        }
         async with http.post(hook, json=forged) as response:
             assert response.status == 401  # what a stranger posting to the URL gets
         async with app.sessions() as session:

@@ -62,9 +62,12 @@ async def _escalated_new_lead(
 
 
 async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixes(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     await _start_staff(emulator)
     await intake.post({"phone": "+79001234567", "name": "Ivan"})
     anna, boris, sveta = Phone(emulator, ANNA), Phone(emulator, BORIS), Phone(emulator, SVETA)
@@ -80,22 +83,25 @@ async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixe
     escalation = await sveta.next_message(1, "Эскалация")
     assert "Лид #1 не взят в работу уже 30 мин" in escalation.text
     buttons = card_buttons(escalation)
-    assert [t for t, _ in buttons] == ["👥 Передать", "🙋 Забрать себе",
-                                       "😴 Отложить на 15 мин"]  # fmt: skip
+    assert [t for t, _ in buttons] == ["👥 Передать", "🙋 Забрать себе", "😴 Отложить на 15 мин"]
     assert buttons[0][1] == "lead:reassign:1"
     await _sweep(app, clock, timedelta(hours=5))  # each step once
     assert len([m for m in sveta.messages() if "Эскалация" in (m.text or "")]) == 1
     async with sessions() as session:
         alerted = LeadEvent.kind.in_(["reminded", "escalated"])
-        kinds = (await session.scalars(
-            select(LeadEvent.kind).where(alerted).order_by(LeadEvent.id))).all()  # fmt: skip
+        kinds = (
+            await session.scalars(select(LeadEvent.kind).where(alerted).order_by(LeadEvent.id))
+        ).all()
     assert list(kinds) == ["reminded", "escalated"]
 
 
 async def test_snooze_brings_the_escalation_back_after_15_min_and_a_second_press_is_stale(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     escalation = await _escalated_new_lead(emulator, app, intake, clock)
     sveta, anna = Phone(emulator, SVETA), Phone(emulator, ANNA)
     answer = await sveta.press(escalation, "esc:snz")
@@ -116,9 +122,12 @@ async def test_snooze_brings_the_escalation_back_after_15_min_and_a_second_press
 
 
 async def test_an_admin_gets_the_escalation_without_take_over(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     """Admins run the team and own no leads: Take over would only be refused them."""
     emulator.add_user(ALEX, "Alex", language_code="en")
     async with sessions() as session:
@@ -137,9 +146,12 @@ def button_of(message: BotMessage, starts_with: str) -> str:
 
 
 async def test_take_over_makes_the_supervisor_the_owner(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     escalation = await _escalated_new_lead(emulator, app, intake, clock)
     sveta = Phone(emulator, SVETA)
     answer = await sveta.press(escalation, "esc:own")
@@ -152,14 +164,18 @@ async def test_take_over_makes_the_supervisor_the_owner(
 
 
 async def test_reassign_from_the_escalation_uses_the_manager_picker(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     escalation = await _escalated_new_lead(emulator, app, intake, clock)
     sveta, boris = Phone(emulator, SVETA), Phone(emulator, BORIS)
     await sveta.press(escalation, "lead:reassign:1")
-    await emulator.wait_for(lambda: any(d.startswith("give:") for _, d in
-                                        card_buttons(sveta.now(escalation))))  # fmt: skip
+    await emulator.wait_for(
+        lambda: any(d.startswith("give:") for _, d in card_buttons(sveta.now(escalation)))
+    )
     picker = card_buttons(sveta.now(escalation))
     assert any("Boris" in text and "0" in text for text, _ in picker)
     boris_button = next(d for t, d in picker if "Boris" in t)
@@ -169,8 +185,11 @@ async def test_reassign_from_the_escalation_uses_the_manager_picker(
 
 
 async def test_a_call_back_due_reminds_its_owner_then_a_take_over_tells_the_owner(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+) -> None:
     await _start_staff(emulator)
     await intake.post({"phone": "+79001234567", "name": "Ivan"})
     anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
@@ -193,8 +212,11 @@ async def test_a_call_back_due_reminds_its_owner_then_a_take_over_tells_the_owne
 
 
 async def test_an_unanswered_client_reminds_the_owner_then_the_supervisor_and_a_reply_stops_it(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+) -> None:
     await _start_staff(emulator)
     emulator.add_user(KATE, "Kate", language_code="en")
     kate, anna, sveta = Phone(emulator, KATE), Phone(emulator, ANNA), Phone(emulator, SVETA)
@@ -221,8 +243,11 @@ async def test_an_unanswered_client_reminds_the_owner_then_the_supervisor_and_a_
 
 
 async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
-    emulator: TelegramEmulator, app: Application, intake: Intake, clock: ManualClock,
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+) -> None:
     await _start_staff(emulator)
     clock.set(datetime(2026, 1, 5, 20, 0, tzinfo=UTC))  # 23:00 in Moscow
     await intake.post({"phone": "+79001234567"})
@@ -239,9 +264,12 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
 
 
 async def test_two_instances_on_one_postgresql_send_each_reminder_once(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("one process per SQLite file: two instances are a PostgreSQL set-up")
     leads = 20
@@ -250,14 +278,15 @@ async def test_two_instances_on_one_postgresql_send_each_reminder_once(
         running_app(emulator, database_url, clock, lifted) as first,
         running_app(emulator, database_url, clock, lifted) as second,
         aiohttp.ClientSession() as http,
-    ):  # fmt: skip
+    ):
         intake = Intake(first, http)
         for n in range(leads):
             await intake.post({"phone": f"+7900{n:07d}"})
 
         def reminders() -> list[str]:
-            return [m.text for m in emulator.chat_messages(ANNA)
-                    if "не взят в работу" in (m.text or "")]  # fmt: skip
+            return [
+                m.text for m in emulator.chat_messages(ANNA) if "не взят в работу" in (m.text or "")
+            ]
 
         await emulator.wait_for(lambda: len(emulator.chat_messages(ANNA)) >= leads, timeout=20)
         clock.advance(timedelta(minutes=10))
@@ -278,12 +307,22 @@ async def _each_lead_reminded_once(
     """One `reminded` event per lead; Anna's reminders are her sent alert rows, one per lead,
     and none is still pending."""
     async with sessions() as session:
-        reminded = dict((await session.execute(
-            select(LeadEvent.lead_id, func.count()).where(LeadEvent.kind == "reminded")
-            .group_by(LeadEvent.lead_id))).all())  # fmt: skip
-        alerts = (await session.execute(
-            select(OutboxMessage.lead_id, OutboxMessage.state)
-            .where(OutboxMessage.kind == OutboxKind.ALERT, OutboxMessage.chat_id == ANNA))).all()
+        reminded = dict(
+            (
+                await session.execute(
+                    select(LeadEvent.lead_id, func.count())
+                    .where(LeadEvent.kind == "reminded")
+                    .group_by(LeadEvent.lead_id)
+                )
+            ).all()
+        )
+        alerts = (
+            await session.execute(
+                select(OutboxMessage.lead_id, OutboxMessage.state).where(
+                    OutboxMessage.kind == OutboxKind.ALERT, OutboxMessage.chat_id == ANNA
+                )
+            )
+        ).all()
     assert reminded == {lead_id: 1 for lead_id in range(1, leads + 1)}
     assert sorted(alerts) == [(lead_id, OutboxState.SENT) for lead_id in range(1, leads + 1)]
     assert len(reminders) == leads

@@ -37,8 +37,11 @@ async def _app_with(
 
 def _cards(phone: Phone) -> list[str]:
     """The first line of every lead card in the chat."""
-    return [m.text.splitlines()[0] for m in phone.messages() if "#" in m.text.split("\n")[0]
-            and ("Lead" in m.text[:4] or "Лид" in m.text[:3])]  # fmt: skip
+    return [
+        m.text.splitlines()[0]
+        for m in phone.messages()
+        if "#" in m.text.split("\n")[0] and ("Lead" in m.text[:4] or "Лид" in m.text[:3])
+    ]
 
 
 async def _set_staff(sessions: SessionFactory, telegram_id: int, **values: Any) -> None:
@@ -49,12 +52,16 @@ async def _set_staff(sessions: SessionFactory, telegram_id: int, **values: Any) 
 
 
 async def test_round_robin_offers_in_turn_and_passes_an_untaken_lead_on(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
-    async with _app_with(emulator, database_url, clock, policy="round_robin",
-                         offer_timeout="5m") as (app, intake):  # fmt: skip
+    async with _app_with(
+        emulator, database_url, clock, policy="round_robin", offer_timeout="5m"
+    ) as (app, intake):
         for number in range(3):
             await intake.post({"phone": f"+7900111000{number}"})
         await emulator.wait_for(lambda: len(_cards(anna)) == 2 and len(_cards(boris)) == 1)
@@ -78,15 +85,23 @@ async def test_round_robin_offers_in_turn_and_passes_an_untaken_lead_on(
         taken = await boris.press(boris_card, "lead:take:1")
         assert "ваш" in taken["text"].lower()
     async with sessions() as session:
-        passed = (await session.scalars(select(LeadEvent.data).where(
-            LeadEvent.kind == "offer_passed", LeadEvent.lead_id == 1))).all()  # fmt: skip
+        passed = (
+            await session.scalars(
+                select(LeadEvent.data).where(
+                    LeadEvent.kind == "offer_passed", LeadEvent.lead_id == 1
+                )
+            )
+        ).all()
     assert passed == [{"from": staff["anna"].id, "to": staff["boris"].id}]
 
 
 async def test_least_loaded_goes_to_the_fewest_open_leads_below_capacity(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     await _set_staff(sessions, BORIS, capacity=1)
     async with _app_with(emulator, database_url, clock, policy="least_loaded") as (_, intake):
@@ -99,8 +114,11 @@ async def test_least_loaded_goes_to_the_fewest_open_leads_below_capacity(
 
 
 async def test_a_returning_client_goes_to_the_manager_who_served_them(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+) -> None:
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     async with _app_with(emulator, database_url, clock) as (_, intake):
         await intake.post({"phone": "+79001110001", "message": "first time"})
@@ -118,9 +136,12 @@ async def test_a_returning_client_goes_to_the_manager_who_served_them(
 
 
 async def test_a_rule_sends_a_service_to_managers_with_the_skill(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     await _set_staff(sessions, BORIS, skills=["senior"])
     rules = [{"name": "tours", "service": "Group tour", "skill": "senior"}]
@@ -135,9 +156,12 @@ async def test_a_rule_sends_a_service_to_managers_with_the_skill(
 
 
 async def test_nobody_on_duty_the_lead_waits_and_supervisors_are_told(
-    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff],
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     sessions: SessionFactory,
-) -> None:  # fmt: skip
+) -> None:
     anna, sveta = Phone(emulator, ANNA), Phone(emulator, SVETA)
     for who in (ANNA, BORIS):
         await _set_staff(sessions, who, on_duty=False)
@@ -156,5 +180,6 @@ async def test_nobody_on_duty_the_lead_waits_and_supervisors_are_told(
 async def _deliver_waiting(app: Application) -> list[int]:
     """What coming on duty runs (here without the /duty press that would do it)."""
     async with app.sessions() as session:
-        return await deliver_waiting(session, app.clock.now(), app.config,
-                                     app.settings.leads_chat_id)  # fmt: skip
+        return await deliver_waiting(
+            session, app.clock.now(), app.config, app.settings.leads_chat_id
+        )

@@ -26,9 +26,11 @@ LINK = re.compile(r"https://t\.me/leadbot_test_bot\?start=([A-Za-z0-9_-]+)")
 
 @pytest.fixture
 async def admin(
-    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff],
+    sessions: SessionFactory,
+    clock: ManualClock,
+    staff: dict[str, Staff],
     emulator: TelegramEmulator,
-) -> Staff:  # fmt: skip
+) -> Staff:
     emulator.add_user(ALEX, "Alex", language_code="en")
     emulator.add_user(CARL, "Carl", language_code="en")
     async with sessions() as session:
@@ -90,9 +92,12 @@ async def test_a_stranger_opens_an_invite_link_and_works_as_a_manager(
 
 
 async def test_an_expired_link_is_refused(
-    emulator: TelegramEmulator, app: object, sessions: SessionFactory, admin: Staff,
+    emulator: TelegramEmulator,
+    app: object,
+    sessions: SessionFactory,
+    admin: Staff,
     clock: ManualClock,
-) -> None:  # fmt: skip
+) -> None:
     token = await _invite_link(emulator)
     clock.advance(timedelta(hours=48, minutes=1))
     refused = await Phone(emulator, STRANGER).write(f"/start {token}")
@@ -149,27 +154,40 @@ async def test_invite_needs_an_admin_and_a_role(
 
 
 async def test_an_admin_changes_a_role_and_the_person_is_told_and_gets_its_menu(
-    emulator: TelegramEmulator, app: object, sessions: SessionFactory, admin: Staff,
+    emulator: TelegramEmulator,
+    app: object,
+    sessions: SessionFactory,
+    admin: Staff,
     staff: dict[str, Staff],
-) -> None:  # fmt: skip
+) -> None:
     anna, alex = Phone(emulator, ANNA), Phone(emulator, ALEX)
     await anna.write("/start")
     listing = await alex.write("/staff")
     assert listing.text.splitlines()[:5] == [
-        "👥 Staff (4)", "🟢 Alex — admin", "🟢 Sveta — supervisor", "🟢 Anna — manager",
+        "👥 Staff (4)",
+        "🟢 Alex — admin",
+        "🟢 Sveta — supervisor",
+        "🟢 Anna — manager",
         "🟢 Boris — manager",
-    ]  # fmt: skip
+    ]
     assert [t for t, _ in card_buttons(listing)] == [
-        "Alex · admin", "Sveta · supervisor", "Anna · manager", "Boris · manager"
-    ]  # fmt: skip
+        "Alex · admin",
+        "Sveta · supervisor",
+        "Anna · manager",
+        "Boris · manager",
+    ]
     anna_id = staff["anna"].id
     await alex.press(listing, f"staff:open:{anna_id}")
     page = alex.now(listing)
     assert page.text.startswith("👤 Anna — manager\n🟢 on duty\n📂 Open leads: 0")
     assert [t for t, _ in card_buttons(page)] == [
-        "👔 Make supervisor", "🔑 Make admin", "🛠 Skills", "📦 Capacity", "🚫 Deactivate",
+        "👔 Make supervisor",
+        "🔑 Make admin",
+        "🛠 Skills",
+        "📦 Capacity",
+        "🚫 Deactivate",
         "« All staff",
-    ]  # fmt: skip
+    ]
 
     before = len(anna.messages())
     done = await alex.press(page, f"staffrole:{anna_id}:supervisor")
@@ -188,9 +206,13 @@ async def test_an_admin_changes_a_role_and_the_person_is_told_and_gets_its_menu(
 
 
 async def test_deactivation_returns_open_leads_to_the_pool_and_stops_the_persons_buttons(
-    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, admin: Staff,
-    staff: dict[str, Staff], clock: ManualClock,
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    intake: Intake,
+    sessions: SessionFactory,
+    admin: Staff,
+    staff: dict[str, Staff],
+    clock: ManualClock,
+) -> None:
     anna, boris, alex = Phone(emulator, ANNA), Phone(emulator, BORIS), Phone(emulator, ALEX)
     for person in (anna, boris):
         await person.write("/start")
@@ -252,8 +274,11 @@ async def test_an_admin_cannot_deactivate_or_demote_themself_and_others_cannot_p
     alex = Phone(emulator, ALEX)
     page = await _page(emulator, admin.id)
     assert [t for t, _ in card_buttons(page)] == ["« All staff"]
-    for forged in (f"staff:off:{admin.id}", f"staff:off_yes:{admin.id}",
-                   f"staffrole:{admin.id}:manager"):  # fmt: skip
+    for forged in (
+        f"staff:off:{admin.id}",
+        f"staff:off_yes:{admin.id}",
+        f"staffrole:{admin.id}:manager",
+    ):
         answer = await alex.press_data(page, forged)
         assert answer["text"].startswith("You cannot deactivate yourself or take away your own")
         assert answer["show_alert"]
@@ -269,9 +294,12 @@ async def test_an_admin_cannot_deactivate_or_demote_themself_and_others_cannot_p
 
 
 async def test_skills_and_capacity_are_typed_checked_and_saved(
-    emulator: TelegramEmulator, app: object, sessions: SessionFactory, admin: Staff,
+    emulator: TelegramEmulator,
+    app: object,
+    sessions: SessionFactory,
+    admin: Staff,
     staff: dict[str, Staff],
-) -> None:  # fmt: skip
+) -> None:
     alex = Phone(emulator, ALEX)
     anna_id = staff["anna"].id
     page = await _page(emulator, anna_id)
@@ -328,9 +356,13 @@ async def test_duty_switches_and_an_off_duty_manager_gets_no_card(
 
 
 async def test_team_shows_duty_open_leads_capacity_and_leads_taken_today(
-    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, admin: Staff,
-    staff: dict[str, Staff], clock: ManualClock,
-) -> None:  # fmt: skip
+    emulator: TelegramEmulator,
+    intake: Intake,
+    sessions: SessionFactory,
+    admin: Staff,
+    staff: dict[str, Staff],
+    clock: ManualClock,
+) -> None:
     anna, boris, alex = Phone(emulator, ANNA), Phone(emulator, BORIS), Phone(emulator, ALEX)
     for person in (anna, boris):
         await person.write("/start")

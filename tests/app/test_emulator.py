@@ -73,9 +73,12 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def raw(
-    http: aiohttp.ClientSession, emu: TelegramEmulator, method: str, token: str = TOKEN,
+    http: aiohttp.ClientSession,
+    emu: TelegramEmulator,
+    method: str,
+    token: str = TOKEN,
     **params: Any,
-) -> tuple[int, dict[str, Any]]:  # fmt: skip
+) -> tuple[int, dict[str, Any]]:
     async with http.post(f"{emu.base_url}/bot{token}/{method}", json=params) as response:
         return response.status, await response.json()
 
@@ -159,9 +162,19 @@ def test_every_supported_tag_becomes_an_entity() -> None:
     assert parsed.text == 'biushhcpqr👍😀!"x'
     kinds = [e["type"] for e in parsed.entities]
     assert kinds == [
-        "bold", "italic", "underline", "strikethrough", "spoiler", "spoiler", "code", "pre",
-        "expandable_blockquote", "blockquote", "custom_emoji", "bold",
-    ]  # fmt: skip
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "spoiler",
+        "code",
+        "pre",
+        "expandable_blockquote",
+        "blockquote",
+        "custom_emoji",
+        "bold",
+    ]
     assert parsed.entities[7]["language"] == "python"
 
 
@@ -186,14 +199,17 @@ async def test_callback_data_is_limited_to_64_bytes(
     http: aiohttp.ClientSession, emu: TelegramEmulator
 ) -> None:
     """A keyboard with 65-byte data is refused; Cyrillic takes two bytes a letter."""
-    status, body = await raw(http, emu, "sendMessage", chat_id=ANNA, text="card",
-                             reply_markup=keyboard("x" * 65))  # fmt: skip
+    status, body = await raw(
+        http, emu, "sendMessage", chat_id=ANNA, text="card", reply_markup=keyboard("x" * 65)
+    )
     assert (status, body["description"]) == (400, "Bad Request: BUTTON_DATA_INVALID")
-    status, _ = await raw(http, emu, "sendMessage", chat_id=ANNA, text="card",
-                          reply_markup=keyboard("ж" * 32))  # fmt: skip
+    status, _ = await raw(
+        http, emu, "sendMessage", chat_id=ANNA, text="card", reply_markup=keyboard("ж" * 32)
+    )
     assert status == 200
-    status, _ = await raw(http, emu, "sendMessage", chat_id=ANNA, text="card",
-                          reply_markup=keyboard("ж" * 32 + "a"))  # fmt: skip
+    status, _ = await raw(
+        http, emu, "sendMessage", chat_id=ANNA, text="card", reply_markup=keyboard("ж" * 32 + "a")
+    )
     assert status == 400
     assert len(emu.chat_messages(ANNA)) == 1
 
@@ -211,8 +227,14 @@ async def test_malformed_buttons_are_refused(
     http: aiohttp.ClientSession, emu: TelegramEmulator, button: dict[str, Any], description: str
 ) -> None:
     """Telegram refuses the whole message when one button is wrong."""
-    status, body = await raw(http, emu, "sendMessage", chat_id=ANNA, text="card",
-                             reply_markup={"inline_keyboard": [[button]]})  # fmt: skip
+    status, body = await raw(
+        http,
+        emu,
+        "sendMessage",
+        chat_id=ANNA,
+        text="card",
+        reply_markup={"inline_keyboard": [[button]]},
+    )
     assert status == 400 and description in body["description"]
 
 
@@ -232,13 +254,15 @@ async def test_legacy_parameters_telegram_still_accepts(
     http: aiohttp.ClientSession, emu: TelegramEmulator
 ) -> None:
     """Older parameter names still work, and replying to a missing message does not."""
-    status, _ = await raw(http, emu, "sendMessage", chat_id=ANNA, text="a",
-                          disable_web_page_preview=True)  # fmt: skip
+    status, _ = await raw(
+        http, emu, "sendMessage", chat_id=ANNA, text="a", disable_web_page_preview=True
+    )
     assert status == 200
     status, _ = await raw(http, emu, "sendMessage", chat_id=ANNA, text="b", reply_to_message_id=1)
     assert status == 200
-    status, body = await raw(http, emu, "sendMessage", chat_id=ANNA, text="c",
-                             reply_to_message_id=99)  # fmt: skip
+    status, body = await raw(
+        http, emu, "sendMessage", chat_id=ANNA, text="c", reply_to_message_id=99
+    )
     assert (status, body["description"]) == (400, "Bad Request: message to be replied not found")
 
 
@@ -253,11 +277,13 @@ async def test_wrong_token_and_unknown_method(
     finally:
         await stranger.session.close()
     assert await raw(http, emu, "getMe", token="999:wrong") == (
-        401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-    )  # fmt: skip
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
     assert await raw(http, emu, "sendTelepathy") == (
-        404, {"ok": False, "error_code": 404, "description": "Not Found"}
-    )  # fmt: skip
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
+    )
 
 
 async def test_form_query_string_and_json_bodies_are_all_understood(
@@ -289,8 +315,9 @@ async def test_edit_with_nothing_changed_is_refused(bot: Bot, emu: TelegramEmula
     )
     sent = await bot.send_message(ANNA, "<b>Lead #1</b>", reply_markup=markup)
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        await bot.edit_message_text("<b>Lead #1</b>", chat_id=ANNA, message_id=sent.message_id,
-                                    reply_markup=markup)  # fmt: skip
+        await bot.edit_message_text(
+            "<b>Lead #1</b>", chat_id=ANNA, message_id=sent.message_id, reply_markup=markup
+        )
     # an edit without reply_markup removes the keyboard, as Telegram does
     await bot.edit_message_text("<b>Lead #1</b>", chat_id=ANNA, message_id=sent.message_id)
     card = emu.message(ANNA, sent.message_id)
@@ -343,8 +370,9 @@ async def test_photo_upload_leaves_a_message_with_its_caption(
 
 async def test_commands_chat_action_and_chat_info(bot: Bot) -> None:
     """The command menu round-trips per language; a chat action needs a known action."""
-    await bot.set_my_commands([BotCommand(command="start", description="Start")],
-                              language_code="ru")  # fmt: skip
+    await bot.set_my_commands(
+        [BotCommand(command="start", description="Start")], language_code="ru"
+    )
     assert [c.command for c in await bot.get_my_commands(language_code="ru")] == ["start"]
     assert await bot.get_my_commands() == []
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
@@ -451,8 +479,10 @@ async def test_button_press_and_its_answer(bot: Bot, emu: TelegramEmulator) -> N
     assert query.message.reply_markup.model_dump() == markup.model_dump()
     await bot.answer_callback_query(query_id, text="Lead #1 is yours", show_alert=True)
     assert emu.callback_answer(query_id) == {
-        "callback_query_id": query_id, "text": "Lead #1 is yours", "show_alert": True
-    }  # fmt: skip
+        "callback_query_id": query_id,
+        "text": "Lead #1 is yours",
+        "show_alert": True,
+    }
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query_id, text="again")
     with pytest.raises(TelegramBadRequest, match="query is too old"):
@@ -463,8 +493,13 @@ async def test_updates_parse_with_aiogram(
     bot: Bot, emu: TelegramEmulator, http: aiohttp.ClientSession
 ) -> None:
     """The raw JSON the bot receives is valid for aiogram's own Update model."""
-    card = await bot.send_message(TEAM, "card", reply_markup=InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="take")]]))  # fmt: skip
+    card = await bot.send_message(
+        TEAM,
+        "card",
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="take")]]
+        ),
+    )
     emu.send_text(BORIS, "hello team", chat_id=TEAM)
     emu.press_button(BORIS, TEAM, card.message_id, "take")
     status, body = await raw(http, emu, "getUpdates")

@@ -71,8 +71,12 @@ async def test_a_demo_team_and_client_are_seeded_and_greeted(sandbox: Sandbox) -
     after their /start; the client is greeted as a guest."""
     async with sandbox.app.sessions() as session:
         staff = {s.telegram_id: s.role for s in (await session.scalars(select(Staff))).all()}
-    assert staff == {ANNA: Role.MANAGER, BORIS: Role.MANAGER, SVETA: Role.SUPERVISOR,
-                     ALEX: Role.ADMIN}  # fmt: skip
+    assert staff == {
+        ANNA: Role.MANAGER,
+        BORIS: Role.MANAGER,
+        SVETA: Role.SUPERVISOR,
+        ALEX: Role.ADMIN,
+    }
     greeting = {p: sandbox.emulator.chat_messages(p)[0].text for p in (ANNA, SVETA, ALEX, KATE)}
     assert greeting[ANNA].startswith("👋 Anna, you are a manager.\nYou are on duty")
     assert greeting[SVETA].startswith("👋 Sveta, you are a supervisor.\nNew leads go to")
@@ -114,8 +118,9 @@ async def test_web_form_lead_reaches_both_managers_live(
         assert snapshot["type"] == "snapshot"
         assert [p["name"] for p in snapshot["people"]] == ["Anna", "Boris", "Sveta", "Alex", "Kate"]
         assert snapshot["chats"][str(ANNA)]["messages"][0]["text"] == "/start"
-        status, answer = await _post(http, sandbox, "/sandbox/web-form",
-                                     {"name": "Maria", "phone": "8 900 123-45-67"})  # fmt: skip
+        status, answer = await _post(
+            http, sandbox, "/sandbox/web-form", {"name": "Maria", "phone": "8 900 123-45-67"}
+        )
         assert (status, answer) == (201, {"id": 1, "status": "new", "duplicate_of": None})
         cards: dict[int, dict[str, Any]] = {}
         while set(cards) != set(MANAGERS):  # the two cards are sent side by side, in any order
@@ -149,8 +154,11 @@ async def test_a_person_writes_replies_and_shares_a_contact(
     written, shared = sandbox.emulator.chat_history(KATE)[-2:]
     assert written["text"] == "Do you deliver?"
     assert written["reply_to_message"]["message_id"] == greeting.message_id
-    assert shared["contact"] == {"phone_number": "+79005550101", "first_name": "Kate",
-                                 "user_id": KATE}  # fmt: skip
+    assert shared["contact"] == {
+        "phone_number": "+79005550101",
+        "first_name": "Kate",
+        "user_id": KATE,
+    }
 
 
 async def test_a_client_sends_a_photo_and_the_managers_get_a_copy(
@@ -162,8 +170,10 @@ async def test_a_client_sends_a_photo_and_the_managers_get_a_copy(
     assert sent["caption"] == "this one" and sent["photo"]
 
     def copied() -> bool:
-        return any(m.kind == "sendPhoto" and m.text == "this one"
-                   for m in sandbox.emulator.chat_messages(ANNA))  # fmt: skip
+        return any(
+            m.kind == "sendPhoto" and m.text == "this one"
+            for m in sandbox.emulator.chat_messages(ANNA)
+        )
 
     await sandbox.emulator.wait_for(copied)
 
@@ -220,8 +230,9 @@ async def test_a_page_from_another_host_name_is_refused(
     async with http.post(url, json={"text": "hi"}, headers={"Host": f"evil.example:{port}"}) as r:
         assert r.status == 403
     assert len(sandbox.emulator.chat_history(KATE)) == 2  # nothing was written
-    async with http.get(sandbox.page_url + "sandbox/state",
-                        headers={"Host": f"localhost:{port}"}) as response:  # fmt: skip
+    async with http.get(
+        sandbox.page_url + "sandbox/state", headers={"Host": f"localhost:{port}"}
+    ) as response:
         assert response.status == 200
 
 
@@ -320,9 +331,17 @@ async def test_leadbot_sandbox_command_serves_the_page_and_stops_cleanly(tmp_pat
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
     env["TMPDIR"] = str(tmp_path)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sandbox", "--port", str(port), cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         printed = await _read_until(process, "Ctrl+C stops it.")
         assert f"open http://127.0.0.1:{port}/" in printed
@@ -330,7 +349,12 @@ async def test_leadbot_sandbox_command_serves_the_page_and_stops_cleanly(tmp_pat
             async with http.get(f"http://127.0.0.1:{port}/sandbox/state") as response:
                 state = await response.json()
         assert [p["role"] for p in state["people"]] == [
-            "manager", "manager", "supervisor", "admin", "client"]  # fmt: skip
+            "manager",
+            "manager",
+            "supervisor",
+            "admin",
+            "client",
+        ]
         assert _fresh_databases(tmp_path)
     finally:
         process.send_signal(signal.SIGINT)
@@ -347,10 +371,21 @@ def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--db",
-             str(tmp_path / "kept.db")],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "sandbox",
+                "--port",
+                str(port),
+                "--db",
+                str(tmp_path / "kept.db"),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert result.stderr == (
         f"leadbot sandbox: cannot listen on 127.0.0.1:{port}: it is in use; "

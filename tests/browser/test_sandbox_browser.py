@@ -25,9 +25,16 @@ from tests.sandbox import ANNA, BORIS, KATE, card_text, recorded_chat, running_s
 CHROMIUM = os.environ.get("LEADBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 # flags for a machine without a display or outside network (as CI's)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(os.environ.get("LEADBOT_ARTIFACTS") or Path(__file__).parents[2] / "artifacts")
 
 # every chat on the page as the person sees it: message ids, text, inline button labels
@@ -95,8 +102,9 @@ async def assert_page_shows_what_telegram_holds(page: Page, sandbox: Sandbox) ->
     try:
         await page.wait_for_function(
             f"expected => JSON.stringify(({PAGE_CHATS})()) === JSON.stringify(expected)",
-            arg=expected, timeout=5000,
-        )  # fmt: skip
+            arg=expected,
+            timeout=5000,
+        )
     except Exception:
         shown = await page.evaluate(PAGE_CHATS)
         diff = {k: (shown.get(k), v) for k, v in expected.items() if shown.get(k) != v}
@@ -107,8 +115,9 @@ async def test_a_lead_walks_from_the_web_form_to_taken_and_junk(
     page: Page, sandbox: Sandbox
 ) -> None:
     # a website's form posts a lead: the page says it was created
-    await send_web_form(page, name="Maria Ivanova", phone="+7 900 123-45-67",
-                        message="Need a quote for 10 windows")  # fmt: skip
+    await send_web_form(
+        page, name="Maria Ivanova", phone="+7 900 123-45-67", message="Need a quote for 10 windows"
+    )
     await expect(page.locator(".page-toast.ok")).to_have_text("Lead #1 created")
     # both managers get the card, with Take and Junk
     for manager in (ANNA, BORIS):
@@ -127,8 +136,9 @@ async def test_a_lead_walks_from_the_web_form_to_taken_and_junk(
     await expect(card(page, BORIS, 1).locator(".edited")).to_be_visible()
 
     # a second lead is junk: Boris picks the reason on the card itself
-    await send_web_form(page, name="Cheap Pills", phone="+7 901 000-00-00",
-                        message="Best prices on pills!!!")  # fmt: skip
+    await send_web_form(
+        page, name="Cheap Pills", phone="+7 901 000-00-00", message="Best prices on pills!!!"
+    )
     await expect(page.locator(".page-toast.ok").last).to_have_text("Lead #2 created")
     await card(page, BORIS, 2).get_by_role("button", name="🗑 Junk").click()
     await expect(card(page, BORIS, 2).get_by_role("button", name="Spam")).to_be_visible()
@@ -268,14 +278,24 @@ async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
     such with their captions, a reply keyboard sits under the input and its contact button
     shares the phone, a deleted message disappears."""
     kate = phone(page, KATE)
-    await _as_the_bot(sandbox, "sendPhoto", chat_id=KATE, photo=b"\x89PNG fake",
-                      caption="Your <b>invoice</b>", parse_mode="HTML")  # fmt: skip
-    await _as_the_bot(sandbox, "sendDocument", chat_id=KATE, document=b"%PDF fake",
-                      caption="Contract")  # fmt: skip
-    keyboard = {"keyboard": [[{"text": "📱 Share phone", "request_contact": True}],
-                             [{"text": "Skip"}]], "one_time_keyboard": True}  # fmt: skip
-    asked = await _as_the_bot(sandbox, "sendMessage", chat_id=KATE,
-                              text="Leave your phone?", reply_markup=keyboard)  # fmt: skip
+    await _as_the_bot(
+        sandbox,
+        "sendPhoto",
+        chat_id=KATE,
+        photo=b"\x89PNG fake",
+        caption="Your <b>invoice</b>",
+        parse_mode="HTML",
+    )
+    await _as_the_bot(
+        sandbox, "sendDocument", chat_id=KATE, document=b"%PDF fake", caption="Contract"
+    )
+    keyboard = {
+        "keyboard": [[{"text": "📱 Share phone", "request_contact": True}], [{"text": "Skip"}]],
+        "one_time_keyboard": True,
+    }
+    asked = await _as_the_bot(
+        sandbox, "sendMessage", chat_id=KATE, text="Leave your phone?", reply_markup=keyboard
+    )
     await expect(kate.locator(".media-photo")).to_have_text("🖼 Photo")
     photo = kate.locator(".message", has=page.locator(".media-photo"))
     await expect(photo.locator(".text")).to_have_text("Your invoice")
@@ -295,8 +315,9 @@ async def test_photos_documents_keyboards_and_deletions_show_as_in_telegram(
 
     await _as_the_bot(sandbox, "deleteMessage", chat_id=KATE, message_id=asked["message_id"])
     await expect(kate.locator(f'[data-message-id="{asked["message_id"]}"]')).to_have_count(0)
-    await _as_the_bot(sandbox, "sendMessage", chat_id=KATE, text="Thanks!",
-                      reply_markup={"remove_keyboard": True})  # fmt: skip
+    await _as_the_bot(
+        sandbox, "sendMessage", chat_id=KATE, text="Thanks!", reply_markup={"remove_keyboard": True}
+    )
     await expect(kate.locator(".keyboard")).to_be_hidden()
     await assert_page_shows_what_telegram_holds(page, sandbox)
 
@@ -309,16 +330,27 @@ async def test_the_bots_command_menu_follows_scope_and_language(
     replaces it; a menu entry sends the command."""
     kate, anna = phone(page, KATE), phone(page, ANNA)
     await anna.get_by_role("button", name="Menu").click()
-    await expect(anna.locator(".command-item")).to_have_text([
-        "/leads Lead lists: mine, new, call-backs, overdue",
-        "/find Find a lead: phone, name, e-mail or #id",
-        "/duty Go on or off duty", "/cancel Cancel the current dialogue",
-    ])  # fmt: skip
+    await expect(anna.locator(".command-item")).to_have_text(
+        [
+            "/leads Lead lists: mine, new, call-backs, overdue",
+            "/find Find a lead: phone, name, e-mail or #id",
+            "/duty Go on or off duty",
+            "/cancel Cancel the current dialogue",
+        ]
+    )
     await anna.get_by_role("button", name="Menu").click()
-    await _as_the_bot(sandbox, "setMyCommands", language_code="en",
-                      commands=[{"command": "start", "description": "Start over"}])  # fmt: skip
-    await _as_the_bot(sandbox, "setMyCommands", scope={"type": "chat", "chat_id": ANNA},
-                      commands=[{"command": "leads", "description": "My leads"}])  # fmt: skip
+    await _as_the_bot(
+        sandbox,
+        "setMyCommands",
+        language_code="en",
+        commands=[{"command": "start", "description": "Start over"}],
+    )
+    await _as_the_bot(
+        sandbox,
+        "setMyCommands",
+        scope={"type": "chat", "chat_id": ANNA},
+        commands=[{"command": "leads", "description": "My leads"}],
+    )
     await kate.get_by_role("button", name="Menu").click()
     await expect(kate.locator(".command-item")).to_have_text(["/start Start over"])
     await anna.get_by_role("button", name="Menu").click()

@@ -38,8 +38,12 @@ async def test_team_chat_gets_the_only_card_when_configured(
     sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
 ) -> None:
     async with sessions() as session:
-        await intake_leads(session, [LeadInput(source="web_form", message="hi")], clock.now(),
-                           leads_chat_id=-100500)  # fmt: skip
+        await intake_leads(
+            session,
+            [LeadInput(source="web_form", message="hi")],
+            clock.now(),
+            leads_chat_id=-100500,
+        )
     async with sessions() as session:
         assert [c.chat_id for c in (await session.scalars(select(OutboxMessage))).all()] == [
             -100500
@@ -68,14 +72,16 @@ async def test_second_request_from_open_lead_contact_joins_it(
 ) -> None:
     async with sessions() as session:
         [first] = await intake_leads(
-            session, [LeadInput(source="web_form", phone="+79001234567", message="one")],
+            session,
+            [LeadInput(source="web_form", phone="+79001234567", message="one")],
             clock.now(),
-        )  # fmt: skip
+        )
     async with sessions() as session:
         [second] = await intake_leads(
-            session, [LeadInput(source="web_form", phone="+79001234567", message="two")],
+            session,
+            [LeadInput(source="web_form", phone="+79001234567", message="two")],
             clock.now(),
-        )  # fmt: skip
+        )
     assert not second.created
     assert second.lead_id == second.duplicate_of == first.lead_id
     assert await _count(sessions, Lead) == 1
@@ -91,10 +97,12 @@ async def test_two_requests_in_one_batch_from_one_person_make_one_lead(
     async with sessions() as session:
         results = await intake_leads(
             session,
-            [LeadInput(source="web_form", email="a@b.ru", message="1"),
-             LeadInput(source="web_form", email="a@b.ru", phone="+79001234567", message="2")],
+            [
+                LeadInput(source="web_form", email="a@b.ru", message="1"),
+                LeadInput(source="web_form", email="a@b.ru", phone="+79001234567", message="2"),
+            ],
             clock.now(),
-        )  # fmt: skip
+        )
     assert results[0].created and not results[1].created
     assert results[1].duplicate_of == results[0].lead_id
     async with sessions() as session:
@@ -106,15 +114,17 @@ async def test_contact_with_only_closed_leads_gets_a_new_repeat_lead(
     sessions: SessionFactory, clock: ManualClock
 ) -> None:
     async with sessions() as session:
-        [first] = await intake_leads(session, [LeadInput(source="web_form", email="a@b.ru")],
-                                     clock.now())  # fmt: skip
+        [first] = await intake_leads(
+            session, [LeadInput(source="web_form", email="a@b.ru")], clock.now()
+        )
         lead = await session.get(Lead, first.lead_id)
         assert lead is not None
         lead.status = LeadStatus.JUNK
         await session.commit()
     async with sessions() as session:
-        [second] = await intake_leads(session, [LeadInput(source="web_form", email="a@b.ru")],
-                                      clock.now())  # fmt: skip
+        [second] = await intake_leads(
+            session, [LeadInput(source="web_form", email="a@b.ru")], clock.now()
+        )
         new = await session.get(Lead, second.lead_id)
     assert second.created and second.lead_id != first.lead_id
     assert new is not None and new.is_repeat

@@ -76,14 +76,15 @@ async def test_junk_needs_a_known_reason_and_the_right_person(
             session, lead_id, staff["anna"], "nope", None, clock.now(), config
         )
     async with sessions() as session:
-        foreign = await junk_lead(session, lead_id, staff["boris"], "spam", None, clock.now(),
-                                  config)  # fmt: skip
+        foreign = await junk_lead(
+            session, lead_id, staff["boris"], "spam", None, clock.now(), config
+        )
     async with sessions() as session:
-        own = await junk_lead(session, lead_id, staff["anna"], "no_service", "Кейтеринг",
-                              clock.now(), config)  # fmt: skip
+        own = await junk_lead(
+            session, lead_id, staff["anna"], "no_service", "Кейтеринг", clock.now(), config
+        )
     async with sessions() as session:
-        twice = await junk_lead(session, lead_id, staff["sveta"], "spam", None, clock.now(),
-                                config)  # fmt: skip
+        twice = await junk_lead(session, lead_id, staff["sveta"], "spam", None, clock.now(), config)
     assert unknown.refusal == Refusal.UNKNOWN_REASON
     assert (foreign.refusal, foreign.owner_name) == (Refusal.NOT_YOURS, "Anna")
     assert own.ok
@@ -103,8 +104,9 @@ async def test_supervisor_may_junk_a_lead_another_manager_owns(
     async with sessions() as session:
         await take_lead(session, lead_id, staff["anna"], clock.now())
     async with sessions() as session:
-        result = await junk_lead(session, lead_id, staff["sveta"], "spam", None, clock.now(),
-                                 config)  # fmt: skip
+        result = await junk_lead(
+            session, lead_id, staff["sveta"], "spam", None, clock.now(), config
+        )
     assert result.ok
 
 

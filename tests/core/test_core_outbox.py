@@ -16,8 +16,11 @@ LEASE = timedelta(seconds=60)
 
 async def _three_cards(sessions: SessionFactory, clock: ManualClock) -> None:
     async with sessions() as session:
-        await intake_leads(session, [LeadInput(source="web_form", email=f"{n}@x.ru")
-                                     for n in range(3)], clock.now())  # fmt: skip
+        await intake_leads(
+            session,
+            [LeadInput(source="web_form", email=f"{n}@x.ru") for n in range(3)],
+            clock.now(),
+        )
 
 
 async def test_a_claimed_row_is_not_handed_out_twice(
@@ -48,11 +51,9 @@ async def test_a_postponed_row_waits_and_says_when_it_is_due(
         await session.commit()
     async with sessions() as session:
         assert await next_due_at(session) == later
-        due_now = await claim_due(session, clock.now(), 10, LEASE,
-                                  held={r.id for r in rows[1:]})  # fmt: skip
+        due_now = await claim_due(session, clock.now(), 10, LEASE, held={r.id for r in rows[1:]})
     assert due_now == []  # the postponed row is not due yet
     clock.advance(timedelta(seconds=31))
     async with sessions() as session:
-        due_later = await claim_due(session, clock.now(), 10, LEASE,
-                                    held={r.id for r in rows[1:]})  # fmt: skip
+        due_later = await claim_due(session, clock.now(), 10, LEASE, held={r.id for r in rows[1:]})
     assert [row.id for row in due_later] == [rows[0].id]

@@ -73,8 +73,9 @@ async def _rows(sessions: SessionFactory, model: type[M], *where: ColumnElement[
 
 async def _lead(sessions: SessionFactory, clock: ManualClock, phone: str) -> int:
     async with sessions() as session:
-        [result] = await intake_leads(session, [LeadInput(source="web_form", phone=phone)],
-                                      clock.now())  # fmt: skip
+        [result] = await intake_leads(
+            session, [LeadInput(source="web_form", phone=phone)], clock.now()
+        )
     return result.lead_id
 
 
@@ -82,8 +83,9 @@ async def test_two_people_opening_one_link_at_once_make_exactly_one_staff_member
     sessions: SessionFactory, clock: ManualClock, admin: Staff
 ) -> None:
     token = await _invite(sessions, admin, clock)
-    results = await asyncio.gather(*(_accept(sessions, token, 6000 + n, clock, f"P{n}")
-                                     for n in range(2)))  # fmt: skip
+    results = await asyncio.gather(
+        *(_accept(sessions, token, 6000 + n, clock, f"P{n}") for n in range(2))
+    )
     assert sorted(r.refusal or "" for r in results) == ["", InviteRefusal.USED]
     winner = next(r.staff for r in results if r.ok)
     assert winner is not None and winner.role == Role.MANAGER and winner.language == "ru"
@@ -138,8 +140,11 @@ async def test_a_deactivated_person_comes_back_by_a_new_link_with_its_role(
     back = await _accept(sessions, token, 1002, clock, "Boris B.")
     assert back.ok and back.staff is not None
     assert (back.staff.id, back.staff.role, back.staff.is_active, back.staff.on_duty) == (
-        staff["boris"].id, Role.SUPERVISOR, True, True
-    )  # fmt: skip
+        staff["boris"].id,
+        Role.SUPERVISOR,
+        True,
+        True,
+    )
     assert (back.staff.name, back.staff.skills) == ("Boris B.", ["vip"])
 
 
@@ -162,8 +167,15 @@ async def test_deactivation_returns_open_leads_to_the_pool_in_one_go(
     async with sessions() as session:
         for lead_id in ids[:2]:
             assert (await take_lead(session, lead_id, anna, clock.now())).ok
-        session.add(Task(lead_id=ids[1], kind="callback", assignee_id=anna.id,
-                         due_at=clock.now() + TTL, created_at=clock.now()))  # fmt: skip
+        session.add(
+            Task(
+                lead_id=ids[1],
+                kind="callback",
+                assignee_id=anna.id,
+                due_at=clock.now() + TTL,
+                created_at=clock.now(),
+            )
+        )
         await session.commit()
     clock.advance(timedelta(minutes=5))
     async with sessions() as session:
@@ -180,9 +192,11 @@ async def test_deactivation_returns_open_leads_to_the_pool_in_one_go(
     assert await _rows(sessions, Task, Task.done_at.is_(None)) == []
     rows = await _rows(sessions, OutboxMessage, OutboxMessage.created_at == clock.now())
     assert sorted((r.kind, r.lead_id, r.chat_id) for r in rows if r.kind != OutboxKind.TEXT) == [
-        (OutboxKind.CARD, ids[0], -100123), (OutboxKind.CARD, ids[1], -100123),
-        (OutboxKind.CARD_REFRESH, ids[0], None), (OutboxKind.CARD_REFRESH, ids[1], None),
-    ]  # fmt: skip
+        (OutboxKind.CARD, ids[0], -100123),
+        (OutboxKind.CARD, ids[1], -100123),
+        (OutboxKind.CARD_REFRESH, ids[0], None),
+        (OutboxKind.CARD_REFRESH, ids[1], None),
+    ]
     [told] = [r for r in rows if r.kind == OutboxKind.TEXT]
     assert (told.chat_id, told.payload["template"]) == (anna.telegram_id, "staff_deactivated")
     assert told.payload["context"] == {"by": "Alex", "lead_ids": ids[:2]}
@@ -203,8 +217,12 @@ async def test_without_a_team_chat_the_pool_is_the_managers_on_duty(
         await add_staff(session, 1005, Role.MANAGER, "Carl", clock.now())
         clock.advance(timedelta(minutes=1))
         await deactivate_staff(session, staff["anna"].id, admin, clock.now())
-    cards = await _rows(sessions, OutboxMessage, OutboxMessage.kind == OutboxKind.CARD,
-                        OutboxMessage.created_at == clock.now())  # fmt: skip
+    cards = await _rows(
+        sessions,
+        OutboxMessage,
+        OutboxMessage.kind == OutboxKind.CARD,
+        OutboxMessage.created_at == clock.now(),
+    )
     assert [card.chat_id for card in cards] == [1005]  # Carl; Boris is off duty, Anna is gone
 
 
@@ -216,7 +234,7 @@ async def test_admins_cannot_remove_themselves_and_others_cannot_act_as_admins(
         assert (await deactivate_staff(session, admin.id, admin, now)).refusal is StaffRefusal.SELF
         assert (await set_role(session, admin.id, Role.MANAGER, admin, now)).refusal is (
             StaffRefusal.SELF
-        )  # fmt: skip
+        )
         same = await set_role(session, admin.id, Role.ADMIN, admin, now)
         assert same.ok and not same.changed
         sveta = staff["sveta"]
@@ -228,7 +246,7 @@ async def test_admins_cannot_remove_themselves_and_others_cannot_act_as_admins(
             assert (await attempt).refusal is StaffRefusal.NOT_ADMIN
         assert (await set_role(session, 999, Role.ADMIN, admin, now)).refusal is (
             StaffRefusal.NOT_FOUND
-        )  # fmt: skip
+        )
         promoted = await set_role(session, sveta.id, Role.ADMIN, admin, now)
         assert promoted.ok and promoted.changed
     async with sessions() as session:
@@ -255,11 +273,12 @@ async def test_team_counts_open_leads_and_leads_taken_since_local_midnight(
         await set_skills(session, anna.id, ["senior"], admin, clock.now())
         await set_duty(session, boris, False, clock.now())
         team = await team_overview(session, clock.now(), ZONE)
-    assert [(m.name, m.on_duty, m.open_leads, m.capacity, m.full, m.taken_today, m.skills)
-            for m in team] == [
+    assert [
+        (m.name, m.on_duty, m.open_leads, m.capacity, m.full, m.taken_today, m.skills) for m in team
+    ] == [
         ("Anna", True, 2, 2, True, 1, ("senior",)),
         ("Boris", False, 1, None, False, 1, ()),
-    ]  # fmt: skip
+    ]
     assert local_midnight(clock.now(), ZONE).isoformat() == "2026-01-04T21:00:00+00:00"
 
 
@@ -298,11 +317,19 @@ async def test_staff_remove_from_the_command_line_returns_open_leads_like_deacti
     assert (lead.status, lead.owner_id) == (LeadStatus.NEW, None)
     returned = await _rows(sessions, LeadEvent, LeadEvent.kind == "returned_to_pool")
     assert [(e.lead_id, e.actor_id) for e in returned] == [(lead_id, None)]  # once, by nobody
-    told = await _rows(sessions, OutboxMessage, OutboxMessage.chat_id == staff["anna"].telegram_id,
-                       OutboxMessage.kind == OutboxKind.TEXT)  # fmt: skip
+    told = await _rows(
+        sessions,
+        OutboxMessage,
+        OutboxMessage.chat_id == staff["anna"].telegram_id,
+        OutboxMessage.kind == OutboxKind.TEXT,
+    )
     assert [row.payload["template"] for row in told] == ["staff_deactivated"]
-    boris_cards = await _rows(sessions, OutboxMessage, OutboxMessage.staff_id == staff["boris"].id,
-                              OutboxMessage.kind == OutboxKind.CARD)  # fmt: skip
+    boris_cards = await _rows(
+        sessions,
+        OutboxMessage,
+        OutboxMessage.staff_id == staff["boris"].id,
+        OutboxMessage.kind == OutboxKind.CARD,
+    )
     # the intake's card and the pool's: the notifier sends the second only to a chat that has
     # no copy yet (Boris's first card is redrawn in place by the refresh)
     assert len(boris_cards) == 2

@@ -46,9 +46,12 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 1) ->
 
 
 async def _lead_at(
-    sessions: SessionFactory, clock: ManualClock, moment: datetime, source: str = "web_form",
+    sessions: SessionFactory,
+    clock: ManualClock,
+    moment: datetime,
+    source: str = "web_form",
     **fields: str,
-) -> int:  # fmt: skip
+) -> int:
     clock.set(moment)
     async with sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Lead)) or 0
@@ -61,9 +64,10 @@ async def _lead_at(
 async def _texts(sessions: SessionFactory) -> list[OutboxMessage]:
     async with sessions() as session:
         found = await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.TEXT)
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.TEXT)
             .order_by(OutboxMessage.id)
-        )  # fmt: skip
+        )
         return list(found.all())
 
 
@@ -90,8 +94,7 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     refused = await _lead_at(sessions, clock, at(4, 10), source="tilda")
     async with sessions() as session:
         await take_lead(session, refused, anna, clock.now())
-        await close_lead(session, refused, anna, Action.REFUSE, "price", None, clock.now(),
-                         config)  # fmt: skip
+        await close_lead(session, refused, anna, Action.REFUSE, "price", None, clock.now(), config)
         assert await close_stale_leads(session, clock.now(), config) == [stale]
     junk = await _lead_at(sessions, clock, at(4, 20, 59, 59))  # 23:59:59 Moscow
     async with sessions() as session:
@@ -99,8 +102,9 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     # today in Moscow already (00:00, 05.01): not yesterday's; it waits for somebody on duty
     waiting = await _lead_at(sessions, clock, at(4, 21), name="<b>Zoe</b>")
     async with sessions() as session:
-        await session.execute(update(Lead).where(Lead.id == waiting)
-                              .values(waiting_since=at(4, 21)))  # fmt: skip
+        await session.execute(
+            update(Lead).where(Lead.id == waiting).values(waiting_since=at(4, 21))
+        )
         await session.commit()
 
     clock.set(at(5, 9))  # Monday 12:00 Moscow
@@ -114,9 +118,11 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     assert digest.channels == [("web_form", 2), ("tilda", 1)]
     assert digest.overdue == {"not_taken": 2, "callback_missed": 1, "stalled": 1}
     assert [(lead.id, lead.breach) for lead in digest.oldest_overdue] == [
-        (stalled, "stalled"), (untaken, "not_taken"), (waiting, "not_taken"),
+        (stalled, "stalled"),
+        (untaken, "not_taken"),
+        (waiting, "not_taken"),
         (calling, "callback_missed"),
-    ]  # fmt: skip
+    ]
     # not taken counts as the reminders count ([sla.not_taken] remind, 10 min of working
     # time): a lead of Saturday night is overdue from Monday 09:10, local time
     assert digest.oldest_overdue[1].since == "05.01 09:10"
@@ -163,8 +169,10 @@ async def test_the_daily_run_closes_stale_leads_then_sends_the_digest_to_each_su
     assert (ran.owners_told, ran.digests) == (1, 2)
     texts = await _texts(sessions)
     assert [(row.chat_id, row.payload["template"]) for row in texts] == [
-        (1002, "stale_closed"), (1003, "digest"), (1004, "digest")
-    ]  # fmt: skip
+        (1002, "stale_closed"),
+        (1003, "digest"),
+        (1004, "digest"),
+    ]
     assert texts[1].payload["context"]["stale_today"] == 2  # closed before the digest counts
 
 
@@ -187,9 +195,12 @@ async def test_two_claims_at_once_one_wins(sessions: SessionFactory, clock: Manu
 
 
 async def test_two_instances_running_at_once_send_one_digest_and_close_each_lead_once(
-    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff],
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
+    staff: dict[str, Staff],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setattr(bot.sla.stale, "BATCH", 3)  # many batches, so instances could interleave
     for _ in range(30):
         lead_id = await _lead_at(sessions, clock, at(5, 3))
@@ -206,12 +217,14 @@ async def test_two_instances_running_at_once_send_one_digest_and_close_each_lead
     assert sum(run is not None for run in runs) == 1
     texts = await _texts(sessions)
     assert [(row.chat_id, row.payload["template"]) for row in texts] == [
-        (1001, "stale_closed"), (1003, "digest")
-    ]  # fmt: skip
+        (1001, "stale_closed"),
+        (1003, "digest"),
+    ]
     assert texts[0].payload["context"]["total"] == 30
     async with sessions() as session:
-        closed = (await session.scalars(select(LeadEvent.lead_id)
-                                        .where(LeadEvent.kind == "closed"))).all()  # fmt: skip
+        closed = (
+            await session.scalars(select(LeadEvent.lead_id).where(LeadEvent.kind == "closed"))
+        ).all()
     assert sorted(closed) == list(range(1, 31))
 
 

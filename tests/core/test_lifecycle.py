@@ -684,13 +684,16 @@ async def test_each_successful_change_enqueues_one_card_refresh_and_a_refusal_no
         ("boris finishes", lambda s: finish_call_back(s, lead_id, boris, now()), 0),
         ("anna finishes", lambda s: finish_call_back(s, lead_id, anna, now()), 1),
         ("anna qualifies", lambda s: _qualify(s, lead_id, anna, now(), config), 1),
-        ("anna: unknown reason", lambda s: junk_lead(s, lead_id, anna, "?", None, now(), config),
-         0),
+        (
+            "anna: unknown reason",
+            lambda s: junk_lead(s, lead_id, anna, "?", None, now(), config),
+            0,
+        ),
         ("anna refuses", lambda s: _refuse(s, lead_id, anna, now(), config), 1),
         ("anna reopens", lambda s: reopen_lead(s, lead_id, anna, now()), 0),
         ("sveta reopens", lambda s: reopen_lead(s, lead_id, sveta, now()), 1),
         ("anna converts", lambda s: _convert(s, lead_id, anna, now(), config), 1),
-    ]  # fmt: skip
+    ]
     for name, act, expected in steps:
         assert await refreshes_after(act) == expected, name
 

@@ -65,14 +65,25 @@ async def test_a_new_lead_reminds_the_pool_at_10_min_and_escalates_at_30(
     assert escalated[0].recipients == (staff["sveta"].telegram_id,)
     assert await _sweep(sessions, start + timedelta(days=3), config) == []
     async with sessions() as session:
-        events = (await session.scalars(select(LeadEvent.kind).where(
-            LeadEvent.lead_id == lead_id, LeadEvent.kind.in_(["reminded", "escalated"])
-        ).order_by(LeadEvent.id))).all()  # fmt: skip
-        alerts = (await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == OutboxKind.ALERT).order_by(OutboxMessage.id))).all()  # fmt: skip
+        events = (
+            await session.scalars(
+                select(LeadEvent.kind)
+                .where(LeadEvent.lead_id == lead_id, LeadEvent.kind.in_(["reminded", "escalated"]))
+                .order_by(LeadEvent.id)
+            )
+        ).all()
+        alerts = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == OutboxKind.ALERT)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
     assert list(events) == ["reminded", "escalated"]
     assert [(a.chat_id, a.payload["step"]) for a in alerts] == [
-        (TEAM, "remind"), (staff["sveta"].telegram_id, "escalate")]  # fmt: skip
+        (TEAM, "remind"),
+        (staff["sveta"].telegram_id, "escalate"),
+    ]
 
 
 async def test_a_lead_at_23_00_is_due_after_the_opening(
@@ -92,8 +103,9 @@ async def test_taking_the_lead_stops_not_taken_and_starts_no_contact(
     start = clock.now()
     lead_id = await _new_lead(sessions, start, config)
     async with sessions() as session:
-        assert (await take_lead(session, lead_id, staff["anna"], start + timedelta(minutes=5),
-                                config)).ok  # fmt: skip
+        assert (
+            await take_lead(session, lead_id, staff["anna"], start + timedelta(minutes=5), config)
+        ).ok
     assert await _sweep(sessions, start + timedelta(minutes=40), config) == []
     fired = await _sweep(sessions, start + timedelta(hours=2, minutes=5), config)
     assert _steps(fired) == [("no_contact", Step.REMIND)]
@@ -106,8 +118,7 @@ async def test_closing_a_lead_silences_it(
     start = clock.now()
     lead_id = await _new_lead(sessions, start, config)
     async with sessions() as session:
-        assert (await junk_lead(session, lead_id, staff["anna"], "spam", None, start,
-                                config)).ok  # fmt: skip
+        assert (await junk_lead(session, lead_id, staff["anna"], "spam", None, start, config)).ok
         lead = await session.get(Lead, lead_id)
     assert lead is not None and lead.alert_at is None
     assert await _sweep(sessions, start + timedelta(days=1), config) == []
@@ -120,8 +131,7 @@ async def test_a_call_back_reminds_its_owner_when_due_then_supervisors(
     lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     due = start + timedelta(hours=1)
     async with sessions() as session:
-        assert (await schedule_call_back(session, lead_id, staff["anna"], due, start,
-                                        config)).ok  # fmt: skip
+        assert (await schedule_call_back(session, lead_id, staff["anna"], due, start, config)).ok
     assert await _sweep(sessions, due - timedelta(seconds=1), config) == []
     assert _steps(await _sweep(sessions, due, config)) == [("callback", Step.REMIND)]
     later = await _sweep(sessions, due + timedelta(minutes=30), config)
@@ -157,7 +167,8 @@ async def test_an_unanswered_client_reminds_the_owner_then_supervisors_and_a_rep
         await session.commit()
         tasks = (await session.scalars(select(Task).where(Task.lead_id == lead_id))).all()
     assert [(t.kind, t.count, t.due_at) for t in tasks] == [
-        ("answer", 2, start + timedelta(minutes=1))]  # fmt: skip
+        ("answer", 2, start + timedelta(minutes=1))
+    ]
     fired = await _sweep(sessions, start + timedelta(minutes=11), config)
     assert _steps(fired) == [("answer", Step.REMIND)]
     assert fired[0].recipients == (staff["anna"].telegram_id,)
@@ -180,7 +191,9 @@ async def test_a_restart_neither_loses_nor_repeats_a_step(
     first = await _sweep(sessions, late, config)
     second = await _sweep(sessions, late, config)
     assert _steps(first) + _steps(second) == [
-        ("not_taken", Step.REMIND), ("not_taken", Step.ESCALATE)]  # fmt: skip
+        ("not_taken", Step.REMIND),
+        ("not_taken", Step.ESCALATE),
+    ]
     assert await _sweep(sessions, late + timedelta(hours=1), config) == []
 
 
@@ -190,14 +203,18 @@ async def test_two_sweeps_at_once_fire_each_step_once(
     start = clock.now()
     for _ in range(3):
         async with sessions() as session:
-            await intake_leads(session, [LeadInput(source="web_form", name="x")], start, TEAM,
-                               config)  # fmt: skip
+            await intake_leads(
+                session, [LeadInput(source="web_form", name="x")], start, TEAM, config
+            )
     at = start + timedelta(minutes=10)
     fired = await asyncio.gather(*(_sweep(sessions, at, config) for _ in range(4)))
     all_fired = [alert for batch in fired for alert in batch]
     assert sorted(a.lead_id for a in all_fired) == sorted({a.lead_id for a in all_fired})
     assert len(all_fired) == 3
     async with sessions() as session:
-        alerts = (await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == OutboxKind.ALERT))).all()  # fmt: skip
+        alerts = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.ALERT)
+            )
+        ).all()
     assert len(alerts) == 3

@@ -41,8 +41,9 @@ async def _new_leads(
     sessions: SessionFactory, clock: ManualClock, count: int = 1, **fields: str
 ) -> list[int]:
     start = len(await _all_leads(sessions))
-    inputs = [LeadInput(source="web_form", phone=f"+7900{start + n:07d}", **fields)
-              for n in range(count)]  # fmt: skip
+    inputs = [
+        LeadInput(source="web_form", phone=f"+7900{start + n:07d}", **fields) for n in range(count)
+    ]
     async with sessions() as session:
         return [result.lead_id for result in await intake_leads(session, inputs, clock.now())]
 
@@ -82,8 +83,10 @@ async def test_a_lead_is_closed_at_exactly_seven_days_and_not_a_second_before(
 
     closed, kept = await _lead(sessions, old), await _lead(sessions, younger)
     assert (closed.status, closed.close_reason, closed.closed_at) == (
-        LeadStatus.JUNK, STALE_REASON, clock.now()
-    )  # fmt: skip
+        LeadStatus.JUNK,
+        STALE_REASON,
+        clock.now(),
+    )
     assert closed.version == before.version + 1 and closed.updated_at == clock.now()
     assert closed.alert_at is None and closed.waiting_since is None
     assert kept.status == LeadStatus.NEW
@@ -101,8 +104,9 @@ async def test_call_backs_are_closed_with_their_tasks_and_leads_in_work_are_left
             assert (await take_lead(session, lead_id, staff["anna"], clock.now())).ok
         due = clock.now() + timedelta(days=1)
         assert (await schedule_call_back(session, calling, staff["anna"], due, clock.now())).ok
-        await session.execute(update(Lead).where(Lead.id == deal)
-                              .values(status=LeadStatus.CONVERTED))  # fmt: skip
+        await session.execute(
+            update(Lead).where(Lead.id == deal).values(status=LeadStatus.CONVERTED)
+        )
         await session.commit()
     clock.advance(timedelta(days=30))
 
@@ -116,8 +120,12 @@ async def test_call_backs_are_closed_with_their_tasks_and_leads_in_work_are_left
     assert [(e.lead_id, e.actor_id, e.data) for e in events] == [
         (calling, None, {"reason": "stale", "status": "junk"})
     ]
-    refreshes = await _rows(sessions, OutboxMessage, OutboxMessage.kind == OutboxKind.CARD_REFRESH,
-                            OutboxMessage.created_at == clock.now())  # fmt: skip
+    refreshes = await _rows(
+        sessions,
+        OutboxMessage,
+        OutboxMessage.kind == OutboxKind.CARD_REFRESH,
+        OutboxMessage.created_at == clock.now(),
+    )
     assert [row.lead_id for row in refreshes] == [calling]
 
 
@@ -127,17 +135,18 @@ async def test_any_change_restarts_the_week(
     [lead_id] = await _new_leads(sessions, clock)
     clock.advance(timedelta(days=5))
     async with sessions() as session:
-        await session.execute(update(Lead).where(Lead.id == lead_id)
-                              .values(updated_at=clock.now()))  # fmt: skip
+        await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=clock.now()))
         await session.commit()
     clock.advance(timedelta(days=5))
     assert await _close(sessions, clock, config) == []
 
 
 async def test_thousands_of_leads_go_in_batches_each_its_own_transaction(
-    sessions: SessionFactory, clock: ManualClock, config: AppConfig,
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setattr(bot.sla.stale, "BATCH", 7)
     lead_ids = await _new_leads(sessions, clock, 20)
     clock.advance(WEEK)
@@ -159,9 +168,11 @@ async def test_thousands_of_leads_go_in_batches_each_its_own_transaction(
 
 
 async def test_a_guard_saying_no_stops_before_the_next_batch(
-    sessions: SessionFactory, clock: ManualClock, config: AppConfig,
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setattr(bot.sla.stale, "BATCH", 5)
     await _new_leads(sessions, clock, 12)
     clock.advance(WEEK)
@@ -176,9 +187,7 @@ async def test_a_guard_saying_no_stops_before_the_next_batch(
     assert [lead.status for lead in await _all_leads(sessions)].count(LeadStatus.NEW) == 7
 
 
-async def test_switched_off_nothing_is_closed(
-    sessions: SessionFactory, clock: ManualClock
-) -> None:
+async def test_switched_off_nothing_is_closed(sessions: SessionFactory, clock: ManualClock) -> None:
     config = load_app_config(overrides={"sla": {"auto_close_after": "off"}})
     assert config.sla.auto_close_after is None
     await _new_leads(sessions, clock)
@@ -201,8 +210,9 @@ async def test_each_owner_gets_one_message_listing_their_leads_cut_to_fit(
             due = clock.now() + timedelta(hours=1)
             await schedule_call_back(session, lead_id, staff["boris"], due, clock.now())
     async with sessions() as session:  # Anna's leads wait in call-back too
-        await session.execute(update(Lead).where(Lead.id.in_(annas))
-                              .values(status=LeadStatus.CALL_BACK))  # fmt: skip
+        await session.execute(
+            update(Lead).where(Lead.id.in_(annas)).values(status=LeadStatus.CALL_BACK)
+        )
         await session.commit()
     clock.advance(WEEK + timedelta(hours=1))
     assert len(await _close(sessions, clock, config)) == 125
@@ -232,8 +242,9 @@ async def test_the_card_and_history_say_stale_and_the_junk_picker_does_not_offer
     assert STALE_REASON not in [reason.code for reason in config.reasons("junk")]
     [lead_id] = await _new_leads(sessions, clock)
     async with sessions() as session:
-        forged = await junk_lead(session, lead_id, staff["anna"], STALE_REASON, None,
-                                 clock.now(), config)  # fmt: skip
+        forged = await junk_lead(
+            session, lead_id, staff["anna"], STALE_REASON, None, clock.now(), config
+        )
     assert forged.refusal is Refusal.UNKNOWN_REASON
     clock.advance(WEEK)
     await _close(sessions, clock, config)
@@ -271,8 +282,10 @@ async def test_a_supervisor_reopens_a_stale_lead_and_a_manager_cannot(
         assert (await reopen_lead(session, unowned, staff["sveta"], clock.now())).ok
     back, pool = await _lead(sessions, owned), await _lead(sessions, unowned)
     assert (back.status, back.close_reason, back.owner_id) == (
-        LeadStatus.IN_WORK, None, staff["anna"].id
-    )  # fmt: skip
+        LeadStatus.IN_WORK,
+        None,
+        staff["anna"].id,
+    )
     assert (pool.status, pool.close_reason) == (LeadStatus.NEW, None)
     async with sessions() as session:
         assert await stale_closed_since(session, clock.now() - WEEK) == []  # no longer closed

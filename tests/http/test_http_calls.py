@@ -22,9 +22,16 @@ AUTH = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
 
 
 def missed(call_id: str = "c-1", **more: Any) -> dict[str, Any]:
-    return {"call_id": call_id, "direction": "in", "status": "missed", "from": "8 900 123-45-67",
-            "to": "+7 495 000-00-00", "started_at": "2026-01-05T12:02:00+03:00", "duration": 0,
-            **more}  # fmt: skip
+    return {
+        "call_id": call_id,
+        "direction": "in",
+        "status": "missed",
+        "from": "8 900 123-45-67",
+        "to": "+7 495 000-00-00",
+        "started_at": "2026-01-05T12:02:00+03:00",
+        "duration": 0,
+        **more,
+    }
 
 
 @pytest.fixture
@@ -63,15 +70,25 @@ async def test_a_missed_call_opens_a_lead_and_a_call_back_task(
 ) -> None:
     status, body = await _post(http, missed())
     assert status == 201
-    assert body == {"call_id": "c-1", "status": "missed", "recorded": True, "duplicate": False,
-                    "lead_id": 1, "task_id": 1, "lead_created": True,
-                    "task_completed": False}  # fmt: skip
+    assert body == {
+        "call_id": "c-1",
+        "status": "missed",
+        "recorded": True,
+        "duplicate": False,
+        "lead_id": 1,
+        "task_id": 1,
+        "lead_created": True,
+        "task_completed": False,
+    }
     async with sessions() as session:
         lead = await session.get(Lead, 1)
         call = await session.scalar(select(Call))
         events = list(await session.scalars(select(LeadEvent.kind).order_by(LeadEvent.id)))
     assert lead is not None and (lead.source, lead.phone, lead.status) == (
-        "call", "+79001234567", "new")  # fmt: skip
+        "call",
+        "+79001234567",
+        "new",
+    )
     assert call is not None and call.lead_id == 1 and call.raw["from"] == "8 900 123-45-67"
     assert events == ["created", "call"]
     [task] = await _tasks(sessions)
@@ -98,8 +115,15 @@ async def test_two_missed_calls_from_one_number_are_one_task_counted_twice(
     http: aiohttp.ClientSession, sessions: SessionFactory
 ) -> None:
     await _post(http, missed("c-1"))
-    status, body = await _post(http, missed("c-2", status="busy", started_at="2026-01-05T09:10:00Z",
-                                            **{"from": "+7 (900) 123 45 67"}))  # fmt: skip
+    status, body = await _post(
+        http,
+        missed(
+            "c-2",
+            status="busy",
+            started_at="2026-01-05T09:10:00Z",
+            **{"from": "+7 (900) 123 45 67"},
+        ),
+    )
     assert status == 201 and body["lead_created"] is False and body["task_id"] == 1
     [task] = await _tasks(sessions)
     assert task.count == 2 and task.data["last_at"] == "2026-01-05T09:10:00+00:00"
@@ -109,9 +133,16 @@ async def test_two_missed_calls_from_one_number_are_one_task_counted_twice(
 async def test_an_answered_call_completes_the_task_and_a_list_is_accepted(
     http: aiohttp.ClientSession, sessions: SessionFactory
 ) -> None:
-    answered = {"call_id": "c-9", "direction": "out", "status": "answered", "from": "101",
-                "to": "+79001234567", "started_at": "2026-01-05T09:20:00Z", "duration": 75,
-                "staff": "101"}  # fmt: skip
+    answered = {
+        "call_id": "c-9",
+        "direction": "out",
+        "status": "answered",
+        "from": "101",
+        "to": "+79001234567",
+        "started_at": "2026-01-05T09:20:00Z",
+        "duration": 75,
+        "staff": "101",
+    }
     status, body = await _post(http, [missed(), answered])
     assert status == 201 and [b["call_id"] for b in body] == ["c-1", "c-9"]
     assert body[1]["task_completed"] is True and body[1]["lead_id"] == 1
@@ -146,11 +177,14 @@ async def test_wrong_or_missing_token_is_401_and_no_token_configured_is_503(
         ({"staff": {"id": 1}}, "staff", "must be a string"),
         ({"call_id": "x" * 500}, "call_id", "longer than 128"),
     ],
-)  # fmt: skip
+)
 async def test_bad_fields_are_named_with_422(
-    http: aiohttp.ClientSession, sessions: SessionFactory, change: dict[str, Any], field: str,
+    http: aiohttp.ClientSession,
+    sessions: SessionFactory,
+    change: dict[str, Any],
+    field: str,
     error: str,
-) -> None:  # fmt: skip
+) -> None:
     status, body = await _post(http, missed(**change))
     assert status == 422 and body["field"] == field and error in body["error"]
     assert await _count(sessions, Call) == 0
@@ -159,11 +193,15 @@ async def test_bad_fields_are_named_with_422(
 async def test_malformed_oversized_and_odd_bodies_are_4xx(
     http: aiohttp.ClientSession, sessions: SessionFactory
 ) -> None:
-    async with http.post("/api/v1/calls", data=b"{not json", headers={
-            **AUTH, "Content-Type": "application/json"}) as response:  # fmt: skip
+    async with http.post(
+        "/api/v1/calls", data=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
+    ) as response:
         assert response.status == 400 and "malformed JSON" in (await response.json())["error"]
-    async with http.post("/api/v1/calls", data=b"call_id=1", headers={
-            **AUTH, "Content-Type": "application/x-www-form-urlencoded"}) as response:  # fmt: skip
+    async with http.post(
+        "/api/v1/calls",
+        data=b"call_id=1",
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    ) as response:
         assert response.status == 415
     huge = missed(note="x" * 2_000_000)
     assert (await _post(http, huge))[0] == 413

@@ -28,8 +28,9 @@ BITRIX = f"/rest/1/{INTAKE_TOKEN}/crm.lead.add.json"
 async def app(
     emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
 ) -> AsyncIterator[Application]:
-    async with running_app(emulator, database_url, clock, vk_secret=VK_SECRET,
-                           vk_confirmation_code=VK_CODE) as application:  # fmt: skip
+    async with running_app(
+        emulator, database_url, clock, vk_secret=VK_SECRET, vk_confirmation_code=VK_CODE
+    ) as application:
         yield application
 
 
@@ -51,56 +52,99 @@ async def _count(sessions: SessionFactory) -> int:
 
 # What Tilda posts (form-encoded): its default variable names, a custom field, its ids, UTM tags
 TILDA = {
-    "Name": "Ольга Смирнова", "Phone": "+7 (900) 765-43-21", "Email": "Olga@Example.ru",
-    "Comments": "Хочу тур на Алтай в июле", "Tour": "Алтай, 7 дней", "utm_source": "yandex",
-    "tranid": "7654321:1234567890", "formid": "form456789012",
-}  # fmt: skip
+    "Name": "Ольга Смирнова",
+    "Phone": "+7 (900) 765-43-21",
+    "Email": "Olga@Example.ru",
+    "Comments": "Хочу тур на Алтай в июле",
+    "Tour": "Алтай, 7 дней",
+    "utm_source": "yandex",
+    "tranid": "7654321:1234567890",
+    "formid": "form456789012",
+}
 
 # What "CF7 to Webhook" posts (JSON keyed by form-tag names; a checkbox is a list)
 CF7 = {
-    "your-name": "Ivan Petrov", "your-email": "ivan@example.com", "your-phone": "8 900 123-45-67",
-    "your-message": "Need a quote for 20 people", "your-subject": "Group tour",
-    "checkbox-dates": ["June", "July"], "acceptance-gdpr": "1",
-}  # fmt: skip
+    "your-name": "Ivan Petrov",
+    "your-email": "ivan@example.com",
+    "your-phone": "8 900 123-45-67",
+    "your-message": "Need a quote for 20 people",
+    "your-subject": "Group tour",
+    "checkbox-dates": ["June", "July"],
+    "acceptance-gdpr": "1",
+}
 
 # Elementor Pro "Webhook" with "Advanced Data" on: a PHP array as form fields
 ELEMENTOR_ADVANCED = {
-    "form[id]": "4e1c2b7", "form[name]": "Contact form",
-    "fields[name][id]": "name", "fields[name][type]": "text", "fields[name][title]": "Имя",
-    "fields[name][value]": "Анна", "fields[name][raw_value]": "Анна",
+    "form[id]": "4e1c2b7",
+    "form[name]": "Contact form",
+    "fields[name][id]": "name",
+    "fields[name][type]": "text",
+    "fields[name][title]": "Имя",
+    "fields[name][value]": "Анна",
+    "fields[name][raw_value]": "Анна",
     "fields[name][required]": "1",
-    "fields[field_5a1][id]": "field_5a1", "fields[field_5a1][type]": "tel",
-    "fields[field_5a1][title]": "Мобильный", "fields[field_5a1][value]": "+7 911 222-33-44",
-    "fields[field_5a1][raw_value]": "+7 911 222-33-44", "fields[field_5a1][required]": "0",
-    "fields[email][id]": "email", "fields[email][type]": "email",
-    "fields[email][title]": "Email", "fields[email][value]": "anna@example.org",
-    "fields[email][raw_value]": "anna@example.org", "fields[email][required]": "1",
-    "fields[message][id]": "message", "fields[message][type]": "textarea",
-    "fields[message][title]": "Сообщение", "fields[message][value]": "Перезвоните вечером",
-    "fields[message][raw_value]": "Перезвоните вечером", "fields[message][required]": "0",
-    "meta[date][title]": "Date", "meta[date][value]": "June 3, 2025",
-    "meta[page_url][title]": "Page URL", "meta[page_url][value]": "https://example.org/contact/",
-    "meta[remote_ip][title]": "Remote IP", "meta[remote_ip][value]": "203.0.113.7",
-}  # fmt: skip
+    "fields[field_5a1][id]": "field_5a1",
+    "fields[field_5a1][type]": "tel",
+    "fields[field_5a1][title]": "Мобильный",
+    "fields[field_5a1][value]": "+7 911 222-33-44",
+    "fields[field_5a1][raw_value]": "+7 911 222-33-44",
+    "fields[field_5a1][required]": "0",
+    "fields[email][id]": "email",
+    "fields[email][type]": "email",
+    "fields[email][title]": "Email",
+    "fields[email][value]": "anna@example.org",
+    "fields[email][raw_value]": "anna@example.org",
+    "fields[email][required]": "1",
+    "fields[message][id]": "message",
+    "fields[message][type]": "textarea",
+    "fields[message][title]": "Сообщение",
+    "fields[message][value]": "Перезвоните вечером",
+    "fields[message][raw_value]": "Перезвоните вечером",
+    "fields[message][required]": "0",
+    "meta[date][title]": "Date",
+    "meta[date][value]": "June 3, 2025",
+    "meta[page_url][title]": "Page URL",
+    "meta[page_url][value]": "https://example.org/contact/",
+    "meta[remote_ip][title]": "Remote IP",
+    "meta[remote_ip][value]": "203.0.113.7",
+}
 
 # Elementor Pro "Webhook", Advanced Data off: each field's label, the meta rows, the form's id
 ELEMENTOR_SIMPLE = {
-    "Name": "Анна", "Phone": "+7 911 222-33-44", "Email": "anna@example.org",
-    "Message": "Перезвоните вечером", "Date": "June 3, 2025", "Time": "10:15 am",
-    "Page URL": "https://example.org/contact/", "Remote IP": "203.0.113.7",
-    "form_id": "4e1c2b7", "form_name": "Contact form",
-}  # fmt: skip
+    "Name": "Анна",
+    "Phone": "+7 911 222-33-44",
+    "Email": "anna@example.org",
+    "Message": "Перезвоните вечером",
+    "Date": "June 3, 2025",
+    "Time": "10:15 am",
+    "Page URL": "https://example.org/contact/",
+    "Remote IP": "203.0.113.7",
+    "form_id": "4e1c2b7",
+    "form_name": "Contact form",
+}
 
 
-def vk_event(event_id: str, lead_id: int, phone: str = "+79161234567", secret: str = VK_SECRET,
-             email: str = "petr@example.ru") -> dict[str, Any]:  # fmt: skip
+def vk_event(
+    event_id: str,
+    lead_id: int,
+    phone: str = "+79161234567",
+    secret: str = VK_SECRET,
+    email: str = "petr@example.ru",
+) -> dict[str, Any]:
     """VK Callback API lead_forms_new, as the community's server receives it."""
     return {
-        "group_id": 218000111, "type": "lead_forms_new", "event_id": event_id, "v": "5.199",
+        "group_id": 218000111,
+        "type": "lead_forms_new",
+        "event_id": event_id,
+        "v": "5.199",
         "secret": secret,
         "object": {
-            "lead_id": lead_id, "group_id": 218000111, "user_id": 512345678, "form_id": 3,
-            "form_name": "Запись на консультацию", "ad_id": 0,
+            "lead_id": lead_id,
+            "group_id": 218000111,
+            "user_id": 512345678,
+            "form_id": 3,
+            "form_name": "Запись на консультацию",
+            "ad_id": 0,
             "answers": [
                 {"key": "first_name", "question": "Имя", "answer": "Пётр"},
                 {"key": "last_name", "question": "Фамилия", "answer": "Иванов"},
@@ -109,7 +153,7 @@ def vk_event(event_id: str, lead_id: int, phone: str = "+79161234567", secret: s
                 {"key": "custom_0", "question": "Удобное время", "answer": "после 18:00"},
             ],
         },
-    }  # fmt: skip
+    }
 
 
 async def test_tilda_test_probe_answers_ok_and_stores_nothing(
@@ -132,9 +176,13 @@ async def test_tilda_lead_reaches_a_manager_and_a_retry_stores_nothing(
     assert first == {"id": 1, "status": "new", "duplicate_of": None, "created": True}
     [lead] = await _leads(sessions)
     assert (lead.source, lead.external_id, lead.name, lead.phone, lead.email, lead.message) == (
-        "tilda", "7654321:1234567890", "Ольга Смирнова", "+79007654321", "olga@example.ru",
+        "tilda",
+        "7654321:1234567890",
+        "Ольга Смирнова",
+        "+79007654321",
+        "olga@example.ru",
         "Хочу тур на Алтай в июле",
-    )  # fmt: skip
+    )
     assert lead.utm == {"utm_source": "yandex"}
     assert lead.extra["Tour"] == "Алтай, 7 дней" and lead.extra["form_id"] == "form456789012"
     assert lead.extra["raw"]["tranid"] == "7654321:1234567890"
@@ -171,8 +219,12 @@ async def test_contact_form_7_json_by_form_tags(
         assert (await response.json())["created"] is True
     [lead] = await _leads(sessions)
     assert (lead.source, lead.name, lead.phone, lead.email, lead.message) == (
-        "cf7", "Ivan Petrov", "+79001234567", "ivan@example.com", "Need a quote for 20 people",
-    )  # fmt: skip
+        "cf7",
+        "Ivan Petrov",
+        "+79001234567",
+        "ivan@example.com",
+        "Need a quote for 20 people",
+    )
     assert lead.extra["checkbox-dates"] == ["June", "July"]
     assert lead.extra["your-subject"] == "Group tour"
     assert lead.extra["raw"] == CF7
@@ -186,8 +238,12 @@ async def test_elementor_webhook_in_both_shapes(
         assert response.status == 200
     [lead] = await _leads(sessions)
     assert (lead.source, lead.name, lead.phone, lead.email, lead.message) == (
-        "elementor", "Анна", "+79112223344", "anna@example.org", "Перезвоните вечером",
-    )  # fmt: skip
+        "elementor",
+        "Анна",
+        "+79112223344",
+        "anna@example.org",
+        "Перезвоните вечером",
+    )
     assert lead.extra["form_id"] == "4e1c2b7"
     page = lead.extra.get("meta_page_url") or lead.extra.get("Page URL")
     assert page == "https://example.org/contact/"
@@ -206,8 +262,12 @@ async def test_vk_lead_form_is_stored_once_however_often_vk_repeats_it(
         assert (response.status, await response.text()) == (200, "ok")
     [lead] = await _leads(sessions)
     assert (lead.source, lead.external_id, lead.name, lead.phone, lead.email) == (
-        "vk", "101", "Пётр Иванов", "+79161234567", "petr@example.ru",
-    )  # fmt: skip
+        "vk",
+        "101",
+        "Пётр Иванов",
+        "+79161234567",
+        "petr@example.ru",
+    )
     assert lead.extra["custom_0"] == "после 18:00" and lead.extra["vk_form_id"] == 3
     assert "secret" not in lead.extra["raw"]
     # the same event id again is answered without a look, even if its content differs
@@ -218,8 +278,13 @@ async def test_vk_lead_form_is_stored_once_however_often_vk_repeats_it(
     async with http.post("/hooks/vk", json=vk_event("ev-2", 101)) as again:
         assert (again.status, await again.text()) == (200, "ok")
     assert await _count(sessions) == 1
-    other = {"type": "wall_post_new", "event_id": "ev-3", "group_id": 1, "secret": VK_SECRET,
-             "object": {"id": 5}}  # fmt: skip
+    other = {
+        "type": "wall_post_new",
+        "event_id": "ev-3",
+        "group_id": 1,
+        "secret": VK_SECRET,
+        "object": {"id": 5},
+    }
     async with http.post("/hooks/vk", json=other) as response:
         assert (response.status, await response.text()) == (200, "ok")
     assert await _count(sessions) == 1
@@ -245,8 +310,10 @@ async def test_vk_is_off_without_its_secret(
         running_app(emulator, database_url, clock, vk_secret="", vk_confirmation_code="") as app,
         aiohttp.ClientSession(base_url=f"http://127.0.0.1:{app.http_port}") as http,
     ):
-        for event in ({"type": "confirmation", "group_id": 1, "secret": ""},
-                      {"type": "confirmation", "group_id": 1}):  # fmt: skip
+        for event in (
+            {"type": "confirmation", "group_id": 1, "secret": ""},
+            {"type": "confirmation", "group_id": 1},
+        ):
             async with http.post("/hooks/vk", json=event) as response:
                 assert response.status == 403
 
@@ -255,28 +322,43 @@ async def test_vk_is_off_without_its_secret(
 async def test_bitrix24_crm_lead_add(
     http: aiohttp.ClientSession, sessions: SessionFactory, body_as: str
 ) -> None:
-    fields = {"TITLE": "Заявка с сайта", "NAME": "Мария", "LAST_NAME": "Кузнецова",
-              "PHONE": [{"VALUE": "8 (912) 345-67-89", "VALUE_TYPE": "WORK"}],
-              "EMAIL": [{"VALUE": "maria@example.ru", "VALUE_TYPE": "WORK"}],
-              "COMMENTS": "Интересует корпоратив", "SOURCE_ID": "WEB"}  # fmt: skip
+    fields = {
+        "TITLE": "Заявка с сайта",
+        "NAME": "Мария",
+        "LAST_NAME": "Кузнецова",
+        "PHONE": [{"VALUE": "8 (912) 345-67-89", "VALUE_TYPE": "WORK"}],
+        "EMAIL": [{"VALUE": "maria@example.ru", "VALUE_TYPE": "WORK"}],
+        "COMMENTS": "Интересует корпоратив",
+        "SOURCE_ID": "WEB",
+    }
     if body_as == "json":
         request = {"json": {"fields": fields, "params": {"REGISTER_SONET_EVENT": "Y"}}}
     else:
-        request = {"data": {
-            "fields[TITLE]": "Заявка с сайта", "fields[NAME]": "Мария",
-            "fields[LAST_NAME]": "Кузнецова", "fields[PHONE][0][VALUE]": "8 (912) 345-67-89",
-            "fields[PHONE][0][VALUE_TYPE]": "WORK", "fields[EMAIL][0][VALUE]": "maria@example.ru",
-            "fields[EMAIL][0][VALUE_TYPE]": "WORK", "fields[COMMENTS]": "Интересует корпоратив",
-            "fields[SOURCE_ID]": "WEB", "params[REGISTER_SONET_EVENT]": "Y",
-        }}  # fmt: skip
+        request = {
+            "data": {
+                "fields[TITLE]": "Заявка с сайта",
+                "fields[NAME]": "Мария",
+                "fields[LAST_NAME]": "Кузнецова",
+                "fields[PHONE][0][VALUE]": "8 (912) 345-67-89",
+                "fields[PHONE][0][VALUE_TYPE]": "WORK",
+                "fields[EMAIL][0][VALUE]": "maria@example.ru",
+                "fields[EMAIL][0][VALUE_TYPE]": "WORK",
+                "fields[COMMENTS]": "Интересует корпоратив",
+                "fields[SOURCE_ID]": "WEB",
+                "params[REGISTER_SONET_EVENT]": "Y",
+            }
+        }
     async with http.post(BITRIX, **request) as response:
         assert response.status == 200
         assert await response.json() == {"result": 1}
     [lead] = await _leads(sessions)
     assert (lead.source, lead.name, lead.phone, lead.email, lead.message) == (
-        "bitrix24", "Мария Кузнецова", "+79123456789", "maria@example.ru",
+        "bitrix24",
+        "Мария Кузнецова",
+        "+79123456789",
+        "maria@example.ru",
         "Интересует корпоратив",
-    )  # fmt: skip
+    )
     assert lead.extra["title"] == "Заявка с сайта" and lead.extra["source_id"] == "WEB"
 
 
@@ -290,11 +372,13 @@ async def test_bitrix24_crm_lead_add(
         ("/hooks/elementor?token=wrong", {"data": ELEMENTOR_SIMPLE}),
         ("/rest/1/wrong/crm.lead.add.json", {"json": {"fields": {"PHONE": "+79001234567"}}}),
     ],
-)  # fmt: skip
+)
 async def test_wrong_or_missing_token_is_403(
-    http: aiohttp.ClientSession, sessions: SessionFactory, path: str,
+    http: aiohttp.ClientSession,
+    sessions: SessionFactory,
+    path: str,
     request_args: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     async with http.post(path, **request_args) as response:
         assert response.status == 403
     assert await _count(sessions) == 0
@@ -303,29 +387,69 @@ async def test_wrong_or_missing_token_is_403(
 @pytest.mark.parametrize(
     ("path", "request_args", "error"),
     [
-        (f"/hooks/tilda{Q}", {"data": {"Tour": "Алтай", "tranid": "1:1", "formid": "f"}},
-         "no phone, e-mail, name or message among the fields (Tour)"),
-        (f"/hooks/tilda{Q}", {"data": {"Name": "Oleg", "Phone": "call me", "tranid": "1:2"}},
-         "phone"),
-        (f"/hooks/cf7{Q}", {"json": {"acceptance-gdpr": "1", "menu-city": "Omsk"}},
-         "no phone, e-mail, name or message"),
-        (f"/hooks/elementor{Q}", {"data": {"fields[x][id]": "x", "fields[x][type]": "text",
-                                           "fields[x][title]": "City", "fields[x][value]": "Omsk"}},
-         "no phone, e-mail, name or message among the fields (x)"),
-        ("/hooks/vk", {"json": {"type": "lead_forms_new", "event_id": "e", "secret": VK_SECRET,
-                                "object": {"lead_id": 7, "answers": "not a list"}}},
-         "without answers"),
-        ("/hooks/vk", {"json": {**vk_event("e2", 8), "object": {"lead_id": 8, "answers": [
-            {"key": "custom_0", "question": "Город", "answer": "Омск"}]}}},
-         "no phone, e-mail, name or message"),
+        (
+            f"/hooks/tilda{Q}",
+            {"data": {"Tour": "Алтай", "tranid": "1:1", "formid": "f"}},
+            "no phone, e-mail, name or message among the fields (Tour)",
+        ),
+        (
+            f"/hooks/tilda{Q}",
+            {"data": {"Name": "Oleg", "Phone": "call me", "tranid": "1:2"}},
+            "phone",
+        ),
+        (
+            f"/hooks/cf7{Q}",
+            {"json": {"acceptance-gdpr": "1", "menu-city": "Omsk"}},
+            "no phone, e-mail, name or message",
+        ),
+        (
+            f"/hooks/elementor{Q}",
+            {
+                "data": {
+                    "fields[x][id]": "x",
+                    "fields[x][type]": "text",
+                    "fields[x][title]": "City",
+                    "fields[x][value]": "Omsk",
+                }
+            },
+            "no phone, e-mail, name or message among the fields (x)",
+        ),
+        (
+            "/hooks/vk",
+            {
+                "json": {
+                    "type": "lead_forms_new",
+                    "event_id": "e",
+                    "secret": VK_SECRET,
+                    "object": {"lead_id": 7, "answers": "not a list"},
+                }
+            },
+            "without answers",
+        ),
+        (
+            "/hooks/vk",
+            {
+                "json": {
+                    **vk_event("e2", 8),
+                    "object": {
+                        "lead_id": 8,
+                        "answers": [{"key": "custom_0", "question": "Город", "answer": "Омск"}],
+                    },
+                }
+            },
+            "no phone, e-mail, name or message",
+        ),
         (BITRIX, {"json": {"FIELDS_TYPO": {"NAME": "x"}}}, "no fields"),
         (BITRIX, {"data": {"fields[TITLE]": "Заявка"}}, "no phone, e-mail, name or message"),
     ],
-)  # fmt: skip
+)
 async def test_unreadable_payload_is_422_with_what_is_missing(
-    http: aiohttp.ClientSession, sessions: SessionFactory, path: str,
-    request_args: dict[str, Any], error: str,
-) -> None:  # fmt: skip
+    http: aiohttp.ClientSession,
+    sessions: SessionFactory,
+    path: str,
+    request_args: dict[str, Any],
+    error: str,
+) -> None:
     async with http.post(path, **request_args) as response:
         assert response.status == 422
         assert error in (await response.json())["error"]

@@ -78,16 +78,36 @@ async def test_same_external_id_again_answers_200_with_the_same_lead(
         ("{not json", {"Content-Type": "application/json"}, 400, "malformed JSON", None),
         ('["a list"]', {"Content-Type": "application/json"}, 400, "must be an object", None),
         ("name=x", {"Content-Type": "text/plain"}, 415, "application/json", None),
-        (json.dumps({"name": "No contact"}), {"Content-Type": "application/json"}, 422,
-         "needs a phone, an e-mail or a message", "phone"),
-        (json.dumps({"phone": "call me maybe"}), {"Content-Type": "application/json"}, 422,
-         "phone", "phone"),
-        (json.dumps({"email": "not-an-address"}), {"Content-Type": "application/json"}, 422,
-         "e-mail", "email"),
-        (json.dumps({"message": "x" * 70_000}), {"Content-Type": "application/json"}, 413,
-         "larger than 65536", None),
+        (
+            json.dumps({"name": "No contact"}),
+            {"Content-Type": "application/json"},
+            422,
+            "needs a phone, an e-mail or a message",
+            "phone",
+        ),
+        (
+            json.dumps({"phone": "call me maybe"}),
+            {"Content-Type": "application/json"},
+            422,
+            "phone",
+            "phone",
+        ),
+        (
+            json.dumps({"email": "not-an-address"}),
+            {"Content-Type": "application/json"},
+            422,
+            "e-mail",
+            "email",
+        ),
+        (
+            json.dumps({"message": "x" * 70_000}),
+            {"Content-Type": "application/json"},
+            413,
+            "larger than 65536",
+            None,
+        ),
     ],
-)  # fmt: skip
+)
 async def test_bad_requests_get_a_clear_json_error_and_store_nothing(
     http: aiohttp.ClientSession,
     sessions: SessionFactory,
@@ -111,8 +131,9 @@ async def test_bad_requests_get_a_clear_json_error_and_store_nothing(
 async def test_missing_or_wrong_token_is_401(
     http: aiohttp.ClientSession, sessions: SessionFactory, headers: dict[str, str]
 ) -> None:
-    async with http.post("/api/v1/leads", json={"phone": "+79001234567"},
-                         headers=headers) as response:  # fmt: skip
+    async with http.post(
+        "/api/v1/leads", json={"phone": "+79001234567"}, headers=headers
+    ) as response:
         assert response.status == 401
         assert await response.json() == {"error": "missing or wrong token", "field": None}
     assert await _leads(sessions) == 0

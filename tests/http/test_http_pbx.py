@@ -28,34 +28,57 @@ MANGO_SALT = "sux7mpqilsripo5gbjok484gxb10h6ua"
 
 # a missed incoming call, as Zadarma posts it at the call's end (form-encoded)
 NOTIFY_END = {
-    "event": "NOTIFY_END", "call_start": "2026-01-05 12:02:00", "pbx_call_id": "in_5f2e1a",
-    "caller_id": "79001234567", "called_did": "74950000000", "internal": "",
-    "duration": "0", "disposition": "cancel", "status_code": "16", "is_recorded": "0",
+    "event": "NOTIFY_END",
+    "call_start": "2026-01-05 12:02:00",
+    "pbx_call_id": "in_5f2e1a",
+    "caller_id": "79001234567",
+    "called_did": "74950000000",
+    "internal": "",
+    "duration": "0",
+    "disposition": "cancel",
+    "status_code": "16",
+    "is_recorded": "0",
     "call_id_with_rec": "",
-}  # fmt: skip
+}
 # the manager's call back from extension 101, answered
 NOTIFY_OUT_END = {
-    "event": "NOTIFY_OUT_END", "call_start": "2026-01-05 12:20:00", "pbx_call_id": "out_77ab",
-    "caller_id": "74950000000", "destination": "79001234567", "internal": "101",
-    "duration": "95", "disposition": "answered", "status_code": "16", "is_recorded": "1",
+    "event": "NOTIFY_OUT_END",
+    "call_start": "2026-01-05 12:20:00",
+    "pbx_call_id": "out_77ab",
+    "caller_id": "74950000000",
+    "destination": "79001234567",
+    "internal": "101",
+    "duration": "95",
+    "disposition": "answered",
+    "status_code": "16",
+    "is_recorded": "1",
     "call_id_with_rec": "1704445200.123",
-}  # fmt: skip
+}
 # Mango's summary of a missed incoming call
 MANGO_SUMMARY = {
-    "entry_id": "MjQ3NjA5NjE3Mjo0MDE=", "call_direction": 1,
+    "entry_id": "MjQ3NjA5NjE3Mjo0MDE=",
+    "call_direction": 1,
     "from": {"number": "79001234567"},
     "to": {"extension": "101", "number": "74950000000"},
-    "line_number": "74950000000", "create_time": 1767603720, "forward_time": 1767603721,
-    "talk_time": 0, "end_time": 1767603750, "entry_result": 0, "disconnect_reason": 1110,
-}  # fmt: skip
+    "line_number": "74950000000",
+    "create_time": 1767603720,
+    "forward_time": 1767603721,
+    "talk_time": 0,
+    "end_time": 1767603750,
+    "entry_result": 0,
+    "disconnect_reason": 1110,
+}
 
 
 @pytest.fixture
 async def app(
     emulator: TelegramEmulator, database_url: str, clock: ManualClock
 ) -> AsyncIterator[Application]:
-    secrets = {"zadarma_api_secret": ZADARMA_SECRET, "mango_api_key": MANGO_KEY,
-               "mango_api_salt": MANGO_SALT}  # fmt: skip
+    secrets = {
+        "zadarma_api_secret": ZADARMA_SECRET,
+        "mango_api_key": MANGO_KEY,
+        "mango_api_salt": MANGO_SALT,
+    }
     async with running_app(emulator, database_url, clock, **secrets) as application:
         yield application
 
@@ -86,8 +109,9 @@ async def _zadarma(
         return response.status, await response.json()
 
 
-def _mango_form(payload: dict[str, Any], key: str = MANGO_KEY, salt: str = MANGO_SALT,
-                sign: str | None = None) -> dict[str, str]:  # fmt: skip
+def _mango_form(
+    payload: dict[str, Any], key: str = MANGO_KEY, salt: str = MANGO_SALT, sign: str | None = None
+) -> dict[str, str]:
     body = json.dumps(payload)
     digest = hashlib.sha256((key + body + salt).encode()).hexdigest()
     return {"vpbx_api_key": key, "sign": sign or digest, "json": body}
@@ -146,17 +170,24 @@ async def test_zadarma_refuses_a_bad_or_missing_signature(
     assert (await _zadarma(http, NOTIFY_END, signature="Zm9v"))[0] == 403
     assert (await _zadarma(http, NOTIFY_END, signature=None))[0] == 403
     # a signature made for other fields (another caller put in): refused
-    assert (await _zadarma(http, {**NOTIFY_END, "caller_id": "79990000000"},
-                           signature=_zadarma_sign(NOTIFY_END)))[0] == 403  # fmt: skip
+    assert (
+        await _zadarma(
+            http, {**NOTIFY_END, "caller_id": "79990000000"}, signature=_zadarma_sign(NOTIFY_END)
+        )
+    )[0] == 403
     assert await _calls(sessions) == 0
 
 
 async def test_zadarma_answered_call_back_completes_the_task(
     http: aiohttp.ClientSession, sessions: SessionFactory
 ) -> None:
-    start = {"event": "NOTIFY_OUT_START", "call_start": "2026-01-05 12:19:50",
-             "pbx_call_id": "out_77ab", "destination": "79001234567",
-             "internal": "101"}  # fmt: skip
+    start = {
+        "event": "NOTIFY_OUT_START",
+        "call_start": "2026-01-05 12:19:50",
+        "pbx_call_id": "out_77ab",
+        "destination": "79001234567",
+        "internal": "101",
+    }
     await _zadarma(http, NOTIFY_END)
     status, body = await _zadarma(http, start)
     assert status == 200 and body == {"ok": True, "recorded": False}
@@ -188,9 +219,14 @@ async def test_mango_missed_summary_becomes_a_task(
     assert task.due_at.isoformat() == "2026-01-05T09:02:00+00:00"
     again = await _mango(http, "summary", _mango_form(MANGO_SUMMARY))
     assert again[1]["duplicate"] is True and len(await _tasks(sessions)) == 1
-    answered = {**MANGO_SUMMARY, "entry_id": "MjQ3Nj==", "entry_result": 1,
-                "talk_time": 1767604800, "create_time": 1767604790,
-                "end_time": 1767604860}  # fmt: skip
+    answered = {
+        **MANGO_SUMMARY,
+        "entry_id": "MjQ3Nj==",
+        "entry_result": 1,
+        "talk_time": 1767604800,
+        "create_time": 1767604790,
+        "end_time": 1767604860,
+    }
     status, body = await _mango(http, "summary", _mango_form(answered))
     assert status == 200 and body["task_completed"] is True
     async with sessions() as session:
@@ -209,9 +245,16 @@ async def test_mango_refuses_a_bad_sign_or_a_wrong_key(
 
 
 async def test_mango_call_events_are_acknowledged(http: aiohttp.ClientSession) -> None:
-    state = {"entry_id": "MjQ3", "call_id": "MToxMDA1", "timestamp": 1767603720, "seq": 1,
-             "call_state": "Appeared", "location": "ivr", "from": {"number": "79001234567"},
-             "to": {"number": "74950000000"}}  # fmt: skip
+    state = {
+        "entry_id": "MjQ3",
+        "call_id": "MToxMDA1",
+        "timestamp": 1767603720,
+        "seq": 1,
+        "call_state": "Appeared",
+        "location": "ivr",
+        "from": {"number": "79001234567"},
+        "to": {"number": "74950000000"},
+    }
     assert await _mango(http, "call", _mango_form(state)) == (200, {"ok": True})
     assert await _mango(http, "recording", _mango_form(state)) == (200, {"ok": True})
 

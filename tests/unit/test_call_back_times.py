@@ -30,8 +30,11 @@ def test_a_fridays_tomorrow_morning_is_monday_at_the_opening() -> None:
 
 
 def test_tomorrow_morning_follows_the_configured_days_and_opening() -> None:
-    config = load_app_config(overrides={"working_hours": {
-        "days": ["mon", "tue", "wed", "thu", "fri", "sat"], "opens": "10:30"}})  # fmt: skip
+    config = load_app_config(
+        overrides={
+            "working_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat"], "opens": "10:30"}
+        }
+    )
     saturday = datetime(2026, 3, 14, 7, 30, tzinfo=UTC)  # 10:30 in Moscow
     assert quick_call_back_time(CallBackChoice.TOMORROW, FRIDAY_NOON, config) == saturday
 

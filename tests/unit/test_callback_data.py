@@ -31,8 +31,21 @@ TELEGRAM_CALLBACK_DATA_LIMIT = 64  # bytes
 LARGEST_ID = 2**31 - 1  # Integer columns (checked below)
 INT_COLUMNS = ("version", "alert_level")  # besides ids: EscalationButton.version and .level
 STR_BOUNDS = {("ReasonButton", "reason"): "z" * REASON_CODE_MAX}
-PREFIXES = ["lead", "why", "card", "when", "hist", "give", "merge", "open", "list", "step", "esc",
-            "staff", "staffrole"]  # fmt: skip
+PREFIXES = [
+    "lead",
+    "why",
+    "card",
+    "when",
+    "hist",
+    "give",
+    "merge",
+    "open",
+    "list",
+    "step",
+    "esc",
+    "staff",
+    "staffrole",
+]
 
 
 def _subclasses(cls: type) -> Iterator[type]:
@@ -60,8 +73,10 @@ def _largest(cls: type[CallbackData], name: str, annotation: Any) -> Any:
         return LARGEST_ID
     if annotation is str and (cls.__name__, name) in STR_BOUNDS:
         return STR_BOUNDS[cls.__name__, name]
-    pytest.fail(f"{cls.__name__}.{name}: {annotation!r} has no known bound; decide it from the "
-                f"code and add it to this test")  # fmt: skip
+    pytest.fail(
+        f"{cls.__name__}.{name}: {annotation!r} has no known bound; decide it from the "
+        f"code and add it to this test"
+    )
 
 
 def test_every_prefix_is_the_one_buttons_already_carry() -> None:

@@ -82,5 +82,7 @@ def test_aliases_come_from_config_and_the_raw_payload_is_capped() -> None:
 def test_php_style_keys_become_nested_and_odd_keys_stay_whole() -> None:
     flat = {"fields[PHONE][0][VALUE]": "1", "fields[NAME]": "x", "odd[": "q", "a[b]c": "z"}
     assert unflatten(flat) == {
-        "fields": {"PHONE": {"0": {"VALUE": "1"}}, "NAME": "x"}, "odd[": "q", "a[b]c": "z",
-    }  # fmt: skip
+        "fields": {"PHONE": {"0": {"VALUE": "1"}}, "NAME": "x"},
+        "odd[": "q",
+        "a[b]c": "z",
+    }

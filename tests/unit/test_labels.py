@@ -50,8 +50,10 @@ def test_every_refusal_has_its_alert(refusal: Refusal, locale: str) -> None:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_each_refusal_says_something_of_its_own(locale: str) -> None:
-    texts = {render_alert(f"refusal_{refusal.value}", locale, owner=None, lead_id=42)
-             for refusal in Refusal}  # fmt: skip
+    texts = {
+        render_alert(f"refusal_{refusal.value}", locale, owner=None, lead_id=42)
+        for refusal in Refusal
+    }
     assert len(texts) == len(Refusal)
 
 
@@ -68,8 +70,10 @@ def test_every_staff_refusal_has_a_text_of_its_own(locale: str) -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_invite_refusal_has_a_text_of_its_own(locale: str) -> None:
     staff = {"name": "Анна", "role": Role.MANAGER, "on_duty": True}
-    texts = {render("invite_refused.html.j2", locale, reason=reason.value, staff=staff)
-             for reason in InviteRefusal}  # fmt: skip
+    texts = {
+        render("invite_refused.html.j2", locale, reason=reason.value, staff=staff)
+        for reason in InviteRefusal
+    }
     assert len(texts) == len(InviteRefusal) and all(texts)
 
 
@@ -134,13 +138,20 @@ def _event_kinds() -> set[str]:
                     if named and isinstance(keyword.value, ast.Constant):
                         found.add(str(keyword.value.value))
     computed = {
-        CLOSED_EVENT, *EVENT_OF_STEP.values(),  # the system's auto-close, reminders
-        "created", "repeat_request",  # bot/intake/store.py
-        "replied", "client_blocked",  # bot/intake/client_chat.py record_reply
-        "missed_call_done", "missed_call_retry",  # bot/telephony/missed_calls.py
+        CLOSED_EVENT,
+        *EVENT_OF_STEP.values(),  # the system's auto-close, reminders
+        "created",
+        "repeat_request",  # bot/intake/store.py
+        "replied",
+        "client_blocked",  # bot/intake/client_chat.py record_reply
+        "missed_call_done",
+        "missed_call_retry",  # bot/telephony/missed_calls.py
         # apply_action's default: the action's own value
-        Action.JUNK.value, Action.REFUSE.value, Action.CONVERT.value, Action.REOPEN.value,
-    }  # fmt: skip
+        Action.JUNK.value,
+        Action.REFUSE.value,
+        Action.CONVERT.value,
+        Action.REOPEN.value,
+    }
     return found | computed
 
 
@@ -154,7 +165,6 @@ def _commands() -> set[str]:
 
 
 # section -> the keys the code looks up in it (and where)
-# fmt: off
 LOOKED_UP: dict[str, set[str]] = {
     "statuses": _values(LeadStatus),  # card.html.j2, the lists' lines
     # handlers/keyboards/lead.py and escalation.py
@@ -165,7 +175,12 @@ LOOKED_UP: dict[str, set[str]] = {
     "roles": _values(Role),
     "role_with_article": _values(Role),
     "staff_buttons": {
-        *_values(Role), "skills", "capacity", "deactivate", "confirm_deactivate", "back",
+        *_values(Role),
+        "skills",
+        "capacity",
+        "deactivate",
+        "confirm_deactivate",
+        "back",
         "all_staff",
     },
     "calls": _values(Direction, CallStatus),  # bot/leads/notes.py: a call in the history
@@ -176,13 +191,14 @@ LOOKED_UP: dict[str, set[str]] = {
     "ago": {"now", "minutes", "hours", "days"},  # bot/common/render.py since
     # bot/common/reasons.py: idle_age's units and the auto-close's reason
     "stale": {
-        "reason", "reason_short", *(idle_age(timedelta(hours=h))["unit"] for h in (24, 48, 36)),
+        "reason",
+        "reason_short",
+        *(idle_age(timedelta(hours=h))["unit"] for h in (24, 48, 36)),
     },
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},
 }
-# fmt: on
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -25,16 +25,16 @@ JUNK = LeadStatus.JUNK
 COLUMNS = (NEW, IN_WORK, CALL_BACK, CONVERTED, REFUSED, JUNK)
 TRANSITIONS: dict[Action, tuple[LeadStatus | None, ...]] = {
     #                          new      in_work    callback   converted refused  junk
-    Action.TAKE:              (IN_WORK, None,      None,      None,     None,    None),
-    Action.SCHEDULE_CALL_BACK: (None,    CALL_BACK,  CALL_BACK,  None,     None,    None),
-    Action.CALL_BACK_DONE:     (None,    None,      IN_WORK,   None,     None,    None),
-    Action.QUALIFY:           (None,    IN_WORK,   CALL_BACK,  None,     None,    None),
-    Action.CONVERT:           (None,    CONVERTED, CONVERTED, None,     None,    None),
-    Action.REFUSE:            (None,    REFUSED,   REFUSED,   None,     None,    None),
-    Action.JUNK:              (JUNK,    JUNK,      JUNK,      None,     None,    None),
-    Action.REOPEN:            (None,    None,      None,      IN_WORK,  IN_WORK, IN_WORK),
-    Action.REASSIGN:          (IN_WORK, IN_WORK,   CALL_BACK,  None,     None,    None),
-}  # fmt: skip
+    Action.TAKE: (IN_WORK, None, None, None, None, None),
+    Action.SCHEDULE_CALL_BACK: (None, CALL_BACK, CALL_BACK, None, None, None),
+    Action.CALL_BACK_DONE: (None, None, IN_WORK, None, None, None),
+    Action.QUALIFY: (None, IN_WORK, CALL_BACK, None, None, None),
+    Action.CONVERT: (None, CONVERTED, CONVERTED, None, None, None),
+    Action.REFUSE: (None, REFUSED, REFUSED, None, None, None),
+    Action.JUNK: (JUNK, JUNK, JUNK, None, None, None),
+    Action.REOPEN: (None, None, None, IN_WORK, IN_WORK, IN_WORK),
+    Action.REASSIGN: (IN_WORK, IN_WORK, CALL_BACK, None, None, None),
+}
 
 ALLOWED = [
     (action, status, target)
@@ -129,16 +129,16 @@ Y, N = True, False
 PERMISSIONS: dict[Action, tuple[bool, ...]] = {
     #                          manager            supervisor       admin
     #                          own  other unowned other unowned  other unowned
-    Action.TAKE:              (Y,   N,    Y,      Y,    Y,       Y,    Y),
-    Action.SCHEDULE_CALL_BACK: (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.CALL_BACK_DONE:     (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.QUALIFY:           (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.CONVERT:           (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.REFUSE:            (Y,   N,    N,      Y,    Y,       Y,    Y),
-    Action.JUNK:              (Y,   N,    Y,      Y,    Y,       Y,    Y),
-    Action.REOPEN:            (N,   N,    N,      Y,    Y,       Y,    Y),
-    Action.REASSIGN:          (N,   N,    N,      Y,    Y,       Y,    Y),
-}  # fmt: skip
+    Action.TAKE: (Y, N, Y, Y, Y, Y, Y),
+    Action.SCHEDULE_CALL_BACK: (Y, N, N, Y, Y, Y, Y),
+    Action.CALL_BACK_DONE: (Y, N, N, Y, Y, Y, Y),
+    Action.QUALIFY: (Y, N, N, Y, Y, Y, Y),
+    Action.CONVERT: (Y, N, N, Y, Y, Y, Y),
+    Action.REFUSE: (Y, N, N, Y, Y, Y, Y),
+    Action.JUNK: (Y, N, Y, Y, Y, Y, Y),
+    Action.REOPEN: (N, N, N, Y, Y, Y, Y),
+    Action.REASSIGN: (N, N, N, Y, Y, Y, Y),
+}
 PERMISSION_CASES = [
     (action, situation, allowed)
     for action, row in PERMISSIONS.items()

@@ -26,11 +26,22 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def _lead(**fields: object) -> Lead:
     values: dict[str, object] = {
-        "id": 7, "source": "web_form", "status": LeadStatus.NEW, "name": "Ivan",
-        "phone": "+79001234567", "email": None, "message": "hello", "service": None,
-        "utm": {}, "extra": {}, "is_repeat": False, "owner_id": None, "close_comment": None,
-        "created_at": NOW - timedelta(minutes=5), "version": 1,
-    }  # fmt: skip
+        "id": 7,
+        "source": "web_form",
+        "status": LeadStatus.NEW,
+        "name": "Ivan",
+        "phone": "+79001234567",
+        "email": None,
+        "message": "hello",
+        "service": None,
+        "utm": {},
+        "extra": {},
+        "is_repeat": False,
+        "owner_id": None,
+        "close_comment": None,
+        "created_at": NOW - timedelta(minutes=5),
+        "version": 1,
+    }
     values.update(fields)
     return Lead(**values)
 
@@ -44,9 +55,13 @@ def test_every_template_exists_in_both_languages() -> None:
 
 def test_user_text_is_escaped_and_the_card_fits_whatever_the_lead_holds() -> None:
     worst = _lead(
-        name="<b>" + "😀" * 10_000, message="</i>&" * 5000, email="a@b.ru",
-        service="<script>" * 300, utm={"utm_source": "<x>" * 100}, is_repeat=True,
-    )  # fmt: skip
+        name="<b>" + "😀" * 10_000,
+        message="</i>&" * 5000,
+        email="a@b.ru",
+        service="<script>" * 300,
+        utm={"utm_source": "<x>" * 100},
+        is_repeat=True,
+    )
     view = card_view(worst, "<Owner>" * 100, Reader(None, None, "ru"), NOW, requests=3)
     assert visible_length(view.text) <= 4096
     assert "<script>" not in view.text and "&lt;script&gt;" in view.text
@@ -73,8 +88,13 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     assert card_view(taken, "Anna", supervisor, NOW).actions == (*working, a.REASSIGN)
     assert card_view(new, None, supervisor, NOW).actions == (a.TAKE, a.JUNK, a.REASSIGN)
     assert card_view(calling, "Anna", manager, NOW).actions == (
-        a.DONE, a.RESCHEDULE, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY
-    )  # fmt: skip
+        a.DONE,
+        a.RESCHEDULE,
+        a.REFUSE,
+        a.JUNK,
+        a.NOTE,
+        a.HISTORY,
+    )
     assert card_view(calling, "Anna", other, NOW).actions == ()
     assert card_view(junk, None, manager, NOW).actions == ()
     assert card_view(junk, None, supervisor, NOW).actions == (a.REOPEN, a.HISTORY)
@@ -97,9 +117,17 @@ def test_alerts_are_plain_text_within_200_characters() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400),
-                          ("1h30m", 5400), ("0.05s", 0.05), ("45", 45)],
-)  # fmt: skip
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("0.05s", 0.05),
+        ("45", 45),
+    ],
+)
 def test_durations_read_as_written_in_config(text: str, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == pytest.approx(seconds)
 

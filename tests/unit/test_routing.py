@@ -20,14 +20,28 @@ def _config(**routing: Any) -> AppConfig:
 
 
 def _manager(staff_id: int, skills: list[str] | None = None, capacity: int | None = None) -> Staff:
-    return Staff(id=staff_id, telegram_id=1000 + staff_id, name=f"m{staff_id}",
-                 role=Role.MANAGER, is_active=True, on_duty=True, skills=skills or [],
-                 capacity=capacity)  # fmt: skip
+    return Staff(
+        id=staff_id,
+        telegram_id=1000 + staff_id,
+        name=f"m{staff_id}",
+        role=Role.MANAGER,
+        is_active=True,
+        on_duty=True,
+        skills=skills or [],
+        capacity=capacity,
+    )
 
 
 def _team(*people: Staff, load: dict[int, int] | None = None) -> Team:
-    boss = Staff(id=99, telegram_id=1099, name="boss", role=Role.SUPERVISOR, is_active=True,
-                 on_duty=True, skills=[])  # fmt: skip
+    boss = Staff(
+        id=99,
+        telegram_id=1099,
+        name="boss",
+        role=Role.SUPERVISOR,
+        is_active=True,
+        on_duty=True,
+        skills=[],
+    )
     return Team(on_duty=list(people), open_leads=dict(load or {}), supervisors=[boss])
 
 
@@ -40,14 +54,16 @@ def _to(decided: Any) -> list[int | None]:
 
 
 def test_a_rule_matches_only_when_every_condition_given_holds() -> None:
-    rule = RoutingRule(name="tours", source="web_form", service="Group Tour",
-                       min_amount=Decimal(100000))  # fmt: skip
+    rule = RoutingRule(
+        name="tours", source="web_form", service="Group Tour", min_amount=Decimal(100000)
+    )
     big = _lead(service="group tour", amount=Decimal(150000))
     assert matches(rule, big)
     assert not matches(rule, _lead(service="group tour", amount=Decimal(99999)))
     assert not matches(rule, _lead(service="group tour"))  # amount unknown: not ≥ X
-    assert not matches(rule, _lead(source="missed_call", service="group tour",
-                                   amount=Decimal(150000)))  # fmt: skip
+    assert not matches(
+        rule, _lead(source="missed_call", service="group tour", amount=Decimal(150000))
+    )
     by_field = RoutingRule(name="moscow", field="city", equals="Moscow")
     assert matches(by_field, _lead(extra={"city": "Moscow"}))
     assert not matches(by_field, _lead(extra={"city": "Kazan"}))
@@ -57,8 +73,10 @@ def test_a_rule_matches_only_when_every_condition_given_holds() -> None:
 
 
 def test_the_first_matching_rule_wins_and_no_match_means_the_default() -> None:
-    rules = [RoutingRule(name="calls", source="missed_call", skill="phone"),
-             RoutingRule(name="all_calls", source="missed_call", skill="other")]  # fmt: skip
+    rules = [
+        RoutingRule(name="calls", source="missed_call", skill="phone"),
+        RoutingRule(name="all_calls", source="missed_call", skill="other"),
+    ]
     assert rule_for(_lead(source="missed_call"), rules) is rules[0]
     assert rule_for(_lead(source="web_form"), rules) is None
 

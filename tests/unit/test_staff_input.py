@@ -22,9 +22,12 @@ def test_skills_are_read_as_lower_case_tags(text: str, skills: list[str]) -> Non
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [(",".join(f"t{n}" for n in range(11)), "too_many"), ("a" * 33, "too_long"),
-     ("<b>vip</b>", "characters")],
-)  # fmt: skip
+    [
+        (",".join(f"t{n}" for n in range(11)), "too_many"),
+        ("a" * 33, "too_long"),
+        ("<b>vip</b>", "characters"),
+    ],
+)
 def test_unreadable_skills_say_why(text: str, problem: str) -> None:
     with pytest.raises(UnreadableAnswer) as raised:
         read_skills(text)

@@ -41,44 +41,86 @@ Sample = dict[str, Any]
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CONFIG = load_app_config()
-STAFF_LIMITS = {"max_skills": MAX_SKILLS, "max_length": MAX_SKILL_LENGTH,
-                "max_capacity": MAX_CAPACITY}  # fmt: skip
-CARD_LIMITS = {"name": NAME_LIMIT, "field": FIELD_LIMIT, "message": MESSAGE_LIMIT,
-               "extra": EXTRA_LIMIT}  # fmt: skip
+STAFF_LIMITS = {
+    "max_skills": MAX_SKILLS,
+    "max_length": MAX_SKILL_LENGTH,
+    "max_capacity": MAX_CAPACITY,
+}
+CARD_LIMITS = {
+    "name": NAME_LIMIT,
+    "field": FIELD_LIMIT,
+    "message": MESSAGE_LIMIT,
+    "extra": EXTRA_LIMIT,
+}
 
 
 def _lead(**fields: Any) -> Lead:
     values: dict[str, Any] = {
-        "id": 42, "source": "tilda", "status": LeadStatus.NEW, "name": "Иван <Петров>",
-        "phone": "+79001234567", "email": "ivan@example.com", "message": "Кухня & шкаф?",
-        "service": "Кухня", "utm": {"utm_source": "ya", "utm_campaign": "spring"}, "extra": {},
-        "is_repeat": False, "owner_id": None, "offered_to_id": None, "close_reason": None,
-        "close_comment": None, "merged_into_id": None, "possible_duplicate_of_id": None,
-        "created_at": NOW - timedelta(minutes=5), "version": 3,
-    }  # fmt: skip
+        "id": 42,
+        "source": "tilda",
+        "status": LeadStatus.NEW,
+        "name": "Иван <Петров>",
+        "phone": "+79001234567",
+        "email": "ivan@example.com",
+        "message": "Кухня & шкаф?",
+        "service": "Кухня",
+        "utm": {"utm_source": "ya", "utm_campaign": "spring"},
+        "extra": {},
+        "is_repeat": False,
+        "owner_id": None,
+        "offered_to_id": None,
+        "close_reason": None,
+        "close_comment": None,
+        "merged_into_id": None,
+        "possible_duplicate_of_id": None,
+        "created_at": NOW - timedelta(minutes=5),
+        "version": 3,
+    }
     return Lead(**(values | fields))
 
 
 def _staff(role: Role = Role.MANAGER, on_duty: bool = True, name: str = "Анна") -> Staff:
-    return Staff(id=7, telegram_id=1001, name=name, role=role, on_duty=on_duty, is_active=True,
-                 skills=["vip"], capacity=5)  # fmt: skip
+    return Staff(
+        id=7,
+        telegram_id=1001,
+        name=name,
+        role=role,
+        on_duty=on_duty,
+        is_active=True,
+        skills=["vip"],
+        capacity=5,
+    )
 
 
 def _member(role: Role = Role.MANAGER, **fields: Any) -> TeamMember:
     values: dict[str, Any] = {
-        "staff_id": 7, "name": "Анна", "role": role, "on_duty": True, "open_leads": 5,
-        "capacity": 5, "taken_today": 2, "skills": ("vip", "group_tour"),
-    }  # fmt: skip
+        "staff_id": 7,
+        "name": "Анна",
+        "role": role,
+        "on_duty": True,
+        "open_leads": 5,
+        "capacity": 5,
+        "taken_today": 2,
+        "skills": ("vip", "group_tour"),
+    }
     return TeamMember(**(values | fields))
 
 
 def _card(lead: Lead, **context: Any) -> Sample:
     """What bot/leads/cards.py card_view passes."""
     values: Sample = {
-        "lead": lead, "owner_name": None, "is_mine": False, "ago": "5 min", "requests": 1,
-        "reason_label": None, "call_back_due": None, "offered_name": None,
-        "offered_to_me": False, "missed_call": None, "limits": CARD_LIMITS,
-    }  # fmt: skip
+        "lead": lead,
+        "owner_name": None,
+        "is_mine": False,
+        "ago": "5 min",
+        "requests": 1,
+        "reason_label": None,
+        "call_back_due": None,
+        "offered_name": None,
+        "offered_to_me": False,
+        "missed_call": None,
+        "limits": CARD_LIMITS,
+    }
     return values | context
 
 
@@ -107,12 +149,18 @@ def _digest(**changes: Any) -> Sample:
 
 def _alert(kind: AlertKind, step: Step, **changes: Any) -> Sample:
     """What bot/sla/alerts.py headline_context gives."""
-    values: Sample = {"kind": kind.value, "step": step.value, "lead_id": 42, "minutes": 75,
-                      "client": "Иван", "count": 2, "retries": 0}  # fmt: skip
+    values: Sample = {
+        "kind": kind.value,
+        "step": step.value,
+        "lead_id": 42,
+        "minutes": 75,
+        "client": "Иван",
+        "count": 2,
+        "retries": 0,
+    }
     return values | changes
 
 
-# fmt: off
 SAMPLES: dict[str, list[Sample]] = {
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
@@ -123,22 +171,56 @@ SAMPLES: dict[str, list[Sample]] = {
     "callback_unreadable.html.j2": [{"text": "<когда-нибудь> & потом"}],
     "card.html.j2": [
         _card(_lead()),
-        _card(_lead(is_repeat=True, possible_duplicate_of_id=41), requests=3,
-              offered_name="Борис", offered_to_me=True),
+        _card(
+            _lead(is_repeat=True, possible_duplicate_of_id=41),
+            requests=3,
+            offered_name="Борис",
+            offered_to_me=True,
+        ),
         _card(_lead(offered_to_id=8), offered_name="Борис"),
         _card(_lead(status=LeadStatus.IN_WORK, owner_id=7), owner_name="Анна", is_mine=True),
-        _card(_lead(status=LeadStatus.CALL_BACK, owner_id=8), owner_name="Борис",
-              call_back_due="02.03 15:30"),
-        _card(_lead(status=LeadStatus.JUNK, close_reason="spam", close_comment="бот",
-                    merged_into_id=40, name=None, email=None, service=None, message=None,
-                    utm={}),
-              reason_label="Спам"),
-        _card(_lead(source="call"), missed_call={
-            "open": True, "phone": "+79001234567", "count": 2, "last": "09:10",
-            "next": "09:40", "called_back": None}),
-        _card(_lead(status=LeadStatus.IN_WORK, owner_id=7), owner_name="Анна", missed_call={
-            "open": False, "phone": "+79001234567", "count": 1, "last": "09:10",
-            "next": None, "called_back": "09:20"}),
+        _card(
+            _lead(status=LeadStatus.CALL_BACK, owner_id=8),
+            owner_name="Борис",
+            call_back_due="02.03 15:30",
+        ),
+        _card(
+            _lead(
+                status=LeadStatus.JUNK,
+                close_reason="spam",
+                close_comment="бот",
+                merged_into_id=40,
+                name=None,
+                email=None,
+                service=None,
+                message=None,
+                utm={},
+            ),
+            reason_label="Спам",
+        ),
+        _card(
+            _lead(source="call"),
+            missed_call={
+                "open": True,
+                "phone": "+79001234567",
+                "count": 2,
+                "last": "09:10",
+                "next": "09:40",
+                "called_back": None,
+            },
+        ),
+        _card(
+            _lead(status=LeadStatus.IN_WORK, owner_id=7),
+            owner_name="Анна",
+            missed_call={
+                "open": False,
+                "phone": "+79001234567",
+                "count": 1,
+                "last": "09:10",
+                "next": None,
+                "called_back": "09:20",
+            },
+        ),
     ],
     "client_after_hours.html.j2": [{"opens": "03.03 09:00"}],
     "client_own_phone_only.html.j2": [{}],
@@ -166,7 +248,8 @@ SAMPLES: dict[str, list[Sample]] = {
         {"lead_id": 42, "amount": None, "currency": "₽"},
     ],
     "dialogue_abandoned.html.j2": [
-        {"lead_id": 42, "minutes": 30}, {"lead_id": None, "minutes": 120},
+        {"lead_id": 42, "minutes": 30},
+        {"lead_id": None, "minutes": 120},
         {"lead_id": 42, "minutes": 2880},
     ],
     "dialogue_cancelled.html.j2": [{}],
@@ -174,27 +257,48 @@ SAMPLES: dict[str, list[Sample]] = {
     "dialogue_wants_text.html.j2": [{}],
     "digest.html.j2": [
         _digest(),
-        _digest(channels=[], overdue={}, oldest_overdue=[], waiting=0, oldest_waiting=[],
-                stale_today=0, stale_age={}),
+        _digest(
+            channels=[],
+            overdue={},
+            oldest_overdue=[],
+            waiting=0,
+            oldest_waiting=[],
+            stale_today=0,
+            stale_age={},
+        ),
     ],
     "duty.html.j2": [{"on_duty": on, "role": role.value} for role in Role for on in (True, False)],
     "find_ask.html.j2": [{}],
     "found.html.j2": [
-        {"query": "+7 900", "count": 3}, {"query": "Иван", "count": 20},
+        {"query": "+7 900", "count": 3},
+        {"query": "Иван", "count": 20},
         {"query": "<nobody>", "count": 0},
     ],
     "history.html.j2": [
-        {"lead_id": 42, "page": 0, "pages": 1, "lines": [
-            ShownLine("02.03 09:00", None, "created", None),
-            ShownLine("02.03 09:05", "Анна", "taken", None),
-            ShownLine("02.03 09:10", "Анна", "junk", "Спам — реклама <окон>"),
-        ]},
-        {"lead_id": 42, "page": 1, "pages": 3, "lines": [
-            ShownLine("02.03 09:00", "Анна", "note", "позвонить & уточнить")]},
+        {
+            "lead_id": 42,
+            "page": 0,
+            "pages": 1,
+            "lines": [
+                ShownLine("02.03 09:00", None, "created", None),
+                ShownLine("02.03 09:05", "Анна", "taken", None),
+                ShownLine("02.03 09:10", "Анна", "junk", "Спам — реклама <окон>"),
+            ],
+        },
+        {
+            "lead_id": 42,
+            "page": 1,
+            "pages": 3,
+            "lines": [ShownLine("02.03 09:00", "Анна", "note", "позвонить & уточнить")],
+        },
     ],
     "invite_created.html.j2": [
-        {"role": role.value, "zone": "Europe/Moscow", "expires": "04.03 09:30",
-         "link": "https://t.me/leadbot_test_bot?start=abc_DEF-123"}
+        {
+            "role": role.value,
+            "zone": "Europe/Moscow",
+            "expires": "04.03 09:30",
+            "link": "https://t.me/leadbot_test_bot?start=abc_DEF-123",
+        }
         for role in (Role.MANAGER, Role.SUPERVISOR)
     ],
     "invite_joined.html.j2": [
@@ -202,8 +306,11 @@ SAMPLES: dict[str, list[Sample]] = {
         {"joined": False, "staff": _staff(Role.SUPERVISOR)},
     ],
     "invite_refused.html.j2": [
-        {"reason": reason.value, "staff": _staff() if reason is InviteRefusal.ALREADY_STAFF
-         else None} for reason in InviteRefusal
+        {
+            "reason": reason.value,
+            "staff": _staff() if reason is InviteRefusal.ALREADY_STAFF else None,
+        }
+        for reason in InviteRefusal
     ],
     "invite_usage.html.j2": [{"ttl_minutes": 2880}, {"ttl_minutes": 90}],
     "invite_used.html.j2": [{"person": "Алекс (@alex)", "role": "manager"}],
@@ -213,7 +320,8 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "lead_list.html.j2": [
         {"kind": kind.value, "total": total, "page": 1 if total else 0, "pages": 3 if total else 1}
-        for kind in LeadList for total in (24, 0)
+        for kind in LeadList
+        for total in (24, 0)
     ],
     "lead_waiting.html.j2": [{"lead_id": 42, "skill": "vip"}, {"lead_id": 42, "skill": None}],
     "lists_menu.html.j2": [{}],
@@ -228,14 +336,26 @@ SAMPLES: dict[str, list[Sample]] = {
     "note_ask.html.j2": [{"lead_id": 42}],
     "nothing_to_cancel.html.j2": [{}],
     "qualified.html.j2": [
-        {"lead_id": 42, "saved": ["Имя", "Услуга"]}, {"lead_id": 42, "saved": []},
+        {"lead_id": 42, "saved": ["Имя", "Услуга"]},
+        {"lead_id": 42, "saved": []},
     ],
     "qualify_step.html.j2": [
-        {"lead_id": 42, "action": action, "step": 1, "steps": 4, "field": field,
-         "label": field.ru, "value": value, "missing": missing, "currency": "₽"}
+        {
+            "lead_id": 42,
+            "action": action,
+            "step": 1,
+            "steps": 4,
+            "field": field,
+            "label": field.ru,
+            "value": value,
+            "missing": missing,
+            "currency": "₽",
+        }
         for field in CONFIG.deal_fields
-        for action, value, missing in (("convert", None, ["Имя", "Услуга"]),
-                                       ("qualify", "Кухня <угловая>", []))
+        for action, value, missing in (
+            ("convert", None, ["Имя", "Услуга"]),
+            ("qualify", "Кухня <угловая>", []),
+        )
     ],
     "qualify_unreadable.html.j2": [
         {"field": field, "label": field.ru} for field in CONFIG.deal_fields
@@ -247,7 +367,8 @@ SAMPLES: dict[str, list[Sample]] = {
     "refusal_already_taken.txt.j2": [{"owner": "Борис"}, {"owner": None}],
     "refusal_closed.txt.j2": [{}],
     "refusal_missing_fields.html.j2": [
-        {"lead_id": 42, "missing": "Имя"}, {"lead_id": 42, "missing": "Имя, Услуга"},
+        {"lead_id": 42, "missing": "Имя"},
+        {"lead_id": 42, "missing": "Имя, Услуга"},
     ],
     "refusal_missing_fields.txt.j2": [{"lead_id": 42}],
     "refusal_not_allowed.txt.j2": [{}],
@@ -276,18 +397,17 @@ SAMPLES: dict[str, list[Sample]] = {
         {"what": "capacity", "member": _member(capacity=None), **STAFF_LIMITS},
     ],
     "staff_deactivated.html.j2": [
-        {"by": "Администратор", "lead_ids": [41, 42]}, {"by": None, "lead_ids": [42]},
+        {"by": "Администратор", "lead_ids": [41, 42]},
+        {"by": None, "lead_ids": [42]},
         {"by": None, "lead_ids": []},
     ],
     "staff_deactivated_page.html.j2": [
-        {"person": "Анна", "returned": (41, 42)}, {"person": "Анна", "returned": (42,)},
+        {"person": "Анна", "returned": (41, 42)},
+        {"person": "Анна", "returned": (42,)},
         {"person": "Анна", "returned": ()},
     ],
-    "staff_done.txt.j2": [
-        {"what": "role", "person": "Анна", "role": role.value} for role in Role
-    ] + [
-        {"what": "deactivated", "person": "Анна", "count": count} for count in (0, 1, 3)
-    ],
+    "staff_done.txt.j2": [{"what": "role", "person": "Анна", "role": role.value} for role in Role]
+    + [{"what": "deactivated", "person": "Анна", "count": count} for count in (0, 1, 3)],
     "staff_input_cancelled.html.j2": [{}],
     "staff_list.html.j2": [
         {"people": [_staff(), _staff(Role.SUPERVISOR, False, "Света"), _staff(Role.ADMIN)]},
@@ -295,10 +415,17 @@ SAMPLES: dict[str, list[Sample]] = {
     "staff_page.html.j2": [
         {"member": _member(role), "notice": notice, "confirm": confirm}
         for role in Role
-        for notice, confirm in ((None, False), ("skills", False), ("capacity", False),
-                                ("role", False), (None, True))
-    ] + [{"member": _member(capacity=None, open_leads=1, skills=()), "notice": None,
-          "confirm": True}],
+        for notice, confirm in (
+            (None, False),
+            ("skills", False),
+            ("capacity", False),
+            ("role", False),
+            (None, True),
+        )
+    ]
+    + [
+        {"member": _member(capacity=None, open_leads=1, skills=()), "notice": None, "confirm": True}
+    ],
     "staff_refusal.txt.j2": [{"reason": reason.value} for reason in StaffRefusal],
     "staff_role_changed.html.j2": [{"by": "Администратор", "role": role.value} for role in Role],
     "staff_unreadable.html.j2": [
@@ -306,15 +433,29 @@ SAMPLES: dict[str, list[Sample]] = {
         for problem in ("too_many", "too_long", "characters", "capacity")
     ],
     "stale_closed.html.j2": [
-        {"total": 12, "more": 2, "age": idle_age(timedelta(days=7)), "leads": [
-            {"id": 41, "name": "Иван", "phone": None, "email": None},
-            {"id": 42, "name": None, "phone": "+79001234567", "email": None},
-            {"id": 43, "name": None, "phone": None, "email": "a@example.com"},
-            {"id": 44, "name": None, "phone": None, "email": None}]},
-        {"total": 1, "more": 0, "age": idle_age(timedelta(hours=36)),
-         "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}]},
-        {"total": 1, "more": 0, "age": {},
-         "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}]},
+        {
+            "total": 12,
+            "more": 2,
+            "age": idle_age(timedelta(days=7)),
+            "leads": [
+                {"id": 41, "name": "Иван", "phone": None, "email": None},
+                {"id": 42, "name": None, "phone": "+79001234567", "email": None},
+                {"id": 43, "name": None, "phone": None, "email": "a@example.com"},
+                {"id": 44, "name": None, "phone": None, "email": None},
+            ],
+        },
+        {
+            "total": 1,
+            "more": 0,
+            "age": idle_age(timedelta(hours=36)),
+            "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}],
+        },
+        {
+            "total": 1,
+            "more": 0,
+            "age": {},
+            "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}],
+        },
     ],
     "start_guest.html.j2": [{}],
     "start_staff.html.j2": [
@@ -324,14 +465,18 @@ SAMPLES: dict[str, list[Sample]] = {
     "taken.txt.j2": [{"lead_id": 42}],
     "taken_over.txt.j2": [{"lead_id": 42}],
     "team.html.j2": [
-        {"day": "02.03", "members": [
-            _member(), _member(on_duty=False, capacity=None, skills=()),
-            _member(open_leads=1)]},
+        {
+            "day": "02.03",
+            "members": [
+                _member(),
+                _member(on_duty=False, capacity=None, skills=()),
+                _member(open_leads=1),
+            ],
+        },
         {"day": "02.03", "members": []},
     ],
     "team_refused.html.j2": [{}],
 }
-# fmt: on
 
 
 def _templates(locale: str) -> set[str]:
@@ -395,8 +540,10 @@ def _names_its_lead(name: str, locale: str, context: Sample, text: str) -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_digest_names_every_breach_in_words(locale: str) -> None:
     """digest.html.j2 words each Breach itself (a new one would show as its bare value)."""
-    oldest = [DigestLead(n, "Иван", None, breach.value, "01.03 18:00")
-              for n, breach in enumerate(Breach, start=1)]  # fmt: skip
+    oldest = [
+        DigestLead(n, "Иван", None, breach.value, "01.03 18:00")
+        for n, breach in enumerate(Breach, start=1)
+    ]
     sample = _digest(overdue={breach.value: 1 for breach in Breach}, oldest_overdue=oldest)
     text = render("digest.html.j2", locale, **sample)
     assert [breach for breach in Breach if breach.value in text] == []

@@ -35,8 +35,9 @@ def test_open_and_next_opening(moment: datetime, open_now: bool, opens: datetime
 
 
 def test_days_are_named_and_a_closed_week_is_a_config_error() -> None:
-    config = load_app_config(overrides={"working_hours": {"days": ["Sat", "sun"],
-                                                          "opens": "10:00"}})  # fmt: skip
+    config = load_app_config(
+        overrides={"working_hours": {"days": ["Sat", "sun"], "opens": "10:00"}}
+    )
     assert config.working_hours.days == {6, 7} and config.working_hours.opens == time(10)
     for wrong in ({"days": []}, {"days": ["someday"]}, {"opens": "20:00"}):
         with pytest.raises(ConfigError):

@@ -40,8 +40,9 @@ class SendLimits:
     paused_until: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
-        self._global = Pace(self.global_per_second * MARGIN,
-                            burst=max(1, int(self.global_per_second * MARGIN)))  # fmt: skip
+        self._global = Pace(
+            self.global_per_second * MARGIN, burst=max(1, int(self.global_per_second * MARGIN))
+        )
 
     def _chat(self, chat_id: int) -> Pace:
         pace = self._chats.get(chat_id)

@@ -128,9 +128,11 @@ class Notifier:
         self._slots = asyncio.Semaphore(max_in_flight)
         limits = config.telegram
         self._limits = SendLimits(
-            limits.global_per_second, limits.per_chat_per_second,
-            limits.per_chat_burst, limits.per_group_per_minute,
-        )  # fmt: skip
+            limits.global_per_second,
+            limits.per_chat_per_second,
+            limits.per_chat_burst,
+            limits.per_group_per_minute,
+        )
         self._wake = asyncio.Event()
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -294,8 +296,11 @@ class Notifier:
             return [Outcome(Result.RETRY, error=repr(exc))] * len(rows)
 
     async def _settle_each(self, rows: list[OutboxMessage], outcomes: list[Outcome]) -> None:
-        done = [row for row, o in zip(rows, outcomes, strict=True)
-                if o.result in (Result.DONE, Result.GONE)]  # fmt: skip
+        done = [
+            row
+            for row, o in zip(rows, outcomes, strict=True)
+            if o.result in (Result.DONE, Result.GONE)
+        ]
         if done:
             recorded = all(o.recorded for o in outcomes if o.result is Result.DONE)
             await self._settle(done, Outcome(Result.DONE, recorded=recorded))
@@ -318,21 +323,34 @@ class Notifier:
                     for row in rows:
                         await mark_failed(session, row.id, row.attempts + 1, outcome.error)
                         if row.lead_id is not None:
-                            session.add(LeadEvent(
-                                lead_id=row.lead_id, kind="delivery_failed",
-                                data={"chat_id": row.chat_id, "error": outcome.error[:300]},
-                                created_at=self._clock.now(),
-                            ))  # fmt: skip
-                    log.warning("delivery given up outbox=%s lead=%s chat=%s error=%s",
-                                ids, rows[0].lead_id, rows[0].chat_id, outcome.error)  # fmt: skip
+                            session.add(
+                                LeadEvent(
+                                    lead_id=row.lead_id,
+                                    kind="delivery_failed",
+                                    data={"chat_id": row.chat_id, "error": outcome.error[:300]},
+                                    created_at=self._clock.now(),
+                                )
+                            )
+                    log.warning(
+                        "delivery given up outbox=%s lead=%s chat=%s error=%s",
+                        ids,
+                        rows[0].lead_id,
+                        rows[0].chat_id,
+                        outcome.error,
+                    )
                 else:
                     for row in rows:
-                        attempts = row.attempts + (1 if count_attempt and not outcome.retry_after
-                                                   else 0)  # fmt: skip
+                        attempts = row.attempts + (
+                            1 if count_attempt and not outcome.retry_after else 0
+                        )
                         delay = outcome.retry_after or self._backoff(attempts)
                         await mark_retry(session, row.id, attempts, now + delay, outcome.error)
-                    log.info("delivery postponed outbox=%s lead=%s error=%s",
-                             ids, rows[0].lead_id, outcome.error)  # fmt: skip
+                    log.info(
+                        "delivery postponed outbox=%s lead=%s error=%s",
+                        ids,
+                        rows[0].lead_id,
+                        outcome.error,
+                    )
                 await session.commit()
         finally:
             full = len(self._in_flight) >= self._max_claimed
@@ -387,8 +405,13 @@ class Notifier:
         lead_ids = [row.lead_id for row in rows if row.lead_id is not None]
         async with self._sessions() as session:
             leads = {lead.id: lead for lead in await load_leads(session, lead_ids)}
-            shown = set(await session.scalars(select(LeadCard.lead_id).where(
-                LeadCard.chat_id == chat_id, LeadCard.lead_id.in_(lead_ids))))  # fmt: skip
+            shown = set(
+                await session.scalars(
+                    select(LeadCard.lead_id).where(
+                        LeadCard.chat_id == chat_id, LeadCard.lead_id.in_(lead_ids)
+                    )
+                )
+            )
             requests = await request_counts(session, lead_ids)
             missed = await missed_calls(session, lead_ids)
             viewers = {row.staff_id for row in rows if row.staff_id is not None}
@@ -400,18 +423,29 @@ class Notifier:
             if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
                 return Outcome(Result.DONE), None
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
-            view, locale = card_as_seen_by(lead, viewer, self._config, now, requests[lead.id],
-                                           missed=missed.get(lead.id))  # fmt: skip
-            outcome = await self._call(chat_id, partial(
-                self._bot.send_message, chat_id=chat_id, text=view.text,
-                reply_markup=card_keyboard(view, locale)))  # fmt: skip
+            view, locale = card_as_seen_by(
+                lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
+            )
+            outcome = await self._call(
+                chat_id,
+                partial(
+                    self._bot.send_message,
+                    chat_id=chat_id,
+                    text=view.text,
+                    reply_markup=card_keyboard(view, locale),
+                ),
+            )
             if outcome.result is not Result.DONE:
                 return outcome, None
             return outcome, LeadCard(
-                lead_id=lead.id, chat_id=chat_id, message_id=outcome.value.message_id,
-                staff_id=row.staff_id, locale=locale, rendered_version=lead.version,
+                lead_id=lead.id,
+                chat_id=chat_id,
+                message_id=outcome.value.message_id,
+                staff_id=row.staff_id,
+                locale=locale,
+                rendered_version=lead.version,
                 created_at=self._clock.now(),
-            )  # fmt: skip
+            )
 
         # sent side by side: the limiter books them in order, so at Telegram's pace they still
         # arrive in order; new cards are independent messages, so a burst may interleave
@@ -432,18 +466,27 @@ class Notifier:
             rows = await session.execute(
                 select(LeadCard.lead_id, LeadCard.chat_id).where(
                     LeadCard.chat_id.in_(chats),
-                    LeadCard.lead_id.in_([card.lead_id for card in cards]))
-            )  # fmt: skip
+                    LeadCard.lead_id.in_([card.lead_id for card in cards]),
+                )
+            )
             known = {(lead_id, chat_id) for lead_id, chat_id in rows}
             session.add_all([c for c in cards if (c.lead_id, c.chat_id) not in known])
             await mark_sent(session, done, self._delivery_clock.now())
             await session.flush()
-            versions = dict((await session.execute(select(Lead.id, Lead.version).where(
-                Lead.id.in_([card.lead_id for card in cards])))).all())  # fmt: skip
+            versions = dict(
+                (
+                    await session.execute(
+                        select(Lead.id, Lead.version).where(
+                            Lead.id.in_([card.lead_id for card in cards])
+                        )
+                    )
+                ).all()
+            )
             await session.commit()
         for card in cards:
-            log.info("card sent lead=%s chat=%s message=%s",
-                     card.lead_id, card.chat_id, card.message_id)  # fmt: skip
+            log.info(
+                "card sent lead=%s chat=%s message=%s", card.lead_id, card.chat_id, card.message_id
+            )
         for card in cards:
             if versions.get(card.lead_id) != card.rendered_version:
                 await self._refresh_cards(card.lead_id)  # it changed while the card was on the way
@@ -464,11 +507,15 @@ class Notifier:
             lead = await load_lead(session, lead_id)
             if lead is None:
                 return Outcome(Result.DONE)
-            stale = [card for card in await cards_of(session, lead_id)
-                     if card.rendered_version < lead.version]  # fmt: skip
+            stale = [
+                card
+                for card in await cards_of(session, lead_id)
+                if card.rendered_version < lead.version
+            ]
             views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
-        outcomes = await asyncio.gather(*(self._edit_card(card, view, locale, lead.version)
-                                          for card, view, locale in views))  # fmt: skip
+        outcomes = await asyncio.gather(
+            *(self._edit_card(card, view, locale, lead.version) for card, view, locale in views)
+        )
         retry = [o for o in outcomes if o.result is Result.RETRY]
         return retry[0] if retry else Outcome(Result.DONE)
 
@@ -478,10 +525,12 @@ class Notifier:
         outcome = await self._call(
             card.chat_id,
             lambda: self._bot.edit_message_text(
-                chat_id=card.chat_id, message_id=card.message_id, text=view.text,
+                chat_id=card.chat_id,
+                message_id=card.message_id,
+                text=view.text,
                 reply_markup=card_keyboard(view, locale),
             ),
-        )  # fmt: skip
+        )
         if outcome.result is Result.RETRY:
             return outcome
         async with self._sessions() as session:
@@ -492,8 +541,13 @@ class Notifier:
                     update(LeadCard).where(LeadCard.id == card.id).values(rendered_version=version)
                 )
             await session.commit()
-        log.info("card edited lead=%s chat=%s message=%s result=%s",
-                 card.lead_id, card.chat_id, card.message_id, outcome.result.value)  # fmt: skip
+        log.info(
+            "card edited lead=%s chat=%s message=%s result=%s",
+            card.lead_id,
+            card.chat_id,
+            card.message_id,
+            outcome.result.value,
+        )
         return outcome
 
     async def _send_text(self, row: OutboxMessage) -> Outcome:
@@ -513,8 +567,12 @@ class Notifier:
             lambda: self._bot.send_message(chat_id=row.chat_id, text=text, reply_markup=markup),
         )
         if outcome.result is Result.DONE:
-            log.info("message sent lead=%s chat=%s template=%s",
-                     row.lead_id, row.chat_id, payload["template"])  # fmt: skip
+            log.info(
+                "message sent lead=%s chat=%s template=%s",
+                row.lead_id,
+                row.chat_id,
+                payload["template"],
+            )
             if markup is not None and payload.get("reply"):
                 await self._remember_relayed(row, outcome)
         return outcome
@@ -529,24 +587,47 @@ class Notifier:
             lead = await load_lead(session, row.lead_id)
             task = await session.get(Task, subject.task_id) if subject.task_id else None
             if lead is None or not still_pending(subject, lead, task):
-                log.info("alert dropped lead=%s chat=%s kind=%s: done meanwhile",
-                         row.lead_id, row.chat_id, subject.kind)  # fmt: skip
+                log.info(
+                    "alert dropped lead=%s chat=%s kind=%s: done meanwhile",
+                    row.lead_id,
+                    row.chat_id,
+                    subject.kind,
+                )
                 return Outcome(Result.DONE)
             view, locale = await self._card(session, lead, row.staff_id)
             reader = await session.get(Staff, row.staff_id) if row.staff_id else None
-        headline = render("sla_alert.html.j2", locale,
-                          **headline_context(subject, lead, task, self._config))  # fmt: skip
+        headline = render(
+            "sla_alert.html.j2", locale, **headline_context(subject, lead, task, self._config)
+        )
         markup = (
-            escalation_keyboard(lead.id, lead.version, subject, self._config, locale,
-                                may_take_over=may_own_leads(reader))
-            if subject.step is Step.ESCALATE else card_keyboard(view, locale)
-        )  # fmt: skip
-        outcome = await self._call(row.chat_id, partial(
-            self._bot.send_message, chat_id=row.chat_id, text=f"{headline}\n\n{view.text}",
-            reply_markup=markup))  # fmt: skip
+            escalation_keyboard(
+                lead.id,
+                lead.version,
+                subject,
+                self._config,
+                locale,
+                may_take_over=may_own_leads(reader),
+            )
+            if subject.step is Step.ESCALATE
+            else card_keyboard(view, locale)
+        )
+        outcome = await self._call(
+            row.chat_id,
+            partial(
+                self._bot.send_message,
+                chat_id=row.chat_id,
+                text=f"{headline}\n\n{view.text}",
+                reply_markup=markup,
+            ),
+        )
         if outcome.result is Result.DONE:
-            log.info("alert sent lead=%s chat=%s kind=%s step=%s",
-                     row.lead_id, row.chat_id, subject.kind, subject.step)  # fmt: skip
+            log.info(
+                "alert sent lead=%s chat=%s kind=%s step=%s",
+                row.lead_id,
+                row.chat_id,
+                subject.kind,
+                subject.step,
+            )
         return outcome
 
     async def _copy(self, row: OutboxMessage) -> Outcome:
@@ -559,10 +640,12 @@ class Notifier:
         outcome = await self._call(
             row.chat_id,
             lambda: self._bot.copy_message(
-                chat_id=row.chat_id, from_chat_id=payload["from_chat_id"],
-                message_id=payload["message_id"], reply_markup=markup,
+                chat_id=row.chat_id,
+                from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"],
+                reply_markup=markup,
             ),
-        )  # fmt: skip
+        )
         if outcome.result is Result.DONE:
             log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
             await self._remember_relayed(row, outcome)
@@ -574,5 +657,4 @@ class Notifier:
         if row.chat_id is None or row.lead_id is None or message_id is None:
             return
         async with self._sessions() as session:
-            await remember_relayed(session, row.chat_id, message_id, row.lead_id,
-                                   self._clock.now())  # fmt: skip
+            await remember_relayed(session, row.chat_id, message_id, row.lead_id, self._clock.now())

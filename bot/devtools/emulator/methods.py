@@ -27,18 +27,34 @@ NOT_MODIFIED = (
 )
 CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice",
-        "upload_voice", "upload_document", "choose_sticker", "find_location",
-        "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     }
-)  # fmt: skip
+)
 BOT_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_CALLBACK_ANSWER = 200
 
 
 # the Message fields that hold content other than text; a copy keeps the kind ("sendPhoto")
-MEDIA_FIELDS = ("photo", "document", "voice", "video_note", "video", "audio", "sticker",
-                "animation")  # fmt: skip
+MEDIA_FIELDS = (
+    "photo",
+    "document",
+    "voice",
+    "video_note",
+    "video",
+    "audio",
+    "sticker",
+    "animation",
+)
 
 
 def _camel(field: str) -> str:
@@ -212,9 +228,11 @@ class BotApi:
     async def send_message(self, params: dict[str, Any]) -> Any:
         chat_id = self.writable_chat(params["chat_id"])
         formatted = format_text(
-            params["text"], params.get("parse_mode"), params.get("entities"),
+            params["text"],
+            params.get("parse_mode"),
+            params.get("entities"),
             strict_ampersand=self.strict_ampersand,
-        )  # fmt: skip
+        )
         markup = self._markup(params, inline_only=False)
         self._check_reply_target(chat_id, params)
         return self._store_new(chat_id, params, formatted, markup, params["text"], "text")
@@ -268,9 +286,11 @@ class BotApi:
     async def edit_message_text(self, params: dict[str, Any]) -> Any:
         message = self._editable(params)
         formatted = format_text(
-            params["text"], params.get("parse_mode"), params.get("entities"),
+            params["text"],
+            params.get("parse_mode"),
+            params.get("entities"),
             strict_ampersand=self.strict_ampersand,
-        )  # fmt: skip
+        )
         # an edit without reply_markup removes the inline keyboard, as in Telegram
         markup = self._markup(params, inline_only=True)
         unchanged = (
@@ -361,10 +381,12 @@ class BotApi:
             return True
         chat_id = self.writable_chat(params["chat_id"])
         caption = format_text(
-            str(params.get("caption", "")), params.get("parse_mode"),
-            params.get("caption_entities"), strict_ampersand=self.strict_ampersand,
+            str(params.get("caption", "")),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            strict_ampersand=self.strict_ampersand,
             caption=True,
-        )  # fmt: skip
+        )
         markup = self._markup(params, inline_only=False)
         source = str(params.get("caption", ""))
         return self._store_new(chat_id, params, caption, markup, source, method.name)

@@ -179,16 +179,22 @@ class TelegramEmulator:
         """The user shares their own contact (the `request_contact` button, or the clip menu)."""
         user = self._user(user_id)
         contact: dict[str, Any] = {
-            "phone_number": phone_number, "first_name": user.first_name, "user_id": user_id,
-        }  # fmt: skip
+            "phone_number": phone_number,
+            "first_name": user.first_name,
+            "user_id": user_id,
+        }
         if user.last_name:
             contact["last_name"] = user.last_name
         return self._user_message(user_id, chat_id, {"contact": contact} | extra)
 
     def send_media(
-        self, user_id: int, kind: str, caption: str | None = None, chat_id: int | None = None,
+        self,
+        user_id: int,
+        kind: str,
+        caption: str | None = None,
+        chat_id: int | None = None,
         **extra: Any,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """The user sends a photo, document, voice message, video note... (`kind` is the
         Message field: photo, document, voice, video, video_note, audio, sticker, animation)."""
         self._next_file += 1
@@ -200,8 +206,14 @@ class TelegramEmulator:
             "video_note": file | {"length": 240, "duration": 9},
             "video": file | {"width": 640, "height": 480, "duration": 12},
             "audio": file | {"duration": 180},
-            "sticker": file | {"type": "regular", "width": 512, "height": 512,
-                               "is_animated": False, "is_video": False},
+            "sticker": file
+            | {
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+            },
             "animation": file | {"width": 320, "height": 240, "duration": 3},
         }.get(kind)
         if content is None:
@@ -371,9 +383,12 @@ class TelegramEmulator:
     ) -> None:
         """From now on, sends and edits faster than these limits answer 429."""
         self.flood = FloodLimits(
-            per_chat_per_second, per_chat_burst, per_group_per_minute, global_per_second,
+            per_chat_per_second,
+            per_chat_burst,
+            per_group_per_minute,
+            global_per_second,
             tolerance=tolerance,
-        )  # fmt: skip
+        )
 
     @property
     def flood_errors(self) -> int:

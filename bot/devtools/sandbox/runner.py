@@ -107,12 +107,19 @@ class Sandbox:
         await self.emulator.start(
             "127.0.0.1", self.options.port, extend=lambda web_app: add_sandbox_routes(web_app, self)
         )
-        settings = self._settings.model_copy(update={
-            "bot_token": SecretStr(BOT_TOKEN), "telegram_api_base": self.emulator.base_url,
-            "telegram_webhook_url": None, "database_url": database_url,
-            "http_host": "127.0.0.1", "http_port": self.options.http_port,
-            "intake_token": SecretStr(INTAKE_TOKEN), "admin_ids": [], "leads_chat_id": None,
-        })  # fmt: skip
+        settings = self._settings.model_copy(
+            update={
+                "bot_token": SecretStr(BOT_TOKEN),
+                "telegram_api_base": self.emulator.base_url,
+                "telegram_webhook_url": None,
+                "database_url": database_url,
+                "http_host": "127.0.0.1",
+                "http_port": self.options.http_port,
+                "intake_token": SecretStr(INTAKE_TOKEN),
+                "admin_ids": [],
+                "leads_chat_id": None,
+            }
+        )
         self._app = build_application(settings, self.config, self.clock)
         await self._app.start()
         async with self._app.sessions() as session:
@@ -201,8 +208,9 @@ class Sandbox:
         person = self._person(chat_id)
         if caption is not None and len(caption.encode("utf-16-le")) // 2 > CAPTION_LIMIT:
             raise SandboxError(400, f"a caption holds at most {CAPTION_LIMIT} characters")
-        return self.emulator.send_media(person.telegram_id, "photo", caption,
-                                        **self._reply(chat_id, reply_to))  # fmt: skip
+        return self.emulator.send_media(
+            person.telegram_id, "photo", caption, **self._reply(chat_id, reply_to)
+        )
 
     def _reply(self, chat_id: int, reply_to: int | None) -> dict[str, Any]:
         if reply_to is None:
@@ -244,7 +252,8 @@ class Sandbox:
         """Move the application's time forward: "10m", "1h" or "morning" (the next 09:00)."""
         if step == "morning":
             moment = self.clock.jump_to(
-                next_morning(self.clock.now(), self.zone, self.config.working_hours.opens))
+                next_morning(self.clock.now(), self.zone, self.config.working_hours.opens)
+            )
         elif step in JUMPS:
             moment = self.clock.jump(JUMPS[step])
         else:
@@ -256,6 +265,8 @@ class Sandbox:
 
 def _person_view(person: DemoPerson) -> dict[str, Any]:
     return {
-        "id": person.telegram_id, "name": person.name,
-        "role": person.role.value if person.role else "client", "phone": person.phone,
-    }  # fmt: skip
+        "id": person.telegram_id,
+        "name": person.name,
+        "role": person.role.value if person.role else "client",
+        "phone": person.phone,
+    }

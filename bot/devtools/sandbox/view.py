@@ -152,10 +152,14 @@ def page_events(state: EmulatorState, event: dict[str, Any]) -> list[dict[str, A
             current = log.bot_messages.get(message_id) or log.user_messages.get(message_id)
         if current is None:  # deleted since
             return []
-        return [{
-            "type": "message", "chat_id": chat_id, "message": message_view(state, current),
-            "keyboard": reply_keyboard(state, chat_id),
-        }]  # fmt: skip
+        return [
+            {
+                "type": "message",
+                "chat_id": chat_id,
+                "message": message_view(state, current),
+                "keyboard": reply_keyboard(state, chat_id),
+            }
+        ]
     if kind == "commands_changed":
         return [
             {"type": "commands", "chat_id": user_id, "commands": menu_commands(state, user_id)}
@@ -166,9 +170,13 @@ def page_events(state: EmulatorState, event: dict[str, Any]) -> list[dict[str, A
     if kind == "callback_answered":
         query = state.callback_queries.get(event["callback_query_id"], {})
         answer = event["answer"]
-        return [{
-            "type": "answer", "chat_id": query.get("message", {}).get("chat", {}).get("id"),
-            "query_id": event["callback_query_id"], "text": answer.get("text", ""),
-            "show_alert": bool(answer.get("show_alert")),
-        }]  # fmt: skip
+        return [
+            {
+                "type": "answer",
+                "chat_id": query.get("message", {}).get("chat", {}).get("id"),
+                "query_id": event["callback_query_id"],
+                "text": answer.get("text", ""),
+                "show_alert": bool(answer.get("show_alert")),
+            }
+        ]
     return []

@@ -62,9 +62,10 @@ def _check_host(request: web.Request) -> None:
 async def _page(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX_KEY]
     return web.Response(
-        text=page_html(sandbox.options.language), content_type="text/html",
+        text=page_html(sandbox.options.language),
+        content_type="text/html",
         headers={"Cache-Control": "no-store"},
-    )  # fmt: skip
+    )
 
 
 async def _state(request: web.Request) -> web.Response:

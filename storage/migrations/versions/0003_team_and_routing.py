@@ -29,9 +29,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("offered_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("wanted_skill", sa.String(length=64), nullable=True))
         batch_op.create_foreign_key(
-            batch_op.f("fk_leads_possible_duplicate_of_id_leads"), "leads",
-            ["possible_duplicate_of_id"], ["id"],
-        )  # fmt: skip
+            batch_op.f("fk_leads_possible_duplicate_of_id_leads"),
+            "leads",
+            ["possible_duplicate_of_id"],
+            ["id"],
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_leads_merged_into_id_leads"), "leads", ["merged_into_id"], ["id"]
         )
@@ -81,8 +83,13 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_leads_possible_duplicate_of_id_leads"), type_="foreignkey"
         )
-        for column in ("wanted_skill", "offered_at", "offered_to_id", "merged_into_id",
-                       "possible_duplicate_of_id"):  # fmt: skip
+        for column in (
+            "wanted_skill",
+            "offered_at",
+            "offered_to_id",
+            "merged_into_id",
+            "possible_duplicate_of_id",
+        ):
             batch_op.drop_column(column)
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_column("capacity")

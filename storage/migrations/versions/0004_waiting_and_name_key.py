@@ -28,8 +28,12 @@ def upgrade() -> None:
 
 def _fill_name_keys() -> None:
     """Contacts made before this revision get their key, folded as bot.intake.duplicates does."""
-    contacts = sa.table("contacts", sa.column("id", sa.Integer), sa.column("name", sa.Text),
-                        sa.column("name_key", sa.String))  # fmt: skip
+    contacts = sa.table(
+        "contacts",
+        sa.column("id", sa.Integer),
+        sa.column("name", sa.Text),
+        sa.column("name_key", sa.String),
+    )
     connection = op.get_bind()
     rows = connection.execute(
         sa.select(contacts.c.id, contacts.c.name).where(contacts.c.name.is_not(None))
