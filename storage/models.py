@@ -348,3 +348,23 @@ class LeadCard(Base):
     locale: Mapped[str] = mapped_column(String(8))
     rendered_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+class AlertCopy(Base):
+    """A reminder or escalation message sent about a lead: it shows the lead too, so it is kept
+    true like a card copy (re-drawn after every change; once its matter is settled it says so
+    and loses its buttons)."""
+
+    __tablename__ = "alert_copies"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_alert_copies_chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # the ALERT row's payload: which limit, which step, the level it had got to, the task
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rendered_version: Mapped[int] = mapped_column(Integer)
+    settled_at: Mapped[datetime | None]  # drawn as settled: never edited again
+    created_at: Mapped[datetime]

@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import note_outbox_written
-from storage.models import LeadCard, OutboxKind, OutboxMessage, OutboxState
+from storage.models import AlertCopy, LeadCard, OutboxKind, OutboxMessage, OutboxState
 
 
 def _row(
@@ -178,6 +178,21 @@ async def mark_failed(session: AsyncSession, message_id: int, attempts: int, err
         .values(
             state=OutboxState.FAILED, attempts=attempts, claimed_until=None, last_error=error[:500]
         )
+    )
+
+
+async def alert_copies_of(session: AsyncSession, lead_id: int) -> list[AlertCopy]:
+    """The lead's reminder and escalation messages still drawn as pending."""
+    found = await session.scalars(
+        select(AlertCopy).where(AlertCopy.lead_id == lead_id, AlertCopy.settled_at.is_(None))
+    )
+    return list(found.all())
+
+
+async def alert_copy_at(session: AsyncSession, chat_id: int, message_id: int) -> AlertCopy | None:
+    """The reminder or escalation that message is, if it is one."""
+    return await session.scalar(
+        select(AlertCopy).where(AlertCopy.chat_id == chat_id, AlertCopy.message_id == message_id)
     )
 
 

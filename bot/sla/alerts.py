@@ -4,14 +4,17 @@ the matter is still undone (an alert about something settled is dropped), and it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.common.lifecycle import CLOSED_STATUSES
+from bot.common.render import short_time
 from bot.config import AlertKind, AppConfig
 from bot.sla.deadlines import Step, steps_of
 from bot.sla.lead_timers import lead_alert_kind
-from storage.models import Lead, Task
+from storage.models import AlertCopy, Lead, Task
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,25 @@ def headline_context(
         # No answer was pressed: the reminder is the time to try again
         "retries": int(data.get("retries", 0)),
     }
+
+
+def settled_context(
+    subject: AlertSubject, lead: Lead, task: Task | None, now: datetime, config: AppConfig
+) -> dict[str, Any]:
+    """What an alert message says once its matter is settled (sla_settled.html.j2): taken by
+    whom, closed, or done, and when (local time)."""
+    done_at = task.done_at if task is not None and task.done_at is not None else lead.updated_at
+    return {
+        "lead_id": lead.id,
+        "kind": subject.kind.value,
+        "closed": lead.status in CLOSED_STATUSES,
+        "owner": lead.owner.name if lead.owner is not None else None,
+        "at": short_time(done_at, now, config),
+    }
+
+
+async def alert_still_pending(session: AsyncSession, copy: AlertCopy, lead: Lead) -> bool:
+    """Is the matter of this alert message still undone (its buttons still mean something)?"""
+    subject = AlertSubject.of(copy.payload)
+    task = await session.get(Task, subject.task_id) if subject.task_id else None
+    return still_pending(subject, lead, task)

@@ -13,8 +13,8 @@ from bot.common.clock import Clock
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import load_lead, reopen_lead, take_lead
-from bot.leads.cards import CardAction, card_for
-from handlers.card.answers import reader_staff_id, show_keyboard
+from bot.leads.cards import CardAction
+from handlers.card.answers import own_keyboard, show_keyboard
 from handlers.card.call_back import call_back_router
 from handlers.card.close import close_router
 from handlers.card.escalations import escalation_router
@@ -26,7 +26,7 @@ from handlers.card.reassign import reassign_router
 from handlers.card.reply import reply_router
 from handlers.errors import refuse
 from handlers.filters import IsStaff
-from handlers.keyboards.lead import CardBackButton, LeadButton, card_keyboard
+from handlers.keyboards.lead import CardBackButton, LeadButton
 from handlers.lists import lists_router
 from storage.models import Staff
 
@@ -103,10 +103,9 @@ def manager_router() -> Router:
     ) -> None:
         lead = await load_lead(session, callback_data.lead_id)
         if lead is not None:
-            view, reader_locale = await card_for(
-                session, lead, reader_staff_id(query, staff), config, clock.now()
+            await show_keyboard(
+                query, await own_keyboard(query, session, lead, staff, config, clock)
             )
-            await show_keyboard(query, card_keyboard(view, reader_locale))
         await query.answer()
 
     # lists first: their commands and menu buttons work even while a dialogue waits for text

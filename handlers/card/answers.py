@@ -4,9 +4,19 @@ card's own again)."""
 from __future__ import annotations
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.common.clock import Clock
+from bot.common.outbox import alert_copy_at
+from bot.config import AppConfig
+from bot.leads.cards import card_for
+from bot.leads.reassign import may_own_leads
+from bot.sla.alerts import AlertSubject, alert_still_pending
+from bot.sla.deadlines import Step
 from handlers.errors import unchanged_or_gone
-from storage.models import Staff
+from handlers.keyboards.escalation import escalation_keyboard
+from handlers.keyboards.lead import card_keyboard
+from storage.models import Lead, Staff
 
 
 def reader_staff_id(query: CallbackQuery, staff: Staff) -> int | None:
@@ -29,3 +39,28 @@ async def show_keyboard(query: CallbackQuery, markup: InlineKeyboardMarkup | Non
     # pressed twice, or a refresh already put these buttons there: nothing to change
     with unchanged_or_gone():
         await card.edit_reply_markup(reply_markup=markup)
+
+
+async def own_keyboard(
+    query: CallbackQuery,
+    session: AsyncSession,
+    lead: Lead,
+    staff: Staff,
+    config: AppConfig,
+    clock: Clock,
+) -> InlineKeyboardMarkup | None:
+    """The buttons the message a press came from shows when no picker is open: a card's own,
+    an escalation's Reassign / Take over / Snooze while it is pending, none once settled."""
+    view, locale = await card_for(session, lead, reader_staff_id(query, staff), config, clock.now())
+    message = card_message(query)
+    alert = await alert_copy_at(session, message.chat.id, message.message_id) if message else None
+    if alert is None:
+        return card_keyboard(view, locale)
+    if not await alert_still_pending(session, alert, lead):
+        return None
+    subject = AlertSubject.of(alert.payload)
+    if subject.step is Step.ESCALATE:
+        return escalation_keyboard(
+            lead.id, lead.version, subject, config, locale, may_own_leads(staff)
+        )
+    return card_keyboard(view, locale)

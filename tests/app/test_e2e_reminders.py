@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import BotMessage, TelegramEmulator
+from bot.leads.actions import junk_lead
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, OutboxKind, OutboxMessage, OutboxState, Role, Staff
@@ -93,6 +94,97 @@ async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixe
             await session.scalars(select(LeadEvent.kind).where(alerted).order_by(LeadEvent.id))
         ).all()
     assert list(kinds) == ["reminded", "escalated"]
+
+
+async def test_a_reminder_copy_says_who_took_the_lead_and_loses_its_buttons(
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:
+    """Anna's reminder is a copy of the card: once Boris takes the lead it must not still say
+    New with Take (a press there could only be refused)."""
+    await _start_staff(emulator)
+    await intake.post({"phone": "+79001234567", "name": "Ivan"})
+    anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
+    card = await boris.next_message(1, "Лид #1")
+    await _sweep(app, clock, timedelta(minutes=10))
+    reminder = await anna.next_message(1, "has not been taken for 10 min")
+    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🗑 Junk"]
+    await boris.press(card, "lead:take:1")
+    await emulator.wait_for(lambda: "taken by Boris" in (anna.now(reminder).text or ""))
+    now = anna.now(reminder)
+    assert now.text.startswith("✅ Settled: lead #1 taken by Boris at 12:10")
+    assert "has not been taken" not in now.text
+    assert card_buttons(now) == []  # nothing left to press
+    stale = await anna.press_data(reminder, "lead:take:1")  # an old client's cached keyboard
+    assert stale["show_alert"] is True
+
+
+async def test_an_escalation_copy_follows_the_lead_after_another_supervisor_acts(
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:
+    """Sveta takes the lead over from her escalation; Alex's copy of the same escalation no
+    longer offers Reassign / Snooze: it says the lead was taken, by whom and when."""
+    emulator.add_user(ALEX, "Alex", language_code="en")
+    async with sessions() as session:
+        await add_staff(session, ALEX, Role.ADMIN, "Alex", clock.now())
+    alex = Phone(emulator, ALEX)
+    await alex.write("/start")
+    escalation = await _escalated_new_lead(emulator, app, intake, clock)
+    alex_copy = await alex.next_message(1, "Escalation")
+    assert [t for t, _ in card_buttons(alex_copy)] == ["👥 Reassign", "😴 Snooze 15 min"]
+    await Phone(emulator, SVETA).press(escalation, "esc:own")
+    await emulator.wait_for(lambda: "Settled" in (alex.now(alex_copy).text or ""))
+    now = alex.now(alex_copy)
+    assert now.text.startswith("✅ Settled: lead #1 taken by Sveta at 12:30")
+    assert card_buttons(now) == []
+    sveta = Phone(emulator, SVETA)
+    await emulator.wait_for(lambda: "Решено" in (sveta.now(escalation).text or ""))
+    sveta_now = sveta.now(escalation)
+    assert sveta_now.text.startswith("✅ Решено: лид #1 взял(а) Sveta в 12:30")
+    assert card_buttons(sveta_now) == []
+
+
+async def test_a_pending_reminder_copy_is_redrawn_with_the_buttons_that_still_work(
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:
+    """A call-back reminder stays pending while the call-back is owed; after the deal it says
+    the lead is closed and offers no Done / Reschedule."""
+    await _start_staff(emulator)
+    await intake.post({"phone": "+79001234567", "name": "Ivan"})
+    anna = Phone(emulator, ANNA)
+    card = await anna.next_message(1, "Lead #1")
+    await anna.press(card, "lead:take:1")
+    await emulator.wait_for(
+        lambda: "lead:callback:1" in [d for _, d in card_buttons(anna.now(card))]
+    )
+    await anna.press(anna.now(card), "lead:callback:1")
+    await emulator.wait_for(
+        lambda: any(d.startswith("when:") for _, d in card_buttons(anna.now(card)))
+    )
+    await anna.press(card, "when:1:30m")
+    await _sweep(app, clock, timedelta(minutes=30))
+    reminder = await anna.next_message(1, "Call-back")
+    assert "✔️ Done" in [t for t, _ in card_buttons(reminder)]
+    async with sessions() as session:  # closed elsewhere (another copy of the card, /merge)
+        anna_row = await session.scalar(select(Staff).where(Staff.telegram_id == ANNA))
+        assert anna_row is not None
+        junked = await junk_lead(session, 1, anna_row, "spam", None, clock.now(), app.config)
+        assert junked.ok
+    await emulator.wait_for(lambda: "Settled" in (anna.now(reminder).text or ""))
+    now = anna.now(reminder)
+    assert now.text.startswith("✅ Settled at 12:30: lead #1 is closed")
+    assert card_buttons(now) == []
 
 
 async def test_snooze_brings_the_escalation_back_after_15_min_and_a_second_press_is_stale(
@@ -182,6 +274,29 @@ async def test_reassign_from_the_escalation_uses_the_manager_picker(
     before = len(boris.messages())
     await sveta.press_data(escalation, boris_button)
     await boris.next_message(before, "передал(а) вам лид #1")
+
+
+async def test_back_from_the_picker_on_an_escalation_brings_back_the_escalations_buttons(
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:
+    """Reassign opens the manager picker on the escalation itself; Back must restore
+    Reassign / Take over / Snooze, not turn the escalation into a work card."""
+    escalation = await _escalated_new_lead(emulator, app, intake, clock)
+    sveta = Phone(emulator, SVETA)
+    await sveta.press(escalation, "lead:reassign:1")
+    await emulator.wait_for(
+        lambda: any(d.startswith("give:") for _, d in card_buttons(sveta.now(escalation)))
+    )
+    await sveta.press(sveta.now(escalation), "card:1")
+    await emulator.wait_for(
+        lambda: not any(d.startswith("give:") for _, d in card_buttons(sveta.now(escalation)))
+    )
+    buttons = [t for t, _ in card_buttons(sveta.now(escalation))]
+    assert buttons == ["👥 Передать", "🙋 Забрать себе", "😴 Отложить на 15 мин"]
 
 
 async def test_a_call_back_due_reminds_its_owner_then_a_take_over_tells_the_owner(

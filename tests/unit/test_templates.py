@@ -389,6 +389,12 @@ SAMPLES: dict[str, list[Sample]] = {
         _alert(AlertKind.CALL_BACK, Step.REMIND, minutes=0, client=None),
         _alert(AlertKind.NO_CONTACT, Step.REMIND, minutes=20),
     ],
+    "sla_settled.html.j2": [
+        {"lead_id": 42, "kind": "not_taken", "closed": False, "owner": "Boris", "at": "14:05"},
+        {"lead_id": 42, "kind": "not_taken", "closed": False, "owner": None, "at": "14:05"},
+        {"lead_id": 42, "kind": "callback", "closed": True, "owner": "<b>Anna</b>", "at": "14:05"},
+        {"lead_id": 42, "kind": "answer", "closed": False, "owner": "Anna", "at": "04.01 14:05"},
+    ],
     "snoozed.txt.j2": [{"lead_id": 42, "until": "02.03 09:45"}],
     "staff_ask.html.j2": [
         {"what": "skills", "member": _member(), **STAFF_LIMITS},

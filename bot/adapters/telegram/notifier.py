@@ -25,12 +25,14 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.telegram.limits import SendLimits
 from bot.common.clock import Clock, SystemClock
 from bot.common.outbox import (
+    alert_copies_of,
     cards_of,
     claim_due,
     mark_failed,
@@ -52,12 +54,13 @@ from bot.leads.cards import (
     request_counts,
 )
 from bot.leads.reassign import may_own_leads
-from bot.sla.alerts import AlertSubject, headline_context, still_pending
+from bot.sla.alerts import AlertSubject, headline_context, settled_context, still_pending
 from bot.sla.deadlines import Step
 from handlers.keyboards.escalation import escalation_keyboard
 from handlers.keyboards.lead import card_keyboard, missed_call_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
+    AlertCopy,
     Lead,
     LeadCard,
     LeadEvent,
@@ -513,8 +516,17 @@ class Notifier:
                 if card.rendered_version < lead.version
             ]
             views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
+            alerts = [
+                (copy, *await self._alert_view(session, lead, copy))
+                for copy in await alert_copies_of(session, lead_id)
+                if copy.rendered_version < lead.version
+            ]
         outcomes = await asyncio.gather(
-            *(self._edit_card(card, view, locale, lead.version) for card, view, locale in views)
+            *(self._edit_card(card, view, locale, lead.version) for card, view, locale in views),
+            *(
+                self._edit_alert(copy, text, markup, settled, lead.version)
+                for copy, text, markup, settled in alerts
+            ),
         )
         retry = [o for o in outcomes if o.result is Result.RETRY]
         return retry[0] if retry else Outcome(Result.DONE)
@@ -583,42 +595,22 @@ class Notifier:
         escalation). Done meanwhile (taken, answered, closed): dropped, nothing sent."""
         assert row.chat_id is not None and row.lead_id is not None
         subject = AlertSubject.of(row.payload)
+        about = AlertCopy(payload=row.payload, staff_id=row.staff_id)  # as it will be recorded
         async with self._sessions() as session:
             lead = await load_lead(session, row.lead_id)
-            task = await session.get(Task, subject.task_id) if subject.task_id else None
-            if lead is None or not still_pending(subject, lead, task):
-                log.info(
-                    "alert dropped lead=%s chat=%s kind=%s: done meanwhile",
-                    row.lead_id,
-                    row.chat_id,
-                    subject.kind,
-                )
-                return Outcome(Result.DONE)
-            view, locale = await self._card(session, lead, row.staff_id)
-            reader = await session.get(Staff, row.staff_id) if row.staff_id else None
-        headline = render(
-            "sla_alert.html.j2", locale, **headline_context(subject, lead, task, self._config)
-        )
-        markup = (
-            escalation_keyboard(
-                lead.id,
-                lead.version,
-                subject,
-                self._config,
-                locale,
-                may_take_over=may_own_leads(reader),
+            drawn = await self._alert_view(session, lead, about) if lead is not None else None
+        if lead is None or drawn is None or drawn[2]:
+            log.info(
+                "alert dropped lead=%s chat=%s kind=%s: done meanwhile",
+                row.lead_id,
+                row.chat_id,
+                subject.kind,
             )
-            if subject.step is Step.ESCALATE
-            else card_keyboard(view, locale)
-        )
+            return Outcome(Result.DONE)
+        text, markup, _ = drawn
         outcome = await self._call(
             row.chat_id,
-            partial(
-                self._bot.send_message,
-                chat_id=row.chat_id,
-                text=f"{headline}\n\n{view.text}",
-                reply_markup=markup,
-            ),
+            partial(self._bot.send_message, chat_id=row.chat_id, text=text, reply_markup=markup),
         )
         if outcome.result is Result.DONE:
             log.info(
@@ -628,6 +620,99 @@ class Notifier:
                 subject.kind,
                 subject.step,
             )
+            await self._record_alert_copy(row, lead.version, outcome)
+        return outcome
+
+    async def _record_alert_copy(self, row: OutboxMessage, version: int, outcome: Outcome) -> None:
+        """The alert shows the lead: it is kept true like a card (a change of the lead made
+        while it was in flight is drawn by the refresh this row asks for)."""
+        message_id = getattr(outcome.value, "message_id", None)
+        if row.chat_id is None or row.lead_id is None or message_id is None:
+            return
+        async with self._sessions() as session:
+            session.add(
+                AlertCopy(
+                    lead_id=row.lead_id,
+                    chat_id=row.chat_id,
+                    message_id=message_id,
+                    staff_id=row.staff_id,
+                    payload=dict(row.payload),
+                    rendered_version=version,
+                    created_at=self._clock.now(),
+                )
+            )
+            await session.commit()
+        if await self._lead_changed_since(row.lead_id, version):
+            await self._refresh_cards(row.lead_id)
+
+    async def _lead_changed_since(self, lead_id: int, version: int) -> bool:
+        async with self._sessions() as session:
+            lead = await session.get(Lead, lead_id)
+            return lead is not None and lead.version > version
+
+    async def _alert_view(
+        self, session: AsyncSession, lead: Lead, copy: AlertCopy
+    ) -> tuple[str, InlineKeyboardMarkup | None, bool]:
+        """An alert message as it should read now: its headline and the card with the buttons
+        that still work while the matter is pending; what settled it and no buttons after."""
+        subject = AlertSubject.of(copy.payload)
+        task = await session.get(Task, subject.task_id) if subject.task_id else None
+        view, locale = await self._card(session, lead, copy.staff_id)
+        if not still_pending(subject, lead, task):
+            context = settled_context(subject, lead, task, self._clock.now(), self._config)
+            return f"{render('sla_settled.html.j2', locale, **context)}\n\n{view.text}", None, True
+        headline = render(
+            "sla_alert.html.j2", locale, **headline_context(subject, lead, task, self._config)
+        )
+        if subject.step is Step.ESCALATE:
+            reader = await session.get(Staff, copy.staff_id) if copy.staff_id else None
+            markup = escalation_keyboard(
+                lead.id,
+                lead.version,
+                subject,
+                self._config,
+                locale,
+                may_take_over=may_own_leads(reader),
+            )
+        else:
+            markup = card_keyboard(view, locale)
+        return f"{headline}\n\n{view.text}", markup, False
+
+    async def _edit_alert(
+        self,
+        copy: AlertCopy,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        settled: bool,
+        version: int,
+    ) -> Outcome:
+        outcome = await self._call(
+            copy.chat_id,
+            lambda: self._bot.edit_message_text(
+                chat_id=copy.chat_id, message_id=copy.message_id, text=text, reply_markup=markup
+            ),
+        )
+        if outcome.result is Result.RETRY:
+            return outcome
+        async with self._sessions() as session:
+            if outcome.result is Result.GONE:
+                await session.execute(delete(AlertCopy).where(AlertCopy.id == copy.id))
+            else:
+                values: dict[str, Any] = {"rendered_version": version}
+                if settled:
+                    values["settled_at"] = self._clock.now()
+                await session.execute(
+                    update(AlertCopy).where(AlertCopy.id == copy.id).values(**values)
+                )
+            await session.commit()
+        log.info(
+            "alert edited lead=%s chat=%s message=%s settled=%s result=%s",
+            copy.lead_id,
+            copy.chat_id,
+            copy.message_id,
+            settled,
+            outcome.result.value,
+        )
         return outcome
 
     async def _copy(self, row: OutboxMessage) -> Outcome:
