@@ -38,9 +38,15 @@ def _row(
     }
 
 
-def card_message(lead_id: int, chat_id: int, staff_id: int | None, now: datetime) -> dict[str, Any]:
-    """A new card for `chat_id`, rendered at send time from the lead as it is then."""
-    return _row(OutboxKind.CARD, lead_id, now, chat_id, staff_id)
+def card_message(
+    lead_id: int, chat_id: int, staff_id: int | None, now: datetime, fresh: bool = False
+) -> dict[str, Any]:
+    """A new card for `chat_id`, rendered at send time from the lead as it is then. A chat
+    that has a copy already is not sent another, unless `fresh`: then the new card is sent
+    (at the bottom of the chat, where it is seen) and becomes the copy kept current."""
+    return _row(
+        OutboxKind.CARD, lead_id, now, chat_id, staff_id, {"fresh": True} if fresh else None
+    )
 
 
 def card_refresh(lead_id: int, now: datetime) -> dict[str, Any]:

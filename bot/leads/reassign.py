@@ -72,7 +72,8 @@ async def reassign_lead(
     async def tell_owners(lead: Lead) -> None:
         context = {"lead_id": lead.id, "by": actor.name, "to": new_owner.name}
         notes = [
-            card_message(lead.id, new_owner.telegram_id, new_owner.id, now),
+            # the new owner's copy (from the pool) may be far up the chat: a fresh card
+            card_message(lead.id, new_owner.telegram_id, new_owner.id, now, fresh=True),
             text_message(
                 lead.id, new_owner.telegram_id, new_owner.id, "reassigned_to_you", context, now
             ),

@@ -164,9 +164,11 @@ async def test_supervisor_reassigns_with_counts_and_both_owners_are_told(
     told = await boris.next_message(before, "передал(а) вам лид #1")
     assert told.text == "👥 Sveta передал(а) вам лид #1: теперь он ваш."
     await anna.next_message(0, "Sveta passed your lead #1 to Boris.")
-    boris_card = await boris.next_message(0, "Лид #1 ")
+    pool_copy = await boris.next_message(0, "Лид #1 ")
+    boris_card = await boris.next_message(before, "Лид #1 ")  # the card again, at the bottom
     boris_card = await boris.until(boris_card, "В работе — у вас")
     assert "📞 Перезвонить" in _lines(boris_card)  # Boris works it now
+    await emulator.wait_for(lambda: card_buttons(boris.now(pool_copy)) == [])  # the old copy
     anna_card = next(m for m in anna.messages() if m.text.startswith("Lead #1 "))
     shown = await anna.until(anna_card, "taken by Boris")
     assert card_buttons(shown) == []

@@ -19,7 +19,16 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.leads.actions import junk_lead
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
-from storage.models import Lead, LeadEvent, OutboxKind, OutboxMessage, OutboxState, Role, Staff
+from storage.models import (
+    Lead,
+    LeadCard,
+    LeadEvent,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Role,
+    Staff,
+)
 from tests.harness import (
     ANNA,
     BORIS,
@@ -274,6 +283,38 @@ async def test_reassign_from_the_escalation_uses_the_manager_picker(
     before = len(boris.messages())
     await sveta.press_data(escalation, boris_button)
     await boris.next_message(before, "передал(а) вам лид #1")
+
+
+async def test_the_manager_given_a_lead_gets_the_whole_card_at_the_bottom_of_the_chat(
+    emulator: TelegramEmulator,
+    app: Application,
+    intake: Intake,
+    clock: ManualClock,
+    sessions: SessionFactory,
+) -> None:
+    """Boris's pool copy of the lead is far up his chat (under a reminder): after Sveta gives
+    him the lead he gets the card itself below, with his buttons, and the old copy goes quiet."""
+    escalation = await _escalated_new_lead(emulator, app, intake, clock)
+    sveta, boris = Phone(emulator, SVETA), Phone(emulator, BORIS)
+    pool_copy = next(m for m in boris.messages() if (m.text or "").startswith("Лид #1"))
+    await sveta.press(escalation, "lead:reassign:1")
+    await emulator.wait_for(
+        lambda: any(d.startswith("give:") for _, d in card_buttons(sveta.now(escalation)))
+    )
+    give = next(d for t, d in card_buttons(sveta.now(escalation)) if "Boris" in t)
+    before = len(boris.messages())
+    await sveta.press_data(escalation, give)
+    card = await boris.next_message(before, "Лид #1 · заявка с сайта")
+    assert card.message_id != pool_copy.message_id
+    assert "lead:callback:1" in [d for _, d in card_buttons(card)]  # his work buttons
+    await boris.next_message(before, "передал(а) вам лид #1")
+    await emulator.wait_for(lambda: card_buttons(boris.now(pool_copy)) == [])
+    await outbox_sent(app.sessions)
+    async with sessions() as session:
+        kept = (
+            await session.scalars(select(LeadCard.message_id).where(LeadCard.chat_id == BORIS))
+        ).all()
+    assert list(kept) == [card.message_id]  # the new card is the copy kept current
 
 
 async def test_back_from_the_picker_on_an_escalation_brings_back_the_escalations_buttons(

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -423,7 +423,8 @@ class Notifier:
 
         async def send(row: OutboxMessage) -> tuple[Outcome, LeadCard | None]:
             lead = leads.get(row.lead_id or 0)
-            if lead is None or lead.id in shown:  # sent before a crash: edit, never repeat
+            fresh = bool((row.payload or {}).get("fresh"))
+            if lead is None or (lead.id in shown and not fresh):  # sent before a crash: edit
                 return Outcome(Result.DONE), None
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
             view, locale = card_as_seen_by(
@@ -454,10 +455,22 @@ class Notifier:
         # arrive in order; new cards are independent messages, so a burst may interleave
         results = await asyncio.gather(*(send(row) for row in rows))
         outcomes = [outcome for outcome, _ in results]
-        sent = [card for _, card in results if card is not None]
+        pairs = list(zip(rows, results, strict=True))
+        fresh = [(row, card) for row, (_, card) in pairs if card and row.payload.get("fresh")]
+        for row, card in fresh:  # each replaces a copy: recorded under its lead's lock
+            await self._record_fresh_card(card, row.id)
+        fresh_ids = {row.id for row, _ in fresh}
+        sent = [card for row, (_, card) in pairs if card is not None and row.id not in fresh_ids]
         if not sent:
-            return outcomes
-        done = [row.id for row, o in zip(rows, outcomes, strict=True) if o.result is Result.DONE]
+            return [
+                replace(o, recorded=True) if row.id in fresh_ids else o
+                for row, o in zip(rows, outcomes, strict=True)
+            ]
+        done = [
+            row.id
+            for row, o in zip(rows, outcomes, strict=True)
+            if o.result is Result.DONE and row.id not in fresh_ids
+        ]
         await self._record_cards(sent, done)
         return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
 
@@ -494,16 +507,66 @@ class Notifier:
             if versions.get(card.lead_id) != card.rendered_version:
                 await self._refresh_cards(card.lead_id)  # it changed while the card was on the way
 
-    async def _refresh_cards(self, lead_id: int) -> Outcome:
+    async def _record_fresh_card(self, card: LeadCard, row_id: int) -> None:
+        """A fresh card becomes the chat's copy kept current; the older copy loses its buttons.
+        Under the lead's refresh lock, so a refresh never re-draws the older copy after."""
+        async with self._lead_lock(card.lead_id):
+            async with self._sessions() as session:
+                old = await session.scalar(
+                    select(LeadCard).where(
+                        LeadCard.lead_id == card.lead_id, LeadCard.chat_id == card.chat_id
+                    )
+                )
+                replaced = old.message_id if old is not None else None
+                if old is None:
+                    session.add(card)
+                else:
+                    old.message_id, old.staff_id, old.locale = (
+                        card.message_id,
+                        card.staff_id,
+                        card.locale,
+                    )
+                    old.rendered_version = card.rendered_version
+                await mark_sent(session, [row_id], self._delivery_clock.now())
+                lead = await session.get(Lead, card.lead_id)
+                changed = lead is not None and lead.version != card.rendered_version
+                await session.commit()
+            log.info(
+                "fresh card sent lead=%s chat=%s message=%s replaces=%s",
+                card.lead_id,
+                card.chat_id,
+                card.message_id,
+                replaced,
+            )
+            if replaced is not None and replaced != card.message_id:
+                await self._call(
+                    card.chat_id,
+                    partial(
+                        self._bot.edit_message_reply_markup,
+                        chat_id=card.chat_id,
+                        message_id=replaced,
+                        reply_markup=None,
+                    ),
+                )
+            if changed:
+                await self._refresh_stale_cards(card.lead_id)
+
+    @contextlib.asynccontextmanager
+    async def _lead_lock(self, lead_id: int) -> AsyncIterator[None]:
+        """One round of card edits per lead at a time (see _refreshing)."""
         entry = self._refreshing.setdefault(lead_id, _LeadLock())
         entry.users += 1
         try:
             async with entry.lock:
-                return await self._refresh_stale_cards(lead_id)
+                yield
         finally:
             entry.users -= 1
             if entry.users == 0:
                 del self._refreshing[lead_id]
+
+    async def _refresh_cards(self, lead_id: int) -> Outcome:
+        async with self._lead_lock(lead_id):
+            return await self._refresh_stale_cards(lead_id)
 
     async def _refresh_stale_cards(self, lead_id: int) -> Outcome:
         async with self._sessions() as session:
