@@ -412,3 +412,16 @@ async def test_unpaired_surrogates_and_nul_in_call_events_are_kept_as_u_fffd(
         calls = (await session.scalars(select(Call).order_by(Call.id))).all()
     assert [c.call_id for c in calls] == [f"c-{R}", f"entry-{R}", f"in{R}nul"]
     assert all(_no_surrogates(c.raw) for c in calls)
+
+
+async def test_a_signed_mango_summary_with_a_time_past_year_9999_is_a_422(
+    http: aiohttp.ClientSession, sessions: SessionFactory
+) -> None:
+    """Mango's own signature is right but its create_time is absurd: the PBX is told the
+    payload cannot be read (422), not that the server failed (500, retried forever)."""
+    summary = {**MANGO_SUMMARY, "entry_id": "e-1", "create_time": 10**20, "end_time": 10**20}
+    mango = Route("/hooks/mango/events/summary", (FORM,))
+    status, answer = await _post(http, mango, _mango_form(summary), FORM)
+    assert status == 422, answer
+    assert answer["error"]
+    assert await _count(sessions, Call) == 0
