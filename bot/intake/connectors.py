@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import FieldAliases
-from bot.intake.input import IntakeError, LeadInput, parse_lead_input
+from bot.intake.input import MAX_DEPTH, IntakeError, LeadInput, parse_lead_input
 
 SOURCES = {
     "tilda": "tilda",
@@ -43,13 +43,18 @@ class FormField:
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     """PHP-style form keys (`fields[PHONE][0][VALUE]`) as nested dicts; other keys as they are.
 
-    WordPress (Elementor) and Bitrix24 clients send nested arrays this way.
+    WordPress (Elementor) and Bitrix24 clients send nested arrays this way. A key nesting
+    deeper than MAX_DEPTH is kept whole, as is a key that is not bracket syntax.
     """
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         head, bracket, rest = key.partition("[")
         parts = _KEY.findall(bracket + rest)
-        if not head or bracket + rest != "".join(f"[{part}]" for part in parts):
+        if (
+            not head
+            or len(parts) >= MAX_DEPTH
+            or bracket + rest != "".join(f"[{part}]" for part in parts)
+        ):
             nested[key] = value  # not bracket syntax after all: keep the key whole
             continue
         node = nested

@@ -5,6 +5,9 @@ Storing them is bot/intake/store.py.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +19,11 @@ TEXT_FIELDS = ("name", "phone", "email", "message", "source", "service", "extern
 DEFAULT_SOURCE = "web_form"
 _MAX_SOURCE = 64
 _MAX_EXTERNAL_ID = 128
+MAX_DEPTH = 32  # objects and lists in a request inside one another; forms need 4 or 5
+REPLACEMENT = "\ufffd"
+# what no database column or Bot API request can carry: an unpaired UTF-16 surrogate (a JSON
+# "\ud800" escape) and NUL; each is stored as U+FFFD instead
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class IntakeError(ValueError):
@@ -24,6 +32,56 @@ class IntakeError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class PayloadError(ValueError):
+    """A request body that cannot be read at all (malformed, nested too deep); the HTTP
+    answer is 400."""
+
+
+def storable_text(text: str) -> str:
+    """`text` with every unpaired surrogate and NUL replaced by U+FFFD: kept, not refused."""
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A parsed payload (JSON values, a form's fields) made storable: strings and keys through
+    `storable_text`; PayloadError when objects and lists nest deeper than MAX_DEPTH (a card,
+    a JSON column or a log line must never recurse a thousand levels)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            raise PayloadError(f"JSON is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, list):
+            return [storable(item, depth + 1) for item in value]
+        return {storable_text(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise PayloadError(f"number {text[:20]} is out of range")
+    return number
+
+
+def _not_json(constant: str) -> Any:
+    raise PayloadError(f"{constant} is not JSON")
+
+
+def read_json(text: str) -> Any:
+    """Parse JSON as a request carries it, made `storable`; PayloadError when it is malformed,
+    nested deeper than MAX_DEPTH, or holds numbers JSON columns cannot (NaN, 1e400)."""
+    try:
+        value = json.loads(text, parse_float=_finite, parse_constant=_not_json)
+    except RecursionError:
+        raise PayloadError(f"JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except PayloadError:
+        raise
+    except ValueError as exc:  # JSONDecodeError, an integer of more than 4300 digits
+        raise PayloadError(f"malformed JSON: {exc}") from None
+    return storable(value)
 
 
 @dataclass(frozen=True)

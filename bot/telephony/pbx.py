@@ -22,11 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.intake.input import PayloadError, read_json
 from bot.telephony.calls import CallError, CallEvent, CallStatus, Direction, parse_call_event
 
 ZADARMA_OUTGOING = frozenset({"NOTIFY_OUT_START", "NOTIFY_OUT_END"})
@@ -107,9 +107,9 @@ def mango_sign_ok(form: Mapping[str, str], api_key: str, salt: str) -> bool:
 
 def mango_json(form: Mapping[str, str]) -> dict[str, Any]:
     try:
-        data = json.loads(form.get("json", ""))
-    except json.JSONDecodeError:
-        raise CallError("json", "json is not valid JSON") from None
+        data = read_json(form.get("json", ""))  # nested too deep or malformed: not valid
+    except PayloadError as exc:
+        raise CallError("json", f"json is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CallError("json", "json must be an object")
     return data

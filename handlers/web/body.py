@@ -1,14 +1,25 @@
 """What every HTTP route shares: reading a body within its limit, the one error shape, the
-secret check (constant time)."""
+secret check (constant time).
+
+Bad input is the sender's fault and is answered 4xx, never 5xx: a body that cannot be read
+(malformed JSON or multipart, not UTF-8, JSON nested deeper than 32 levels) is 400. Text that
+no database column or Bot API request can carry (an unpaired UTF-16 surrogate such as the JSON
+escape "\\ud800", NUL) is not refused: it is stored as U+FFFD, in keys and nested values too,
+on every route (bot.intake.input.storable).
+"""
 
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from bot.intake.input import PayloadError, read_json, storable
+
+log = logging.getLogger("leadbot.http")
 
 
 def error_response(
@@ -75,9 +86,12 @@ async def read_body(request: web.Request, limit: int, types: tuple[str, ...]) ->
             form = await request.post()  # bounded by the app's client_max_size
         except web.HTTPRequestEntityTooLarge:
             return too_large()
-        except ValueError:
-            return error_response(400, "malformed form body")
-        return {key: value for key, value in form.items() if isinstance(value, str)}
+        except Exception as exc:  # boundary, part headers, charset, truncation: aiohttp's
+            # errors for a broken body are not all ValueError (BadHttpMessage, LookupError...)
+            log.info("malformed multipart body path=%s: %s", request.path, type(exc).__name__)
+            return error_response(400, "malformed multipart form body")
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        return storable(fields)
     body = await request.content.read(limit + 1)
     if len(body) > limit:
         return too_large()
@@ -86,8 +100,8 @@ async def read_body(request: web.Request, limit: int, types: tuple[str, ...]) ->
     except UnicodeDecodeError:
         return error_response(400, "body is not UTF-8")
     if content_type == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(decoded, keep_blank_values=True))
+        return storable(dict(parse_qsl(decoded, keep_blank_values=True)))
     try:
-        return json.loads(decoded)
-    except json.JSONDecodeError as exc:
-        return error_response(400, f"malformed JSON: {exc}")
+        return read_json(decoded)
+    except PayloadError as exc:
+        return error_response(400, str(exc))

@@ -74,6 +74,9 @@ async def _record_hook(
         event = read_event()
     except CallError as exc:
         return _refused(provider, exc)
+    except Exception:  # e.g. a time past year 9999: the payload's fault, never a 500
+        log.exception("provider=%s call event could not be read", provider)
+        return error_response(422, "the payload could not be read")
     if event is None:
         return web.json_response({"ok": True, "recorded": False})
     results = await _record(request, provider, [event])
@@ -110,6 +113,9 @@ async def post_calls(request: web.Request) -> web.Response:
             events.append(parse_call_event(item, region))
         except CallError as exc:
             return _refused("api", exc, **({} if single else {"index": index}))
+        except Exception:  # the payload's fault, never a 500
+            log.exception("call event could not be read index=%s", index)
+            return error_response(422, "the call event could not be read", index=index)
     results = await _record(request, "api", events)
     if isinstance(results, web.Response):
         return results

@@ -252,6 +252,15 @@ SAMPLES: dict[str, list[Sample]] = {
         {"lead_id": None, "minutes": 120},
         {"lead_id": 42, "minutes": 2880},
     ],
+    "delivery_failed.html.j2": [
+        {"lead_id": 42, "recipient": "Anna", "unrenderable": True, "error": "card could not be"},
+        {
+            "lead_id": 42,
+            "recipient": None,
+            "unrenderable": False,
+            "error": "Bad Request: can't parse entities <b> & " + "x" * 300,
+        },
+    ],
     "dialogue_cancelled.html.j2": [{}],
     "dialogue_cancelled.txt.j2": [{}],
     "dialogue_wants_text.html.j2": [{}],

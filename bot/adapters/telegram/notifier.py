@@ -4,7 +4,8 @@ Woken the moment a transaction that wrote outbox rows commits (see storage.db), 
 due rows, sends them lane by lane (one lane per chat, one per lead whose cards are edited,
 so a chat waiting for its limit never holds up another), and records what happened:
 sent (with the message id of every card), retried later (429, network errors, 5xx), or
-given up on (403, 400) with an event on the lead.
+given up on (403, 400, a card that cannot be rendered) with an event on the lead; a new card
+given up on is told to the supervisors, and never holds back the other cards of its group.
 """
 
 from __future__ import annotations
@@ -31,15 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.telegram.limits import SendLimits
 from bot.common.clock import Clock, SystemClock
+from bot.common.lifecycle import SUPERVISING
 from bot.common.outbox import (
     alert_copies_of,
     cards_of,
     claim_due,
+    enqueue,
     mark_failed,
     mark_retry,
     mark_sent,
     next_due_at,
     release,
+    text_message,
 )
 from bot.common.render import render
 from bot.config import AppConfig
@@ -74,6 +78,7 @@ log = logging.getLogger("leadbot.notifier")
 CARD_GROUP = 50  # new cards for one chat read and recorded together
 
 IDLE_WAKE = timedelta(seconds=5)
+UNRENDERABLE = "card could not be rendered"  # the start of such a row's last_error
 
 
 class Result(enum.Enum):
@@ -334,6 +339,7 @@ class Notifier:
                                     created_at=self._clock.now(),
                                 )
                             )
+                    await self._tell_supervisors(session, rows, outcome.error)
                     log.warning(
                         "delivery given up outbox=%s lead=%s chat=%s error=%s",
                         ids,
@@ -361,6 +367,43 @@ class Notifier:
         if outcome.result is Result.RETRY or full:
             # a retry changes the next due time; a full claim has room again for the backlog
             self.wake()
+
+    async def _tell_supervisors(
+        self, session: AsyncSession, rows: list[OutboxMessage], error: str
+    ) -> None:
+        """A new card given up on: every active supervisor and admin gets a short message
+        (which lead, whose chat, why), through the outbox in the same transaction. Only for
+        cards, so a message that fails in turn tells nobody (no loop)."""
+        cards = [row for row in rows if row.kind == OutboxKind.CARD and row.lead_id is not None]
+        if not cards:
+            return
+        people = list(
+            await session.scalars(
+                select(Staff).where(
+                    Staff.is_active.is_(True),
+                    (Staff.role.in_(SUPERVISING)) | (Staff.id.in_([r.staff_id for r in cards])),
+                )
+            )
+        )
+        names = {person.id: person.name for person in people}
+        bosses = [person for person in people if person.role in SUPERVISING]
+        now = self._clock.now()
+        context = {"unrenderable": error.startswith(UNRENDERABLE), "error": error[:200]}
+        await enqueue(
+            session,
+            [
+                text_message(
+                    row.lead_id,
+                    boss.telegram_id,
+                    boss.id,
+                    "delivery_failed",
+                    {**context, "lead_id": row.lead_id, "recipient": names.get(row.staff_id)},
+                    now,
+                )
+                for row in cards
+                for boss in bosses
+            ],
+        )
 
     def _backoff(self, attempts: int) -> timedelta:
         limits = self._config.telegram
@@ -427,16 +470,25 @@ class Notifier:
             if lead is None or (lead.id in shown and not fresh):  # sent before a crash: edit
                 return Outcome(Result.DONE), None
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
-            view, locale = card_as_seen_by(
-                lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
-            )
+            try:
+                view, locale = card_as_seen_by(
+                    lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
+                )
+                markup = card_keyboard(view, locale)
+                view.text.encode()  # what no request can carry (a lone surrogate) fails here
+            except Exception as exc:  # this card never will render: fail it, not its group
+                log.exception("card not rendered lead=%s chat=%s", lead.id, chat_id)
+                error = f"{UNRENDERABLE}: {type(exc).__name__}: {exc}"[:300]
+                # the reason itself may quote the text that could not be encoded
+                safe = error.encode("utf-8", "backslashreplace").decode().replace("\x00", "")
+                return Outcome(Result.FAILED, safe), None
             outcome = await self._call(
                 chat_id,
                 partial(
                     self._bot.send_message,
                     chat_id=chat_id,
                     text=view.text,
-                    reply_markup=card_keyboard(view, locale),
+                    reply_markup=markup,
                 ),
             )
             if outcome.result is not Result.DONE:
