@@ -425,3 +425,20 @@ async def test_a_signed_mango_summary_with_a_time_past_year_9999_is_a_422(
     assert status == 422, answer
     assert answer["error"]
     assert await _count(sessions, Call) == 0
+
+
+async def test_a_10_kb_name_full_of_html_is_stored_whole_and_its_card_is_cut_and_escaped(
+    http: aiohttp.ClientSession, emulator: TelegramEmulator, sessions: SessionFactory
+) -> None:
+    """A spam bot posts a 10 kB name of markup: the lead keeps every character, and the
+    managers' card shows the markup as text, cut to fit one Telegram message."""
+    await _staff_started(emulator)
+    name = "<b>Ivan</b> <a href='x'>&amp;" + "Ω" * 10_000
+    body = json.dumps({"name": name, "phone": "+79001234567"}).encode()
+    status, answer = await _post(http, ROUTES[0], body, JSON)
+    assert status == 201, answer
+    lead = await _stored_lead(sessions)
+    assert lead.name == name
+    card = await _card_reached(emulator, ANNA, lead.id)
+    assert "<b>Ivan</b> <a href='x'>&amp;" in card  # shown as typed, not as markup
+    assert len(card) <= 4096
