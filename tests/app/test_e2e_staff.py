@@ -329,30 +329,51 @@ async def test_skills_and_capacity_are_typed_checked_and_saved(
     assert (await _person(sessions, ANNA)).capacity == 5  # type: ignore[union-attr]
 
 
-async def test_duty_switches_and_an_off_duty_manager_gets_no_card(
+async def test_duty_alone_shows_the_status_and_its_buttons_switch_it(
     emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
 ) -> None:
+    """Typing /duty to check one's status no longer stops the leads: it shows the status with
+    On / Off buttons; the press switches it (re-checked: a deactivated person's press does
+    nothing); /duty on and /duty off still set it."""
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     for person in (anna, boris):
         await person.write("/start")
-    off = await anna.write("/duty")
+    shown = await anna.write("/duty")
+    assert shown.text.startswith("🟢 You are on duty: new leads arrive here as cards.")
+    assert [text for text, _ in card_buttons(shown)] == ["• 🟢 On duty •", "⚪ Off duty"]
+    assert (await _person(sessions, ANNA)).on_duty  # type: ignore[union-attr]
+
+    await anna.press(shown, "duty:off")
+    off = await anna.until(shown, "You are off duty")
     assert off.text.startswith("⚪ You are off duty: new leads are not sent to you.")
+    assert [text for text, _ in card_buttons(off)] == ["🟢 On duty", "• ⚪ Off duty •"]
     assert not (await _person(sessions, ANNA)).on_duty  # type: ignore[union-attr]
     await intake.post({"phone": "+79001234561"})
     await boris.next_message(1, "Лид #1")
     assert not [m for m in anna.messages() if "Lead #" in (m.text or "")]
 
-    on = await anna.write("/duty")
+    await anna.press(shown, "duty:on")
+    on = await anna.until(shown, "You are on duty")
     assert on.text.startswith("🟢 You are on duty: new leads arrive here as cards.")
     still = await anna.write("/duty on")
     assert still.text.startswith("🟢 You are on duty")
     await intake.post({"phone": "+79001234562"})
     await anna.next_message(1, "Lead #2")
-    assert [m.text.splitlines()[0] for m in anna.messages() if "Lead #" in (m.text or "")] == [
-        "Lead #2 · website form"
-    ]
+    assert [m.text.splitlines()[0] for m in anna.messages() if "Lead #" in (m.text or "")][
+        -1
+    ] == "Lead #2 · website form"
     sveta = await Phone(emulator, SVETA).write("/duty off")
     assert sveta.text.startswith("⚪ Вы не на смене.")
+
+    borises = await boris.write("/duty", "на смене")
+    async with sessions() as session:
+        person = await session.scalar(select(Staff).where(Staff.telegram_id == BORIS))
+        assert person is not None and person.on_duty
+        person.is_active = False
+        await session.commit()
+    refused = await boris.press(borises, "duty:off")
+    assert refused["show_alert"] and "для сотрудников" in refused["text"]
+    assert (await _person(sessions, BORIS)).on_duty  # type: ignore[union-attr]
 
 
 async def test_team_shows_duty_open_leads_capacity_and_leads_taken_today(
@@ -407,7 +428,7 @@ async def test_a_lead_that_waited_for_someone_on_duty_reaches_the_manager_who_co
     await intake.post({"phone": "+79001234561"})
     await Phone(emulator, SVETA).next_message(0, "Лид #1")  # the supervisor sees it meanwhile
     assert not [m for m in anna.messages() if "Lead #" in (m.text or "")]
-    on = await anna.write("/duty")
+    on = await anna.write("/duty on")
     assert on.text.startswith("🟢 You are on duty")
     card = await anna.next_message(1, "Lead #1")
     assert "lead:take:1" in [data for _, data in card_buttons(card)]

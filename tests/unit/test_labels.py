@@ -31,6 +31,7 @@ from bot.team.menus import commands_for
 from bot.team.staff import StaffRefusal
 from bot.telephony.calls import CALL_SOURCE, CallStatus, Direction
 from handlers.keyboards.qualify import StepChoice
+from handlers.keyboards.staff import DutyChoice
 from storage.models import TELEGRAM_SOURCE, LeadStatus, Role
 
 # ----------------------------------------------------------------------------------------------
@@ -183,6 +184,7 @@ LOOKED_UP: dict[str, set[str]] = {
         "back",
         "all_staff",
     },
+    "duty_buttons": _values(DutyChoice),  # handlers/keyboards/staff.py duty_keyboard
     "calls": _values(Direction, CallStatus),  # bot/leads/notes.py: a call in the history
     "commands": _commands(),  # handlers/menu.py
     # the sources the code gives a lead (a form may send any other: shown as it is)
