@@ -435,3 +435,26 @@ async def test_a_lead_that_waited_for_someone_on_duty_reaches_the_manager_who_co
     async with sessions() as session:
         lead = await session.get(Lead, 1)
     assert lead is not None and lead.waiting_since is None
+
+
+async def test_an_unknown_command_or_free_text_from_staff_gets_their_commands(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, admin: Staff
+) -> None:
+    """Staff who type something the bot does not know are not met with silence: each role is
+    shown its own commands, as the menu has them."""
+    anna, sveta, alex = Phone(emulator, ANNA), Phone(emulator, SVETA), Phone(emulator, ALEX)
+    report = await anna.write("/report")
+    assert report.text.startswith("ℹ️ I did not get that. Your commands (manager;")
+    assert "/leads — Lead lists" in report.text and "/duty — " in report.text
+    assert "/team" not in report.text and "/invite" not in report.text
+    assert "reply to their card" in report.text
+
+    chat = await sveta.write("как у нас дела?")
+    assert chat.text.startswith("ℹ️ Не понял. Ваши команды (руководитель;")
+    assert "/team — " in chat.text and "/merge — " in chat.text and "/invite" not in chat.text
+
+    helped = await alex.write("/help")
+    assert helped.text.startswith("ℹ️ I did not get that. Your commands (admin;")
+    assert "/invite — " in helped.text and "/staff — " in helped.text
+    async with sessions() as session:  # nobody's words became a lead
+        assert await session.scalar(select(Lead.id)) is None

@@ -33,6 +33,7 @@ from bot.leads.overdue import Breach
 from bot.reports.digest import DayCounts, Digest, DigestLead
 from bot.sla.deadlines import Step
 from bot.team.invites import InviteRefusal
+from bot.team.menus import commands_for
 from bot.team.overview import TeamMember
 from bot.team.staff import MAX_CAPACITY, MAX_SKILL_LENGTH, MAX_SKILLS, StaffRefusal
 from storage.models import Lead, LeadStatus, Role, Staff
@@ -269,6 +270,7 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "duty.html.j2": [{"on_duty": on, "role": role.value} for role in Role for on in (True, False)],
     "find_ask.html.j2": [{}],
+    "staff_help.html.j2": [{"role": role.value, "commands": commands_for(role)} for role in Role],
     "found.html.j2": [
         {"query": "+7 900", "count": 3},
         {"query": "Иван", "count": 20},
