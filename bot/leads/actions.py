@@ -33,6 +33,7 @@ class Refusal(enum.StrEnum):
     UNKNOWN_REASON = "unknown_reason"
     MISSING_FIELDS = "missing_fields"
     OFFERED_TO_OTHER = "offered_to_other"  # round robin: the lead is offered to someone else
+    DEAL_NOT_MERGED = "deal_not_merged"  # a converted lead is never merged into another
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "reassigned_to_you.html.j2": [{"lead_id": 42, "by": "Света"}],
     "refusal_already_taken.txt.j2": [{"owner": "Борис"}, {"owner": None}],
     "refusal_closed.txt.j2": [{}],
+    "refusal_deal_not_merged.txt.j2": [{"lead_id": 42}],
     "refusal_missing_fields.html.j2": [
         {"lead_id": 42, "missing": "Имя"},
         {"lead_id": 42, "missing": "Имя, Услуга"},
