@@ -79,6 +79,22 @@ def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
     return local_time(moment, config.zone)
 
 
+def wait_words(minutes: int, locale: str) -> str:
+    """A wait in the reader's words: "45 min", "2 h", "1 h 30 min" (minutes dropped past a day)."""
+    units = labels(locale)["wait"]
+    hours, rest = divmod(max(0, int(minutes)), 60)
+    if not hours:
+        return units["minutes"].format(n=rest)
+    if not rest or hours >= 24:
+        return units["hours"].format(h=hours)
+    return units["hours_minutes"].format(h=hours, m=rest)
+
+
+@jinja2.pass_context
+def _wait_filter(context: Any, minutes: int) -> str:
+    return wait_words(minutes, context.get("locale", "ru"))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -90,6 +106,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["cut"] = cut
     env.filters["phone"] = display_phone
+    env.filters["wait"] = _wait_filter
     return env
 
 

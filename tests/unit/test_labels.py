@@ -190,7 +190,12 @@ LOOKED_UP: dict[str, set[str]] = {
     # the sources the code gives a lead (a form may send any other: shown as it is)
     "channels": {DEFAULT_SOURCE, TELEGRAM_SOURCE, CALL_SOURCE, *SOURCES.values()},
     "events": _event_kinds(),  # history.html.j2
-    "ago": {"now", "minutes", "hours", "days"},  # bot/common/render.py since
+    "ago": {"now", "minutes", "hours", "days"},
+    "wait": {
+        "minutes",
+        "hours",
+        "hours_minutes",
+    },  # bot/common/render.py wait_words  # bot/common/render.py since
     # bot/common/reasons.py: idle_age's units and the auto-close's reason
     "stale": {
         "reason",

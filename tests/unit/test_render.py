@@ -224,3 +224,17 @@ def test_group_chats_are_paced_at_twenty_a_minute_and_pauses_hold_everything() -
     assert [limits.book_chat(-100, 0.0) for _ in range(3)] == pytest.approx([0.0, gap, 2 * gap])
     limits.pause(10.0)
     assert limits.book_chat(5, 0.0) == 10.0 and limits.book_global(0.0) == 10.0
+
+
+def test_a_wait_reads_in_minutes_then_hours_and_minutes() -> None:
+    from bot.common.render import wait_words
+
+    assert [wait_words(m, "en") for m in (0, 45, 60, 90, 610, 1500)] == [
+        "0 min",
+        "45 min",
+        "1 h",
+        "1 h 30 min",
+        "10 h 10 min",
+        "25 h",
+    ]
+    assert wait_words(90, "ru") == "1 ч 30 мин"
