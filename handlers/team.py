@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.lifecycle import SUPERVISING
-from bot.common.render import render
+from bot.common.render import local_day, render
 from bot.config import AppConfig
 from bot.team.overview import team_overview
 from bot.team.staff import set_duty
@@ -78,7 +78,7 @@ def team_router() -> Router:
     ) -> None:
         now = clock.now()
         members = await team_overview(session, now, config.zone)
-        day = now.astimezone(config.zone).strftime("%d.%m")
+        day = local_day(now, config.zone, locale)
         await message.answer(render("team.html.j2", locale, members=members, day=day))
 
     @router.message(Command("team"))

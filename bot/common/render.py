@@ -67,16 +67,37 @@ def since(moment: datetime, now: datetime, locale: str) -> str:
     return units["now"]
 
 
-def local_time(moment: datetime, zone: Any) -> str:
-    return moment.astimezone(zone).strftime("%d.%m %H:%M")
+def local_day(moment: datetime, zone: Any, locale: str | None = None) -> str:
+    """A local date in the reader's format: "04.01" in Russian, "4 Jan" in English."""
+    local = moment.astimezone(zone)
+    if _locale(locale) == "en":
+        return f"{local.day} {labels('en')['when']['months'].split()[local.month - 1]}"
+    return local.strftime("%d.%m")
 
 
-def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
-    """ "14:02" today, "04.01 14:02" another day (local time)."""
+def local_time(moment: datetime, zone: Any, locale: str | None = None) -> str:
+    """A local date and time in the reader's format: "04.01 14:05" / "4 Jan 14:05" (the one
+    helper every date a person reads goes through)."""
+    return f"{local_day(moment, zone, locale)} {moment.astimezone(zone):%H:%M}"
+
+
+def short_time(
+    moment: datetime, now: datetime, config: AppConfig, locale: str | None = None
+) -> str:
+    """ "14:02" today, "04.01 14:02" / "4 Jan 14:02" another day (local time)."""
     local = moment.astimezone(config.zone)
     if local.date() == now.astimezone(config.zone).date():
         return local.strftime("%H:%M")
-    return local_time(moment, config.zone)
+    return local_time(moment, config.zone, locale)
+
+
+def arrival_time(moment: datetime, now: datetime, zone: Any, locale: str | None = None) -> str:
+    """When a lead arrived, as a card shows it: "today 14:05", else "04.01 14:05" (a card is
+    edited rarely, so an age such as "5 min ago" would go stale on the screen)."""
+    local = moment.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return labels(_locale(locale))["when"]["today"].format(time=f"{local:%H:%M}")
+    return local_time(moment, zone, locale)
 
 
 def wait_words(minutes: int, locale: str) -> str:

@@ -22,6 +22,7 @@ from tests.harness import (
     ANNA,
     BORIS,
     STRANGER,
+    SVETA,
     Intake,
     Phone,
     card_buttons,
@@ -320,16 +321,38 @@ async def test_notes_and_history_newest_first_in_pages(
     lines = history.text.splitlines()
     assert lines[0] == "📜 Lead #1: history (1/2)"
     newest_first = range(8, 0, -1)
-    assert lines[1:] == [f"05.01 12:0{n} · Anna · note: called, busy <{n}>" for n in newest_first]
+    assert lines[1:] == [f"5 Jan 12:0{n} · Anna · note: called, busy <{n}>" for n in newest_first]
     assert [t for t, _ in card_buttons(history)] == ["1/2", "▶"]
 
     await anna.press(history, "hist:1:1")
     page_two = await anna.until(history, "(2/2)")
     assert page_two.text.splitlines()[1:] == [
-        "05.01 12:00 · Anna · taken",
-        "05.01 12:00 · system · created",
+        "5 Jan 12:00 · Anna · taken",
+        "5 Jan 12:00 · system · created: website form",
     ]
     assert [t for t, _ in card_buttons(page_two)] == ["◀", "2/2"]
+
+
+async def test_the_russian_history_names_events_and_sources_in_russian(
+    emulator: TelegramEmulator, intake: Intake
+) -> None:
+    """Boris (Russian) reads a lead's history: event kinds and the source in Russian, dates as
+    day.month; a source the bot does not know is shown as the form sent it."""
+    for who in (ANNA, BORIS, SVETA):
+        await Phone(emulator, who).write("/start")
+    await intake.post({"phone": "+79001234567", "source": "landing"})
+    await intake.post({"phone": "+79001234567", "source": "promo-2026"})
+    boris = Phone(emulator, BORIS)
+    card = await boris.next_message(1, "Лид #1")
+    assert card.text.splitlines()[0] == "Лид #1 · лендинг"
+    await boris.press(card, "lead:take")
+    await emulator.wait_for(lambda: "lead:history" in str(card_buttons(boris.now(card))))
+    history = await boris.press_for_reply(card, "lead:history", "история")
+    assert history.text.splitlines()[1:] == [
+        "05.01 12:00 · Boris · взят",
+        "05.01 12:00 · система · написал снова: promo-2026",
+        "05.01 12:00 · система · создан: лендинг",
+    ]
 
 
 async def test_someone_elses_lead_and_stale_buttons_get_an_alert_and_change_nothing(

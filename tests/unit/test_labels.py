@@ -202,6 +202,7 @@ LOOKED_UP: dict[str, set[str]] = {
         "reason_short",
         *(idle_age(timedelta(hours=h))["unit"] for h in (24, 48, 36)),
     },
+    "when": {"today", "months"},  # bot/common/render.py arrival_time, local_day
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},

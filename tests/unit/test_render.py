@@ -100,7 +100,25 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     assert card_view(junk, None, supervisor, NOW).actions == (a.REOPEN, a.HISTORY)
     assert "taken by Anna" in card_view(taken, "Anna", other, NOW).text
     assert "yours" in card_view(taken, "Anna", manager, NOW).text
-    assert "5 min ago" in card_view(new, None, other, NOW).text
+    # the arrival time, not an age that would go stale on a card edited rarely
+    assert "🕒 today 11:55" in card_view(new, None, other, NOW).text
+
+
+def test_dates_read_in_the_readers_format_and_a_card_shows_when_the_lead_arrived() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.common.render import arrival_time, local_time
+
+    moscow = ZoneInfo("Europe/Moscow")
+    moment = datetime(2026, 1, 4, 11, 5, tzinfo=UTC)  # 14:05 in Moscow
+    assert local_time(moment, moscow, "ru") == "04.01 14:05"
+    assert local_time(moment, moscow, "en") == "4 Jan 14:05"
+    same_day = moment + timedelta(hours=5)
+    assert arrival_time(moment, same_day, moscow, "en") == "today 14:05"
+    assert arrival_time(moment, same_day, moscow, "ru") == "сегодня 14:05"
+    next_day = moment + timedelta(days=1)
+    assert arrival_time(moment, next_day, moscow, "en") == "4 Jan 14:05"
+    assert arrival_time(moment, next_day, moscow, "ru") == "04.01 14:05"
 
 
 def test_cut_counts_utf16_units_like_telegram() -> None:

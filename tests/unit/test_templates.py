@@ -113,7 +113,7 @@ def _card(lead: Lead, **context: Any) -> Sample:
         "lead": lead,
         "owner_name": None,
         "is_mine": False,
-        "ago": "5 min",
+        "arrived": "today 14:05",
         "requests": 1,
         "reason_label": None,
         "call_back_due": None,
