@@ -14,6 +14,7 @@ from bot.common.reasons import system_reason_label
 from bot.common.render import (
     TELEGRAM_TEXT_LIMIT,
     arrival_time,
+    cut,
     local_time,
     render,
     short_time,
@@ -134,6 +135,20 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
     return (A.REOPEN, A.HISTORY) if supervising else ()
 
 
+UTM_ORDER = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+UTM_LIMIT = 60  # one line on a phone
+
+
+def utm_line(utm: dict[str, object] | None) -> str | None:
+    """A lead's campaign tags folded into one short line: the values only, the usual tags
+    first ("google / cpc / spring_sale"), cut to UTM_LIMIT; None when there are none."""
+    if not utm:
+        return None
+    keys = [key for key in UTM_ORDER if key in utm] + sorted(k for k in utm if k not in UTM_ORDER)
+    values = [str(utm[key]).strip() for key in keys if str(utm[key] or "").strip()]
+    return cut(" / ".join(values), UTM_LIMIT) if values else None
+
+
 def card_view(
     lead: Lead,
     owner_name: str | None,
@@ -156,6 +171,7 @@ def card_view(
             owner_name=owner_name,
             is_mine=reader.staff_id is not None and reader.staff_id == lead.owner_id,
             arrived=arrival_time(lead.created_at, now, zone, reader.locale),
+            utm=utm_line(lead.utm),
             requests=requests,
             reason_label=reason_label,
             call_back_due=call_back_due,

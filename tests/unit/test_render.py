@@ -256,3 +256,30 @@ def test_a_wait_reads_in_minutes_then_hours_and_minutes() -> None:
         "25 h",
     ]
     assert wait_words(90, "ru") == "1 ч 30 мин"
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_a_landing_page_lead_with_every_field_and_utm_tags_makes_a_card_of_at_most_15_lines(
+    locale: str,
+) -> None:
+    """The campaign tags are one short line of values (they made a 19-line card)."""
+    lead = _lead(
+        source="landing",
+        email="ivan@example.com",
+        service="kitchen",
+        is_repeat=True,
+        possible_duplicate_of_id=3,
+        utm={
+            "utm_content": "banner1",
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "utm_campaign": "spring_sale_2026_moscow_region",
+            "utm_term": "kitchen renovation",
+            "gclid": "x" * 80,
+        },
+    )
+    text = card_view(lead, None, Reader(None, None, locale), NOW, requests=3).text
+    lines = text.splitlines()
+    assert len(lines) <= 15, text
+    tags = [line for line in lines if line.startswith("🏷 ")]
+    assert tags == ["🏷 google / cpc / spring_sale_2026_moscow_region / kitchen ren…"]

@@ -114,6 +114,7 @@ def _card(lead: Lead, **context: Any) -> Sample:
         "owner_name": None,
         "is_mine": False,
         "arrived": "today 14:05",
+        "utm": "google / cpc / spring_sale",
         "requests": 1,
         "reason_label": None,
         "call_back_due": None,
