@@ -119,10 +119,16 @@ def card_actions(
 
 def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[CardAction, ...]:
     if lead.status == LeadStatus.NEW:
+        if reader.staff_id is None:  # the team chat
+            return (A.TAKE, A.JUNK)
+        # Refuse (and Reply to a client in Telegram) take the lead first: two taps, not three
+        taking = (A.TAKE, A.REFUSE, A.JUNK)
+        if lead.source == TELEGRAM_SOURCE:
+            taking = (A.REPLY, *taking)
         if supervising:
-            return (A.TAKE, A.JUNK, A.REASSIGN)
+            return (*taking, A.REASSIGN)
         offered_elsewhere = lead.offered_to_id not in (None, reader.staff_id)
-        return () if offered_elsewhere else (A.TAKE, A.JUNK)
+        return () if offered_elsewhere else taking
     if reader.staff_id is None:
         return ()
     if lead.status in WORKING_ACTIONS:

@@ -29,7 +29,11 @@ async def test_a_mistyped_phone_with_the_same_name_is_flagged_and_a_supervisor_m
     assert "⚠️ Possible duplicate of #1" in second.text
     third = await anna.next_message(1, "Lead #3 ")
     assert "Possible duplicate" not in third.text
-    assert [t for t, _ in card_buttons(second)] == ["✋ Take", "🗑 Junk"]  # managers: no Merge
+    assert [t for t, _ in card_buttons(second)] == [
+        "✋ Take",
+        "🚫 Refuse",
+        "🗑 Junk",
+    ]  # managers: no Merge
 
     found = await sveta.write("/find #2", "🔎")
     card = await sveta.press_for_reply(found, "open:2", "Лид #2")

@@ -77,7 +77,7 @@ async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixe
     await _sweep(app, clock, timedelta(minutes=1))
     reminder = await anna.next_message(1, "has not been taken for 10 min")
     assert "+7 900 123-45-67" in reminder.text  # international: a tap dials it
-    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🗑 Junk"]
+    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
     await boris.next_message(1, "не взят в работу уже 10 мин")
     await _sweep(app, clock, timedelta(minutes=20))
     escalation = await sveta.next_message(1, "Эскалация")

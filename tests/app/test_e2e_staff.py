@@ -70,7 +70,7 @@ async def test_a_stranger_opens_an_invite_link_and_works_as_a_manager(
     alex, newcomer = Phone(emulator, ALEX), Phone(emulator, STRANGER)
     answer = await alex.write("/invite manager")
     assert answer.text.startswith("🔗 Invite link for a manager:\nhttps://t.me/leadbot_test_bot")
-    assert "It works once, until 07.01 12:00 (Europe/Moscow)" in answer.text
+    assert "It works once, until 7 Jan 12:00 (Europe/Moscow)" in answer.text
     token = LINK.search(answer.text).group(1)  # type: ignore[union-attr]
     assert len(token) <= 64
 
@@ -199,7 +199,7 @@ async def test_an_admin_changes_a_role_and_the_person_is_told_and_gets_its_menu(
     person = await _person(sessions, ANNA)
     assert person is not None and person.role == Role.SUPERVISOR
     team = await anna.write("/team")
-    assert team.text.startswith("👥 Team · 05.01")
+    assert team.text.startswith("👥 Team · 5 Jan")
 
     await alex.press(listing, "staff:list:0")
     assert "Anna — supervisor" in alex.now(listing).text
@@ -404,7 +404,7 @@ async def test_team_shows_duty_open_leads_capacity_and_leads_taken_today(
 
     team = await alex.write("/team")
     assert team.text.splitlines() == [
-        "👥 Team · 06.01 · on duty: 1 of 2",
+        "👥 Team · 6 Jan · on duty: 1 of 2",
         "",
         "🟢 Anna",
         "📂 open: 2/2 — full · ✋ taken today: 2",

@@ -130,7 +130,7 @@ async def test_web_form_lead_reaches_both_managers_live(
         for card in cards.values():
             assert card["text"].startswith("Lead #1 · website form\n👤 Maria\n📞 +7 900 123-45-67")
             labels = [button["text"] for row in card["buttons"] for button in row]
-            assert labels == ["✋ Take", "🗑 Junk"]
+            assert labels == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
 
 
 async def test_intake_refusals_pass_through_to_the_page(

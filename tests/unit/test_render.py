@@ -80,13 +80,18 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     junk = _lead(status=LeadStatus.JUNK, close_reason="spam")
     a = CardAction
     working = (a.CALL_BACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
-    assert card_view(new, None, other, NOW).actions == (a.TAKE, a.JUNK)
+    assert card_view(new, None, other, NOW).actions == (a.TAKE, a.REFUSE, a.JUNK)
     assert card_view(new, None, team_chat, NOW).actions == (a.TAKE, a.JUNK)
     assert card_view(taken, "Anna", manager, NOW).actions == working
     assert card_view(taken, "Anna", other, NOW).actions == ()
     assert card_view(taken, "Anna", team_chat, NOW).actions == ()
     assert card_view(taken, "Anna", supervisor, NOW).actions == (*working, a.REASSIGN)
-    assert card_view(new, None, supervisor, NOW).actions == (a.TAKE, a.JUNK, a.REASSIGN)
+    assert card_view(new, None, supervisor, NOW).actions == (
+        a.TAKE,
+        a.REFUSE,
+        a.JUNK,
+        a.REASSIGN,
+    )
     assert card_view(calling, "Anna", manager, NOW).actions == (
         a.DONE,
         a.RESCHEDULE,

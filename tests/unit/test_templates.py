@@ -383,6 +383,9 @@ SAMPLES: dict[str, list[Sample]] = {
     "refusal_outdated.txt.j2": [{}],
     "refusal_unknown_reason.txt.j2": [{}],
     "reopened.txt.j2": [{"lead_id": 42, "owner": "Анна"}, {"lead_id": 42, "owner": None}],
+    "reply_not_sent.html.j2": [
+        {"refusal": "Лид уже взял(а) Борис.", "text": "Здравствуйте! <Цена> & сроки"}
+    ],
     "reply_ask.html.j2": [{"lead_id": 42}],
     "reply_blocked.html.j2": [{"lead_id": 42}],
     "reply_sent.html.j2": [{"lead_id": 42}],
