@@ -13,7 +13,7 @@ from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.reports import reports_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
-from handlers.start import fallback_router, start_router
+from handlers.start import fallback_router, staff_help_router, start_router
 from handlers.team import team_router
 from storage.db import SessionFactory
 
@@ -41,6 +41,7 @@ def build_dispatcher(
         reports_router(),
         client_router(),
         dialogue_fallback_router(),
+        staff_help_router(),  # staff's unknown commands and free text: their commands
         fallback_router(),
     )
     return dispatcher

@@ -143,7 +143,9 @@ async def _pass_on(
     if told.opens_at is not None:
         await message.answer(
             render(
-                "client_after_hours.html.j2", locale, opens=local_time(told.opens_at, config.zone)
+                "client_after_hours.html.j2",
+                locale,
+                opens=local_time(told.opens_at, config.zone, locale),
             )
         )
     elif told.received:

@@ -76,6 +76,9 @@ async def _tell(
     )
 
 
+ABANDONED_NOW = "dialogue_abandoned_now"  # in the update's data: this update closed a dialogue
+
+
 class DialogueTimeoutMiddleware(BaseMiddleware):
     """Outer middleware for messages and button presses (after StaffMiddleware: it needs the
     reader's `locale`): close a stale dialogue before the update is handled; stamp an open
@@ -100,6 +103,7 @@ class DialogueTimeoutMiddleware(BaseMiddleware):
             if is_abandoned(fsm_data, arrived, self._abandon_after):
                 await state.clear()
                 data["raw_state"] = None  # what StateFilter reads: the update sees no dialogue
+                data[ABANDONED_NOW] = True  # told so below: no help on top of it
                 log.info(
                     "dialogue abandoned lead=%s chat=%s (closed on a late update)",
                     fsm_data.get("lead_id"),

@@ -132,7 +132,7 @@ def staff_admin_router() -> Router:
                 role=role.value,
                 zone=config.timezone,
                 link=f"https://t.me/{me.username}?start={created.token}",
-                expires=local_time(created.expires_at, config.zone),
+                expires=local_time(created.expires_at, config.zone, locale),
             )
         )
 

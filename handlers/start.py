@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +16,12 @@ from bot.config import AppConfig
 from bot.intake.client_chat import start_tag
 from bot.intake.client_pace import START_TAG
 from bot.team.invites import TOKEN_SHAPE, accept_invite
+from bot.team.menus import commands_for
+from handlers.dialogues import ABANDONED_NOW
+from handlers.filters import IsStaff
 from handlers.keyboards.client import share_phone_keyboard
 from handlers.menu import refresh_menu
-from storage.models import Staff
+from storage.models import Role, Staff
 
 log = logging.getLogger("leadbot.presses")
 
@@ -85,6 +88,28 @@ def start_router() -> Router:
         # staff added while the bot ran (`leadbot staff add`) get their menu, in their language
         await refresh_menu(bot, staff, config.locale)
 
+    return router
+
+
+def staff_help_router() -> Router:
+    """/help, and after every other router: a staff member's unknown command or free text in
+    their private chat, outside a dialogue (a dialogue's step has its own hint), gets the
+    commands of their role instead of silence."""
+    router = Router(name="staff_help")
+    router.message.filter(IsStaff(), F.chat.type == "private")
+
+    async def show_help(message: Message, staff: Staff, locale: str) -> None:
+        role = Role(staff.role)
+        await message.answer(
+            render("staff_help.html.j2", locale, role=role.value, commands=commands_for(role))
+        )
+
+    def not_just_closed(message: Message, **data: object) -> bool:
+        """A late answer that closed its dialogue was told so; no help on top of that."""
+        return not data.get(ABANDONED_NOW)
+
+    router.message.register(show_help, Command("help"))
+    router.message.register(show_help, StateFilter(None), not_just_closed)
     return router
 
 

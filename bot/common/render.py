@@ -67,16 +67,53 @@ def since(moment: datetime, now: datetime, locale: str) -> str:
     return units["now"]
 
 
-def local_time(moment: datetime, zone: Any) -> str:
-    return moment.astimezone(zone).strftime("%d.%m %H:%M")
+def local_day(moment: datetime, zone: Any, locale: str | None = None) -> str:
+    """A local date in the reader's format: "04.01" in Russian, "4 Jan" in English."""
+    local = moment.astimezone(zone)
+    if _locale(locale) == "en":
+        return f"{local.day} {labels('en')['when']['months'].split()[local.month - 1]}"
+    return local.strftime("%d.%m")
 
 
-def short_time(moment: datetime, now: datetime, config: AppConfig) -> str:
-    """ "14:02" today, "04.01 14:02" another day (local time)."""
+def local_time(moment: datetime, zone: Any, locale: str | None = None) -> str:
+    """A local date and time in the reader's format: "04.01 14:05" / "4 Jan 14:05" (the one
+    helper every date a person reads goes through)."""
+    return f"{local_day(moment, zone, locale)} {moment.astimezone(zone):%H:%M}"
+
+
+def short_time(
+    moment: datetime, now: datetime, config: AppConfig, locale: str | None = None
+) -> str:
+    """ "14:02" today, "04.01 14:02" / "4 Jan 14:02" another day (local time)."""
     local = moment.astimezone(config.zone)
     if local.date() == now.astimezone(config.zone).date():
         return local.strftime("%H:%M")
-    return local_time(moment, config.zone)
+    return local_time(moment, config.zone, locale)
+
+
+def arrival_time(moment: datetime, now: datetime, zone: Any, locale: str | None = None) -> str:
+    """When a lead arrived, as a card shows it: "today 14:05", else "04.01 14:05" (a card is
+    edited rarely, so an age such as "5 min ago" would go stale on the screen)."""
+    local = moment.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return labels(_locale(locale))["when"]["today"].format(time=f"{local:%H:%M}")
+    return local_time(moment, zone, locale)
+
+
+def wait_words(minutes: int, locale: str) -> str:
+    """A wait in the reader's words: "45 min", "2 h", "1 h 30 min" (minutes dropped past a day)."""
+    units = labels(locale)["wait"]
+    hours, rest = divmod(max(0, int(minutes)), 60)
+    if not hours:
+        return units["minutes"].format(n=rest)
+    if not rest or hours >= 24:
+        return units["hours"].format(h=hours)
+    return units["hours_minutes"].format(h=hours, m=rest)
+
+
+@jinja2.pass_context
+def _wait_filter(context: Any, minutes: int) -> str:
+    return wait_words(minutes, context.get("locale", "ru"))
 
 
 def _environment() -> jinja2.Environment:
@@ -90,6 +127,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["cut"] = cut
     env.filters["phone"] = display_phone
+    env.filters["wait"] = _wait_filter
     return env
 
 

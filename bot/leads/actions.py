@@ -16,7 +16,16 @@ from bot.common.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, ma
 from bot.common.outbox import card_refresh, enqueue
 from bot.config import AppConfig, default_config
 from bot.sla.lead_timers import restarted_alert
-from storage.models import OPEN_STATUSES, Lead, LeadEvent, LeadStatus, Role, Staff, Task
+from storage.models import (
+    OPEN_STATUSES,
+    Lead,
+    LeadCard,
+    LeadEvent,
+    LeadStatus,
+    Role,
+    Staff,
+    Task,
+)
 
 CLOSE_COMMENT_LIMIT = 1000  # characters of a close's words kept (the card shows fewer)
 
@@ -33,6 +42,7 @@ class Refusal(enum.StrEnum):
     UNKNOWN_REASON = "unknown_reason"
     MISSING_FIELDS = "missing_fields"
     OFFERED_TO_OTHER = "offered_to_other"  # round robin: the lead is offered to someone else
+    DEAL_NOT_MERGED = "deal_not_merged"  # a converted lead is never merged into another
 
 
 @dataclass(frozen=True)
@@ -204,8 +214,13 @@ async def take_lead(
     actor: Staff,
     now: datetime,
     config: AppConfig | None = None,
+    kept_copy: tuple[int, int] | None = None,
 ) -> ActionResult:
-    """First press wins: of any number of presses exactly one finds the lead still new."""
+    """First press wins: of any number of presses exactly one finds the lead still new.
+
+    `kept_copy` (chat id, message id): the card the press came from, which the caller redraws
+    itself (with a picker on it); it is marked current in the same transaction, so the
+    refresh of the other copies never replaces that picker."""
     taken = {
         "owner_id": actor.id,
         "taken_at": now,
@@ -213,9 +228,47 @@ async def take_lead(
         "offered_at": None,
         "waiting_since": None,
     }
+
+    async def keep(lead: Lead) -> None:
+        if kept_copy is not None:
+            chat_id, message_id = kept_copy
+            await session.execute(
+                update(LeadCard)
+                .where(
+                    LeadCard.lead_id == lead.id,
+                    LeadCard.chat_id == chat_id,
+                    LeadCard.message_id == message_id,
+                )
+                .values(rendered_version=lead.version)
+            )
+
     return await apply_action(
-        session, lead_id, actor, Action.TAKE, now, values=taken, event_kind="taken", config=config
+        session,
+        lead_id,
+        actor,
+        Action.TAKE,
+        now,
+        values=taken,
+        event_kind="taken",
+        then=keep,
+        config=config,
     )
+
+
+async def take_if_new(
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    now: datetime,
+    config: AppConfig,
+    kept_copy: tuple[int, int] | None = None,
+) -> ActionResult | None:
+    """A working press (Refuse, Reply) on a new lead's card takes it first, as Take would
+    (first press wins); None when the lead is not new (the press goes on as it is)."""
+    lead = await load_lead(session, lead_id)
+    if lead is None or lead.status != LeadStatus.NEW:
+        return None
+    return await take_lead(session, lead_id, actor, now, config, kept_copy)
 
 
 async def close_open_tasks(

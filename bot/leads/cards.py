@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.common.reasons import system_reason_label
 from bot.common.render import (
     TELEGRAM_TEXT_LIMIT,
+    arrival_time,
+    cut,
     local_time,
     render,
     short_time,
-    since,
     visible_length,
 )
 from bot.config import AppConfig
@@ -118,10 +119,16 @@ def card_actions(
 
 def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[CardAction, ...]:
     if lead.status == LeadStatus.NEW:
+        if reader.staff_id is None:  # the team chat
+            return (A.TAKE, A.JUNK)
+        # Refuse (and Reply to a client in Telegram) take the lead first: two taps, not three
+        taking = (A.TAKE, A.REFUSE, A.JUNK)
+        if lead.source == TELEGRAM_SOURCE:
+            taking = (A.REPLY, *taking)
         if supervising:
-            return (A.TAKE, A.JUNK, A.REASSIGN)
+            return (*taking, A.REASSIGN)
         offered_elsewhere = lead.offered_to_id not in (None, reader.staff_id)
-        return () if offered_elsewhere else (A.TAKE, A.JUNK)
+        return () if offered_elsewhere else taking
     if reader.staff_id is None:
         return ()
     if lead.status in WORKING_ACTIONS:
@@ -134,6 +141,20 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
     return (A.REOPEN, A.HISTORY) if supervising else ()
 
 
+UTM_ORDER = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+UTM_LIMIT = 60  # one line on a phone
+
+
+def utm_line(utm: dict[str, object] | None) -> str | None:
+    """A lead's campaign tags folded into one short line: the values only, the usual tags
+    first ("google / cpc / spring_sale"), cut to UTM_LIMIT; None when there are none."""
+    if not utm:
+        return None
+    keys = [key for key in UTM_ORDER if key in utm] + sorted(k for k in utm if k not in UTM_ORDER)
+    values = [str(utm[key]).strip() for key in keys if str(utm[key] or "").strip()]
+    return cut(" / ".join(values), UTM_LIMIT) if values else None
+
+
 def card_view(
     lead: Lead,
     owner_name: str | None,
@@ -144,6 +165,7 @@ def card_view(
     call_back_due: str | None = None,
     offered_name: str | None = None,
     missed_call: dict[str, object] | None = None,
+    zone: tzinfo = UTC,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -154,7 +176,8 @@ def card_view(
             lead=lead,
             owner_name=owner_name,
             is_mine=reader.staff_id is not None and reader.staff_id == lead.owner_id,
-            ago=since(lead.created_at, now, reader.locale),
+            arrived=arrival_time(lead.created_at, now, zone, reader.locale),
+            utm=utm_line(lead.utm),
             requests=requests,
             reason_label=reason_label,
             call_back_due=call_back_due,
@@ -226,7 +249,7 @@ async def missed_calls(session: AsyncSession, lead_ids: list[int]) -> dict[int, 
 
 
 def missed_call_lines(
-    missed: MissedCalls | None, now: datetime, config: AppConfig
+    missed: MissedCalls | None, now: datetime, config: AppConfig, locale: str | None = None
 ) -> dict[str, object] | None:
     """What the card's missed-call lines say, in the team's zone."""
     if missed is None:
@@ -236,9 +259,9 @@ def missed_call_lines(
         "open": missed.open,
         "phone": missed.phone,
         "count": missed.count,
-        "last": short_time(missed.last_at, now, config),
-        "next": short_time(missed.due_at, now, config) if retry else None,
-        "called_back": short_time(missed.called_back_at, now, config)
+        "last": short_time(missed.last_at, now, config, locale),
+        "next": short_time(missed.due_at, now, config, locale) if retry else None,
+        "called_back": short_time(missed.called_back_at, now, config, locale)
         if missed.called_back_at and not missed.open
         else None,
     }
@@ -272,9 +295,12 @@ def card_as_seen_by(
         now,
         reason_label=reason_label,
         requests=requests,
-        call_back_due=local_time(call_back_due, config.zone) if call_back_due else None,
+        call_back_due=local_time(call_back_due, config.zone, reader.locale)
+        if call_back_due
+        else None,
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
-        missed_call=missed_call_lines(missed, now, config),
+        missed_call=missed_call_lines(missed, now, config, reader.locale),
+        zone=config.zone,
     )
     return view, reader.locale
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.common.lifecycle import SUPERVISING
+from bot.common.lifecycle import RULES, SUPERVISING, Action
 from bot.common.outbox import card_refresh, enqueue
 from bot.leads.actions import ActionResult, Refusal, close_open_tasks, load_lead
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
@@ -24,6 +24,8 @@ async def merge_proposal(
         return ActionResult(lead, Refusal.NOT_ALLOWED), None
     if lead is None or lead.possible_duplicate_of_id is None:
         return ActionResult(lead, Refusal.OUTDATED), None
+    if lead.status == LeadStatus.CONVERTED:
+        return ActionResult(lead, Refusal.DEAL_NOT_MERGED), None
     return ActionResult(lead), lead.possible_duplicate_of_id
 
 
@@ -32,7 +34,11 @@ async def merge_leads(
 ) -> ActionResult:
     """Merge lead `lead_id` into `into_id` (the survivor), one transaction: its history and
     tasks move over, it is closed as a duplicate and marked merged; the two people become one
-    contact when they were two. Supervisors only; the survivor is returned."""
+    contact when they were two. Supervisors only; the survivor is returned.
+
+    The merged lead's status follows the lifecycle: an open one is junked as a duplicate (as
+    Junk would), a refused or junk one keeps its status and reason, and a converted one (a deal)
+    is refused: merge the other lead into it instead."""
     if actor.role not in SUPERVISING:
         return ActionResult(await load_lead(session, lead_id), Refusal.NOT_ALLOWED)
     if lead_id == into_id:
@@ -44,14 +50,22 @@ async def merge_leads(
     if loser.merged_into_id is not None or survivor.merged_into_id is not None:
         await session.commit()
         return ActionResult(survivor, Refusal.OUTDATED)
+    if loser.status == LeadStatus.CONVERTED:
+        await session.commit()
+        return ActionResult(loser, Refusal.DEAL_NOT_MERGED)
+    junked = Lead.status.in_(RULES[Action.JUNK].sources)  # still open: closed as a duplicate
     closed = await session.execute(
         update(Lead)
-        .where(Lead.id == lead_id, Lead.merged_into_id.is_(None))
+        .where(
+            Lead.id == lead_id,
+            Lead.merged_into_id.is_(None),
+            Lead.status != LeadStatus.CONVERTED,  # converted meanwhile: never merged away
+        )
         .values(
             merged_into_id=into_id,
-            status=LeadStatus.JUNK,
-            close_reason="duplicate",
-            closed_at=now,
+            status=case((junked, LeadStatus.JUNK), else_=Lead.status),
+            close_reason=case((junked, "duplicate"), else_=Lead.close_reason),
+            closed_at=func.coalesce(Lead.closed_at, now),
             possible_duplicate_of_id=None,
             offered_to_id=None,
             offered_at=None,

@@ -91,7 +91,9 @@ def shown_history(lines: list[HistoryLine], config: AppConfig, locale: str) -> l
     """History lines as a reader sees them: local time, reason labels, due times, notes."""
     zone = config.zone
     return [
-        ShownLine(local_time(line.at, zone), line.who, line.kind, _detail(line, config, locale))
+        ShownLine(
+            local_time(line.at, zone, locale), line.who, line.kind, _detail(line, config, locale)
+        )
         for line in lines
     ]
 
@@ -105,11 +107,14 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
     if line.kind == CLOSED_EVENT and "reason" in data:  # by the system (auto-close)
         return system_reason_label(data["reason"], locale, config)
     if line.kind == "callback_scheduled" and "due_at" in data:
-        return local_time(datetime.fromisoformat(data["due_at"]), config.zone)
+        return local_time(datetime.fromisoformat(data["due_at"]), config.zone, locale)
     if line.kind == "call":  # incoming, missed, 0 s
         names = labels(locale)["calls"]
         parts = [names.get(str(data.get("direction")), ""), names.get(str(data.get("status")), "")]
         return ", ".join([*filter(None, parts), f"{int(data.get('duration') or 0)} s"])
+    if line.kind in ("created", "repeat_request") and data.get("source"):
+        source = str(data["source"])  # a form may send any source: unknown ones as they are
+        return str(labels(locale)["channels"].get(source, source))
     if line.kind in ("note", "replied", "client_blocked"):
         return str(data.get("text", ""))
     return None

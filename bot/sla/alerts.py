@@ -25,14 +25,17 @@ class AlertSubject:
     step: Step
     level: int
     task_id: int | None
+    waited: int | None = None  # minutes from the limit's start to the step (older rows: None)
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> AlertSubject:
+        waited = payload.get("waited")
         return cls(
             AlertKind(payload["kind"]),
             Step(payload["step"]),
             int(payload["level"]),
             payload.get("task_id"),
+            int(waited) if waited is not None else None,
         )
 
 
@@ -47,7 +50,12 @@ def still_pending(subject: AlertSubject, lead: Lead | None, task: Task | None) -
 
 
 def waited(subject: AlertSubject, config: AppConfig) -> int:
-    """Minutes the step stands for (the configured limit), for the headline."""
+    """Minutes the lead (or the task) had waited when the step fired, for the headline: from
+    where its limit started (the lead's `alert_since`, the task's `due_at`), not the step's
+    configured time, which nights, weekends and snoozes stretch. A row written before the
+    sweep recorded it falls back to the configured time."""
+    if subject.waited is not None:
+        return subject.waited
     steps = dict(steps_of(subject.kind, config))
     after = steps.get(subject.step, timedelta())
     return int(after.total_seconds() // 60)

@@ -258,6 +258,10 @@ async def fire_due_alerts(
             "step": step.value,
             "level": row.level,
             "task_id": row.task_id,
+            # the real wait: from where the limit started (a lead's alert_since, a task's
+            # due_at) to now, which working hours, snoozes and slow sweeps make longer than
+            # the configured step
+            "waited": max(0, int((now - row.start).total_seconds() // 60)),
         }
         outbox += [alert_message(lead.id, chat, staff_id, payload, now) for chat, staff_id in chats]
     if events:  # one multi-row INSERT each: the cost of a sweep is its due rows, little else

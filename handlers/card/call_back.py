@@ -88,7 +88,10 @@ def call_back_router() -> Router:
             return
         await query.answer(
             render_alert(
-                "callback_scheduled", locale, lead_id=lead_id, due=local_time(due, config.zone)
+                "callback_scheduled",
+                locale,
+                lead_id=lead_id,
+                due=local_time(due, config.zone, locale),
             )
         )
 
@@ -119,7 +122,7 @@ def call_back_router() -> Router:
                 "callback_scheduled.html.j2",
                 locale,
                 lead_id=lead_id,
-                due=local_time(due, config.zone),
+                due=local_time(due, config.zone, locale),
             )
         )
 

@@ -12,10 +12,10 @@ from bot.common.clock import Clock
 from bot.common.lifecycle import Action
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.leads.actions import check_allowed, close_lead
-from bot.leads.cards import CardAction
+from bot.leads.actions import check_allowed, close_lead, take_if_new
+from bot.leads.cards import CardAction, card_for
 from handlers.card.answers import card_message, show_keyboard
-from handlers.errors import refuse, refuse_in_chat
+from handlers.errors import refuse, refuse_in_chat, unchanged_or_gone
 from handlers.keyboards.lead import LeadButton, ReasonButton, reasons_keyboard
 from storage.models import Staff
 
@@ -39,15 +39,37 @@ def close_router() -> Router:
         staff: Staff,
         locale: str,
         config: AppConfig,
+        clock: Clock,
     ) -> None:
         outcome = OUTCOMES[callback_data.action]
-        allowed = await check_allowed(session, callback_data.lead_id, staff, outcome)
+        lead_id = callback_data.lead_id
+        card = card_message(query)
+        copy = (card.chat.id, card.message_id) if card is not None else None
+        # Refuse on a new card: the press takes the lead first (first press wins), then the
+        # reasons: two taps from a new card to a refused lead
+        now = clock.now()
+        taken = (
+            await take_if_new(session, lead_id, staff, now, config, copy)
+            if outcome is Action.REFUSE
+            else None
+        )
+        if taken is not None and not taken.ok:
+            await refuse(query, taken, locale)
+            return
+        allowed = await check_allowed(session, lead_id, staff, outcome)
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        await show_keyboard(query, reasons_keyboard(callback_data.lead_id, outcome, config, locale))
+        picker = reasons_keyboard(lead_id, outcome, config, locale)
+        if taken is not None and taken.lead is not None and card is not None:
+            # the card now says the lead is the presser's; its copy is left to us (kept_copy)
+            view, _ = await card_for(session, taken.lead, staff.id, config, now)
+            with unchanged_or_gone():
+                await card.edit_text(view.text, reply_markup=picker)
+        else:
+            await show_keyboard(query, picker)
         await query.answer(
-            render_alert("close_pick", locale, lead_id=callback_data.lead_id, outcome=outcome.value)
+            render_alert("close_pick", locale, lead_id=lead_id, outcome=outcome.value)
         )
 
     @router.callback_query(ReasonButton.filter())

@@ -47,7 +47,10 @@ def escalation_router() -> Router:
             return
         await query.answer(
             render_alert(
-                "snoozed", locale, lead_id=data.lead_id, until=local_time(until, config.zone)
+                "snoozed",
+                locale,
+                lead_id=data.lead_id,
+                until=local_time(until, config.zone, locale),
             )
         )
 

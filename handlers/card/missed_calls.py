@@ -41,7 +41,7 @@ def missed_calls_router() -> Router:
         if reached:
             await query.answer(render_alert("missed_call_done", locale, lead_id=lead_id))
             return
-        due = local_time(next_try_at(now), config.zone)
+        due = local_time(next_try_at(now), config.zone, locale)
         await query.answer(render_alert("missed_call_retry", locale, lead_id=lead_id, due=due))
 
     return router

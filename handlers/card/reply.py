@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.render import render
+from bot.config import AppConfig
 from bot.intake.client_chat import (
     MEDIA_MARKS,
     MESSAGE_LIMIT,
@@ -24,8 +25,9 @@ from bot.intake.client_chat import (
     record_reply,
     reply_target,
 )
+from bot.leads.actions import ActionResult, take_if_new
 from bot.leads.cards import CardAction
-from handlers.errors import refuse, refuse_in_chat
+from handlers.errors import refusal_text, refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
 
@@ -57,7 +59,14 @@ def reply_router() -> Router:
         staff: Staff,
         locale: str,
         state: FSMContext,
+        clock: Clock,
+        config: AppConfig,
     ) -> None:
+        # on a new client's card Reply takes the lead first (first press wins)
+        taken = await take_if_new(session, callback_data.lead_id, staff, clock.now(), config)
+        if taken is not None and not taken.ok:
+            await refuse(query, taken, locale)
+            return
         target = await reply_target(session, callback_data.lead_id, staff)
         if not target.result.ok or query.message is None:
             await refuse(query, target.result, locale)
@@ -76,12 +85,13 @@ def reply_router() -> Router:
         staff: Staff,
         locale: str,
         clock: Clock,
+        config: AppConfig,
         state: FSMContext,
         bot: Bot,
     ) -> None:
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
-        await _answer_client(message, lead_id, session, staff, locale, clock, bot)
+        await _answer_client(message, lead_id, session, staff, locale, clock, config, bot)
 
     @router.message(StateFilter(None), ANSWERS, ~F.text.startswith("/"), replied_lead)
     async def answer_by_replying(
@@ -91,9 +101,12 @@ def reply_router() -> Router:
         staff: Staff,
         locale: str,
         clock: Clock,
+        config: AppConfig,
         bot: Bot,
     ) -> None:
-        await _answer_client(message, lead_id, session, staff, locale, clock, bot)
+        """A native reply to a client's message or card; on a new lead's card it takes the
+        lead for the replier first (first wins)."""
+        await _answer_client(message, lead_id, session, staff, locale, clock, config, bot)
 
     return router
 
@@ -105,11 +118,16 @@ async def _answer_client(
     staff: Staff,
     locale: str,
     clock: Clock,
+    config: AppConfig,
     bot: Bot,
 ) -> None:
+    taken = await take_if_new(session, lead_id, staff, clock.now(), config)
+    if taken is not None and not taken.ok:
+        await _not_sent(message, taken, locale)
+        return
     target = await reply_target(session, lead_id, staff)  # re-checked at the last step
     if not target.result.ok or target.chat_id is None:
-        await refuse_in_chat(message, target.result, locale)
+        await _not_sent(message, target.result, locale)
         return
     if message.content_type in MEDIA_MARKS:
         text = media_text(message.content_type, message.caption)[:MESSAGE_LIMIT]
@@ -128,3 +146,18 @@ async def _answer_client(
         return
     await record_reply(session, lead_id, staff, text, True, clock.now())
     await message.answer(render("reply_sent.html.j2", locale, lead_id=lead_id))
+
+
+async def _not_sent(message: Message, result: ActionResult, locale: str) -> None:
+    """Why the answer did not go, with the typed text kept for one tap (a tap on it copies)."""
+    if message.content_type in MEDIA_MARKS or not (message.text or "").strip():
+        await refuse_in_chat(message, result, locale)
+        return
+    await message.answer(
+        render(
+            "reply_not_sent.html.j2",
+            locale,
+            refusal=refusal_text(result, locale),
+            text=(message.text or "").strip()[:MESSAGE_LIMIT],
+        )
+    )

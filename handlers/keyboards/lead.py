@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.common.lifecycle import Action
-from bot.common.render import cut, labels
+from bot.common.render import cut, labels, utf16_length
 from bot.config import AppConfig
 from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction, CardView
@@ -47,17 +49,39 @@ class HistoryPage(CallbackData, prefix="hist"):
     page: int
 
 
+HALF_ROW = 14  # UTF-16 units a label may have to share a row on a phone without breaking
+
+
+def rows_by_width(texts: Sequence[str]) -> list[int]:
+    """Row sizes for `InlineKeyboardBuilder.adjust`, in order: two short labels share a row,
+    a long one («📝 Квалифицировать») gets a row of its own, so no word breaks mid-way."""
+    sizes: list[int] = []
+    pending = False  # a short label waits for a partner
+    for text in texts:
+        if utf16_length(text) > HALF_ROW:
+            if pending:
+                sizes.append(1)
+                pending = False
+            sizes.append(1)
+        elif pending:
+            sizes.append(2)
+            pending = False
+        else:
+            pending = True
+    if pending:
+        sizes.append(1)
+    return sizes
+
+
 def card_keyboard(view: CardView, locale: str) -> InlineKeyboardMarkup | None:
     if not view.actions:
         return None
     names = labels(locale)["buttons"]
     builder = InlineKeyboardBuilder()
-    for action in view.actions:
-        builder.button(
-            text=names[action.value],
-            callback_data=LeadButton(action=action, lead_id=view.lead_id),
-        )
-    builder.adjust(2)
+    texts = [names[action.value] for action in view.actions]
+    for action, text in zip(view.actions, texts, strict=True):
+        builder.button(text=text, callback_data=LeadButton(action=action, lead_id=view.lead_id))
+    builder.adjust(*rows_by_width(texts))
     return builder.as_markup()
 
 
@@ -70,13 +94,15 @@ def reasons_keyboard(
     lead_id: int, outcome: Action, config: AppConfig, locale: str
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
+    texts = []
     for reason in config.reasons(outcome):
+        texts.append(reason.label(locale))
         builder.button(
-            text=reason.label(locale),
+            text=texts[-1],
             callback_data=ReasonButton(outcome=outcome, lead_id=lead_id, reason=reason.code),
         )
     _back(builder, lead_id, locale)
-    builder.adjust(2)
+    builder.adjust(*rows_by_width([*texts, labels(locale)["buttons"]["back"]]))
     return builder.as_markup()
 
 

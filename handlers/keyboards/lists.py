@@ -39,7 +39,7 @@ def _line_button(item: ListedLead, config: AppConfig, locale: str) -> str:
     lead = item.lead
     status = labels(locale)["statuses"][lead.status].split(" ", 1)[0]  # the emoji
     name = lead.name or lead.phone or lead.email or "—"
-    when = f" · {local_time(item.due, config.zone)}" if item.due else ""
+    when = f" · {local_time(item.due, config.zone, locale)}" if item.due else ""
     return cut(f"#{lead.id} {status} {name}{when}", BUTTON_TEXT)
 
 

@@ -39,6 +39,29 @@ class StaffRoleButton(CallbackData, prefix="staffrole"):
     role: Role
 
 
+class DutyChoice(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class DutyButton(CallbackData, prefix="duty"):
+    """Under /duty: `duty:on`, `duty:off`."""
+
+    choice: DutyChoice
+
+
+def duty_keyboard(on_duty: bool, locale: str) -> InlineKeyboardMarkup:
+    """The person's status shown by /duty: the button to change it (and the other, marked)."""
+    names = labels(locale)["duty_buttons"]
+    builder = InlineKeyboardBuilder()
+    for choice in DutyChoice:
+        current = (choice == DutyChoice.ON) == on_duty
+        text = f"• {names[choice.value]} •" if current else names[choice.value]
+        builder.button(text=text, callback_data=DutyButton(choice=choice))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
 def staff_list_keyboard(people: Sequence[Staff], locale: str) -> InlineKeyboardMarkup:
     roles = labels(locale)["roles"]
     builder = InlineKeyboardBuilder()

@@ -87,8 +87,10 @@ async def test_the_sweep_closes_a_dialogue_nobody_answered_and_a_late_text_is_no
     assert closed.text == ABANDONED
     assert await app.jobs.close_abandoned_dialogues() == 0  # told once
 
-    # the words come too late: they close nothing, and no dialogue is left to cancel
-    emulator.send_text(ANNA, "Moved to Canada")
+    # the words come too late: they close nothing (Anna is shown her commands instead), and no
+    # dialogue is left to cancel
+    late = await anna.write("Moved to Canada")
+    assert late.text.startswith("ℹ️ I did not get that. Your commands")
     assert (await anna.write("/cancel")).text == NOTHING_TO_CANCEL
     lead = await _lead(sessions)
     assert (lead.status, lead.close_reason) == (LeadStatus.IN_WORK, None)

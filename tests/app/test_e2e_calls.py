@@ -113,7 +113,7 @@ async def test_missed_calls_reach_the_pool_and_count_on_one_card_then_called_bac
     assert len(anna.messages()) == sent  # edited, never sent again
     # No answer: the task waits 30 minutes more; the press took the new lead for Anna
     answer = await anna.press(card, "lead:no_answer")
-    assert answer["text"] == "🔁 Lead #1: try again at 05.01 12:30."
+    assert answer["text"] == "🔁 Lead #1: try again at 5 Jan 12:30."
     task = await _task(sessions)
     assert task.done_at is None and task.due_at == clock.now() + timedelta(minutes=30)
     assert (task.alert_at, task.alert_level) == (task.due_at, 0)

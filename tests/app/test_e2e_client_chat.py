@@ -11,7 +11,7 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadEvent
-from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons, outbox_sent
 
 KATE = 7001
 
@@ -102,9 +102,9 @@ async def test_only_the_owner_replies_and_staff_messages_are_never_leads(
     await kate.write("Hi", "Thank you")
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     card = await anna.next_message(1, "Lead #1")
-    early = await anna.press_data(card, "lead:reply:1")
-    assert early["text"] == "This button is out of date. Open the lead's card again."
-    await anna.press(card, "lead:take:1")
+    # Reply on a new client's card takes the lead and asks for the answer: one press
+    await anna.press_for_reply(card, "lead:reply:1", "Your answer")
+    await anna.write("/cancel", "cancel")
     boris_card = await boris.next_message(1, "Лид #1")
     foreign = await boris.press_data(boris_card, "lead:reply:1")
     assert foreign["text"] == "Этот лид ведёт Anna, не вы."
@@ -123,7 +123,7 @@ async def test_after_hours_the_client_is_told_once_when_to_expect_an_answer(
     told = await kate.write("Hello, are you open?", "closed")
     assert told.text == (
         "🌙 Thank you, your message has reached us. We are closed now; a manager will answer "
-        "here from 12.01 09:00 (our time)."
+        "here from 12 Jan 09:00 (our time)."
     )
     emulator.send_text(KATE, "one more thing")  # the same night: not told again
     clock.set(datetime(2026, 1, 12, 6, 30, tzinfo=UTC))  # Monday 09:30: open
@@ -149,3 +149,38 @@ async def test_a_flooding_client_is_slowed_down_not_passed_on(
     emulator.send_text(KATE, "sorry, one real question")
     await kate.write("/start", "Hello!")
     assert len(await _events(sessions)) == 21
+
+
+async def test_replying_to_a_new_clients_card_takes_the_lead_and_sends_the_answer(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    """The first answer to a client is one step: Anna replies (Telegram's reply) to the new
+    card, the lead becomes hers and Kate gets the answer. Boris, replying a moment later, is
+    told why it did not go, and his text is kept to copy with one tap."""
+    kate = await _start(emulator)
+    await kate.write("Do you deliver?", "Thank you")
+    anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
+    card = await anna.next_message(1, "Lead #1")
+    boris_card = await boris.next_message(1, "Лид #1")
+    assert [t for t, _ in card_buttons(card)][:2] == ["💬 Reply", "✋ Take"]
+    await outbox_sent(sessions)  # both cards are recorded: a reply to them finds the lead
+
+    before = len(kate.messages())
+    emulator.send_text(ANNA, "Yes, we do", reply_to_message=emulator.state.message_json(card))
+    sent = await anna.next_message(1, "Sent")
+    assert sent.text == "✅ Sent to the client of lead #1."
+    answer = await kate.next_message(before, "Anna")
+    assert answer.text == "💬 Anna: Yes, we do"
+    await anna.until(card, "In work — yours")
+
+    reply = {"reply_to_message": emulator.state.message_json(boris_card)}
+    emulator.send_text(BORIS, "Здравствуйте, <доставим>!", **reply)
+    kept = await boris.next_message(1, "Не отправлено")
+    assert kept.text == (
+        "⚠️ Не отправлено: Этот лид ведёт Anna, не вы.\n"
+        "Ваш текст сохранён — нажмите на него, чтобы скопировать:\n"
+        "Здравствуйте, <доставим>!"
+    )
+    assert not [m for m in kate.messages()[before:] if "доставим" in (m.text or "")]
+    kinds = [kind for kind, _ in await _events(sessions)]
+    assert kinds == ["created", "taken", "replied"]

@@ -127,7 +127,7 @@ async def test_replying_to_someone_elses_lead_or_to_any_message_is_not_an_answer
     boris_before = len(boris.messages())
     emulator.send_text(BORIS, "I can help!", **_reply_to(emulator, boris_card))
     refused = await boris.next_message(boris_before, "Anna")
-    assert refused.text.startswith("Этот лид ведёт Anna")
+    assert refused.text.startswith("⚠️ Не отправлено: Этот лид ведёт Anna")
     # a reply to the greeting of /start is just a message, not an answer to a client
     greeting = anna.messages()[0]
     emulator.send_text(ANNA, "note to self", **_reply_to(emulator, greeting))

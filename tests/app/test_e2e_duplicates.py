@@ -29,7 +29,11 @@ async def test_a_mistyped_phone_with_the_same_name_is_flagged_and_a_supervisor_m
     assert "⚠️ Possible duplicate of #1" in second.text
     third = await anna.next_message(1, "Lead #3 ")
     assert "Possible duplicate" not in third.text
-    assert [t for t, _ in card_buttons(second)] == ["✋ Take", "🗑 Junk"]  # managers: no Merge
+    assert [t for t, _ in card_buttons(second)] == [
+        "✋ Take",
+        "🚫 Refuse",
+        "🗑 Junk",
+    ]  # managers: no Merge
 
     found = await sveta.write("/find #2", "🔎")
     card = await sveta.press_for_reply(found, "open:2", "Лид #2")
@@ -84,3 +88,40 @@ async def test_merge_command_refuses_managers_bad_numbers_and_a_second_merge(
     assert done.text.startswith("🔗 Лид #2 объединён с #1")
     again = await sveta.write("/merge 2 1", "Кнопка")
     assert again.text == "Кнопка устарела. Откройте карточку лида заново."
+
+
+async def test_merge_refuses_to_merge_a_deal_away_and_keeps_a_refused_leads_status(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    """/merge of a converted lead used to turn the deal into junk; now the supervisor is told
+    a deal is not merged away (the deal stays a deal), and the other way round works. A lead
+    already refused keeps its status and reason when merged: only an open lead is junked."""
+    await _everyone_starts(emulator)
+    for phone in ("+79001110001", "+79001110002", "+79001110003"):
+        await intake.post({"name": "A", "phone": phone})
+    async with sessions() as session:
+        deal, refused = await session.get(Lead, 1), await session.get(Lead, 3)
+        assert deal is not None and refused is not None
+        deal.status = LeadStatus.CONVERTED
+        refused.status, refused.close_reason = LeadStatus.REFUSED, "expensive"
+        await session.commit()
+    sveta = Phone(emulator, SVETA)
+    answer = await sveta.write("/merge 1 2", "#1")
+    assert answer.text == (
+        "Лид #1 — сделка: сделку не объединяют с другим лидом. "
+        "Объедините наоборот — другой лид с ней."
+    )
+    done = await sveta.write("/merge 2 1", "🔗")
+    assert done.text.startswith("🔗 Лид #2 объединён с #1")
+    done = await sveta.write("/merge 3 1", "🔗")
+    assert done.text.startswith("🔗 Лид #3 объединён с #1")
+    async with sessions() as session:
+        leads = {
+            lead.id: (lead.status, lead.close_reason, lead.merged_into_id)
+            for lead in (await session.scalars(select(Lead))).all()
+        }
+    assert leads == {
+        1: (LeadStatus.CONVERTED, None, None),
+        2: (LeadStatus.JUNK, "duplicate", 1),
+        3: (LeadStatus.REFUSED, "expensive", 1),
+    }

@@ -22,10 +22,12 @@ from tests.harness import (
     ANNA,
     BORIS,
     STRANGER,
+    SVETA,
     Intake,
     Phone,
     card_buttons,
     fast_config,
+    outbox_sent,
     running_app,
 )
 
@@ -89,8 +91,8 @@ async def test_quick_call_back_puts_the_lead_in_call_back_and_done_brings_it_bac
         "« Back",
     ]
     answer = await anna.press(card, "when:1:2h")
-    assert answer["text"] == "Call back lead #1 at 05.01 14:00."
-    shown = await anna.until(card, "📞 Call back: 05.01 14:00")
+    assert answer["text"] == "Call back lead #1 at 5 Jan 14:00."
+    shown = await anna.until(card, "📞 Call back: 5 Jan 14:00")
     assert "📞 Call back — yours" in shown.text
     assert [t for t, _ in card_buttons(shown)] == [
         "✔️ Done",
@@ -106,8 +108,8 @@ async def test_quick_call_back_puts_the_lead_in_call_back_and_done_brings_it_bac
     # rescheduling to tomorrow morning keeps one open call-back, due at 09:00 local
     await anna.press(card, "lead:reschedule")
     answer = await anna.press(card, "when:1:tomorrow")
-    assert answer["text"] == "Call back lead #1 at 06.01 09:00."
-    await anna.until(card, "06.01 09:00")
+    assert answer["text"] == "Call back lead #1 at 6 Jan 09:00."
+    await anna.until(card, "6 Jan 09:00")
     assert len(await _open_tasks(sessions)) == 1
 
     done = await anna.press(card, "lead:done")
@@ -141,7 +143,7 @@ async def test_tomorrow_morning_is_when_the_team_opens(
         card = await _anna_takes(emulator, Intake(app, http))
         await anna.press(card, "lead:callback")
         answer = await anna.press(card, "when:1:tomorrow")
-        assert answer["text"] == "Call back lead #1 at 06.01 10:30."
+        assert answer["text"] == "Call back lead #1 at 6 Jan 10:30."
 
 
 async def test_typed_call_back_time_is_read_in_the_managers_zone_and_nonsense_gets_an_example(
@@ -159,8 +161,8 @@ async def test_typed_call_back_time_is_read_in_the_managers_zone_and_nonsense_ge
     assert (await _lead(sessions)).status == LeadStatus.IN_WORK  # still waiting for a time
 
     confirmed = await anna.write("tomorrow 10:30")
-    assert confirmed.text == "📞 Call back lead #1 at 06.01 10:30."
-    await anna.until(card, "📞 Call back: 06.01 10:30")
+    assert confirmed.text == "📞 Call back lead #1 at 6 Jan 10:30."
+    await anna.until(card, "📞 Call back: 6 Jan 10:30")
     [task] = await _open_tasks(sessions)
     assert task.due_at.isoformat() == "2026-01-06T07:30:00+00:00"  # 10:30 Moscow is 07:30 UTC
 
@@ -320,16 +322,38 @@ async def test_notes_and_history_newest_first_in_pages(
     lines = history.text.splitlines()
     assert lines[0] == "📜 Lead #1: history (1/2)"
     newest_first = range(8, 0, -1)
-    assert lines[1:] == [f"05.01 12:0{n} · Anna · note: called, busy <{n}>" for n in newest_first]
+    assert lines[1:] == [f"5 Jan 12:0{n} · Anna · note: called, busy <{n}>" for n in newest_first]
     assert [t for t, _ in card_buttons(history)] == ["1/2", "▶"]
 
     await anna.press(history, "hist:1:1")
     page_two = await anna.until(history, "(2/2)")
     assert page_two.text.splitlines()[1:] == [
-        "05.01 12:00 · Anna · taken",
-        "05.01 12:00 · system · created",
+        "5 Jan 12:00 · Anna · taken",
+        "5 Jan 12:00 · system · created: website form",
     ]
     assert [t for t, _ in card_buttons(page_two)] == ["◀", "2/2"]
+
+
+async def test_the_russian_history_names_events_and_sources_in_russian(
+    emulator: TelegramEmulator, intake: Intake
+) -> None:
+    """Boris (Russian) reads a lead's history: event kinds and the source in Russian, dates as
+    day.month; a source the bot does not know is shown as the form sent it."""
+    for who in (ANNA, BORIS, SVETA):
+        await Phone(emulator, who).write("/start")
+    await intake.post({"phone": "+79001234567", "source": "landing"})
+    await intake.post({"phone": "+79001234567", "source": "promo-2026"})
+    boris = Phone(emulator, BORIS)
+    card = await boris.next_message(1, "Лид #1")
+    assert card.text.splitlines()[0] == "Лид #1 · лендинг"
+    await boris.press(card, "lead:take")
+    await emulator.wait_for(lambda: "lead:history" in str(card_buttons(boris.now(card))))
+    history = await boris.press_for_reply(card, "lead:history", "история")
+    assert history.text.splitlines()[1:] == [
+        "05.01 12:00 · Boris · взят",
+        "05.01 12:00 · система · написал снова: promo-2026",
+        "05.01 12:00 · система · создан: лендинг",
+    ]
 
 
 async def test_someone_elses_lead_and_stale_buttons_get_an_alert_and_change_nothing(
@@ -391,3 +415,33 @@ async def test_a_dialogue_waiting_for_words_gets_a_hint_for_anything_else_and_ca
     await anna.next_message(before, "Please answer")
     cancelled = await anna.write("/cancel", "cancelled")
     assert await _event_kinds(sessions) == ["created", "taken"]  # no note, no refusal
+
+
+async def test_refuse_from_a_new_card_takes_the_lead_and_needs_two_taps(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    """A new card offers Refuse: the press takes the lead for Anna (first press wins) and shows
+    the reasons on her card; a reason closes it. Boris, too late, is told who has it."""
+    anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
+    for who in (anna, boris):
+        await who.write("/start")
+    await intake.post({"phone": "+79001234567"})
+    card = await anna.next_message(1, "Lead #1")
+    boris_card = await boris.next_message(1, "Лид #1")
+    assert [t for t, _ in card_buttons(card)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
+
+    picked = await anna.press(card, "lead:refuse:1")  # tap 1
+    assert picked["text"] == "Why did the client of lead #1 say no?"
+    shown = anna.now(card)
+    assert "In work — yours" in shown.text
+    assert "why:refuse:1:price" in [data for _, data in card_buttons(shown)]
+    late = await boris.press_data(boris_card, "lead:refuse:1")
+    assert late["text"] == "Этот лид ведёт Anna, не вы."
+    await outbox_sent(sessions)  # the take's refresh of every card has gone out
+    assert "why:refuse:1:price" in [data for _, data in card_buttons(anna.now(card))]
+
+    closed = await anna.press(card, "why:refuse:1:price")  # tap 2
+    assert closed["text"].startswith("Lead #1")
+    lead = await _lead(sessions)
+    assert (lead.status, lead.close_reason) == (LeadStatus.REFUSED, "price")
+    assert await _event_kinds(sessions) == ["created", "taken", "refuse"]

@@ -88,7 +88,7 @@ async def test_lists_from_the_menu_show_my_new_todays_and_overdue_leads(
 
     clock.advance(timedelta(minutes=20))  # past the [sla.not_taken] reminder at 10 min
     overdue = await anna.write("⏰ Overdue", "Overdue leads")
-    assert _lines(overdue) == ["#1 🆕 Ivan · 05.01 12:10", "#3 🆕 Petr · 05.01 12:10"]
+    assert _lines(overdue) == ["#1 🆕 Ivan · 5 Jan 12:10", "#3 🆕 Petr · 5 Jan 12:10"]
     today = await anna.write("📞 Today", "Call-backs due today")
     assert "No call-backs are due today." in today.text
 
@@ -109,7 +109,7 @@ async def test_a_long_list_pages_and_a_line_opens_the_live_card(
     assert _lines(page_two) == ["#9 🆕 Client 9", "#10 🆕 Client 10", "◀", "2/2"]
 
     first = await anna.press_for_reply(page_two, "open:10", "Lead #10")
-    assert [t for t, _ in card_buttons(first)] == ["✋ Take", "🗑 Junk"]
+    assert [t for t, _ in card_buttons(first)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
     again = await anna.press_for_reply(page_two, "open:10", "Lead #10")
     # the newest copy is the one kept up to date; the older one lost its buttons
     await emulator.wait_for(lambda: card_buttons(anna.now(first)) == [])

@@ -70,8 +70,8 @@ async def test_form_lead_reaches_every_on_duty_manager_as_a_card(
     assert "Lead #1" in anna_card.text and "Ivan Petrov" in anna_card.text
     assert "+7 900 123-45-67" in anna_card.text and "Need a quote" in anna_card.text
     assert "Лид #1" in boris_card.text
-    assert [t for t, _ in card_buttons(anna_card)] == ["✋ Take", "🗑 Junk"]
-    assert [t for t, _ in card_buttons(boris_card)] == ["✋ Взять", "🗑 Мусор"]
+    assert [t for t, _ in card_buttons(anna_card)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
+    assert [t for t, _ in card_buttons(boris_card)] == ["✋ Взять", "🚫 Отказ", "🗑 Мусор"]
     assert emulator.chat_messages(SVETA) == []  # supervisors are not sent every lead
 
 

@@ -87,7 +87,7 @@ async def test_a_lead_nobody_takes_reminds_the_pool_then_escalates_with_its_fixe
     await _sweep(app, clock, timedelta(minutes=1))
     reminder = await anna.next_message(1, "has not been taken for 10 min")
     assert "+7 900 123-45-67" in reminder.text  # international: a tap dials it
-    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🗑 Junk"]
+    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
     await boris.next_message(1, "не взят в работу уже 10 мин")
     await _sweep(app, clock, timedelta(minutes=20))
     escalation = await sveta.next_message(1, "Эскалация")
@@ -416,7 +416,12 @@ async def test_nobody_is_pinged_at_night_and_the_limit_counts_from_the_opening(
     assert not [m for m in anna.messages() if "not been taken" in (m.text or "")]
     clock.advance(timedelta(minutes=1))
     app.clock_moved()  # the scheduler's own sweep runs at once
-    await anna.next_message(1, "has not been taken for 10 min")
+    # the headline counts the real wait since 23:00, not the 10 min of the limit's step
+    reminder = await anna.next_message(1, "has not been taken for")
+    assert reminder.text.startswith("⏰ Lead #1 has not been taken for 10 h 10 min\n")
+    await _sweep(app, clock, timedelta(minutes=20))  # 09:30: the escalation
+    escalation = await Phone(emulator, SVETA).next_message(1, "Эскалация")
+    assert escalation.text.startswith("🚨 Эскалация. ⏰ Лид #1 не взят в работу уже 10 ч 30 мин\n")
 
 
 async def test_two_instances_on_one_postgresql_send_each_reminder_once(

@@ -70,7 +70,7 @@ async def test_a_stranger_opens_an_invite_link_and_works_as_a_manager(
     alex, newcomer = Phone(emulator, ALEX), Phone(emulator, STRANGER)
     answer = await alex.write("/invite manager")
     assert answer.text.startswith("🔗 Invite link for a manager:\nhttps://t.me/leadbot_test_bot")
-    assert "It works once, until 07.01 12:00 (Europe/Moscow)" in answer.text
+    assert "It works once, until 7 Jan 12:00 (Europe/Moscow)" in answer.text
     token = LINK.search(answer.text).group(1)  # type: ignore[union-attr]
     assert len(token) <= 64
 
@@ -199,7 +199,7 @@ async def test_an_admin_changes_a_role_and_the_person_is_told_and_gets_its_menu(
     person = await _person(sessions, ANNA)
     assert person is not None and person.role == Role.SUPERVISOR
     team = await anna.write("/team")
-    assert team.text.startswith("👥 Team · 05.01")
+    assert team.text.startswith("👥 Team · 5 Jan")
 
     await alex.press(listing, "staff:list:0")
     assert "Anna — supervisor" in alex.now(listing).text
@@ -329,30 +329,51 @@ async def test_skills_and_capacity_are_typed_checked_and_saved(
     assert (await _person(sessions, ANNA)).capacity == 5  # type: ignore[union-attr]
 
 
-async def test_duty_switches_and_an_off_duty_manager_gets_no_card(
+async def test_duty_alone_shows_the_status_and_its_buttons_switch_it(
     emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
 ) -> None:
+    """Typing /duty to check one's status no longer stops the leads: it shows the status with
+    On / Off buttons; the press switches it (re-checked: a deactivated person's press does
+    nothing); /duty on and /duty off still set it."""
     anna, boris = Phone(emulator, ANNA), Phone(emulator, BORIS)
     for person in (anna, boris):
         await person.write("/start")
-    off = await anna.write("/duty")
+    shown = await anna.write("/duty")
+    assert shown.text.startswith("🟢 You are on duty: new leads arrive here as cards.")
+    assert [text for text, _ in card_buttons(shown)] == ["• 🟢 On duty •", "⚪ Off duty"]
+    assert (await _person(sessions, ANNA)).on_duty  # type: ignore[union-attr]
+
+    await anna.press(shown, "duty:off")
+    off = await anna.until(shown, "You are off duty")
     assert off.text.startswith("⚪ You are off duty: new leads are not sent to you.")
+    assert [text for text, _ in card_buttons(off)] == ["🟢 On duty", "• ⚪ Off duty •"]
     assert not (await _person(sessions, ANNA)).on_duty  # type: ignore[union-attr]
     await intake.post({"phone": "+79001234561"})
     await boris.next_message(1, "Лид #1")
     assert not [m for m in anna.messages() if "Lead #" in (m.text or "")]
 
-    on = await anna.write("/duty")
+    await anna.press(shown, "duty:on")
+    on = await anna.until(shown, "You are on duty")
     assert on.text.startswith("🟢 You are on duty: new leads arrive here as cards.")
     still = await anna.write("/duty on")
     assert still.text.startswith("🟢 You are on duty")
     await intake.post({"phone": "+79001234562"})
     await anna.next_message(1, "Lead #2")
-    assert [m.text.splitlines()[0] for m in anna.messages() if "Lead #" in (m.text or "")] == [
-        "Lead #2 · website form"
-    ]
+    assert [m.text.splitlines()[0] for m in anna.messages() if "Lead #" in (m.text or "")][
+        -1
+    ] == "Lead #2 · website form"
     sveta = await Phone(emulator, SVETA).write("/duty off")
     assert sveta.text.startswith("⚪ Вы не на смене.")
+
+    borises = await boris.write("/duty", "на смене")
+    async with sessions() as session:
+        person = await session.scalar(select(Staff).where(Staff.telegram_id == BORIS))
+        assert person is not None and person.on_duty
+        person.is_active = False
+        await session.commit()
+    refused = await boris.press(borises, "duty:off")
+    assert refused["show_alert"] and "для сотрудников" in refused["text"]
+    assert (await _person(sessions, BORIS)).on_duty  # type: ignore[union-attr]
 
 
 async def test_team_shows_duty_open_leads_capacity_and_leads_taken_today(
@@ -383,7 +404,7 @@ async def test_team_shows_duty_open_leads_capacity_and_leads_taken_today(
 
     team = await alex.write("/team")
     assert team.text.splitlines() == [
-        "👥 Team · 06.01 · on duty: 1 of 2",
+        "👥 Team · 6 Jan · on duty: 1 of 2",
         "",
         "🟢 Anna",
         "📂 open: 2/2 — full · ✋ taken today: 2",
@@ -407,10 +428,33 @@ async def test_a_lead_that_waited_for_someone_on_duty_reaches_the_manager_who_co
     await intake.post({"phone": "+79001234561"})
     await Phone(emulator, SVETA).next_message(0, "Лид #1")  # the supervisor sees it meanwhile
     assert not [m for m in anna.messages() if "Lead #" in (m.text or "")]
-    on = await anna.write("/duty")
+    on = await anna.write("/duty on")
     assert on.text.startswith("🟢 You are on duty")
     card = await anna.next_message(1, "Lead #1")
     assert "lead:take:1" in [data for _, data in card_buttons(card)]
     async with sessions() as session:
         lead = await session.get(Lead, 1)
     assert lead is not None and lead.waiting_since is None
+
+
+async def test_an_unknown_command_or_free_text_from_staff_gets_their_commands(
+    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, admin: Staff
+) -> None:
+    """Staff who type something the bot does not know are not met with silence: each role is
+    shown its own commands, as the menu has them."""
+    anna, sveta, alex = Phone(emulator, ANNA), Phone(emulator, SVETA), Phone(emulator, ALEX)
+    report = await anna.write("/report")
+    assert report.text.startswith("ℹ️ I did not get that. Your commands (manager;")
+    assert "/leads — Lead lists" in report.text and "/duty — " in report.text
+    assert "/team" not in report.text and "/invite" not in report.text
+    assert "reply to their card" in report.text
+
+    chat = await sveta.write("как у нас дела?")
+    assert chat.text.startswith("ℹ️ Не понял. Ваши команды (руководитель;")
+    assert "/team — " in chat.text and "/merge — " in chat.text and "/invite" not in chat.text
+
+    helped = await alex.write("/help")
+    assert helped.text.startswith("ℹ️ I did not get that. Your commands (admin;")
+    assert "/invite — " in helped.text and "/staff — " in helped.text
+    async with sessions() as session:  # nobody's words became a lead
+        assert await session.scalar(select(Lead.id)) is None

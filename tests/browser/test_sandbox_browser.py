@@ -123,7 +123,7 @@ async def test_a_lead_walks_from_the_web_form_to_taken_and_junk(
     for manager in (ANNA, BORIS):
         await expect(card(page, manager, 1)).to_contain_text("👤 Maria Ivanova")
         await expect(card(page, manager, 1).locator(".inline-button")).to_have_text(
-            ["✋ Take", "🗑 Junk"]
+            ["✋ Take", "🚫 Refuse", "🗑 Junk"]
         )
     # Anna takes it: she is told it is hers, Boris's card changes to "taken by Anna"
     await card(page, ANNA, 1).get_by_role("button", name="✋ Take").click()

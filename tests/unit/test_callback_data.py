@@ -45,6 +45,7 @@ PREFIXES = [
     "esc",
     "staff",
     "staffrole",
+    "duty",
 ]
 
 

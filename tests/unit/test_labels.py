@@ -31,6 +31,7 @@ from bot.team.menus import commands_for
 from bot.team.staff import StaffRefusal
 from bot.telephony.calls import CALL_SOURCE, CallStatus, Direction
 from handlers.keyboards.qualify import StepChoice
+from handlers.keyboards.staff import DutyChoice
 from storage.models import TELEGRAM_SOURCE, LeadStatus, Role
 
 # ----------------------------------------------------------------------------------------------
@@ -183,18 +184,25 @@ LOOKED_UP: dict[str, set[str]] = {
         "back",
         "all_staff",
     },
+    "duty_buttons": _values(DutyChoice),  # handlers/keyboards/staff.py duty_keyboard
     "calls": _values(Direction, CallStatus),  # bot/leads/notes.py: a call in the history
     "commands": _commands(),  # handlers/menu.py
     # the sources the code gives a lead (a form may send any other: shown as it is)
     "channels": {DEFAULT_SOURCE, TELEGRAM_SOURCE, CALL_SOURCE, *SOURCES.values()},
     "events": _event_kinds(),  # history.html.j2
-    "ago": {"now", "minutes", "hours", "days"},  # bot/common/render.py since
+    "ago": {"now", "minutes", "hours", "days"},
+    "wait": {
+        "minutes",
+        "hours",
+        "hours_minutes",
+    },  # bot/common/render.py wait_words  # bot/common/render.py since
     # bot/common/reasons.py: idle_age's units and the auto-close's reason
     "stale": {
         "reason",
         "reason_short",
         *(idle_age(timedelta(hours=h))["unit"] for h in (24, 48, 36)),
     },
+    "when": {"today", "months"},  # bot/common/render.py arrival_time, local_day
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},

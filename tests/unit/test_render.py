@@ -80,13 +80,18 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     junk = _lead(status=LeadStatus.JUNK, close_reason="spam")
     a = CardAction
     working = (a.CALL_BACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
-    assert card_view(new, None, other, NOW).actions == (a.TAKE, a.JUNK)
+    assert card_view(new, None, other, NOW).actions == (a.TAKE, a.REFUSE, a.JUNK)
     assert card_view(new, None, team_chat, NOW).actions == (a.TAKE, a.JUNK)
     assert card_view(taken, "Anna", manager, NOW).actions == working
     assert card_view(taken, "Anna", other, NOW).actions == ()
     assert card_view(taken, "Anna", team_chat, NOW).actions == ()
     assert card_view(taken, "Anna", supervisor, NOW).actions == (*working, a.REASSIGN)
-    assert card_view(new, None, supervisor, NOW).actions == (a.TAKE, a.JUNK, a.REASSIGN)
+    assert card_view(new, None, supervisor, NOW).actions == (
+        a.TAKE,
+        a.REFUSE,
+        a.JUNK,
+        a.REASSIGN,
+    )
     assert card_view(calling, "Anna", manager, NOW).actions == (
         a.DONE,
         a.RESCHEDULE,
@@ -100,7 +105,25 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     assert card_view(junk, None, supervisor, NOW).actions == (a.REOPEN, a.HISTORY)
     assert "taken by Anna" in card_view(taken, "Anna", other, NOW).text
     assert "yours" in card_view(taken, "Anna", manager, NOW).text
-    assert "5 min ago" in card_view(new, None, other, NOW).text
+    # the arrival time, not an age that would go stale on a card edited rarely
+    assert "🕒 today 11:55" in card_view(new, None, other, NOW).text
+
+
+def test_dates_read_in_the_readers_format_and_a_card_shows_when_the_lead_arrived() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.common.render import arrival_time, local_time
+
+    moscow = ZoneInfo("Europe/Moscow")
+    moment = datetime(2026, 1, 4, 11, 5, tzinfo=UTC)  # 14:05 in Moscow
+    assert local_time(moment, moscow, "ru") == "04.01 14:05"
+    assert local_time(moment, moscow, "en") == "4 Jan 14:05"
+    same_day = moment + timedelta(hours=5)
+    assert arrival_time(moment, same_day, moscow, "en") == "today 14:05"
+    assert arrival_time(moment, same_day, moscow, "ru") == "сегодня 14:05"
+    next_day = moment + timedelta(days=1)
+    assert arrival_time(moment, next_day, moscow, "en") == "4 Jan 14:05"
+    assert arrival_time(moment, next_day, moscow, "ru") == "04.01 14:05"
 
 
 def test_cut_counts_utf16_units_like_telegram() -> None:
@@ -224,3 +247,44 @@ def test_group_chats_are_paced_at_twenty_a_minute_and_pauses_hold_everything() -
     assert [limits.book_chat(-100, 0.0) for _ in range(3)] == pytest.approx([0.0, gap, 2 * gap])
     limits.pause(10.0)
     assert limits.book_chat(5, 0.0) == 10.0 and limits.book_global(0.0) == 10.0
+
+
+def test_a_wait_reads_in_minutes_then_hours_and_minutes() -> None:
+    from bot.common.render import wait_words
+
+    assert [wait_words(m, "en") for m in (0, 45, 60, 90, 610, 1500)] == [
+        "0 min",
+        "45 min",
+        "1 h",
+        "1 h 30 min",
+        "10 h 10 min",
+        "25 h",
+    ]
+    assert wait_words(90, "ru") == "1 ч 30 мин"
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_a_landing_page_lead_with_every_field_and_utm_tags_makes_a_card_of_at_most_15_lines(
+    locale: str,
+) -> None:
+    """The campaign tags are one short line of values (they made a 19-line card)."""
+    lead = _lead(
+        source="landing",
+        email="ivan@example.com",
+        service="kitchen",
+        is_repeat=True,
+        possible_duplicate_of_id=3,
+        utm={
+            "utm_content": "banner1",
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "utm_campaign": "spring_sale_2026_moscow_region",
+            "utm_term": "kitchen renovation",
+            "gclid": "x" * 80,
+        },
+    )
+    text = card_view(lead, None, Reader(None, None, locale), NOW, requests=3).text
+    lines = text.splitlines()
+    assert len(lines) <= 15, text
+    tags = [line for line in lines if line.startswith("🏷 ")]
+    assert tags == ["🏷 google / cpc / spring_sale_2026_moscow_region / kitchen ren…"]

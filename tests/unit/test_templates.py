@@ -33,6 +33,7 @@ from bot.leads.overdue import Breach
 from bot.reports.digest import DayCounts, Digest, DigestLead
 from bot.sla.deadlines import Step
 from bot.team.invites import InviteRefusal
+from bot.team.menus import commands_for
 from bot.team.overview import TeamMember
 from bot.team.staff import MAX_CAPACITY, MAX_SKILL_LENGTH, MAX_SKILLS, StaffRefusal
 from storage.models import Lead, LeadStatus, Role, Staff
@@ -112,7 +113,8 @@ def _card(lead: Lead, **context: Any) -> Sample:
         "lead": lead,
         "owner_name": None,
         "is_mine": False,
-        "ago": "5 min",
+        "arrived": "today 14:05",
+        "utm": "google / cpc / spring_sale",
         "requests": 1,
         "reason_label": None,
         "call_back_due": None,
@@ -278,6 +280,7 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "duty.html.j2": [{"on_duty": on, "role": role.value} for role in Role for on in (True, False)],
     "find_ask.html.j2": [{}],
+    "staff_help.html.j2": [{"role": role.value, "commands": commands_for(role)} for role in Role],
     "found.html.j2": [
         {"query": "+7 900", "count": 3},
         {"query": "Иван", "count": 20},
@@ -375,6 +378,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "reassigned_to_you.html.j2": [{"lead_id": 42, "by": "Света"}],
     "refusal_already_taken.txt.j2": [{"owner": "Борис"}, {"owner": None}],
     "refusal_closed.txt.j2": [{}],
+    "refusal_deal_not_merged.txt.j2": [{"lead_id": 42}],
     "refusal_missing_fields.html.j2": [
         {"lead_id": 42, "missing": "Имя"},
         {"lead_id": 42, "missing": "Имя, Услуга"},
@@ -388,6 +392,9 @@ SAMPLES: dict[str, list[Sample]] = {
     "refusal_outdated.txt.j2": [{}],
     "refusal_unknown_reason.txt.j2": [{}],
     "reopened.txt.j2": [{"lead_id": 42, "owner": "Анна"}, {"lead_id": 42, "owner": None}],
+    "reply_not_sent.html.j2": [
+        {"refusal": "Лид уже взял(а) Борис.", "text": "Здравствуйте! <Цена> & сроки"}
+    ],
     "reply_ask.html.j2": [{"lead_id": 42}],
     "reply_blocked.html.j2": [{"lead_id": 42}],
     "reply_sent.html.j2": [{"lead_id": 42}],
