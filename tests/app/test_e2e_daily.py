@@ -80,7 +80,7 @@ async def _leads_for_the_week(
         )
         await take_lead(session, 3, staff["boris"], clock.now())
     first, second, third = (_texts(anna, f"Lead #{n} ")[0] for n in (1, 2, 3))
-    await anna.until(second, "📞 Call back: 06.01")
+    await anna.until(second, "📞 Call back: 6 Jan")
     return first, second, third
 
 
