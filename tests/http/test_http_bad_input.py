@@ -163,6 +163,7 @@ BROKEN_MULTIPART = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::aiohttp.BadContentDispositionHeader")
 @pytest.mark.parametrize("route", MULTIPART_ROUTES, ids=str)
 @pytest.mark.parametrize("case", list(BROKEN_MULTIPART), ids=str)
 async def test_malformed_multipart_is_a_400(
