@@ -120,7 +120,7 @@ async def test_a_reminder_copy_says_who_took_the_lead_and_loses_its_buttons(
     card = await boris.next_message(1, "Лид #1")
     await _sweep(app, clock, timedelta(minutes=10))
     reminder = await anna.next_message(1, "has not been taken for 10 min")
-    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🗑 Junk"]
+    assert [t for t, _ in card_buttons(reminder)] == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
     await boris.press(card, "lead:take:1")
     await emulator.wait_for(lambda: "taken by Boris" in (anna.now(reminder).text or ""))
     now = anna.now(reminder)
