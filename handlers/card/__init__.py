@@ -101,13 +101,13 @@ def manager_router() -> Router:
         config: AppConfig,
         clock: Clock,
     ) -> None:
+        await query.answer()
         lead = await load_lead(session, callback_data.lead_id)
         if lead is not None:
             view, reader_locale = await card_for(
                 session, lead, reader_staff_id(query, staff), config, clock.now()
             )
             await show_keyboard(query, card_keyboard(view, reader_locale))
-        await query.answer()
 
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(

@@ -3,6 +3,10 @@ card's own again)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from handlers.errors import unchanged_or_gone
@@ -29,3 +33,17 @@ async def show_keyboard(query: CallbackQuery, markup: InlineKeyboardMarkup | Non
     # pressed twice, or a refresh already put these buttons there: nothing to change
     with unchanged_or_gone():
         await card.edit_reply_markup(reply_markup=markup)
+
+
+async def ask(
+    query: CallbackQuery, state: FSMContext, step: State, question: str, **data: Any
+) -> None:
+    """Open a dialogue from a press: the question goes to the chat the card is in, and only
+    once it is there does the dialogue wait for its answer (a question that never arrived
+    leaves no invisible dialogue behind)."""
+    card = card_message(query)
+    if card is None:
+        return
+    await card.answer(question)
+    await state.set_state(step)
+    await state.update_data(**data)

@@ -14,7 +14,7 @@ from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import check_allowed, close_lead
 from bot.leads.cards import CardAction
-from handlers.card.answers import card_message, show_keyboard
+from handlers.card.answers import ask, show_keyboard
 from handlers.errors import refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton, ReasonButton, reasons_keyboard
 from storage.models import Staff
@@ -45,10 +45,11 @@ def close_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        await show_keyboard(query, reasons_keyboard(callback_data.lead_id, outcome, config, locale))
+        # answered first: the edit may have to wait for the chat's turn within Telegram's limits
         await query.answer(
             render_alert("close_pick", locale, lead_id=callback_data.lead_id, outcome=outcome.value)
         )
+        await show_keyboard(query, reasons_keyboard(callback_data.lead_id, outcome, config, locale))
 
     @router.callback_query(ReasonButton.filter())
     async def close_with_reason(
@@ -68,20 +69,24 @@ def close_router() -> Router:
             if not allowed.ok:
                 await refuse(query, allowed, locale)
                 return
-            await state.set_state(CloseComment.waiting)
-            await state.update_data(lead_id=lead_id, outcome=outcome.value, reason=reason.code)
             await query.answer()
-            if card := card_message(query):
-                await card.answer(
-                    render(
-                        "close_ask_comment.html.j2",
-                        locale,
-                        lead_id=lead_id,
-                        reason=reason.label(locale),
-                        code=reason.code,
-                        outcome=outcome.value,
-                    )
-                )
+            question = render(
+                "close_ask_comment.html.j2",
+                locale,
+                lead_id=lead_id,
+                reason=reason.label(locale),
+                code=reason.code,
+                outcome=outcome.value,
+            )
+            await ask(
+                query,
+                state,
+                CloseComment.waiting,
+                question,
+                lead_id=lead_id,
+                outcome=outcome.value,
+                reason=reason.code,
+            )
             return
         result = await close_lead(
             session, lead_id, staff, outcome, callback_data.reason, None, clock.now(), config

@@ -28,7 +28,7 @@ from aiogram.exceptions import (
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.adapters.telegram.limits import SendLimits
+from bot.adapters.telegram.gate import one_attempt
 from bot.common.clock import Clock, SystemClock
 from bot.common.outbox import (
     cards_of,
@@ -126,13 +126,6 @@ class Notifier:
         # a backlog (Telegram down, a flood of leads) stays in the table, not in memory
         self._max_claimed = max_claimed
         self._slots = asyncio.Semaphore(max_in_flight)
-        limits = config.telegram
-        self._limits = SendLimits(
-            limits.global_per_second,
-            limits.per_chat_per_second,
-            limits.per_chat_burst,
-            limits.per_group_per_minute,
-        )
         self._wake = asyncio.Event()
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -365,18 +358,12 @@ class Notifier:
 
     async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Outcome:
         """One Bot API call to `chat_id`, paced by the limits, its failure classified."""
-        loop = asyncio.get_running_loop()
         async with self._slots:
-            at = self._limits.book_chat(chat_id, loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
-            at = self._limits.book_global(loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
             try:
-                return Outcome(Result.DONE, value=await request())
-            except TelegramRetryAfter as exc:
-                self._limits.pause(loop.time() + exc.retry_after)
+                # paced by the bot's TelegramGate; tried once: the row itself is retried
+                with one_attempt():
+                    return Outcome(Result.DONE, value=await request())
+            except TelegramRetryAfter as exc:  # the gate has paused every sender meanwhile
                 return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
             except TelegramForbiddenError as exc:
                 return Outcome(Result.FAILED, exc.message)
