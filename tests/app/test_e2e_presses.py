@@ -14,12 +14,12 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from bot.app import Application
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import LeadEvent
 from tests.conftest import FSM_STORAGES
-from bot.app import Application
-from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons, updates_handled
 
 # the dialogue's state is checked in memory and in Redis
 pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
@@ -158,7 +158,7 @@ async def test_a_question_that_never_reached_the_chat_opens_no_dialogue(
     for button in ("lead:note", "lead:qualify"):
         emulator.fail_next("sendMessage", 400, description="Bad Request: injected failure")
         await anna.press(card, button)  # answered; its question is refused by Telegram
-        await anna.press_data(card, "card:1")  # Back: handled once that press's handling is over
+        await updates_handled(app)
         # what Anna types next is not taken as the answer to a question she never saw
         assert await dialogue.get_state() is None and await dialogue.get_data() == {}
     # pressed again, Note asks, and her words are the note
