@@ -38,6 +38,7 @@ from bot.common.outbox import (
     mark_sent,
     next_due_at,
     release,
+    retry_postponed_now,
 )
 from bot.common.render import render
 from bot.config import AppConfig
@@ -71,6 +72,9 @@ log = logging.getLogger("leadbot.notifier")
 CARD_GROUP = 50  # new cards for one chat read and recorded together
 
 IDLE_WAKE = timedelta(seconds=5)
+# After a failed send, Telegram is asked (getMe) whether it answers, at growing intervals up to
+# this: rows backing off after an outage go again at most this long after Telegram is back.
+PROBE_FIRST, PROBE_MAX = 1.0, 5.0
 
 
 class Result(enum.Enum):
@@ -136,6 +140,7 @@ class Notifier:
         self._refreshing: dict[int, _LeadLock] = {}
         self._stopping = False
         self._unsent: list[int] = []
+        self._probe: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -178,9 +183,10 @@ class Notifier:
         finally:
             renew.cancel()
             lanes = [] if self._stopping else list(self._lane_tasks)  # stop() lets them finish
-            for task in lanes:
+            probe = [self._probe] if self._probe is not None else []
+            for task in [*lanes, *probe]:
                 task.cancel()
-            await asyncio.gather(renew, *lanes, return_exceptions=True)
+            await asyncio.gather(renew, *lanes, *probe, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
         due = None
@@ -338,6 +344,8 @@ class Notifier:
                         )
                         delay = outcome.retry_after or self._backoff(attempts)
                         await mark_retry(session, row.id, attempts, now + delay, outcome.error)
+                    if outcome.retry_after is None:
+                        self._watch_for_outage()
                     log.info(
                         "delivery postponed outbox=%s lead=%s error=%s",
                         ids,
@@ -351,6 +359,34 @@ class Notifier:
         if outcome.result is Result.RETRY or full:
             # a retry changes the next due time; a full claim has room again for the backlog
             self.wake()
+
+    def _watch_for_outage(self) -> None:
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probe_until_answered(), name="probe")
+
+    async def _probe_until_answered(self) -> None:
+        """A send failed (5xx, network): is Telegram down? Asked at 1 s, 2 s, 4 s, then every
+        5 s. If it answers at once, it is not down (the rows keep their back-off); once it
+        answers after failing, every row backing off is due now, not at its back-off's end
+        (which after a long outage is minutes away)."""
+        delay, failed = PROBE_FIRST, False
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                with one_attempt():
+                    await self._bot.get_me()
+            except TelegramRetryAfter:
+                pass  # answering, if only to say wait: the 429 rows wait their retry_after
+            except Exception:
+                failed, delay = True, min(delay * 2, PROBE_MAX)
+                continue
+            if failed:
+                async with self._sessions() as session:
+                    due = await retry_postponed_now(session, self._delivery_clock.now())
+                    await session.commit()
+                log.info("telegram answers again: %s postponed row(s) due now", due)
+                self.wake()
+            return
 
     def _backoff(self, attempts: int) -> timedelta:
         limits = self._config.telegram
