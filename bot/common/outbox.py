@@ -214,3 +214,18 @@ async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
             .where(OutboxMessage.id.in_(message_ids[start : start + 500]))
             .values(claimed_until=None)
         )
+
+
+async def retry_postponed_now(session: AsyncSession, now: datetime) -> int:
+    """Every row waiting out a back-off after a failed attempt is due now (Telegram answers
+    again after an outage); how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.last_error.is_not(None),
+            OutboxMessage.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -27,6 +27,7 @@ from bot.intake.client_chat import (
 )
 from bot.leads.actions import ActionResult, take_if_new
 from bot.leads.cards import CardAction
+from handlers.card.answers import ask
 from handlers.errors import refusal_text, refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
@@ -71,12 +72,9 @@ def reply_router() -> Router:
         if not target.result.ok or query.message is None:
             await refuse(query, target.result, locale)
             return
-        await state.set_state(ReplyText.waiting)
-        await state.update_data(lead_id=callback_data.lead_id)
         await query.answer()
-        await query.message.answer(
-            render("reply_ask.html.j2", locale, lead_id=callback_data.lead_id)
-        )
+        question = render("reply_ask.html.j2", locale, lead_id=callback_data.lead_id)
+        await ask(query, state, ReplyText.waiting, question, lead_id=callback_data.lead_id)
 
     @router.message(ReplyText.waiting, ANSWERS, ~F.text.startswith("/"))
     async def send_answer(

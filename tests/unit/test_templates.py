@@ -347,6 +347,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "note_added.html.j2": [{"lead_id": 42}],
     "note_ask.html.j2": [{"lead_id": 42}],
     "nothing_to_cancel.html.j2": [{}],
+    "press_failed.txt.j2": [{}],
     "qualified.html.j2": [
         {"lead_id": 42, "saved": ["Имя", "Услуга"]},
         {"lead_id": 42, "saved": []},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.config import TelegramLimits
+
 
 @dataclass
 class Pace:
@@ -38,6 +40,15 @@ class SendLimits:
     _global: Pace = field(init=False)
     _chats: dict[int, Pace] = field(default_factory=dict, init=False)
     paused_until: float = field(default=0.0, init=False)
+
+    @classmethod
+    def of(cls, config: TelegramLimits) -> SendLimits:
+        return cls(
+            config.global_per_second,
+            config.per_chat_per_second,
+            config.per_chat_burst,
+            config.per_group_per_minute,
+        )
 
     def __post_init__(self) -> None:
         self._global = Pace(

@@ -30,7 +30,7 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.adapters.telegram.limits import SendLimits
+from bot.adapters.telegram.gate import one_attempt
 from bot.common.clock import Clock, SystemClock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.outbox import (
@@ -43,6 +43,7 @@ from bot.common.outbox import (
     mark_sent,
     next_due_at,
     release,
+    retry_postponed_now,
     text_message,
 )
 from bot.common.render import render
@@ -79,6 +80,9 @@ CARD_GROUP = 50  # new cards for one chat read and recorded together
 
 IDLE_WAKE = timedelta(seconds=5)
 UNRENDERABLE = "card could not be rendered"  # the start of such a row's last_error
+# After a failed send, Telegram is asked (getMe) whether it answers, at growing intervals up to
+# this: rows backing off after an outage go again at most this long after Telegram is back.
+PROBE_FIRST, PROBE_MAX = 1.0, 5.0
 
 
 class Result(enum.Enum):
@@ -134,13 +138,6 @@ class Notifier:
         # a backlog (Telegram down, a flood of leads) stays in the table, not in memory
         self._max_claimed = max_claimed
         self._slots = asyncio.Semaphore(max_in_flight)
-        limits = config.telegram
-        self._limits = SendLimits(
-            limits.global_per_second,
-            limits.per_chat_per_second,
-            limits.per_chat_burst,
-            limits.per_group_per_minute,
-        )
         self._wake = asyncio.Event()
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -151,6 +148,7 @@ class Notifier:
         self._refreshing: dict[int, _LeadLock] = {}
         self._stopping = False
         self._unsent: list[int] = []
+        self._probe: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -193,9 +191,10 @@ class Notifier:
         finally:
             renew.cancel()
             lanes = [] if self._stopping else list(self._lane_tasks)  # stop() lets them finish
-            for task in lanes:
+            probe = [self._probe] if self._probe is not None else []
+            for task in [*lanes, *probe]:
                 task.cancel()
-            await asyncio.gather(renew, *lanes, return_exceptions=True)
+            await asyncio.gather(renew, *lanes, *probe, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
         due = None
@@ -354,6 +353,8 @@ class Notifier:
                         )
                         delay = outcome.retry_after or self._backoff(attempts)
                         await mark_retry(session, row.id, attempts, now + delay, outcome.error)
+                    if outcome.retry_after is None:
+                        self._watch_for_outage()
                     log.info(
                         "delivery postponed outbox=%s lead=%s error=%s",
                         ids,
@@ -405,24 +406,46 @@ class Notifier:
             ],
         )
 
+    def _watch_for_outage(self) -> None:
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probe_until_answered(), name="probe")
+
+    async def _probe_until_answered(self) -> None:
+        """A send failed (5xx, network): is Telegram down? Asked at 1 s, 2 s, 4 s, then every
+        5 s. If it answers at once, it is not down (the rows keep their back-off); once it
+        answers after failing, every row backing off is due now, not at its back-off's end
+        (which after a long outage is minutes away)."""
+        delay, failed = PROBE_FIRST, False
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                with one_attempt():
+                    await self._bot.get_me()
+            except TelegramRetryAfter:
+                pass  # answering, if only to say wait: the 429 rows wait their retry_after
+            except Exception:
+                failed, delay = True, min(delay * 2, PROBE_MAX)
+                continue
+            if failed:
+                async with self._sessions() as session:
+                    due = await retry_postponed_now(session, self._delivery_clock.now())
+                    await session.commit()
+                log.info("telegram answers again: %s postponed row(s) due now", due)
+                self.wake()
+            return
+
     def _backoff(self, attempts: int) -> timedelta:
         limits = self._config.telegram
         return min(limits.retry_max, limits.retry_base * (2 ** max(0, attempts - 1)))
 
     async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Outcome:
         """One Bot API call to `chat_id`, paced by the limits, its failure classified."""
-        loop = asyncio.get_running_loop()
         async with self._slots:
-            at = self._limits.book_chat(chat_id, loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
-            at = self._limits.book_global(loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
             try:
-                return Outcome(Result.DONE, value=await request())
-            except TelegramRetryAfter as exc:
-                self._limits.pause(loop.time() + exc.retry_after)
+                # paced by the bot's TelegramGate; tried once: the row itself is retried
+                with one_attempt():
+                    return Outcome(Result.DONE, value=await request())
+            except TelegramRetryAfter as exc:  # the gate has paused every sender meanwhile
                 return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
             except TelegramForbiddenError as exc:
                 return Outcome(Result.FAILED, exc.message)
