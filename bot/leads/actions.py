@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -230,16 +231,40 @@ async def take_lead(
     }
 
     async def keep(lead: Lead) -> None:
-        if kept_copy is not None:
-            chat_id, message_id = kept_copy
+        if kept_copy is None:
+            return
+        chat_id, message_id = kept_copy
+        kept = await session.execute(
+            update(LeadCard)
+            .where(
+                LeadCard.lead_id == lead.id,
+                LeadCard.chat_id == chat_id,
+                LeadCard.message_id == message_id,
+            )
+            .values(rendered_version=lead.version)
+        )
+        if kept.rowcount:  # type: ignore[attr-defined]
+            return
+        # pressed before the notifier recorded the card it sent: recorded here, as current,
+        # so the notifier keeps this row and its refresh leaves the picker alone
+        try:
+            async with session.begin_nested():
+                session.add(
+                    LeadCard(
+                        lead_id=lead.id,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        staff_id=actor.id,
+                        locale=actor.language or (config or default_config()).locale,
+                        rendered_version=lead.version,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:  # the notifier recorded it meanwhile: that row is made current
             await session.execute(
                 update(LeadCard)
-                .where(
-                    LeadCard.lead_id == lead.id,
-                    LeadCard.chat_id == chat_id,
-                    LeadCard.message_id == message_id,
-                )
-                .values(rendered_version=lead.version)
+                .where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
+                .values(message_id=message_id, rendered_version=lead.version)
             )
 
     return await apply_action(

@@ -326,9 +326,12 @@ async def remember_card(
     staff_id: int | None,
     locale: str,
     now: datetime,
+    version: int | None = None,
 ) -> int | None:
-    """The card just sent to `chat_id` (opened from a list or a search) is the one to keep
-    up to date; the message id of the copy it replaces, if any, is returned."""
+    """The card just sent to `chat_id` (opened from a list or a search, or sent fresh) is the
+    one to keep up to date; the message id of the copy it replaces, if any, is returned.
+    `version`: the lead's version the card shows (the lead's own when not given)."""
+    drawn = lead.version if version is None else version
     card = await session.scalar(
         select(LeadCard).where(LeadCard.lead_id == lead.id, LeadCard.chat_id == chat_id)
     )
@@ -343,7 +346,7 @@ async def remember_card(
                         message_id=message_id,
                         staff_id=staff_id,
                         locale=locale,
-                        rendered_version=lead.version,
+                        rendered_version=drawn,
                         created_at=now,
                     )
                 )
@@ -354,6 +357,6 @@ async def remember_card(
     if card is not None:
         replaced = card.message_id if card.message_id != message_id else None
         card.message_id, card.staff_id, card.locale = message_id, staff_id, locale
-        card.rendered_version = lead.version
+        card.rendered_version = drawn
     await session.commit()
     return replaced

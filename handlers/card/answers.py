@@ -16,9 +16,8 @@ from bot.config import AppConfig
 from bot.leads.cards import card_for
 from bot.leads.reassign import may_own_leads
 from bot.sla.alerts import AlertSubject, alert_still_pending
-from bot.sla.deadlines import Step
 from handlers.errors import unchanged_or_gone
-from handlers.keyboards.escalation import escalation_keyboard
+from handlers.keyboards.escalation import alert_keyboard
 from handlers.keyboards.lead import card_keyboard
 from storage.models import Lead, Staff
 
@@ -60,14 +59,11 @@ async def own_keyboard(
     alert = await alert_copy_at(session, message.chat.id, message.message_id) if message else None
     if alert is None:
         return card_keyboard(view, locale)
-    if not await alert_still_pending(session, alert, lead):
-        return None
+    pending = await alert_still_pending(session, alert, lead)
     subject = AlertSubject.of(alert.payload)
-    if subject.step is Step.ESCALATE:
-        return escalation_keyboard(
-            lead.id, lead.version, subject, config, locale, may_own_leads(staff)
-        )
-    return card_keyboard(view, locale)
+    return alert_keyboard(
+        subject, pending, view, lead.version, config, locale, may_own_leads(staff)
+    )
 
 
 async def ask(

@@ -1,4 +1,5 @@
-"""The buttons of an escalation: Reassign (the card's picker), Take over, Snooze."""
+"""The buttons of an escalation: Reassign (the card's picker), Take over, Snooze; and which
+buttons a reminder or escalation message shows as its matter stands."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.common.render import labels
 from bot.config import AlertKind, AppConfig
-from bot.leads.cards import CardAction
+from bot.leads.cards import CardAction, CardView
 from bot.sla.alerts import AlertSubject
-from handlers.keyboards.lead import LeadButton
+from bot.sla.deadlines import Step
+from handlers.keyboards.lead import LeadButton, card_keyboard
 
 
 class EscalationChoice(enum.StrEnum):
@@ -63,3 +65,21 @@ def escalation_keyboard(
         )
     builder.adjust(1)
     return builder.as_markup()
+
+
+def alert_keyboard(
+    subject: AlertSubject,
+    pending: bool,
+    view: CardView,
+    version: int,
+    config: AppConfig,
+    locale: str,
+    may_take_over: bool,
+) -> InlineKeyboardMarkup | None:
+    """The buttons of a reminder or escalation message: none once its matter is settled; an
+    escalation's own while pending; a reminder's are the card's (its reader acts on the lead)."""
+    if not pending:
+        return None
+    if subject.step is Step.ESCALATE:
+        return escalation_keyboard(view.lead_id, version, subject, config, locale, may_take_over)
+    return card_keyboard(view, locale)

@@ -56,12 +56,12 @@ from bot.leads.cards import (
     card_for,
     missed_calls,
     reader_for,
+    remember_card,
     request_counts,
 )
 from bot.leads.reassign import may_own_leads
 from bot.sla.alerts import AlertSubject, headline_context, settled_context, still_pending
-from bot.sla.deadlines import Step
-from handlers.keyboards.escalation import escalation_keyboard
+from handlers.keyboards.escalation import alert_keyboard
 from handlers.keyboards.lead import card_keyboard, missed_call_keyboard, reply_keyboard
 from storage.db import SessionFactory
 from storage.models import (
@@ -587,25 +587,21 @@ class Notifier:
         Under the lead's refresh lock, so a refresh never re-draws the older copy after."""
         async with self._lead_lock(card.lead_id):
             async with self._sessions() as session:
-                old = await session.scalar(
-                    select(LeadCard).where(
-                        LeadCard.lead_id == card.lead_id, LeadCard.chat_id == card.chat_id
-                    )
-                )
-                replaced = old.message_id if old is not None else None
-                if old is None:
-                    session.add(card)
-                else:
-                    old.message_id, old.staff_id, old.locale = (
-                        card.message_id,
-                        card.staff_id,
-                        card.locale,
-                    )
-                    old.rendered_version = card.rendered_version
                 await mark_sent(session, [row_id], self._delivery_clock.now())
-                lead = await session.get(Lead, card.lead_id)
-                changed = lead is not None and lead.version != card.rendered_version
-                await session.commit()
+                lead = await load_lead(session, card.lead_id)
+                assert lead is not None  # leads are never deleted
+                changed = lead.version != card.rendered_version
+                # committed with the row marked sent
+                replaced = await remember_card(
+                    session,
+                    lead,
+                    card.chat_id,
+                    card.message_id,
+                    card.staff_id,
+                    card.locale,
+                    card.created_at,
+                    version=card.rendered_version,
+                )
             log.info(
                 "fresh card sent lead=%s chat=%s message=%s replaces=%s",
                 card.lead_id,
@@ -613,7 +609,7 @@ class Notifier:
                 card.message_id,
                 replaced,
             )
-            if replaced is not None and replaced != card.message_id:
+            if replaced is not None:
                 await self._call(
                     card.chat_id,
                     partial(
@@ -780,13 +776,10 @@ class Notifier:
                 )
             )
             await session.commit()
-        if await self._lead_changed_since(row.lead_id, version):
+            lead = await session.get(Lead, row.lead_id)
+            changed = lead is not None and lead.version > version
+        if changed:
             await self._refresh_cards(row.lead_id)
-
-    async def _lead_changed_since(self, lead_id: int, version: int) -> bool:
-        async with self._sessions() as session:
-            lead = await session.get(Lead, lead_id)
-            return lead is not None and lead.version > version
 
     async def _alert_view(
         self, session: AsyncSession, lead: Lead, copy: AlertCopy
@@ -802,18 +795,10 @@ class Notifier:
         headline = render(
             "sla_alert.html.j2", locale, **headline_context(subject, lead, task, self._config)
         )
-        if subject.step is Step.ESCALATE:
-            reader = await session.get(Staff, copy.staff_id) if copy.staff_id else None
-            markup = escalation_keyboard(
-                lead.id,
-                lead.version,
-                subject,
-                self._config,
-                locale,
-                may_take_over=may_own_leads(reader),
-            )
-        else:
-            markup = card_keyboard(view, locale)
+        reader = await session.get(Staff, copy.staff_id) if copy.staff_id else None
+        markup = alert_keyboard(
+            subject, True, view, lead.version, self._config, locale, may_own_leads(reader)
+        )
         return f"{headline}\n\n{view.text}", markup, False
 
     async def _edit_alert(
