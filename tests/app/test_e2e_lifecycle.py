@@ -438,16 +438,21 @@ async def test_refuse_from_a_new_card_takes_the_lead_and_needs_two_taps(
 
     picked = await anna.press(card, "lead:refuse:1")  # tap 1
     assert picked["text"] == "Why did the client of lead #1 say no?"
-    shown = anna.now(card)
-    assert "In work — yours" in shown.text
-    assert "why:refuse:1:price" in [data for _, data in card_buttons(shown)]
+    # the press is answered first; the take's refresh and the reasons follow on the card
+    shown = await anna.until(card, "In work — yours")
+    await emulator.wait_for(lambda: "why:refuse:1:price" in _datas(anna.now(card)))
+    assert "why:refuse:1:price" in _datas(anna.now(card)), shown.text
     late = await boris.press_data(boris_card, "lead:refuse:1")
     assert late["text"] == "Этот лид ведёт Anna, не вы."
     await outbox_sent(sessions)  # the take's refresh of every card has gone out
-    assert "why:refuse:1:price" in [data for _, data in card_buttons(anna.now(card))]
+    assert "why:refuse:1:price" in _datas(anna.now(card))
 
     closed = await anna.press(card, "why:refuse:1:price")  # tap 2
     assert closed["text"].startswith("Lead #1")
     lead = await _lead(sessions)
     assert (lead.status, lead.close_reason) == (LeadStatus.REFUSED, "price")
     assert await _event_kinds(sessions) == ["created", "taken", "refuse"]
+
+
+def _datas(message: BotMessage) -> list[str]:
+    return [data for _, data in card_buttons(message)]
