@@ -39,14 +39,22 @@ def _row(
 
 
 def card_message(
-    lead_id: int, chat_id: int, staff_id: int | None, now: datetime, fresh: bool = False
+    lead_id: int,
+    chat_id: int,
+    staff_id: int | None,
+    now: datetime,
+    fresh: bool = False,
+    headline: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A new card for `chat_id`, rendered at send time from the lead as it is then. A chat
     that has a copy already is not sent another, unless `fresh`: then the new card is sent
-    (at the bottom of the chat, where it is seen) and becomes the copy kept current."""
-    return _row(
-        OutboxKind.CARD, lead_id, now, chat_id, staff_id, {"fresh": True} if fresh else None
-    )
+    (at the bottom of the chat, where it is seen) and becomes the copy kept current. A
+    `headline` (template, context) is a line over the card saying why it came (one message,
+    not a card and a note)."""
+    payload: dict[str, Any] = {"fresh": True} if fresh else {}
+    if headline is not None:
+        payload["headline"] = {"template": headline[0], "context": headline[1]}
+    return _row(OutboxKind.CARD, lead_id, now, chat_id, staff_id, payload or None)
 
 
 def card_refresh(lead_id: int, now: datetime) -> dict[str, Any]:
@@ -204,6 +212,19 @@ async def alert_copy_at(session: AsyncSession, chat_id: int, message_id: int) ->
 
 async def cards_of(session: AsyncSession, lead_id: int) -> list[LeadCard]:
     return list((await session.scalars(select(LeadCard).where(LeadCard.lead_id == lead_id))).all())
+
+
+async def chats_awaiting_fresh_card(session: AsyncSession, lead_id: int) -> set[int]:
+    """Chats a fresh card of the lead is still on its way to: their older copy is drawn once,
+    when the fresh card replaces it, not edited by a refresh just before."""
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.payload).where(
+            OutboxMessage.lead_id == lead_id,
+            OutboxMessage.kind == OutboxKind.CARD,
+            OutboxMessage.state == OutboxState.PENDING,
+        )
+    )
+    return {chat_id for chat_id, payload in rows if chat_id is not None and payload.get("fresh")}
 
 
 async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:

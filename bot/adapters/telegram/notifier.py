@@ -36,6 +36,7 @@ from bot.common.lifecycle import SUPERVISING
 from bot.common.outbox import (
     alert_copies_of,
     cards_of,
+    chats_awaiting_fresh_card,
     claim_due,
     enqueue,
     mark_failed,
@@ -114,6 +115,15 @@ def _message_gone(exc: TelegramBadRequest) -> bool:
 class _LeadLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0  # holders and waiters: the entry goes when nobody needs it
+
+
+def _with_headline(card: str, payload: dict[str, Any] | None, locale: str) -> str:
+    """A card sent with a line on top saying why it came (a reassignment)."""
+    headline = (payload or {}).get("headline")
+    if not headline:
+        return card
+    line = render(f"{headline['template']}.html.j2", locale, **headline["context"])
+    return f"{line}\n\n{card}"
 
 
 class Notifier:
@@ -498,7 +508,8 @@ class Notifier:
                     lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
                 )
                 markup = card_keyboard(view, locale)
-                view.text.encode()  # what no request can carry (a lone surrogate) fails here
+                text = _with_headline(view.text, row.payload, locale)
+                text.encode()  # what no request can carry (a lone surrogate) fails here
             except Exception as exc:  # this card never will render: fail it, not its group
                 log.exception("card not rendered lead=%s chat=%s", lead.id, chat_id)
                 error = f"{UNRENDERABLE}: {type(exc).__name__}: {exc}"[:300]
@@ -510,7 +521,7 @@ class Notifier:
                 partial(
                     self._bot.send_message,
                     chat_id=chat_id,
-                    text=view.text,
+                    text=text,
                     reply_markup=markup,
                 ),
             )
@@ -591,6 +602,7 @@ class Notifier:
                 lead = await load_lead(session, card.lead_id)
                 assert lead is not None  # leads are never deleted
                 changed = lead.version != card.rendered_version
+                older = await self._card(session, lead, card.staff_id)
                 # committed with the row marked sent
                 replaced = await remember_card(
                     session,
@@ -610,12 +622,14 @@ class Notifier:
                 replaced,
             )
             if replaced is not None:
+                # its one edit: the lead as it is now (the refresh left it alone), no buttons
                 await self._call(
                     card.chat_id,
                     partial(
-                        self._bot.edit_message_reply_markup,
+                        self._bot.edit_message_text,
                         chat_id=card.chat_id,
                         message_id=replaced,
+                        text=older[0].text,
                         reply_markup=None,
                     ),
                 )
@@ -644,10 +658,11 @@ class Notifier:
             lead = await load_lead(session, lead_id)
             if lead is None:
                 return Outcome(Result.DONE)
+            replaced_soon = await chats_awaiting_fresh_card(session, lead_id)
             stale = [
                 card
                 for card in await cards_of(session, lead_id)
-                if card.rendered_version < lead.version
+                if card.rendered_version < lead.version and card.chat_id not in replaced_soon
             ]
             views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
             alerts = [
