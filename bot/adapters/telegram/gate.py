@@ -3,7 +3,8 @@ jobs') goes through `TelegramGate`, a request middleware on the Bot's session.
 
 It books each message a chat receives (sends, edits, copies) in the one `SendLimits` of the
 process, so a handler's edit waits for its turn behind the notifier's cards instead of being
-answered 429; a 429 pauses every sender for Telegram's `retry_after`; a 5xx, a network error
+answered 429; a 429 holds the senders it concerns (one chat, or all) for Telegram's
+`retry_after` and slows their pace to what Telegram really allows; a 5xx, a network error
 or an undecodable answer is tried again with a growing pause. A call keeps trying for at most
 `within` seconds (a handler must not hang), then fails as Telegram answered it. A caller that
 retries by itself (the notifier: its rows wait in the outbox) asks for one attempt.
@@ -124,8 +125,8 @@ class TelegramGate(BaseRequestMiddleware):
             try:
                 response = await make_request(bot, method)
             except Exception as exc:
-                if isinstance(exc, TelegramRetryAfter):  # every sender waits it out
-                    self.limits.pause(loop.time() + exc.retry_after)
+                if isinstance(exc, TelegramRetryAfter):  # its senders wait, then go slower
+                    self.limits.throttled(chat_id, loop.time(), exc.retry_after)
                 wait = _retry_wait(exc, backoff)
                 if wait is None or _one_attempt.get() or loop.time() + wait > give_up_at:
                     raise
@@ -139,6 +140,8 @@ class TelegramGate(BaseRequestMiddleware):
                 backoff = min(backoff * 2, self._max)
                 await asyncio.sleep(wait)
                 continue
+            if chat_id is not None:
+                self.limits.accepted(chat_id, loop.time())
             accepted = _accepted.get()
             if accepted is not None:
                 accepted.append(method)
