@@ -97,6 +97,31 @@ def copied_message(
     return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
 
 
+def client_answer(
+    lead_id: int,
+    chat_id: int,
+    staff_id: int,
+    manager_chat_id: int,
+    event_id: int,
+    now: datetime,
+    *,
+    html: str | None = None,
+    copy_from: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """A manager's answer for the client's chat `chat_id`: the `html` text as it is (rendered
+    when it was written), or the manager's photo, file, voice... copied from `copy_from`
+    (chat, message). The manager (`manager_chat_id`) is told once it arrived, or why not;
+    `event_id` is the lead's `replied` event it stands for."""
+    if (html is None) == (copy_from is None):
+        raise ValueError("an answer is either a text or a copy")
+    payload: dict[str, Any] = {"manager_chat_id": manager_chat_id, "event_id": event_id}
+    if copy_from is not None:
+        payload |= {"from_chat_id": copy_from[0], "message_id": copy_from[1]}
+    else:
+        payload["html"] = html
+    return _row(OutboxKind.CLIENT_ANSWER, lead_id, now, chat_id, staff_id, payload)
+
+
 def alert_message(
     lead_id: int, chat_id: int, staff_id: int | None, payload: dict[str, Any], now: datetime
 ) -> dict[str, Any]:

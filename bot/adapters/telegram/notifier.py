@@ -6,6 +6,8 @@ so a chat waiting for its limit never holds up another), and records what happen
 sent (with the message id of every card), retried later (429, network errors, 5xx), or
 given up on (403, 400, a card that cannot be rendered) with an event on the lead; a new card
 given up on is told to the supervisors, and never holds back the other cards of its group.
+A manager's answer to a client is settled together with what it means for the lead (the
+client's wait ends, or the refusal is recorded) and the manager's notice of it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from bot.common.outbox import (
 )
 from bot.common.render import render
 from bot.config import AppConfig
-from bot.intake.client_chat import remember_relayed
+from bot.intake.client_chat import remember_relayed, reply_delivered, reply_not_delivered
 from bot.leads.actions import load_lead, load_leads
 from bot.leads.cards import (
     CardView,
@@ -99,7 +101,8 @@ class Outcome:
     error: str = ""
     retry_after: timedelta | None = None  # set by a 429: not a failed attempt, a wait
     value: Any = None
-    recorded: bool = False  # already marked sent, in the transaction that stored its card
+    recorded: bool = False  # already settled (sent or failed) in the sender's own transaction
+    forbidden: bool = False  # FAILED with a 403: the user blocked the bot (or it was removed)
 
 
 def _not_modified(exc: TelegramBadRequest) -> bool:
@@ -307,6 +310,8 @@ class Notifier:
                 return [await self._copy(rows[0])]
             if rows[0].kind == OutboxKind.ALERT:
                 return [await self._send_alert(rows[0])]
+            if rows[0].kind == OutboxKind.CLIENT_ANSWER:
+                return [await self._send_client_answer(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -458,7 +463,7 @@ class Notifier:
             except TelegramRetryAfter as exc:  # the gate has paused every sender meanwhile
                 return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
             except TelegramForbiddenError as exc:
-                return Outcome(Result.FAILED, exc.message)
+                return Outcome(Result.FAILED, exc.message, forbidden=True)
             except TelegramBadRequest as exc:
                 if _not_modified(exc):
                     return Outcome(Result.DONE)
@@ -873,6 +878,49 @@ class Notifier:
             log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
             await self._remember_relayed(row, outcome)
         return outcome
+
+    async def _send_client_answer(self, row: OutboxMessage) -> Outcome:
+        """A manager's answer in the client's chat: their text as written, or their photo,
+        file, voice... copied. What became of it is recorded with the row's own mark, in one
+        transaction, so a restart neither repeats the manager's news nor loses it: delivered,
+        the client's wait ends and the manager is told; refused for good (the client blocked
+        the bot, or another 4xx), that is recorded and the manager is told why. A retry
+        (429, 5xx, network) changes nothing: the row is tried again."""
+        assert row.chat_id is not None and row.lead_id is not None
+        payload = row.payload
+        if "html" in payload:
+            request = partial(self._bot.send_message, chat_id=row.chat_id, text=payload["html"])
+        else:
+            request = partial(
+                self._bot.copy_message,
+                chat_id=row.chat_id,
+                from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"],
+            )
+        outcome = await self._call(row.chat_id, request)
+        if outcome.result is Result.RETRY:
+            return outcome
+        delivered = outcome.result is Result.DONE
+        async with self._sessions() as session:
+            now = self._clock.now()
+            if delivered:
+                await reply_delivered(session, row, now)
+                await mark_sent(session, [row.id], self._delivery_clock.now())
+            else:  # GONE cannot come of a send; counted as refused all the same
+                await reply_not_delivered(session, row, outcome.forbidden, outcome.error, now)
+                await mark_failed(session, row.id, row.attempts + 1, outcome.error)
+            await session.commit()
+        if delivered:
+            log.info("answer delivered lead=%s chat=%s", row.lead_id, row.chat_id)
+        else:
+            log.warning(
+                "answer not delivered lead=%s chat=%s error=%s",
+                row.lead_id,
+                row.chat_id,
+                outcome.error,
+            )
+        result = Result.DONE if delivered else Result.FAILED
+        return replace(outcome, result=result, recorded=True)
 
     async def _remember_relayed(self, row: OutboxMessage, outcome: Outcome) -> None:
         """So that replying to this message in Telegram answers the lead's client."""
