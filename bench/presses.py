@@ -14,25 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bot.app import build_application
-from bot.common.clock import ManualClock
-from bot.config import Settings, load_app_config
+from bench.emulated import emulated_app
 from bot.devtools.emulator import TelegramEmulator
-from bot.team.staff import add_staff
-from storage.db import create_engine, session_factory
-from storage.migrate import upgrade
-from storage.models import Role
 
-TOKEN = "123456789:AAHbench-token-for-the-emulator_01234567"
 ANNA = 1001
 WITHIN = 15.0
 # what each press shows once handled: the picker's last button, or the first question
@@ -114,46 +104,19 @@ async def _round(
 
 
 async def main(rounds: int, burst: int) -> None:
-    logging.disable(logging.WARNING)
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
-        engine = create_engine(url)
-        await upgrade(engine)
-        clock = ManualClock()
-        async with session_factory(engine)() as session:
-            await add_staff(session, ANNA, Role.MANAGER, "Anna", clock.now())
-        await engine.dispose()
-        emulator = TelegramEmulator(token=TOKEN)
-        await emulator.start()
-        emulator.add_user(ANNA, "Anna", language_code="en")
+    results: dict[str, list[tuple[float | None, float | None]]] = {n: [] for n in BUTTONS}
+    async with emulated_app([ANNA]) as bench:
+        emulator = bench.emulator
         emulator.enforce_flood_limits(per_chat_per_second=1.0, per_chat_burst=3)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            bot_token=TOKEN,
-            telegram_api_base=emulator.base_url,
-            database_url=url,
-            http_host="127.0.0.1",
-            http_port=0,
-            intake_token="bench",
-        )
-        app = build_application(settings, load_app_config(), clock)
-        await app.start()
-        results: dict[str, list[tuple[float | None, float | None]]] = {n: [] for n in BUTTONS}
-        try:
-            emulator.send_text(ANNA, "/start")
-            await emulator.wait_for(lambda: emulator.chat_messages(ANNA), timeout=WITHIN)
-            async with aiohttp.ClientSession() as http:
-                lead = 1
-                for _ in range(rounds):
-                    for name in BUTTONS:
-                        result = await _round(
-                            emulator, http, f"http://127.0.0.1:{app.http_port}", lead, burst, name
-                        )
-                        results[name].append(result)
-                        lead += burst + 1
-        finally:
-            await app.stop()
-            await emulator.stop()
+        emulator.send_text(ANNA, "/start")
+        await emulator.wait_for(lambda: emulator.chat_messages(ANNA), timeout=WITHIN)
+        url = f"http://127.0.0.1:{bench.app.http_port}"
+        lead = 1
+        for _ in range(rounds):
+            for name in BUTTONS:
+                result = await _round(emulator, bench.http, url, lead, burst, name)
+                results[name].append(result)
+                lead += burst + 1
     print(
         f"| press after a burst of {burst} cards ({rounds} rounds) | answered"
         " | picker / question shown | press → answer, median (max) | press → shown, median (max) |"

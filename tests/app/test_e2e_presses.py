@@ -21,11 +21,12 @@ from storage.models import LeadEvent
 from tests.conftest import FSM_STORAGES
 from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons, updates_handled
 
-# presses right after a burst, with the emulator enforcing Telegram's flood limits
-pytestmark = pytest.mark.telegram_pace
-
-# the dialogue's state is checked in memory and in Redis
-pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
+pytestmark = [
+    # presses right after a burst, with the emulator enforcing Telegram's flood limits
+    pytest.mark.telegram_pace,
+    # the dialogue's state is checked in memory and in Redis
+    pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True),
+]
 
 WORKING = [
     "📞 Call back",

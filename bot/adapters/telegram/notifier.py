@@ -79,7 +79,7 @@ from storage.models import (
 )
 
 log = logging.getLogger("leadbot.notifier")
-CARD_GROUP = 50  # new cards for one chat read and recorded together
+CARD_GROUP = 50  # new cards for one chat read together (each recorded once sent)
 
 IDLE_WAKE = timedelta(seconds=5)
 UNRENDERABLE = "card could not be rendered"  # the start of such a row's last_error
@@ -481,8 +481,10 @@ class Notifier:
     async def _send_cards(self, rows: list[OutboxMessage]) -> list[Outcome]:
         """New cards for one chat, one outcome per row.
 
-        The leads are read in one go and the sent cards recorded in one transaction: a lead
-        burst must not cost a few database round trips per card.
+        The leads are read in one go (a lead burst must not cost a read per card); each card
+        is recorded as soon as Telegram took it, before the next goes (Telegram's pace allows
+        a chat a card a second: a commit per card costs nothing there, and a crash repeats at
+        most one card per chat).
         """
         chat_id = rows[0].chat_id
         assert chat_id is not None
@@ -542,28 +544,20 @@ class Notifier:
                 created_at=self._clock.now(),
             )
 
-        # sent side by side: the limiter books them in order, so at Telegram's pace they still
-        # arrive in order; new cards are independent messages, so a burst may interleave
-        results = await asyncio.gather(*(send(row) for row in rows))
-        outcomes = [outcome for outcome, _ in results]
-        pairs = list(zip(rows, results, strict=True))
-        fresh = [(row, card) for row, (_, card) in pairs if card and row.payload.get("fresh")]
-        for row, card in fresh:  # each replaces a copy: recorded under its lead's lock
-            await self._record_fresh_card(card, row.id)
-        fresh_ids = {row.id for row, _ in fresh}
-        sent = [card for row, (_, card) in pairs if card is not None and row.id not in fresh_ids]
-        if not sent:
-            return [
-                replace(o, recorded=True) if row.id in fresh_ids else o
-                for row, o in zip(rows, outcomes, strict=True)
-            ]
-        done = [
-            row.id
-            for row, o in zip(rows, outcomes, strict=True)
-            if o.result is Result.DONE and row.id not in fresh_ids
-        ]
-        await self._record_cards(sent, done)
-        return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
+        # one at a time, each recorded before the next goes: a crash (kill -9) between a send
+        # and its record repeats at most that one card in this chat
+        outcomes: list[Outcome] = []
+        for row in rows:
+            outcome, card = await send(row)
+            if card is None:
+                outcomes.append(outcome)
+            elif row.payload.get("fresh"):  # replaces a copy: recorded under its lead's lock
+                await self._record_fresh_card(card, row.id)
+                outcomes.append(replace(outcome, recorded=True))
+            else:
+                await self._record_cards([card], [row.id])
+                outcomes.append(replace(outcome, recorded=True))
+        return outcomes
 
     async def _record_cards(self, cards: list[LeadCard], done: list[int]) -> None:
         """Store the cards' message ids and mark their rows sent, in one transaction."""
