@@ -149,11 +149,18 @@ class TelegramGate(BaseRequestMiddleware):
 
     async def _reserve(self, chat_id: int) -> None:
         """Wait for this chat's turn, then for the bot-wide one (booked only then, so a chat
-        that must wait never holds up another)."""
+        that must wait never holds up another); a 429 that came meanwhile is waited out and
+        the bot-wide turn booked again."""
         loop = asyncio.get_running_loop()
-        at = self.limits.book_chat(chat_id, loop.time())
-        if at > loop.time():
-            await asyncio.sleep(at - loop.time())
-        at = self.limits.book_global(loop.time())
-        if at > loop.time():
-            await asyncio.sleep(at - loop.time())
+        await _until(loop, self.limits.book_chat(chat_id, loop.time()))
+        while True:
+            await _until(loop, self.limits.book_global(loop.time()))
+            resume = self.limits.resume_at(chat_id)
+            if resume <= loop.time():
+                return
+            await _until(loop, resume)
+
+
+async def _until(loop: asyncio.AbstractEventLoop, moment: float) -> None:
+    if moment > loop.time():
+        await asyncio.sleep(moment - loop.time())

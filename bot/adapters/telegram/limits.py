@@ -43,7 +43,10 @@ class Pace:
 # exactly 1.000 s apart here may arrive 0.99 s apart there.
 MARGIN = 0.9
 SLOW_DOWN = 0.7  # a pace that was answered 429 goes on at this share of itself
-SPEED_UP = 0.01  # ... and regains this share of its ceiling per second without a 429
+# ... and regains this share of its ceiling per second without a 429: the bot-wide pace
+# slowly (it is what a storm is about), a chat's quickly (a chat is rarely allowed less than
+# its 1/s, and a chat slowed by mistake must not stay slow)
+SPEED_UP_BOT, SPEED_UP_CHAT = 0.01, 0.1
 FLOOR = 1 / 60  # never slower than one message a minute
 
 
@@ -53,18 +56,22 @@ class _Adaptive:
 
     pace: Pace
     ceiling: float
+    speed_up: float
+    held_until: float = 0.0  # Telegram's last retry_after for this pace ends then
     _calm_since: float = 0.0
 
     def throttled(self, now: float, until: float) -> None:
-        self.pace.rate = max(FLOOR, self.pace.rate * SLOW_DOWN)
-        self.pace.burst = 1
+        if now >= self.held_until:  # the sends in flight with it say the same: slow down once
+            self.pace.rate = max(FLOOR, self.pace.rate * SLOW_DOWN)
+            self.pace.burst = 1
+        self.held_until = max(self.held_until, until)
         self.pace.hold_until(until)
-        self._calm_since = until
+        self._calm_since = self.held_until
 
     def recover(self, now: float) -> None:
         calm = now - self._calm_since
         if calm >= 1.0 and self.pace.rate < self.ceiling:
-            self.pace.rate = min(self.ceiling, self.pace.rate + SPEED_UP * self.ceiling * calm)
+            self.pace.rate = min(self.ceiling, self.pace.rate + self.speed_up * self.ceiling * calm)
             self._calm_since = now
 
 
@@ -76,7 +83,9 @@ class SendLimits:
     per_group_per_minute: float
     _global: _Adaptive = field(init=False)
     _chats: dict[int, _Adaptive] = field(default_factory=dict, init=False)
-    _recent: deque[float] = field(default_factory=deque, init=False)  # accepted, last second
+    # sends Telegram accepted in the last second: the bot's, and each chat's last one
+    _recent: deque[float] = field(default_factory=deque, init=False)
+    _chat_recent: dict[int, deque[float]] = field(default_factory=dict, init=False)
     paused_until: float = field(default=0.0, init=False)
 
     @classmethod
@@ -92,7 +101,7 @@ class SendLimits:
         rate = self.global_per_second * MARGIN
         # a small burst: sends booked together leave together, and a burst larger than
         # Telegram allows would come back as that many 429s at once
-        self._global = _Adaptive(Pace(rate, burst=min(3, max(1, int(rate)))), rate)
+        self._global = _Adaptive(Pace(rate, burst=min(3, max(1, int(rate)))), rate, SPEED_UP_BOT)
 
     def _chat(self, chat_id: int) -> _Adaptive:
         chat = self._chats.get(chat_id)
@@ -100,7 +109,8 @@ class SendLimits:
             # negative ids are groups and channels: Telegram allows them 20 messages a minute
             rate = self.per_group_per_minute / 60 if chat_id < 0 else self.per_chat_per_second
             rate *= MARGIN
-            chat = self._chats[chat_id] = _Adaptive(Pace(rate, burst=self.per_chat_burst), rate)
+            pace = Pace(rate, burst=self.per_chat_burst)
+            chat = self._chats[chat_id] = _Adaptive(pace, rate, SPEED_UP_CHAT)
         return chat
 
     def book_chat(self, chat_id: int, now: float) -> float:
@@ -122,18 +132,28 @@ class SendLimits:
         self._global.recover(now)
         if chat_id is not None:
             self._chat(chat_id).recover(now)
+            mine = self._chat_recent.setdefault(chat_id, deque(maxlen=2))
+            mine.append(now)
 
     def throttled(self, chat_id: int | None, now: float, retry_after: float) -> None:
-        """Telegram answered 429. Whose limit was it? The bot's, when it was sending at half its
-        bot-wide pace or more (or the call has no chat): everyone waits and goes on slower.
-        Otherwise this chat's: only it waits and slows down."""
+        """Telegram answered 429. Whose limit was it? This chat's, when the chat took two
+        messages in the last second (faster than a chat's 1/s) while the bot was not busy:
+        only it waits and slows down. Otherwise the bot's: everyone waits and goes slower."""
         until = now + retry_after
+        mine = self._chat_recent.get(chat_id, ()) if chat_id is not None else ()
+        chat_bursting = len(mine) == 2 and mine[0] >= now - 1.0
         busy = sum(1 for moment in self._recent if moment >= now - 1.0)
-        if chat_id is None or busy >= self._global.pace.rate / 2:
+        if chat_id is not None and chat_bursting and busy < self._global.pace.rate / 2:
+            self._chat(chat_id).throttled(now, until)
+        else:
             self._global.throttled(now, until)
             self.pause(until)
-        else:
-            self._chat(chat_id).throttled(now, until)
+
+    def resume_at(self, chat_id: int) -> float:
+        """When a send to this chat may go after a 429 that came while it waited for its slot
+        (booked before the 429, it must not go at that slot)."""
+        chat = self._chats.get(chat_id)
+        return max(self.paused_until, chat.held_until if chat is not None else 0.0)
 
     def pause(self, until: float) -> None:
         """Nothing is sent until `until` (Telegram's retry_after for the whole bot)."""
