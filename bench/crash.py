@@ -2,10 +2,11 @@
 
 For each trial a fresh `leadbot run` (a real process, SQLite) serves `--managers` managers
 against the emulated Bot API with Telegram's limits enforced (1 message/s per chat after a
-burst of 3). `--leads` leads arrive ("claim" routing: every manager gets every card); once a
-share of the cards is on the screens the process is killed (SIGKILL) and started again, and
-the bench waits until every manager has every lead's card. It prints, per trial, the cards
-shown twice in all and the most in one chat.
+burst of 3). `--leads` leads arrive while Telegram is down ("claim" routing: every manager
+gets every card), so that a backlog goes out when it is back, as after an outage or a
+burst of leads; once a share of the cards is on the screens the process is killed (SIGKILL)
+and started again, and the bench waits until every manager has every lead's card. It
+prints, per trial, the cards shown twice in all and the most in one chat.
 
     python -m bench.crash [--managers 5] [--leads 12]
 """
@@ -104,10 +105,13 @@ async def trial(managers: list[int], leads: int, kill_at: float) -> tuple[int, i
 
         cards = len(managers) * leads
         try:
+            emulator.set_down(True)
             process = await _start(env, cwd)
             try:
                 for n in range(leads):
                     await _post(port, f"+7900555{n:04d}")
+                await emulator.wait_for(lambda: any(r.status == 502 for r in emulator.requests))
+                emulator.set_down(False)
                 await emulator.wait_for(lambda: len(shown()) >= cards * kill_at, timeout=120)
             finally:
                 process.kill()
