@@ -19,6 +19,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.telegram.gate import TelegramGate
+from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
 from bot.common.clock import Clock, SystemClock
@@ -193,6 +195,17 @@ def build_application(
         token,
         session=BotApiSession(settings.telegram_api_base),
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+    # the one path to Telegram: every call, the notifier's and the handlers', within one set
+    # of limits, retried through 429s and 5xx (the notifier's once: its rows are retried)
+    telegram = config.telegram
+    bot.session.middleware(
+        TelegramGate(
+            SendLimits.of(telegram),
+            within=telegram.call_retry_within.total_seconds(),
+            backoff_base=telegram.retry_base.total_seconds(),
+            backoff_max=telegram.retry_max.total_seconds(),
+        )
     )
     notifier = Notifier(bot, sessions, config, clock)
     notifier_ref.append(notifier)

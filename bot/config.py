@@ -237,6 +237,7 @@ class TelegramLimits(BaseModel):
     retry_base: PositiveDuration = timedelta(seconds=1)
     retry_max: PositiveDuration = timedelta(minutes=5)
     claim_lease: PositiveDuration = timedelta(seconds=30)
+    call_retry_within: PositiveDuration = timedelta(seconds=10)
 
 
 Policy = Literal["claim", "round_robin", "least_loaded"]

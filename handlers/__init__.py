@@ -11,6 +11,7 @@ from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
 from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
+from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
 from handlers.start import fallback_router, staff_help_router, start_router
@@ -27,6 +28,8 @@ def build_dispatcher(
     leads_chat_id: int | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, config=config, clock=clock)
+    # outermost: a press whose handling fails anywhere below is still answered
+    dispatcher.callback_query.outer_middleware(EveryPressAnswered(config.locale))
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(DbSessionMiddleware(sessions))
         observer.outer_middleware(StaffMiddleware(config.locale))

@@ -174,8 +174,8 @@ def lists_router() -> Router:
         state: FSMContext,
     ) -> None:
         if not command.args:
-            await state.set_state(FindQuery.waiting)
             await message.answer(render("find_ask.html.j2", locale))
+            await state.set_state(FindQuery.waiting)  # once the question is in the chat
             return
         await show_found(message, command.args, session, config, locale)
 

@@ -49,11 +49,11 @@ class StaffMiddleware(BaseMiddleware):
             if staff is not None:
                 await remember_language(data["session"], staff, user.language_code)
         data["staff"] = staff
-        data["locale"] = _locale(staff.language if staff else None, user, self._default_locale)
+        data["locale"] = locale_of(staff.language if staff else None, user, self._default_locale)
         return await handler(event, data)
 
 
-def _locale(saved: str | None, user: User | None, default: str) -> str:
+def locale_of(saved: str | None, user: User | None, default: str) -> str:
     if saved:
         return saved
     code = user.language_code if user else None

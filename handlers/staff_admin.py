@@ -276,14 +276,15 @@ def staff_admin_router() -> Router:
             await refuse_staff_change(query, StaffRefusal.NOT_FOUND, locale)
             return
         skills = callback_data.action is StaffAction.SKILLS
-        await state.set_state(StaffInput.skills if skills else StaffInput.capacity)
-        await state.set_data({"staff_id": member.staff_id})
         await query.answer()
         if message := card_message(query):
             what = "skills" if skills else "capacity"
             await message.answer(
                 render("staff_ask.html.j2", locale, member=member, what=what, **LIMITS)
             )
+            # only once the question is in the chat does the dialogue wait for its answer
+            await state.set_state(StaffInput.skills if skills else StaffInput.capacity)
+            await state.set_data({"staff_id": member.staff_id})
 
     @router.message(Command("invite", "staff"))
     async def admin_only(message: Message, locale: str) -> None:

@@ -87,6 +87,7 @@ class OutboxKind(enum.StrEnum):
     TEXT = "text"  # a message rendered from a template
     ALERT = "alert"  # a reminder or an escalation about one lead: its card with a headline
     COPY = "copy"  # a client's photo, document, voice... copied to a manager (copyMessage)
+    CLIENT_ANSWER = "client_answer"  # a manager's answer to a client, in the client's chat
 
 
 class OutboxState(enum.StrEnum):

@@ -33,7 +33,18 @@ from bot.team.staff import add_staff
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import alembic_config, upgrade
 from storage.models import Base, Role, Staff
-from tests.harness import ANNA, BORIS, STRANGER, SVETA, TEAM_CHAT, TOKEN, Intake, running_app
+from tests.harness import (
+    ANNA,
+    BORIS,
+    STRANGER,
+    SVETA,
+    TEAM_CHAT,
+    TOKEN,
+    Intake,
+    fast_config,
+    running_app,
+    unpaced_config,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 # Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
@@ -293,8 +304,16 @@ async def app(
     clock: ManualClock,
     staff: dict[str, Staff],
     redis_url: str | None,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Application]:
-    async with running_app(emulator, database_url, clock, redis_url=redis_url) as application:
+    """The application, sending as fast as the emulator takes it; at Telegram's real pace
+    (1 message a second per chat after a burst of 3) for tests marked `telegram_pace`, which
+    are about that pace (the others would wait a second a message for nothing)."""
+    paced = request.node.get_closest_marker("telegram_pace") is not None
+    config = fast_config() if paced else unpaced_config()
+    async with running_app(
+        emulator, database_url, clock, config=config, redis_url=redis_url
+    ) as application:
         yield application
 
 

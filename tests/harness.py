@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,6 +89,17 @@ async def outbox_sent(sessions: SessionFactory, within: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def updates_handled(app: Application, within: float = 10.0) -> None:
+    """Return once the application is handling no update: what a press or a message set off
+    (a dialogue's state, set once its question is in the chat) is done."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while app.dispatcher._handle_update_tasks:
+        if loop.time() > deadline:
+            raise AssertionError(f"updates still being handled after {within} s")
+        await asyncio.sleep(0.02)
+
+
 class Intake:
     """A web form posting to the real HTTP intake."""
 
@@ -142,9 +154,26 @@ class Phone:
         return current
 
     async def press(self, message: BotMessage, starts_with: str) -> dict[str, Any]:
-        """Press the button whose data starts with `starts_with`; the answer (alert) shown."""
+        """Press the button whose data starts with `starts_with` (once it is on the screen: a
+        press is answered before its picker is drawn); the answer (alert) shown."""
+
+        def shown() -> bool:
+            return any(d.startswith(starts_with) for _, d in card_buttons(self.now(message)))
+
+        with contextlib.suppress(TimeoutError):  # not there: button_data says what is
+            await self.emulator.wait_for(shown)
         data = button_data(self.now(message), starts_with)
         return await self.press_data(message, data)
+
+    async def shows_buttons(self, message: BotMessage, texts: list[str]) -> list[str]:
+        """Wait until `message` shows exactly these buttons (a picker drawn after the press
+        was answered); the buttons shown."""
+        with contextlib.suppress(TimeoutError):  # not drawn: the caller's assert shows what is
+            await self.emulator.wait_for(lambda: self.button_texts(message) == texts)
+        return self.button_texts(message)
+
+    def button_texts(self, message: BotMessage) -> list[str]:
+        return [text for text, _ in card_buttons(self.now(message))]
 
     async def press_data(self, message: BotMessage, data: str) -> dict[str, Any]:
         """Send any callback data, as a modified client could; the answer shown."""

@@ -39,14 +39,22 @@ def _row(
 
 
 def card_message(
-    lead_id: int, chat_id: int, staff_id: int | None, now: datetime, fresh: bool = False
+    lead_id: int,
+    chat_id: int,
+    staff_id: int | None,
+    now: datetime,
+    fresh: bool = False,
+    headline: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A new card for `chat_id`, rendered at send time from the lead as it is then. A chat
     that has a copy already is not sent another, unless `fresh`: then the new card is sent
-    (at the bottom of the chat, where it is seen) and becomes the copy kept current."""
-    return _row(
-        OutboxKind.CARD, lead_id, now, chat_id, staff_id, {"fresh": True} if fresh else None
-    )
+    (at the bottom of the chat, where it is seen) and becomes the copy kept current. A
+    `headline` (template, context) is a line over the card saying why it came (one message,
+    not a card and a note)."""
+    payload: dict[str, Any] = {"fresh": True} if fresh else {}
+    if headline is not None:
+        payload["headline"] = {"template": headline[0], "context": headline[1]}
+    return _row(OutboxKind.CARD, lead_id, now, chat_id, staff_id, payload or None)
 
 
 def card_refresh(lead_id: int, now: datetime) -> dict[str, Any]:
@@ -87,6 +95,31 @@ def copied_message(
     with a Reply button."""
     payload = {"from_chat_id": from_chat_id, "message_id": message_id}
     return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
+
+
+def client_answer(
+    lead_id: int,
+    chat_id: int,
+    staff_id: int,
+    manager_chat_id: int,
+    event_id: int,
+    now: datetime,
+    *,
+    html: str | None = None,
+    copy_from: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """A manager's answer for the client's chat `chat_id`: the `html` text as it is (rendered
+    when it was written), or the manager's photo, file, voice... copied from `copy_from`
+    (chat, message). The manager (`manager_chat_id`) is told once it arrived, or why not;
+    `event_id` is the lead's `replied` event it stands for."""
+    if (html is None) == (copy_from is None):
+        raise ValueError("an answer is either a text or a copy")
+    payload: dict[str, Any] = {"manager_chat_id": manager_chat_id, "event_id": event_id}
+    if copy_from is not None:
+        payload |= {"from_chat_id": copy_from[0], "message_id": copy_from[1]}
+    else:
+        payload["html"] = html
+    return _row(OutboxKind.CLIENT_ANSWER, lead_id, now, chat_id, staff_id, payload)
 
 
 def alert_message(
@@ -206,6 +239,19 @@ async def cards_of(session: AsyncSession, lead_id: int) -> list[LeadCard]:
     return list((await session.scalars(select(LeadCard).where(LeadCard.lead_id == lead_id))).all())
 
 
+async def chats_awaiting_fresh_card(session: AsyncSession, lead_id: int) -> set[int]:
+    """Chats a fresh card of the lead is still on its way to: their older copy is drawn once,
+    when the fresh card replaces it, not edited by a refresh just before."""
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.payload).where(
+            OutboxMessage.lead_id == lead_id,
+            OutboxMessage.kind == OutboxKind.CARD,
+            OutboxMessage.state == OutboxState.PENDING,
+        )
+    )
+    return {chat_id for chat_id, payload in rows if chat_id is not None and payload.get("fresh")}
+
+
 async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
     """Give claimed rows back so any sender may take them now."""
     for start in range(0, len(message_ids), 500):
@@ -214,3 +260,18 @@ async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
             .where(OutboxMessage.id.in_(message_ids[start : start + 500]))
             .values(claimed_until=None)
         )
+
+
+async def retry_postponed_now(session: AsyncSession, now: datetime) -> int:
+    """Every row waiting out a back-off after a failed attempt is due now (Telegram answers
+    again after an outage); how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.last_error.is_not(None),
+            OutboxMessage.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

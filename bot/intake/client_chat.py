@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.contacts import InvalidContactField, normalise_phone
 from bot.common.lifecycle import CLOSED_STATUSES, SUPERVISING
-from bot.common.outbox import copied_message, enqueue
+from bot.common.outbox import client_answer, copied_message, enqueue, text_message
+from bot.common.render import render
 from bot.config import AppConfig
 from bot.intake.input import IntakeResult, LeadInput
 from bot.intake.store import intake_leads
@@ -237,22 +239,87 @@ async def reply_target(session: AsyncSession, lead_id: int, actor: Staff) -> Rep
     return ReplyTarget(ActionResult(lead), chat_id)
 
 
-async def record_reply(
-    session: AsyncSession, lead_id: int, actor: Staff, text: str, delivered: bool, now: datetime
-) -> None:
-    """The answer as the lead's history keeps it; a blocked bot is recorded as such."""
-    kind = "replied" if delivered else "client_blocked"
-    session.add(
-        LeadEvent(
-            lead_id=lead_id,
-            kind=kind,
-            actor_id=actor.id,
-            data={"text": text[:MESSAGE_LIMIT]},
-            created_at=now,
-        )
+async def queue_reply(
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    *,
+    locale: str,
+    copy_from: tuple[int, int] | None = None,
+) -> int:
+    """A manager's answer to the client of a lead (their chat `chat_id`, from reply_target):
+    the lead's history records it and the outbox holds it for the client's chat, in one
+    transaction. `text` is what the history keeps (a media answer's mark and caption); a text
+    answer is sent as the manager's name and words, a media answer (`copy_from`: the manager's
+    chat and message) is copied as it is. The notifier delivers it, retrying while Telegram
+    fails, and only then ends the client's wait (reply_delivered). The `replied` event's id."""
+    event = LeadEvent(
+        lead_id=lead_id,
+        kind="replied",
+        actor_id=actor.id,
+        data={"text": text[:MESSAGE_LIMIT]},
+        created_at=now,
     )
+    session.add(event)
     # an answer is a step of the work: the lead is not stalled (the card does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
-    if delivered:
-        await client_answered(session, lead_id, now)
+    await session.flush()
+    html = None
+    if copy_from is None:  # the same words in both languages: the manager's name and their text
+        html = render("client_reply.html.j2", locale, manager=actor.name, text=text[:MESSAGE_LIMIT])
+    row = client_answer(
+        lead_id, chat_id, actor.id, actor.telegram_id, event.id, now, html=html, copy_from=copy_from
+    )
+    await enqueue(session, [row])
     await session.commit()
+    return event.id
+
+
+async def reply_delivered(session: AsyncSession, answer: OutboxMessage, now: datetime) -> None:
+    """The client has the manager's answer (a CLIENT_ANSWER row): their wait ends now (the
+    `answer` limit, and the lead's "no contact" one), and the manager is told it arrived. In
+    the caller's transaction."""
+    assert answer.lead_id is not None
+    await client_answered(session, answer.lead_id, now)
+    await enqueue(session, [_told_manager(answer, "reply_sent", {}, now)])
+
+
+async def reply_not_delivered(
+    session: AsyncSession, answer: OutboxMessage, blocked: bool, error: str, now: datetime
+) -> None:
+    """Telegram refused the manager's answer for good: the client blocked the bot (recorded as
+    `client_blocked`, as the history has it) or another reason (`delivery_failed`). The client
+    still waits; the manager is told, once. In the caller's transaction."""
+    assert answer.lead_id is not None
+    if blocked:
+        replied = await session.get(LeadEvent, answer.payload.get("event_id", 0))
+        text = str((replied.data if replied else {}).get("text", ""))
+        kind, data = "client_blocked", {"text": text[:MESSAGE_LIMIT]}
+        told = _told_manager(answer, "reply_blocked", {}, now)
+    else:
+        kind, data = "delivery_failed", {"chat_id": answer.chat_id, "error": error[:300]}
+        told = _told_manager(answer, "reply_failed", {"reason": error[:200]}, now)
+    session.add(
+        LeadEvent(
+            lead_id=answer.lead_id, kind=kind, actor_id=answer.staff_id, data=data, created_at=now
+        )
+    )
+    # a plain message: if it fails in turn, nobody else is told (no loop)
+    await enqueue(session, [told])
+
+
+def _told_manager(
+    answer: OutboxMessage, template: str, context: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """What became of the answer, for the manager who wrote it (in their language)."""
+    return text_message(
+        answer.lead_id,
+        int(answer.payload["manager_chat_id"]),
+        answer.staff_id,
+        template,
+        {"lead_id": answer.lead_id, **context},
+        now,
+    )

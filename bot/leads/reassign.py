@@ -72,10 +72,15 @@ async def reassign_lead(
     async def tell_owners(lead: Lead) -> None:
         context = {"lead_id": lead.id, "by": actor.name, "to": new_owner.name}
         notes = [
-            # the new owner's copy (from the pool) may be far up the chat: a fresh card
-            card_message(lead.id, new_owner.telegram_id, new_owner.id, now, fresh=True),
-            text_message(
-                lead.id, new_owner.telegram_id, new_owner.id, "reassigned_to_you", context, now
+            # the new owner's copy (from the pool) may be far up the chat: a fresh card, with
+            # who gave it on top
+            card_message(
+                lead.id,
+                new_owner.telegram_id,
+                new_owner.id,
+                now,
+                fresh=True,
+                headline=("reassigned_to_you", context),
             ),
         ]
         if old_owner is not None and old_owner.id != actor.id:

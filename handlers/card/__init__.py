@@ -101,12 +101,12 @@ def manager_router() -> Router:
         config: AppConfig,
         clock: Clock,
     ) -> None:
+        await query.answer()
         lead = await load_lead(session, callback_data.lead_id)
         if lead is not None:
             await show_keyboard(
                 query, await own_keyboard(query, session, lead, staff, config, clock)
             )
-        await query.answer()
 
     # lists first: their commands and menu buttons work even while a dialogue waits for text
     router.include_routers(

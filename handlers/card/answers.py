@@ -3,6 +3,10 @@ card's own again)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,3 +64,17 @@ async def own_keyboard(
     return alert_keyboard(
         subject, pending, view, lead.version, config, locale, may_own_leads(staff)
     )
+
+
+async def ask(
+    query: CallbackQuery, state: FSMContext, step: State, question: str, **data: Any
+) -> None:
+    """Open a dialogue from a press: the question goes to the chat the card is in, and only
+    once it is there does the dialogue wait for its answer (a question that never arrived
+    leaves no invisible dialogue behind)."""
+    card = card_message(query)
+    if card is None:
+        return
+    await card.answer(question)
+    await state.set_state(step)
+    await state.update_data(**data)

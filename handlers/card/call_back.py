@@ -21,7 +21,7 @@ from bot.leads.call_backs import (
 )
 from bot.leads.cards import CardAction
 from bot.leads.time_input import parse_when
-from handlers.card.answers import card_message, show_keyboard
+from handlers.card.answers import ask, show_keyboard
 from handlers.errors import refuse, refuse_in_chat
 from handlers.keyboards.lead import CallBackWhen, LeadButton, call_back_times_keyboard
 from storage.models import Staff
@@ -50,8 +50,8 @@ def call_back_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        await show_keyboard(query, call_back_times_keyboard(callback_data.lead_id, locale))
         await query.answer(render_alert("callback_pick", locale, lead_id=callback_data.lead_id))
+        await show_keyboard(query, call_back_times_keyboard(callback_data.lead_id, locale))
 
     @router.callback_query(CallBackWhen.filter())
     async def schedule(
@@ -70,15 +70,11 @@ def call_back_router() -> Router:
             if not allowed.ok:
                 await refuse(query, allowed, locale)
                 return
-            await state.set_state(CallbackTime.waiting)
-            await state.update_data(lead_id=lead_id)
             await query.answer()
-            if card := card_message(query):
-                await card.answer(
-                    render(
-                        "callback_ask_time.html.j2", locale, lead_id=lead_id, zone=config.timezone
-                    )
-                )
+            question = render(
+                "callback_ask_time.html.j2", locale, lead_id=lead_id, zone=config.timezone
+            )
+            await ask(query, state, CallbackTime.waiting, question, lead_id=lead_id)
             return
         now = clock.now()
         due = quick_call_back_time(callback_data.choice, now, config)

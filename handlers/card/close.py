@@ -14,7 +14,7 @@ from bot.common.render import render, render_alert
 from bot.config import AppConfig
 from bot.leads.actions import check_allowed, close_lead, take_if_new
 from bot.leads.cards import CardAction, card_for
-from handlers.card.answers import card_message, show_keyboard
+from handlers.card.answers import ask, card_message, show_keyboard
 from handlers.errors import refuse, refuse_in_chat, unchanged_or_gone
 from handlers.keyboards.lead import LeadButton, ReasonButton, reasons_keyboard
 from storage.models import Staff
@@ -60,6 +60,10 @@ def close_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
+        # answered first: the edit may have to wait for the chat's turn within Telegram's limits
+        await query.answer(
+            render_alert("close_pick", locale, lead_id=lead_id, outcome=outcome.value)
+        )
         picker = reasons_keyboard(lead_id, outcome, config, locale)
         if taken is not None and taken.lead is not None and card is not None:
             # the card now says the lead is the presser's; its copy is left to us (kept_copy)
@@ -68,9 +72,6 @@ def close_router() -> Router:
                 await card.edit_text(view.text, reply_markup=picker)
         else:
             await show_keyboard(query, picker)
-        await query.answer(
-            render_alert("close_pick", locale, lead_id=lead_id, outcome=outcome.value)
-        )
 
     @router.callback_query(ReasonButton.filter())
     async def close_with_reason(
@@ -90,20 +91,24 @@ def close_router() -> Router:
             if not allowed.ok:
                 await refuse(query, allowed, locale)
                 return
-            await state.set_state(CloseComment.waiting)
-            await state.update_data(lead_id=lead_id, outcome=outcome.value, reason=reason.code)
             await query.answer()
-            if card := card_message(query):
-                await card.answer(
-                    render(
-                        "close_ask_comment.html.j2",
-                        locale,
-                        lead_id=lead_id,
-                        reason=reason.label(locale),
-                        code=reason.code,
-                        outcome=outcome.value,
-                    )
-                )
+            question = render(
+                "close_ask_comment.html.j2",
+                locale,
+                lead_id=lead_id,
+                reason=reason.label(locale),
+                code=reason.code,
+                outcome=outcome.value,
+            )
+            await ask(
+                query,
+                state,
+                CloseComment.waiting,
+                question,
+                lead_id=lead_id,
+                outcome=outcome.value,
+                reason=reason.code,
+            )
             return
         result = await close_lead(
             session, lead_id, staff, outcome, callback_data.reason, None, clock.now(), config

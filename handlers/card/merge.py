@@ -43,8 +43,8 @@ def merge_router() -> Router:
             text=labels(locale)["buttons"]["back"], callback_data=CardBackButton(lead_id=lead.id)
         )
         builder.adjust(1)
-        await show_keyboard(query, builder.as_markup())
         await query.answer(render_alert("merge_confirm", locale, lead_id=lead.id, into_id=into))
+        await show_keyboard(query, builder.as_markup())
 
     @router.callback_query(MergeInto.filter())
     async def merge(

@@ -13,7 +13,7 @@ from bot.common.render import render
 from bot.config import AppConfig
 from bot.leads.cards import CardAction
 from bot.leads.notes import add_note, lead_history, may_annotate, shown_history
-from handlers.card.answers import card_message
+from handlers.card.answers import ask, card_message
 from handlers.errors import refuse, refuse_in_chat
 from handlers.keyboards.lead import HistoryPage, LeadButton, history_keyboard
 from storage.models import Staff
@@ -55,11 +55,9 @@ def notes_router() -> Router:
         if not allowed.ok:
             await refuse(query, allowed, locale)
             return
-        await state.set_state(NoteText.waiting)
-        await state.update_data(lead_id=callback_data.lead_id)
         await query.answer()
-        if card := card_message(query):
-            await card.answer(render("note_ask.html.j2", locale, lead_id=callback_data.lead_id))
+        question = render("note_ask.html.j2", locale, lead_id=callback_data.lead_id)
+        await ask(query, state, NoteText.waiting, question, lead_id=callback_data.lead_id)
 
     @router.message(NoteText.waiting, F.text, ~F.text.startswith("/"))
     async def save_note(

@@ -213,7 +213,7 @@ def qualify_router() -> Router:
             await refuse(query, allowed, locale)
             return
         plan = dialogue_fields(allowed.lead, config, action is Action.CONVERT)
-        await state.set_state(QualifyDialogue.answering)
+        await query.answer()
         await state.set_data(
             {
                 "lead_id": callback_data.lead_id,
@@ -224,9 +224,14 @@ def qualify_router() -> Router:
                 "missing": [field.field for field in plan.missing],
             }
         )
-        await query.answer()
         chat_id = query.message.chat.id
-        result = await _advance(bot, chat_id, state, session, staff, config, clock, locale)
+        try:
+            result = await _advance(bot, chat_id, state, session, staff, config, clock, locale)
+        except Exception:
+            await state.clear()  # the first question never arrived: no invisible dialogue
+            raise
+        if result is None:  # the first question is in the chat: the dialogue waits for answers
+            await state.set_state(QualifyDialogue.answering)
         if result is not None and not result.ok and isinstance(query.message, Message):
             await _tell_refusal(query.message, result, config, locale)
 

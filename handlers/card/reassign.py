@@ -35,10 +35,10 @@ def reassign_router() -> Router:
             await refuse(query, allowed, locale)
             return
         people = await reassign_candidates(session, allowed.lead)
+        await query.answer(render_alert("reassign_pick", locale, lead_id=allowed.lead.id))
         await show_keyboard(
             query, candidates_keyboard(allowed.lead.id, allowed.lead.version, people, locale)
         )
-        await query.answer(render_alert("reassign_pick", locale, lead_id=allowed.lead.id))
 
     @router.callback_query(ReassignTo.filter())
     async def give(

@@ -1,13 +1,13 @@
 """Answering a client who wrote to the bot: press Reply (the next message is the answer) or
 reply in Telegram to their relayed message or the lead's card. Text, photos, documents,
-voice... all reach the client from the bot."""
+voice... all reach the client from the bot: the answer is queued (the outbox) with its place
+in the lead's history, and the notifier delivers it and tells the manager it arrived."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -22,11 +22,12 @@ from bot.intake.client_chat import (
     MESSAGE_LIMIT,
     lead_of_relayed,
     media_text,
-    record_reply,
+    queue_reply,
     reply_target,
 )
 from bot.leads.actions import ActionResult, take_if_new
 from bot.leads.cards import CardAction
+from handlers.card.answers import ask
 from handlers.errors import refusal_text, refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
@@ -71,12 +72,9 @@ def reply_router() -> Router:
         if not target.result.ok or query.message is None:
             await refuse(query, target.result, locale)
             return
-        await state.set_state(ReplyText.waiting)
-        await state.update_data(lead_id=callback_data.lead_id)
         await query.answer()
-        await query.message.answer(
-            render("reply_ask.html.j2", locale, lead_id=callback_data.lead_id)
-        )
+        question = render("reply_ask.html.j2", locale, lead_id=callback_data.lead_id)
+        await ask(query, state, ReplyText.waiting, question, lead_id=callback_data.lead_id)
 
     @router.message(ReplyText.waiting, ANSWERS, ~F.text.startswith("/"))
     async def send_answer(
@@ -87,11 +85,10 @@ def reply_router() -> Router:
         clock: Clock,
         config: AppConfig,
         state: FSMContext,
-        bot: Bot,
     ) -> None:
         lead_id = (await state.get_data())["lead_id"]
         await state.clear()
-        await _answer_client(message, lead_id, session, staff, locale, clock, config, bot)
+        await _answer_client(message, lead_id, session, staff, locale, clock, config)
 
     @router.message(StateFilter(None), ANSWERS, ~F.text.startswith("/"), replied_lead)
     async def answer_by_replying(
@@ -102,11 +99,10 @@ def reply_router() -> Router:
         locale: str,
         clock: Clock,
         config: AppConfig,
-        bot: Bot,
     ) -> None:
         """A native reply to a client's message or card; on a new lead's card it takes the
         lead for the replier first (first wins)."""
-        await _answer_client(message, lead_id, session, staff, locale, clock, config, bot)
+        await _answer_client(message, lead_id, session, staff, locale, clock, config)
 
     return router
 
@@ -119,7 +115,6 @@ async def _answer_client(
     locale: str,
     clock: Clock,
     config: AppConfig,
-    bot: Bot,
 ) -> None:
     taken = await take_if_new(session, lead_id, staff, clock.now(), config)
     if taken is not None and not taken.ok:
@@ -129,23 +124,18 @@ async def _answer_client(
     if not target.result.ok or target.chat_id is None:
         await _not_sent(message, target.result, locale)
         return
+    copy_from = None
     if message.content_type in MEDIA_MARKS:
-        text = media_text(message.content_type, message.caption)[:MESSAGE_LIMIT]
+        text = media_text(message.content_type, message.caption)
         # copied as it is: the client gets the photo / file / voice itself
-        send = bot.copy_message(target.chat_id, message.chat.id, message.message_id)
+        copy_from = (message.chat.id, message.message_id)
     else:
-        text = (message.text or "").strip()[:MESSAGE_LIMIT]
-        # the same words in both languages: the manager's name and their text
-        answer = render("client_reply.html.j2", locale, manager=staff.name, text=text)
-        send = bot.send_message(target.chat_id, answer)
-    try:
-        await send
-    except TelegramForbiddenError:
-        await record_reply(session, lead_id, staff, text, False, clock.now())
-        await message.answer(render("reply_blocked.html.j2", locale, lead_id=lead_id))
-        return
-    await record_reply(session, lead_id, staff, text, True, clock.now())
-    await message.answer(render("reply_sent.html.j2", locale, lead_id=lead_id))
+        text = (message.text or "").strip()
+    # queued for the client's chat; the manager hears "sent" once it is there (the notifier)
+    now = clock.now()
+    await queue_reply(
+        session, lead_id, staff, target.chat_id, text, now, locale=locale, copy_from=copy_from
+    )
 
 
 async def _not_sent(message: Message, result: ActionResult, locale: str) -> None:

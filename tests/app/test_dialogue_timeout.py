@@ -22,7 +22,7 @@ from handlers.dialogues import abandoned_text
 from storage.db import SessionFactory
 from storage.models import Lead, LeadEvent, LeadStatus, Task
 from tests.conftest import FSM_STORAGES
-from tests.harness import ANNA, BORIS, TOKEN, Intake, Phone, card_buttons
+from tests.harness import ANNA, BORIS, TOKEN, Intake, Phone, card_buttons, updates_handled
 
 on_both_storages = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 
@@ -76,6 +76,7 @@ async def test_the_sweep_closes_a_dialogue_nobody_answered_and_a_late_text_is_no
     await anna.press(card, "lead:refuse")
     ask = await anna.press_for_reply(card, "why:refuse:1:other")
     assert "Say in a few words what it is" in ask.text
+    await updates_handled(app)  # the dialogue opens once its question is in the chat
 
     clock.advance(timedelta(minutes=29))
     assert await app.jobs.close_abandoned_dialogues() == 0  # not yet
@@ -162,6 +163,7 @@ async def test_an_abandoned_step_loses_its_buttons_and_boris_is_told_in_russian(
     card = await _takes(emulator, intake, BORIS, name="Иван", service="Кухня")
     amount_step = await boris.press_for_reply(card, "lead:convert")
     assert [t for t, _ in card_buttons(amount_step)] == ["Пропустить »", "✖️ Отмена"]
+    await updates_handled(app)  # the dialogue opens once its question is in the chat
 
     clock.advance(timedelta(minutes=45))
     before = len(boris.messages())
@@ -178,11 +180,16 @@ async def test_an_abandoned_step_loses_its_buttons_and_boris_is_told_in_russian(
 
 @pytest.mark.parametrize("fsm_storage", ["redis"], indirect=True)
 async def test_redis_keeps_an_open_dialogue_for_the_next_process_under_the_leadbot_prefix(
-    emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory, redis_url: str
+    emulator: TelegramEmulator,
+    intake: Intake,
+    app: Application,
+    sessions: SessionFactory,
+    redis_url: str,
 ) -> None:
     anna = Phone(emulator, ANNA)
     card = await _takes(emulator, intake, ANNA)
     await anna.press_for_reply(card, "lead:note")
+    await updates_handled(app)  # the dialogue opens once its question is in the chat
 
     bot_id = int(TOKEN.split(":")[0])
     client = Redis.from_url(redis_url)

@@ -89,3 +89,26 @@ async def test_sending_stays_inside_telegram_limits(
         await _post_leads(app, 5)
         await emulator.wait_for(lambda: _cards_delivered(emulator, 5), timeout=10)
     assert emulator.flood_errors == 0
+
+
+async def test_after_an_outage_queued_cards_go_as_soon_as_telegram_answers_again(
+    emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    # a failed card waits 30 s before its next attempt: Anna and Boris would wait that long
+    # after Telegram is back, unless leadbot notices it is back and sends at once
+    config = fast_config(telegram={"retry_base": "30s", "retry_max": "5m"})
+    emulator.set_down(True)
+
+    def asked_after_a_failed_card() -> bool:
+        methods = [(r.method, r.status) for r in emulator.requests]
+        if ("sendMessage", 502) not in methods:
+            return False
+        return ("getMe", 502) in methods[methods.index(("sendMessage", 502)) :]
+
+    async with running_app(emulator, database_url, clock, config=config) as app:
+        await _post_leads(app, 2)
+        # the cards failed, and leadbot asked Telegram whether it answers again: not yet
+        await emulator.wait_for(asked_after_a_failed_card)
+        emulator.set_down(False)
+        await emulator.wait_for(lambda: _cards_delivered(emulator, 2), timeout=10)
+    assert sorted(len(emulator.chat_messages(c)) for c in (ANNA, BORIS)) == [2, 2]

@@ -23,6 +23,7 @@ from tests.harness import (
     Intake,
     Phone,
     card_buttons,
+    outbox_sent,
     running_app,
     unpaced_config,
 )
@@ -156,19 +157,26 @@ async def test_supervisor_reassigns_with_counts_and_both_owners_are_told(
     assert _lines(card)[-1] == "👥 Передать"
     picker = await sveta.press(card, "lead:reassign:1")
     assert picker["text"].startswith("Кому передать лид #1?")
-    assert _lines(sveta.now(card)) == ["🟢 Boris · 0 откр.", "🟢 Sveta · 0 откр.", "« Назад"]
+    assert await sveta.shows_buttons(card, ["🟢 Boris · 0 откр.", "🟢 Sveta · 0 откр.", "« Назад"])
 
     before = len(boris.messages())
+    pool_copy = await boris.next_message(0, "Лид #1 ")
+    await outbox_sent(sessions)  # Anna's take is drawn on it
+    edits_before = len(boris.now(pool_copy).history)
     answer = await sveta.press(card, "give:1:2:")
     assert answer["text"] == "Лид #1 теперь ведёт Boris."
+    # one message: who gave it, over the full card, at the bottom of Boris's chat
     told = await boris.next_message(before, "передал(а) вам лид #1")
-    assert told.text == "👥 Sveta передал(а) вам лид #1: теперь он ваш."
+    assert told.text.startswith("👥 Sveta передал(а) вам лид #1: теперь он ваш.\n\nЛид #1 ")
+    assert "В работе — у вас" in told.text
+    assert "📞 Перезвонить" in _lines(told)  # Boris works it now
+    assert len(boris.messages()) == before + 1
     await anna.next_message(0, "Sveta passed your lead #1 to Boris.")
-    pool_copy = await boris.next_message(0, "Лид #1 ")
-    boris_card = await boris.next_message(before, "Лид #1 ")  # the card again, at the bottom
-    boris_card = await boris.until(boris_card, "В работе — у вас")
-    assert "📞 Перезвонить" in _lines(boris_card)  # Boris works it now
-    await emulator.wait_for(lambda: card_buttons(boris.now(pool_copy)) == [])  # the old copy
+    # the old copy: drawn once, as the lead is now, with no buttons
+    old = await boris.until(pool_copy, "В работе — у вас")
+    await emulator.wait_for(lambda: card_buttons(boris.now(pool_copy)) == [])
+    await outbox_sent(sessions)
+    assert len(boris.now(pool_copy).history) == edits_before + 1, old.text
     anna_card = next(m for m in anna.messages() if m.text.startswith("Lead #1 "))
     shown = await anna.until(anna_card, "taken by Boris")
     assert card_buttons(shown) == []

@@ -145,6 +145,10 @@ async def test_junk_with_a_reason_closes_the_lead_on_every_card(
         ANNA, ANNA, anna_card.message_id, button_data(anna_card, "lead:junk")
     )
     await emulator.wait_for(lambda: emulator.callback_answer(picker) is not None)
+    # the press is answered first; the reasons replace the card's buttons right after
+    await emulator.wait_for(
+        lambda: ("« Back", "card:1") in card_buttons(emulator.message(ANNA, anna_card.message_id))
+    )
     reasons = card_buttons(emulator.message(ANNA, anna_card.message_id))
     assert [t for t, _ in reasons] == [
         "Spam",

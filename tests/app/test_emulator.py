@@ -411,6 +411,18 @@ async def test_5xx_and_an_outage_are_server_errors(bot: Bot, emu: TelegramEmulat
     assert [r.status for r in emu.requests if r.method == "sendMessage"] == [502, 502, 200]
 
 
+async def test_a_fault_for_one_chat_leaves_the_others_alone(
+    bot: Bot, emu: TelegramEmulator
+) -> None:
+    """Telegram fails only the messages to Boris's chat: Anna's go through meanwhile."""
+    emu.fail_next("sendMessage", 502, count=1, chat_id=BORIS)
+    await bot.send_message(ANNA, "card")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(BORIS, "card")
+    await bot.send_message(BORIS, "card")  # the one scripted failure was used
+    assert [len(emu.chat_messages(chat)) for chat in (ANNA, BORIS)] == [1, 1]
+
+
 async def test_blocked_user_is_forbidden(bot: Bot, emu: TelegramEmulator) -> None:
     """Boris blocked the bot: nothing reaches him until he writes to it again."""
     emu.block_bot(BORIS)

@@ -144,7 +144,7 @@ def _event_kinds() -> set[str]:
         "created",
         "repeat_request",  # bot/intake/store.py
         "replied",
-        "client_blocked",  # bot/intake/client_chat.py record_reply
+        "client_blocked",  # bot/intake/client_chat.py reply_not_delivered
         "missed_call_done",
         "missed_call_retry",  # bot/telephony/missed_calls.py
         # apply_action's default: the action's own value

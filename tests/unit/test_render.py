@@ -288,3 +288,31 @@ def test_a_landing_page_lead_with_every_field_and_utm_tags_makes_a_card_of_at_mo
     assert len(lines) <= 15, text
     tags = [line for line in lines if line.startswith("🏷 ")]
     assert tags == ["🏷 google / cpc / spring_sale_2026_moscow_region / kitchen ren…"]
+
+
+def test_a_429_while_many_chats_are_served_slows_the_bot_and_holds_everyone() -> None:
+    limits = SendLimits(30, 1, 3, 20)
+    for n in range(20):  # twenty chats served in the last second
+        limits.accepted(n, 0.5 + n * 0.02)
+    limits.throttled(7, 1.0, 2)
+    assert limits.book_chat(99, 1.0) >= 3.0 and limits.book_global(3.0) >= 3.0
+    gaps = [limits.book_global(3.0) for _ in range(3)]
+    assert gaps[1] - gaps[0] == pytest.approx(1 / (30 * MARGIN * 0.7))  # 70 %, no burst
+
+
+def test_a_429_on_a_chat_taking_a_burst_in_a_quiet_moment_slows_only_that_chat() -> None:
+    limits = SendLimits(30, 1, 3, 20)
+    limits.accepted(5, 0.8)
+    limits.accepted(5, 0.9)
+    limits.throttled(5, 1.0, 1)
+    assert limits.book_chat(5, 1.0) >= 2.0  # this chat waits Telegram's retry_after
+    assert limits.book_chat(6, 1.0) == 1.0 and limits.book_global(1.0) == 1.0  # others go on
+
+
+def test_a_slowed_pace_climbs_back_to_its_ceiling_while_telegram_accepts() -> None:
+    limits = SendLimits(30, 1, 3, 20)
+    limits.throttled(None, 0.0, 1)
+    slowed = limits._global.pace.rate
+    for second in range(2, 200):
+        limits.accepted(None, float(second))
+    assert slowed < limits._global.pace.rate == pytest.approx(30 * MARGIN)

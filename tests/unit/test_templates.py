@@ -347,6 +347,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "note_added.html.j2": [{"lead_id": 42}],
     "note_ask.html.j2": [{"lead_id": 42}],
     "nothing_to_cancel.html.j2": [{}],
+    "press_failed.txt.j2": [{}],
     "qualified.html.j2": [
         {"lead_id": 42, "saved": ["Имя", "Услуга"]},
         {"lead_id": 42, "saved": []},
@@ -397,6 +398,10 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "reply_ask.html.j2": [{"lead_id": 42}],
     "reply_blocked.html.j2": [{"lead_id": 42}],
+    "reply_failed.html.j2": [
+        {"lead_id": 42, "reason": "Bad Request: message to copy not found"},
+        {"lead_id": 42, "reason": "Bad Request: <chat> & " + "x" * 300},
+    ],
     "reply_sent.html.j2": [{"lead_id": 42}],
     "sla_alert.html.j2": [
         *(_alert(kind, step) for kind in AlertKind for step in Step),

@@ -1,8 +1,19 @@
-"""Telegram's sending limits as reservations: each send books the earliest moment it may go."""
+"""Telegram's sending limits as reservations: each send books the earliest moment it may go.
+
+The configured limits are a ceiling, not a promise: Telegram may allow a bot less (its own
+flood control, a group's slow mode). A 429 says so. The pace it hit (the chat's, or the
+bot-wide one when many chats were being served) drops to 70 %, and climbs back by 1 % of the
+ceiling for every second without another 429 (additive increase, multiplicative decrease).
+Simulated against Telegram's bucket, that keeps 429s to a few per hundred sends and the total
+time within a few per cent of the real limit (bench/storm.py measures it on the application).
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+
+from bot.config import TelegramLimits
 
 
 @dataclass
@@ -23,10 +34,45 @@ class Pace:
         self._next_free = max(self._next_free, now) + interval
         return at
 
+    def hold_until(self, moment: float) -> None:
+        """Nothing goes before `moment` (Telegram's retry_after), and no burst right after."""
+        self._next_free = max(self._next_free, moment + (self.burst - 1) / self.rate)
+
 
 # Aim a little under each limit: requests reach Telegram with jitter, and two sends spaced
 # exactly 1.000 s apart here may arrive 0.99 s apart there.
 MARGIN = 0.9
+SLOW_DOWN = 0.7  # a pace that was answered 429 goes on at this share of itself
+# ... and regains this share of its ceiling per second without a 429: the bot-wide pace
+# slowly (it is what a storm is about), a chat's quickly (a chat is rarely allowed less than
+# its 1/s, and a chat slowed by mistake must not stay slow)
+SPEED_UP_BOT, SPEED_UP_CHAT = 0.01, 0.1
+FLOOR = 1 / 60  # never slower than one message a minute
+
+
+@dataclass
+class _Adaptive:
+    """A pace that learns the limit Telegram really applies, below its configured ceiling."""
+
+    pace: Pace
+    ceiling: float
+    speed_up: float
+    held_until: float = 0.0  # Telegram's last retry_after for this pace ends then
+    _calm_since: float = 0.0
+
+    def throttled(self, now: float, until: float) -> None:
+        if now >= self.held_until:  # the sends in flight with it say the same: slow down once
+            self.pace.rate = max(FLOOR, self.pace.rate * SLOW_DOWN)
+            self.pace.burst = 1
+        self.held_until = max(self.held_until, until)
+        self.pace.hold_until(until)
+        self._calm_since = self.held_until
+
+    def recover(self, now: float) -> None:
+        calm = now - self._calm_since
+        if calm >= 1.0 and self.pace.rate < self.ceiling:
+            self.pace.rate = min(self.ceiling, self.pace.rate + self.speed_up * self.ceiling * calm)
+            self._calm_since = now
 
 
 @dataclass
@@ -35,34 +81,80 @@ class SendLimits:
     per_chat_per_second: float
     per_chat_burst: int
     per_group_per_minute: float
-    _global: Pace = field(init=False)
-    _chats: dict[int, Pace] = field(default_factory=dict, init=False)
+    _global: _Adaptive = field(init=False)
+    _chats: dict[int, _Adaptive] = field(default_factory=dict, init=False)
+    # sends Telegram accepted in the last second: the bot's, and each chat's last one
+    _recent: deque[float] = field(default_factory=deque, init=False)
+    _chat_recent: dict[int, deque[float]] = field(default_factory=dict, init=False)
     paused_until: float = field(default=0.0, init=False)
 
-    def __post_init__(self) -> None:
-        self._global = Pace(
-            self.global_per_second * MARGIN, burst=max(1, int(self.global_per_second * MARGIN))
+    @classmethod
+    def of(cls, config: TelegramLimits) -> SendLimits:
+        return cls(
+            config.global_per_second,
+            config.per_chat_per_second,
+            config.per_chat_burst,
+            config.per_group_per_minute,
         )
 
-    def _chat(self, chat_id: int) -> Pace:
-        pace = self._chats.get(chat_id)
-        if pace is None:
+    def __post_init__(self) -> None:
+        rate = self.global_per_second * MARGIN
+        # a small burst: sends booked together leave together, and a burst larger than
+        # Telegram allows would come back as that many 429s at once
+        self._global = _Adaptive(Pace(rate, burst=min(3, max(1, int(rate)))), rate, SPEED_UP_BOT)
+
+    def _chat(self, chat_id: int) -> _Adaptive:
+        chat = self._chats.get(chat_id)
+        if chat is None:
             # negative ids are groups and channels: Telegram allows them 20 messages a minute
             rate = self.per_group_per_minute / 60 if chat_id < 0 else self.per_chat_per_second
-            pace = self._chats[chat_id] = Pace(rate * MARGIN, burst=self.per_chat_burst)
-        return pace
+            rate *= MARGIN
+            pace = Pace(rate, burst=self.per_chat_burst)
+            chat = self._chats[chat_id] = _Adaptive(pace, rate, SPEED_UP_CHAT)
+        return chat
 
     def book_chat(self, chat_id: int, now: float) -> float:
         """First step of a send: the moment this chat's own limit allows it."""
-        return self._chat(chat_id).book(max(now, self.paused_until))
+        return self._chat(chat_id).pace.book(max(now, self.paused_until))
 
     def book_global(self, now: float) -> float:
         """Second step, taken when the chat's moment has come: the bot-wide limit.
 
         Booked only then, so a chat that must wait never holds up sends to other chats.
         """
-        return self._global.book(max(now, self.paused_until))
+        return self._global.pace.book(max(now, self.paused_until))
+
+    def accepted(self, chat_id: int | None, now: float) -> None:
+        """Telegram took a send: paces slowed by a 429 may speed up again."""
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - 1.0:
+            self._recent.popleft()
+        self._global.recover(now)
+        if chat_id is not None:
+            self._chat(chat_id).recover(now)
+            mine = self._chat_recent.setdefault(chat_id, deque(maxlen=2))
+            mine.append(now)
+
+    def throttled(self, chat_id: int | None, now: float, retry_after: float) -> None:
+        """Telegram answered 429. Whose limit was it? This chat's, when the chat took two
+        messages in the last second (faster than a chat's 1/s) while the bot was not busy:
+        only it waits and slows down. Otherwise the bot's: everyone waits and goes slower."""
+        until = now + retry_after
+        mine = self._chat_recent.get(chat_id, ()) if chat_id is not None else ()
+        chat_bursting = len(mine) == 2 and mine[0] >= now - 1.0
+        busy = sum(1 for moment in self._recent if moment >= now - 1.0)
+        if chat_id is not None and chat_bursting and busy < self._global.pace.rate / 2:
+            self._chat(chat_id).throttled(now, until)
+        else:
+            self._global.throttled(now, until)
+            self.pause(until)
+
+    def resume_at(self, chat_id: int) -> float:
+        """When a send to this chat may go after a 429 that came while it waited for its slot
+        (booked before the 429, it must not go at that slot)."""
+        chat = self._chats.get(chat_id)
+        return max(self.paused_until, chat.held_until if chat is not None else 0.0)
 
     def pause(self, until: float) -> None:
-        """After a 429 nothing is sent until Telegram's retry_after has passed."""
+        """Nothing is sent until `until` (Telegram's retry_after for the whole bot)."""
         self.paused_until = max(self.paused_until, until)

@@ -6,6 +6,8 @@ so a chat waiting for its limit never holds up another), and records what happen
 sent (with the message id of every card), retried later (429, network errors, 5xx), or
 given up on (403, 400, a card that cannot be rendered) with an event on the lead; a new card
 given up on is told to the supervisors, and never holds back the other cards of its group.
+A manager's answer to a client is settled together with what it means for the lead (the
+client's wait ends, or the refusal is recorded) and the manager's notice of it.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.adapters.telegram.limits import SendLimits
+from bot.adapters.telegram.gate import one_attempt
 from bot.common.clock import Clock, SystemClock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.outbox import (
     alert_copies_of,
     cards_of,
+    chats_awaiting_fresh_card,
     claim_due,
     enqueue,
     mark_failed,
@@ -43,11 +46,12 @@ from bot.common.outbox import (
     mark_sent,
     next_due_at,
     release,
+    retry_postponed_now,
     text_message,
 )
 from bot.common.render import render
 from bot.config import AppConfig
-from bot.intake.client_chat import remember_relayed
+from bot.intake.client_chat import remember_relayed, reply_delivered, reply_not_delivered
 from bot.leads.actions import load_lead, load_leads
 from bot.leads.cards import (
     CardView,
@@ -75,10 +79,13 @@ from storage.models import (
 )
 
 log = logging.getLogger("leadbot.notifier")
-CARD_GROUP = 50  # new cards for one chat read and recorded together
+CARD_GROUP = 50  # new cards for one chat read together (each recorded once sent)
 
 IDLE_WAKE = timedelta(seconds=5)
 UNRENDERABLE = "card could not be rendered"  # the start of such a row's last_error
+# After a failed send, Telegram is asked (getMe) whether it answers, at growing intervals up to
+# this: rows backing off after an outage go again at most this long after Telegram is back.
+PROBE_FIRST, PROBE_MAX = 1.0, 5.0
 
 
 class Result(enum.Enum):
@@ -94,7 +101,8 @@ class Outcome:
     error: str = ""
     retry_after: timedelta | None = None  # set by a 429: not a failed attempt, a wait
     value: Any = None
-    recorded: bool = False  # already marked sent, in the transaction that stored its card
+    recorded: bool = False  # already settled (sent or failed) in the sender's own transaction
+    forbidden: bool = False  # FAILED with a 403: the user blocked the bot (or it was removed)
 
 
 def _not_modified(exc: TelegramBadRequest) -> bool:
@@ -110,6 +118,15 @@ def _message_gone(exc: TelegramBadRequest) -> bool:
 class _LeadLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0  # holders and waiters: the entry goes when nobody needs it
+
+
+def _with_headline(card: str, payload: dict[str, Any] | None, locale: str) -> str:
+    """A card sent with a line on top saying why it came (a reassignment)."""
+    headline = (payload or {}).get("headline")
+    if not headline:
+        return card
+    line = render(f"{headline['template']}.html.j2", locale, **headline["context"])
+    return f"{line}\n\n{card}"
 
 
 class Notifier:
@@ -134,13 +151,6 @@ class Notifier:
         # a backlog (Telegram down, a flood of leads) stays in the table, not in memory
         self._max_claimed = max_claimed
         self._slots = asyncio.Semaphore(max_in_flight)
-        limits = config.telegram
-        self._limits = SendLimits(
-            limits.global_per_second,
-            limits.per_chat_per_second,
-            limits.per_chat_burst,
-            limits.per_group_per_minute,
-        )
         self._wake = asyncio.Event()
         self._lanes: dict[tuple[str, int], list[OutboxMessage]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -151,6 +161,7 @@ class Notifier:
         self._refreshing: dict[int, _LeadLock] = {}
         self._stopping = False
         self._unsent: list[int] = []
+        self._probe: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -193,9 +204,10 @@ class Notifier:
         finally:
             renew.cancel()
             lanes = [] if self._stopping else list(self._lane_tasks)  # stop() lets them finish
-            for task in lanes:
+            probe = [self._probe] if self._probe is not None else []
+            for task in [*lanes, *probe]:
                 task.cancel()
-            await asyncio.gather(renew, *lanes, return_exceptions=True)
+            await asyncio.gather(renew, *lanes, *probe, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
         due = None
@@ -298,6 +310,8 @@ class Notifier:
                 return [await self._copy(rows[0])]
             if rows[0].kind == OutboxKind.ALERT:
                 return [await self._send_alert(rows[0])]
+            if rows[0].kind == OutboxKind.CLIENT_ANSWER:
+                return [await self._send_client_answer(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -354,6 +368,8 @@ class Notifier:
                         )
                         delay = outcome.retry_after or self._backoff(attempts)
                         await mark_retry(session, row.id, attempts, now + delay, outcome.error)
+                    if outcome.retry_after is None:
+                        self._watch_for_outage()
                     log.info(
                         "delivery postponed outbox=%s lead=%s error=%s",
                         ids,
@@ -405,27 +421,49 @@ class Notifier:
             ],
         )
 
+    def _watch_for_outage(self) -> None:
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probe_until_answered(), name="probe")
+
+    async def _probe_until_answered(self) -> None:
+        """A send failed (5xx, network): is Telegram down? Asked at 1 s, 2 s, 4 s, then every
+        5 s. If it answers at once, it is not down (the rows keep their back-off); once it
+        answers after failing, every row backing off is due now, not at its back-off's end
+        (which after a long outage is minutes away)."""
+        delay, failed = PROBE_FIRST, False
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                with one_attempt():
+                    await self._bot.get_me()
+            except TelegramRetryAfter:
+                pass  # answering, if only to say wait: the 429 rows wait their retry_after
+            except Exception:
+                failed, delay = True, min(delay * 2, PROBE_MAX)
+                continue
+            if failed:
+                async with self._sessions() as session:
+                    due = await retry_postponed_now(session, self._delivery_clock.now())
+                    await session.commit()
+                log.info("telegram answers again: %s postponed row(s) due now", due)
+                self.wake()
+            return
+
     def _backoff(self, attempts: int) -> timedelta:
         limits = self._config.telegram
         return min(limits.retry_max, limits.retry_base * (2 ** max(0, attempts - 1)))
 
     async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Outcome:
         """One Bot API call to `chat_id`, paced by the limits, its failure classified."""
-        loop = asyncio.get_running_loop()
         async with self._slots:
-            at = self._limits.book_chat(chat_id, loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
-            at = self._limits.book_global(loop.time())
-            if at > loop.time():
-                await asyncio.sleep(at - loop.time())
             try:
-                return Outcome(Result.DONE, value=await request())
-            except TelegramRetryAfter as exc:
-                self._limits.pause(loop.time() + exc.retry_after)
+                # paced by the bot's TelegramGate; tried once: the row itself is retried
+                with one_attempt():
+                    return Outcome(Result.DONE, value=await request())
+            except TelegramRetryAfter as exc:  # the gate has paused every sender meanwhile
                 return Outcome(Result.RETRY, exc.message, timedelta(seconds=exc.retry_after))
             except TelegramForbiddenError as exc:
-                return Outcome(Result.FAILED, exc.message)
+                return Outcome(Result.FAILED, exc.message, forbidden=True)
             except TelegramBadRequest as exc:
                 if _not_modified(exc):
                     return Outcome(Result.DONE)
@@ -443,8 +481,10 @@ class Notifier:
     async def _send_cards(self, rows: list[OutboxMessage]) -> list[Outcome]:
         """New cards for one chat, one outcome per row.
 
-        The leads are read in one go and the sent cards recorded in one transaction: a lead
-        burst must not cost a few database round trips per card.
+        The leads are read in one go (a lead burst must not cost a read per card); each card
+        is recorded as soon as Telegram took it, before the next goes (Telegram's pace allows
+        a chat a card a second: a commit per card costs nothing there, and a crash repeats at
+        most one card per chat).
         """
         chat_id = rows[0].chat_id
         assert chat_id is not None
@@ -475,7 +515,8 @@ class Notifier:
                     lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
                 )
                 markup = card_keyboard(view, locale)
-                view.text.encode()  # what no request can carry (a lone surrogate) fails here
+                text = _with_headline(view.text, row.payload, locale)
+                text.encode()  # what no request can carry (a lone surrogate) fails here
             except Exception as exc:  # this card never will render: fail it, not its group
                 log.exception("card not rendered lead=%s chat=%s", lead.id, chat_id)
                 error = f"{UNRENDERABLE}: {type(exc).__name__}: {exc}"[:300]
@@ -487,7 +528,7 @@ class Notifier:
                 partial(
                     self._bot.send_message,
                     chat_id=chat_id,
-                    text=view.text,
+                    text=text,
                     reply_markup=markup,
                 ),
             )
@@ -503,28 +544,20 @@ class Notifier:
                 created_at=self._clock.now(),
             )
 
-        # sent side by side: the limiter books them in order, so at Telegram's pace they still
-        # arrive in order; new cards are independent messages, so a burst may interleave
-        results = await asyncio.gather(*(send(row) for row in rows))
-        outcomes = [outcome for outcome, _ in results]
-        pairs = list(zip(rows, results, strict=True))
-        fresh = [(row, card) for row, (_, card) in pairs if card and row.payload.get("fresh")]
-        for row, card in fresh:  # each replaces a copy: recorded under its lead's lock
-            await self._record_fresh_card(card, row.id)
-        fresh_ids = {row.id for row, _ in fresh}
-        sent = [card for row, (_, card) in pairs if card is not None and row.id not in fresh_ids]
-        if not sent:
-            return [
-                replace(o, recorded=True) if row.id in fresh_ids else o
-                for row, o in zip(rows, outcomes, strict=True)
-            ]
-        done = [
-            row.id
-            for row, o in zip(rows, outcomes, strict=True)
-            if o.result is Result.DONE and row.id not in fresh_ids
-        ]
-        await self._record_cards(sent, done)
-        return [replace(o, recorded=True) if o.result is Result.DONE else o for o in outcomes]
+        # one at a time, each recorded before the next goes: a crash (kill -9) between a send
+        # and its record repeats at most that one card in this chat
+        outcomes: list[Outcome] = []
+        for row in rows:
+            outcome, card = await send(row)
+            if card is None:
+                outcomes.append(outcome)
+            elif row.payload.get("fresh"):  # replaces a copy: recorded under its lead's lock
+                await self._record_fresh_card(card, row.id)
+                outcomes.append(replace(outcome, recorded=True))
+            else:
+                await self._record_cards([card], [row.id])
+                outcomes.append(replace(outcome, recorded=True))
+        return outcomes
 
     async def _record_cards(self, cards: list[LeadCard], done: list[int]) -> None:
         """Store the cards' message ids and mark their rows sent, in one transaction."""
@@ -568,6 +601,7 @@ class Notifier:
                 lead = await load_lead(session, card.lead_id)
                 assert lead is not None  # leads are never deleted
                 changed = lead.version != card.rendered_version
+                older = await self._card(session, lead, card.staff_id)
                 # committed with the row marked sent
                 replaced = await remember_card(
                     session,
@@ -587,12 +621,14 @@ class Notifier:
                 replaced,
             )
             if replaced is not None:
+                # its one edit: the lead as it is now (the refresh left it alone), no buttons
                 await self._call(
                     card.chat_id,
                     partial(
-                        self._bot.edit_message_reply_markup,
+                        self._bot.edit_message_text,
                         chat_id=card.chat_id,
                         message_id=replaced,
+                        text=older[0].text,
                         reply_markup=None,
                     ),
                 )
@@ -621,10 +657,11 @@ class Notifier:
             lead = await load_lead(session, lead_id)
             if lead is None:
                 return Outcome(Result.DONE)
+            replaced_soon = await chats_awaiting_fresh_card(session, lead_id)
             stale = [
                 card
                 for card in await cards_of(session, lead_id)
-                if card.rendered_version < lead.version
+                if card.rendered_version < lead.version and card.chat_id not in replaced_soon
             ]
             views = [(card, *await self._card(session, lead, card.staff_id)) for card in stale]
             alerts = [
@@ -835,6 +872,49 @@ class Notifier:
             log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
             await self._remember_relayed(row, outcome)
         return outcome
+
+    async def _send_client_answer(self, row: OutboxMessage) -> Outcome:
+        """A manager's answer in the client's chat: their text as written, or their photo,
+        file, voice... copied. What became of it is recorded with the row's own mark, in one
+        transaction, so a restart neither repeats the manager's news nor loses it: delivered,
+        the client's wait ends and the manager is told; refused for good (the client blocked
+        the bot, or another 4xx), that is recorded and the manager is told why. A retry
+        (429, 5xx, network) changes nothing: the row is tried again."""
+        assert row.chat_id is not None and row.lead_id is not None
+        payload = row.payload
+        if "html" in payload:
+            request = partial(self._bot.send_message, chat_id=row.chat_id, text=payload["html"])
+        else:
+            request = partial(
+                self._bot.copy_message,
+                chat_id=row.chat_id,
+                from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"],
+            )
+        outcome = await self._call(row.chat_id, request)
+        if outcome.result is Result.RETRY:
+            return outcome
+        delivered = outcome.result is Result.DONE
+        async with self._sessions() as session:
+            now = self._clock.now()
+            if delivered:
+                await reply_delivered(session, row, now)
+                await mark_sent(session, [row.id], self._delivery_clock.now())
+            else:  # GONE cannot come of a send; counted as refused all the same
+                await reply_not_delivered(session, row, outcome.forbidden, outcome.error, now)
+                await mark_failed(session, row.id, row.attempts + 1, outcome.error)
+            await session.commit()
+        if delivered:
+            log.info("answer delivered lead=%s chat=%s", row.lead_id, row.chat_id)
+        else:
+            log.warning(
+                "answer not delivered lead=%s chat=%s error=%s",
+                row.lead_id,
+                row.chat_id,
+                outcome.error,
+            )
+        result = Result.DONE if delivered else Result.FAILED
+        return replace(outcome, result=result, recorded=True)
 
     async def _remember_relayed(self, row: OutboxMessage, outcome: Outcome) -> None:
         """So that replying to this message in Telegram answers the lead's client."""

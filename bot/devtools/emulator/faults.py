@@ -27,8 +27,11 @@ class Fault:
     remaining: int
     retry_after: int | None
     description: str | None
+    chat_id: int | None = None  # None: any chat (or none)
 
-    def matches(self, method: str) -> bool:
+    def matches(self, method: str, chat_id: object = None) -> bool:
+        if self.chat_id is not None and str(chat_id) != str(self.chat_id):
+            return False  # form-encoded parameters arrive as text
         if self.method is None:
             return method != "getUpdates"
         return self.method == method
@@ -60,10 +63,10 @@ class FaultPlan:
             return server_error(502)
         return None
 
-    def take(self, method: str) -> ApiError | None:
-        """The scripted error this call must get, if any; consumes it."""
+    def take(self, method: str, chat_id: object = None) -> ApiError | None:
+        """The scripted error this call (to `chat_id`) must get, if any; consumes it."""
         for fault in self.faults:
-            if fault.matches(method):
+            if fault.matches(method, chat_id):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.faults.remove(fault)

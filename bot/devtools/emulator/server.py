@@ -362,11 +362,13 @@ class TelegramEmulator:
         count: int = 1,
         retry_after: int | None = None,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """The next `count` calls of `method` (None: any but getUpdates) get this error."""
+        """The next `count` calls of `method` (None: any but getUpdates) get this error; with
+        `chat_id`, only the calls addressed to that chat."""
         if method is not None and self.spec.method(method) is None:
             raise ValueError(f"{method} is not a Bot API method")
-        self.faults.add(Fault(method, status, count, retry_after, description))
+        self.faults.add(Fault(method, status, count, retry_after, description, chat_id))
 
     def set_down(self, down: bool, include_updates: bool = False) -> None:
         """While down, calls answer 502 Bad Gateway (getUpdates too if `include_updates`)."""
@@ -408,7 +410,7 @@ class TelegramEmulator:
         checked: dict[str, Any] | None = None
         method: MethodSpec | None = None
         try:
-            method = self._admit(request.match_info["token"], name)
+            method = self._admit(request.match_info["token"], name, raw.get("chat_id"))
             if unreadable is not None:
                 raise unreadable
             checked = check_params(method, raw)
@@ -423,7 +425,7 @@ class TelegramEmulator:
         self.state.state_changed()
         return web.json_response(body, status=status)
 
-    def _admit(self, token: str, name: str) -> MethodSpec:
+    def _admit(self, token: str, name: str, chat_id: object = None) -> MethodSpec:
         """Telegram's order: outage, token, method name, then injected faults."""
         method = self.spec.method(name)
         if outage := self.faults.outage(method.name if method else name):
@@ -432,7 +434,7 @@ class TelegramEmulator:
             raise ApiError(401, "Unauthorized")
         if method is None:
             raise ApiError(404, "Not Found")
-        if fault := self.faults.take(method.name):
+        if fault := self.faults.take(method.name, chat_id):
             raise fault
         return method
 
