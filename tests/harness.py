@@ -22,6 +22,16 @@ TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
 INTAKE_TOKEN = "intake-secret-for-tests"
 ANNA, BORIS, SVETA, STRANGER = 1001, 1002, 1003, 5000
 TEAM_CHAT = -1001234567890
+# the owner's buttons on a lead in work
+WORKING = [
+    "📞 Call back",
+    "📝 Qualify",
+    "✅ Convert",
+    "🚫 Refuse",
+    "🗑 Junk",
+    "✏️ Note",
+    "📜 History",
+]
 
 # fast retries so a storm of errors is survived in a fraction of a second
 TEST_CONFIG: dict[str, Any] = {"telegram": {"retry_base": "0.05s", "retry_max": "0.3s"}}

@@ -121,17 +121,13 @@ async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def test_killed_process_delivers_the_card_after_restart(
+def _anna_and_a_process_env(
     tmp_path: Path, emulator: TelegramEmulator
-) -> None:
-    """The lead is committed, then the process dies (kill -9) before Telegram took the card;
-    the next start delivers it (on PostgreSQL, once the dead process's lease has lapsed)."""
-    assert (
-        _leadbot(
-            tmp_path, "staff", "add", str(ANNA), "--role", "manager", "--name", "Anna"
-        ).returncode
-        == 0
-    )
+) -> tuple[int, dict[str, str]]:
+    """Anna added as a manager; the port and environment of a `leadbot run` against the
+    emulator whose rows are retried fast and taken over 1 s after a crash."""
+    added = _leadbot(tmp_path, "staff", "add", str(ANNA), "--role", "manager", "--name", "Anna")
+    assert added.returncode == 0, added.stderr
     config = tmp_path / "leadbot.toml"
     config.write_text('[telegram]\nclaim_lease = "1s"\nretry_base = "0.1s"\n')
     port = _free_port()
@@ -143,6 +139,15 @@ async def test_killed_process_delivers_the_card_after_restart(
         INTAKE_TOKEN=INTAKE_TOKEN,
         LEADBOT_CONFIG=str(config),
     )
+    return port, env
+
+
+async def test_killed_process_delivers_the_card_after_restart(
+    tmp_path: Path, emulator: TelegramEmulator
+) -> None:
+    """The lead is committed, then the process dies (kill -9) before Telegram took the card;
+    the next start delivers it (on PostgreSQL, once the dead process's lease has lapsed)."""
+    port, env = _anna_and_a_process_env(tmp_path, emulator)
     emulator.set_down(True)
     first = await _start(env, tmp_path)
     try:
@@ -173,19 +178,7 @@ async def test_a_kill_while_cards_go_out_repeats_at_most_the_one_in_flight(
     on her screen. After the restart she has every lead's card, and at most one of them
     twice: each card is recorded as soon as Telegram took it, so only a card sent but not
     yet recorded goes again (recorded as a group, the four would all come again)."""
-    added = _leadbot(tmp_path, "staff", "add", str(ANNA), "--role", "manager", "--name", "Anna")
-    assert added.returncode == 0, added.stderr
-    config = tmp_path / "leadbot.toml"
-    config.write_text('[telegram]\nclaim_lease = "1s"\nretry_base = "0.1s"\n')
-    port = _free_port()
-    env = _env(
-        tmp_path,
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE=emulator.base_url,
-        HTTP_PORT=str(port),
-        INTAKE_TOKEN=INTAKE_TOKEN,
-        LEADBOT_CONFIG=str(config),
-    )
+    port, env = _anna_and_a_process_env(tmp_path, emulator)
     emulator.enforce_flood_limits(per_chat_per_second=1.0, per_chat_burst=3)
     emulator.set_down(True)
     first = await _start(env, tmp_path)

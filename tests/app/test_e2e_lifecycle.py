@@ -23,6 +23,7 @@ from tests.harness import (
     BORIS,
     STRANGER,
     SVETA,
+    WORKING,
     Intake,
     Phone,
     card_buttons,
@@ -33,16 +34,6 @@ from tests.harness import (
 
 # every dialogue here runs with its state in memory and in Redis
 pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
-
-WORKING = [
-    "📞 Call back",
-    "📝 Qualify",
-    "✅ Convert",
-    "🚫 Refuse",
-    "🗑 Junk",
-    "✏️ Note",
-    "📜 History",
-]
 
 
 async def _anna_takes(emulator: TelegramEmulator, intake: Intake, **fields: str) -> BotMessage:

@@ -19,7 +19,7 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import LeadEvent
 from tests.conftest import FSM_STORAGES
-from tests.harness import ANNA, BORIS, Intake, Phone, card_buttons, updates_handled
+from tests.harness import ANNA, BORIS, WORKING, Intake, Phone, card_buttons, updates_handled
 
 pytestmark = [
     # presses right after a burst, with the emulator enforcing Telegram's flood limits
@@ -28,15 +28,6 @@ pytestmark = [
     pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True),
 ]
 
-WORKING = [
-    "📞 Call back",
-    "📝 Qualify",
-    "✅ Convert",
-    "🚫 Refuse",
-    "🗑 Junk",
-    "✏️ Note",
-    "📜 History",
-]
 JUNK_REASONS = ["Spam", "Wrong number", "Service we do not offer", "Duplicate", "Other", "« Back"]
 CALL_BACK_TIMES = ["+30 min", "+2 h", "Tomorrow morning", "✍️ Another time…", "« Back"]
 BURST = 4  # new cards for Anna's chat just before she presses
