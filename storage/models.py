@@ -285,7 +285,9 @@ class Call(Base):
 
 
 class RelayedMessage(Base):
-    """A client's message as relayed into a manager's chat: replying to it answers the client."""
+    """A client's message as relayed into a manager's chat: replying to it answers the client.
+    Its Reply button is taken away once it no longer works for that chat (the lead closed, or
+    someone else's)."""
 
     __tablename__ = "relayed_messages"
     __table_args__ = (
@@ -295,8 +297,12 @@ class RelayedMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    # whose chat it is (the reader whose Reply may stop working); NULL: the team chat
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime]
+    # its Reply button was taken away (it no longer worked): never edited again
+    buttons_removed_at: Mapped[datetime | None]
 
 
 class JobRun(Base):

@@ -12,13 +12,13 @@ from sqlalchemy import select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.contacts import InvalidContactField, normalise_phone
-from bot.common.lifecycle import CLOSED_STATUSES, SUPERVISING
+from bot.common.lifecycle import CLOSED_STATUSES, SUPERVISING, Action
 from bot.common.outbox import client_answer, copied_message, enqueue, text_message
 from bot.common.render import render
 from bot.config import AppConfig
 from bot.intake.input import IntakeResult, LeadInput
 from bot.intake.store import intake_leads
-from bot.leads.actions import ActionResult, Refusal, load_lead
+from bot.leads.actions import ActionResult, Refusal, load_lead, why_refused
 from bot.sla.answer_wait import client_answered, client_waits
 from storage.models import (
     TELEGRAM_SOURCE,
@@ -177,13 +177,30 @@ async def lead_of_relayed(session: AsyncSession, chat_id: int, message_id: int) 
 
 
 async def remember_relayed(
-    session: AsyncSession, chat_id: int, message_id: int, lead_id: int, now: datetime
-) -> None:
-    """A client's message (or the news of it) now shows in a staff chat as `message_id`."""
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int,
+    lead_id: int,
+    staff_id: int | None,
+    now: datetime,
+) -> bool:
+    """A client's message (or the news of it) now shows in a staff chat as `message_id`, with
+    Reply; `staff_id` reads that chat (None: the team chat). False when that Reply already no
+    longer works: the lead changed while the message was on its way, and the refresh that
+    change asked for may have run before this row existed."""
     session.add(
-        RelayedMessage(chat_id=chat_id, message_id=message_id, lead_id=lead_id, created_at=now)
+        RelayedMessage(
+            chat_id=chat_id,
+            message_id=message_id,
+            lead_id=lead_id,
+            staff_id=staff_id,
+            created_at=now,
+        )
     )
     await session.commit()
+    lead = await load_lead(session, lead_id)
+    reader = await session.get(Staff, staff_id) if staff_id is not None else None
+    return lead is not None and reply_works(lead, reader)
 
 
 async def client_shared_phone(
@@ -208,6 +225,18 @@ async def client_shared_phone(
     return result
 
 
+def reply_refusal(lead: Lead, actor: Staff) -> Refusal | None:
+    """reply_target's rule on the lead alone: its owner or a supervisor may answer the client
+    of an open lead; None when `actor` may."""
+    if lead.status in CLOSED_STATUSES:
+        return Refusal.CLOSED
+    if actor.role not in SUPERVISING and lead.owner_id != actor.id:
+        if lead.status == LeadStatus.NEW:
+            return Refusal.OUTDATED  # take it first
+        return Refusal.NOT_YOURS
+    return None
+
+
 @dataclass(frozen=True)
 class ReplyTarget:
     """Where a manager's answer goes: the client's private chat."""
@@ -222,13 +251,11 @@ async def reply_target(session: AsyncSession, lead_id: int, actor: Staff) -> Rep
     lead = await load_lead(session, lead_id)
     if lead is None:
         return ReplyTarget(ActionResult(None, Refusal.NOT_FOUND))
-    if lead.status in CLOSED_STATUSES:
-        return ReplyTarget(ActionResult(lead, Refusal.CLOSED))
-    if actor.role not in SUPERVISING and lead.owner_id != actor.id:
-        owner = lead.owner.name if lead.owner else None
-        if lead.status == LeadStatus.NEW:
-            return ReplyTarget(ActionResult(lead, Refusal.OUTDATED))  # take it first
-        return ReplyTarget(ActionResult(lead, Refusal.NOT_YOURS, owner))
+    refusal = reply_refusal(lead, actor)
+    if refusal is Refusal.NOT_YOURS:
+        return ReplyTarget(ActionResult(lead, refusal, lead.owner.name if lead.owner else None))
+    if refusal is not None:
+        return ReplyTarget(ActionResult(lead, refusal))
     chat_id = None
     if lead.contact_id is not None:
         chat_id = await session.scalar(
@@ -237,6 +264,50 @@ async def reply_target(session: AsyncSession, lead_id: int, actor: Staff) -> Rep
     if chat_id is None:
         return ReplyTarget(ActionResult(lead, Refusal.NOT_ALLOWED))
     return ReplyTarget(ActionResult(lead), chat_id)
+
+
+def reply_works(lead: Lead, reader: Staff | None) -> bool:
+    """Whether Reply under a client's message relayed for `lead` still does something for the
+    person who reads that chat (None: the team chat). It is what pressing it does: on a new
+    lead Reply takes it first (take_if_new), so it works for whoever may take it; else it is
+    reply_target's rule (the owner or a supervisor, the lead still open). The team chat, like
+    its copy of the card, keeps it only while the lead is new. `lead` as load_lead gives it."""
+    if reader is not None and not reader.is_active:
+        return False  # nothing they press is handled any more (IsStaff)
+    if lead.status == LeadStatus.NEW:
+        return reader is None or why_refused(Action.TAKE, lead, reader).ok
+    return reader is not None and reply_refusal(lead, reader) is None
+
+
+async def relayed_replies_gone(session: AsyncSession, lead: Lead) -> list[RelayedMessage]:
+    """The client's messages relayed for `lead` that still show Reply though it no longer
+    works for their chat's reader (reply_works): every one once the lead is closed; once it is
+    someone else's, those in the chats of people who may not answer it. `lead` as load_lead
+    gives it (its owner and offer loaded)."""
+    shown = (
+        await session.scalars(
+            select(RelayedMessage)
+            .where(RelayedMessage.lead_id == lead.id, RelayedMessage.buttons_removed_at.is_(None))
+            .order_by(RelayedMessage.id)
+        )
+    ).all()
+    staff_ids = {row.staff_id for row in shown if row.staff_id is not None}
+    readers: dict[int | None, Staff] = {}
+    if staff_ids:
+        found = await session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))
+        readers = {person.id: person for person in found}
+    return [row for row in shown if not reply_works(lead, readers.get(row.staff_id))]
+
+
+async def reply_buttons_removed(session: AsyncSession, relayed_id: int, now: datetime) -> None:
+    """The message's Reply is gone (or Telegram will never show it again): it is not edited
+    again, whatever becomes of the lead. A reopened lead does not bring the button back: a
+    native reply to the message still answers the client (lead_of_relayed) wherever
+    reply_target allows. Commits."""
+    await session.execute(
+        update(RelayedMessage).where(RelayedMessage.id == relayed_id).values(buttons_removed_at=now)
+    )
+    await session.commit()
 
 
 async def queue_reply(

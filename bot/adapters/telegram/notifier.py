@@ -51,7 +51,13 @@ from bot.common.outbox import (
 )
 from bot.common.render import render
 from bot.config import AppConfig
-from bot.intake.client_chat import remember_relayed, reply_delivered, reply_not_delivered
+from bot.intake.client_chat import (
+    relayed_replies_gone,
+    remember_relayed,
+    reply_buttons_removed,
+    reply_delivered,
+    reply_not_delivered,
+)
 from bot.leads.actions import load_lead, load_leads
 from bot.leads.cards import (
     CardView,
@@ -74,6 +80,7 @@ from storage.models import (
     LeadEvent,
     OutboxKind,
     OutboxMessage,
+    RelayedMessage,
     Staff,
     Task,
 )
@@ -669,12 +676,16 @@ class Notifier:
                 for copy in await alert_copies_of(session, lead_id)
                 if copy.rendered_version < lead.version
             ]
+            # the client's messages whose Reply no longer works for their chat (closed, or
+            # someone else's): only those still showing it, so each costs one edit, ever
+            relayed = await relayed_replies_gone(session, lead)
         outcomes = await asyncio.gather(
             *(self._edit_card(card, view, locale, lead.version) for card, view, locale in views),
             *(
                 self._edit_alert(copy, text, markup, settled, lead.version)
                 for copy, text, markup, settled in alerts
             ),
+            *(self._strip_reply(message) for message in relayed),
         )
         retry = [o for o in outcomes if o.result is Result.RETRY]
         return retry[0] if retry else Outcome(Result.DONE)
@@ -706,6 +717,33 @@ class Notifier:
             card.lead_id,
             card.chat_id,
             card.message_id,
+            outcome.result.value,
+        )
+        return outcome
+
+    async def _strip_reply(self, message: RelayedMessage) -> Outcome:
+        """A client's relayed message loses its Reply button, which no longer works for that
+        chat. Recorded whatever Telegram says but a retry (gone, not modified, refused), so it
+        is never edited again; a reopened lead does not bring the button back (a native reply
+        to the message still answers the client wherever reply_target allows)."""
+        outcome = await self._call(
+            message.chat_id,
+            partial(
+                self._bot.edit_message_reply_markup,
+                chat_id=message.chat_id,
+                message_id=message.message_id,
+                reply_markup=None,
+            ),
+        )
+        if outcome.result is Result.RETRY:
+            return outcome  # the lead's refresh row is retried, and this message with it
+        async with self._sessions() as session:
+            await reply_buttons_removed(session, message.id, self._clock.now())
+        log.info(
+            "reply removed lead=%s chat=%s message=%s result=%s",
+            message.lead_id,
+            message.chat_id,
+            message.message_id,
             outcome.result.value,
         )
         return outcome
@@ -922,4 +960,8 @@ class Notifier:
         if row.chat_id is None or row.lead_id is None or message_id is None:
             return
         async with self._sessions() as session:
-            await remember_relayed(session, row.chat_id, message_id, row.lead_id, self._clock.now())
+            works = await remember_relayed(
+                session, row.chat_id, message_id, row.lead_id, row.staff_id, self._clock.now()
+            )
+        if not works:  # the lead changed on the way: its Reply goes, under the lead's lock
+            await self._refresh_cards(row.lead_id)
