@@ -161,7 +161,7 @@ async def test_supervisor_reassigns_with_counts_and_both_owners_are_told(
 
     before = len(boris.messages())
     pool_copy = await boris.next_message(0, "Лид #1 ")
-    await outbox_sent(sessions)  # Anna's take is drawn on it
+    await boris.until(pool_copy, "взял(а) Anna")  # Anna's take is drawn on it
     edits_before = len(boris.now(pool_copy).history)
     answer = await sveta.press(card, "give:1:2:")
     assert answer["text"] == "Лид #1 теперь ведёт Boris."
