@@ -297,7 +297,19 @@ def test_a_429_while_many_chats_are_served_slows_the_bot_and_holds_everyone() ->
     limits.throttled(7, 1.0, 2)
     assert limits.book_chat(99, 1.0) >= 3.0 and limits.book_global(3.0) >= 3.0
     gaps = [limits.book_global(3.0) for _ in range(3)]
-    assert gaps[1] - gaps[0] == pytest.approx(1 / (30 * MARGIN * 0.7))  # 70 %, no burst
+    # what Telegram took in that second (20, aimed at 90 %), under 70 % of 27; no burst
+    assert gaps[1] - gaps[0] == pytest.approx(1 / (20 * MARGIN))
+
+
+def test_a_storms_first_429_drops_the_pace_to_what_telegram_took_but_not_below_a_third() -> None:
+    storm = SendLimits(30, 1, 3, 20)
+    for n in range(9):  # Telegram took 9 in the second before its 429
+        storm.accepted(n, 0.5 + n * 0.01)
+    storm.throttled(1, 1.0, 1)
+    assert storm._global.pace.rate == pytest.approx(9 * MARGIN)
+    stray = SendLimits(30, 1, 3, 20)
+    stray.throttled(None, 1.0, 1)  # a 429 in a quiet second: a third of the pace is kept
+    assert stray._global.pace.rate == pytest.approx(30 * MARGIN * 0.3)
 
 
 def test_a_429_on_a_chat_taking_a_burst_in_a_quiet_moment_slows_only_that_chat() -> None:

@@ -2,7 +2,8 @@
 
 The configured limits are a ceiling, not a promise: Telegram may allow a bot less (its own
 flood control, a group's slow mode). A 429 says so. The pace it hit (the chat's, or the
-bot-wide one when many chats were being served) drops to 70 %, and climbs back by 1 % of the
+bot-wide one when many chats were being served) drops to 70 % or to what Telegram accepted
+in the last second if that is less (not below 30 %), and climbs back by a share of the
 ceiling for every second without another 429 (additive increase, multiplicative decrease).
 Simulated against Telegram's bucket, that keeps 429s to a few per hundred sends and the total
 time within a few per cent of the real limit (bench/storm.py measures it on the application).
@@ -42,7 +43,8 @@ class Pace:
 # Aim a little under each limit: requests reach Telegram with jitter, and two sends spaced
 # exactly 1.000 s apart here may arrive 0.99 s apart there.
 MARGIN = 0.9
-SLOW_DOWN = 0.7  # a pace that was answered 429 goes on at this share of itself
+SLOW_DOWN = 0.7  # a pace that was answered 429 goes on at this share of itself or less
+KEEP_AT_LEAST = 0.3  # ... but not less than this share
 # ... and regains this share of its ceiling per second without a 429: the bot-wide pace
 # slowly (it is what a storm is about), a chat's quickly (a chat is rarely allowed less than
 # its 1/s, and a chat slowed by mistake must not stay slow)
@@ -60,9 +62,14 @@ class _Adaptive:
     held_until: float = 0.0  # Telegram's last retry_after for this pace ends then
     _calm_since: float = 0.0
 
-    def throttled(self, now: float, until: float) -> None:
+    def throttled(self, now: float, until: float, accepted: int) -> None:
+        """`accepted`: what Telegram took in the last second, which is about what it allows
+        (the first 429 of a storm would otherwise take many halvings to reach it); never less
+        than a third of the pace, so one stray 429 in a quiet second does not stall it."""
         if now >= self.held_until:  # the sends in flight with it say the same: slow down once
-            self.pace.rate = max(FLOOR, self.pace.rate * SLOW_DOWN)
+            rate = self.pace.rate
+            rate = max(rate * KEEP_AT_LEAST, min(rate * SLOW_DOWN, accepted * MARGIN))
+            self.pace.rate = max(FLOOR, rate)
             self.pace.burst = 1
         self.held_until = max(self.held_until, until)
         self.pace.hold_until(until)
@@ -144,9 +151,9 @@ class SendLimits:
         chat_bursting = len(mine) == 2 and mine[0] >= now - 1.0
         busy = sum(1 for moment in self._recent if moment >= now - 1.0)
         if chat_id is not None and chat_bursting and busy < self._global.pace.rate / 2:
-            self._chat(chat_id).throttled(now, until)
+            self._chat(chat_id).throttled(now, until, len(mine))
         else:
-            self._global.throttled(now, until)
+            self._global.throttled(now, until, busy)
             self.pause(until)
 
     def resume_at(self, chat_id: int) -> float:
