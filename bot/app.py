@@ -31,6 +31,7 @@ from handlers import build_dispatcher
 from handlers.menu import publish_all
 from handlers.web.connectors import add_connector_routes
 from handlers.web.intake import IntakeSettings, add_intake_routes
+from handlers.web.reports import ReportSettings, add_report_routes
 from handlers.web.telephony import add_call_routes
 from scheduler import build_scheduler, run_now
 from scheduler.jobs import Jobs
@@ -227,6 +228,8 @@ def build_application(
     )
     add_connector_routes(web_app, settings, config)
     add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
+    api_token = settings.api_token.get_secret_value() if settings.api_token else None
+    add_report_routes(web_app, ReportSettings(api_token, config, sessions))
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         SimpleRequestHandler(

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     intake_token: SecretStr | None = None
+    # reads the reports API (GET /api/v1/reports/...): a secret apart from INTAKE_TOKEN, which
+    # sits in web forms' pages for anyone to read
+    api_token: SecretStr | None = None
     vk_secret: SecretStr | None = None  # VK Callback API's "secret" (/hooks/vk)
     vk_confirmation_code: str | None = None  # what /hooks/vk answers VK's `confirmation`
     zadarma_api_secret: SecretStr | None = None  # checks Zadarma's Signature (/hooks/zadarma)
@@ -127,6 +130,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "intake_token",
+        "api_token",
         "telegram_webhook_secret",
         "bot_token",
         "vk_secret",

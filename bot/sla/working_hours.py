@@ -65,3 +65,25 @@ def tomorrow_morning(now: datetime, hours: WorkingHours, zone: ZoneInfo) -> date
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
     midnight = datetime.combine(tomorrow, time(), tzinfo=zone)
     return next_opening(midnight, hours, zone).astimezone(UTC)
+
+
+def working_time_between(
+    start: datetime, end: datetime, hours: WorkingHours, zone: ZoneInfo
+) -> timedelta:
+    """How much of [start, end) fell in working hours: a lead in at 18:50 on Friday and taken
+    at 09:05 on Monday waited 15 minutes of working time. Zero when `end` is not after
+    `start`. One step per local day, so a span of a few days costs a few steps."""
+    if end <= start:
+        return timedelta()
+    total = timedelta()
+    day = start.astimezone(zone).date()
+    last = end.astimezone(zone).date()
+    while day <= last:
+        if day.isoweekday() in hours.days:
+            opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(UTC)
+            closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(UTC)
+            overlap = min(end, closes) - max(start, opens)
+            if overlap > timedelta():
+                total += overlap
+        day += timedelta(days=1)
+    return total
