@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     leadbot_config: Path | None = None
     log_level: str = "INFO"
 
+    @model_validator(mode="after")
+    def _reading_secret_is_its_own(self) -> Settings:
+        # the intake token is in every web form's page: were it the API's too, anyone who
+        # reads the page could read the reports
+        api, intake = self.api_token, self.intake_token
+        if api is not None and intake is not None:
+            if api.get_secret_value() == intake.get_secret_value():
+                raise ValueError("API_TOKEN must differ from INTAKE_TOKEN (that one is public)")
+        return self
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:

@@ -328,3 +328,16 @@ def test_a_slowed_pace_climbs_back_to_its_ceiling_while_telegram_accepts() -> No
     for second in range(2, 200):
         limits.accepted(None, float(second))
     assert slowed < limits._global.pace.rate == pytest.approx(30 * MARGIN)
+
+
+def test_the_reports_secret_may_not_be_the_public_intake_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A web form's page shows the intake token: the same string as API_TOKEN would let anyone
+    read the reports, so leadbot refuses to start and says which two differ."""
+    monkeypatch.setenv("INTAKE_TOKEN", "same-secret")
+    monkeypatch.setenv("API_TOKEN", "same-secret")
+    with pytest.raises(ValueError, match="API_TOKEN must differ from INTAKE_TOKEN"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("API_TOKEN", "another-secret")
+    assert Settings(_env_file=None).api_token is not None  # type: ignore[call-arg]
