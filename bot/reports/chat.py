@@ -24,6 +24,9 @@ from bot.reports.summary import ReportSummary, report_summary
 TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N more"
 NAME_LIMIT = 40  # a source or a person's name in a line
 WORDS_LIMIT = 60  # unmet demand words in a line
+# managers a message: every active manager is listed, so a large team takes several messages
+# (a line is at most ~200 characters: 15 stay well within Telegram's 4096)
+MANAGERS_A_MESSAGE = 15
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,16 @@ def sections(
     arrivals = summary.arrivals
     busiest_hour = max(range(24), key=lambda h: (arrivals.by_hour[h], -h))
     busiest_day = max(range(7), key=lambda d: (arrivals.by_weekday[d], -d))
+    pages = [
+        managers[n : n + MANAGERS_A_MESSAGE] for n in range(0, len(managers), MANAGERS_A_MESSAGE)
+    ] or [[]]
     return [
         ("report_funnel.html.j2", funnel_values),
         ("report_sources.html.j2", {"sources": sources, "more": more_sources, **head}),
-        ("report_managers.html.j2", {"managers": managers, **head}),
+        *(
+            ("report_managers.html.j2", {"managers": page, "first_page": n == 0, **head})
+            for n, page in enumerate(pages)
+        ),
         (
             "report_reasons.html.j2",
             {
