@@ -23,7 +23,7 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
 from bot.leads.qualify import convert_lead
 from storage.models import Staff
-from tests.harness import ANNA, STRANGER, SVETA, Phone
+from tests.harness import ANNA, STRANGER, SVETA, Phone, card_buttons, updates_handled
 
 ARRIVED = datetime(2026, 1, 5, 7, tzinfo=UTC)  # 10:00 Moscow, a Monday
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -172,10 +172,15 @@ async def test_a_manager_gets_only_her_own_leads(
 async def test_a_client_gets_no_report(
     emulator: TelegramEmulator, app: Application, staff: dict[str, Staff]
 ) -> None:
-    """A client pressing a report button (forged) is told it is for the sales team only."""
+    """A client typing /report gets no report (no period buttons); pressing a forged report
+    button is told it is for the sales team only."""
     await _three_leads(app, staff)
     client = Phone(emulator, STRANGER)
     greeting = await client.write("/start")
+    emulator.send_text(STRANGER, "/report")
+    await emulator.wait_for(lambda: emulator.updates_pending == 0)
+    await updates_handled(app)
+    assert not [d for m in client.messages() for _, d in card_buttons(m) if d.startswith("rep:")]
     answer = await client.press_data(greeting, "rep:d7:all")
     assert answer["show_alert"] and "sales team only" in answer["text"]
     assert not [m for m in client.messages() if "Report" in (m.text or "")]
