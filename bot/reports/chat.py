@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,7 +120,7 @@ def sections(
         "junk": funnel.junk,
         "refused": funnel.refused,
         "open": funnel.open,
-        "amount": _money(funnel.amount),
+        "amount": format_amount(funnel.amount),
         "converted": funnel.converted,
     }
     sources, more_sources = _top(
@@ -132,7 +131,7 @@ def sections(
                 "junk_share": share(row.junk, row.received),
                 "converted": row.converted,
                 "conversion": share(row.converted, row.received),
-                "amount": _money(row.amount) if row.converted else None,
+                "amount": format_amount(row.amount) if row.converted else None,
             }
             for row in summary.by_source
         ]
@@ -143,7 +142,7 @@ def sections(
             "taken": row.taken,
             "converted": row.converted,
             "conversion": share(row.converted, row.taken),
-            "amount": _money(row.amount) if row.converted else None,
+            "amount": format_amount(row.amount) if row.converted else None,
             "take_p50": minutes(row.take_p50_s),
             "take_p90": minutes(row.take_p90_s),
             "contact_p50": minutes(row.first_contact_p50_s),
@@ -199,10 +198,6 @@ def sections(
             },
         ),
     ]
-
-
-def _money(amount: Decimal) -> str:
-    return format_amount(amount)
 
 
 def draw_charts(report: ChatReport, locale: str) -> list[tuple[str, bytes]]:
