@@ -119,7 +119,8 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     assert "заявка с сайта</b>" not in sources  # the text is parsed: no tags shown
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources
     assert "Tilda" in sources and "мусор 100%" in sources
-    assert "Anna: взято 1 · сделок 1 (100%)" in managers
+    assert "Лиды, созданные за период\n\nВоронка\nполучено: 3" in funnel
+    assert managers.startswith("👥 По менеджерам\n\nAnna: взято 1 · сделок 1 (100%)")
     assert "медиана 2 мин" in managers and "медиана 5 мин" in managers
     assert "Boris: взято 1 · сделок 0 (0%)" in managers
     assert "Услуги нет у нас: 1" in reasons
