@@ -7,14 +7,25 @@ from storage.models import Role
 
 CLIENT_COMMANDS = ("start",)
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
-    Role.MANAGER: ("leads", "find", "duty", "cancel"),
-    Role.SUPERVISOR: ("leads", "find", "overdue", "team", "digest", "merge", "duty", "cancel"),
+    Role.MANAGER: ("leads", "find", "report", "duty", "cancel"),
+    Role.SUPERVISOR: (
+        "leads",
+        "find",
+        "overdue",
+        "team",
+        "digest",
+        "report",
+        "merge",
+        "duty",
+        "cancel",
+    ),
     Role.ADMIN: (
         "leads",
         "find",
         "overdue",
         "team",
         "digest",
+        "report",
         "merge",
         "invite",
         "staff",

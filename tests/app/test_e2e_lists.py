@@ -246,13 +246,14 @@ async def test_each_role_gets_its_command_menu_in_its_language(
     def menu(scope: str, language: str = "") -> list[str]:
         return [c["command"] for c in emulator.state.commands.get((scope, language), [])]
 
-    assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "duty", "cancel"]
+    assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "report", "duty", "cancel"]
     assert menu(f"chat_id={SVETA},type=chat") == [
         "leads",
         "find",
         "overdue",
         "team",
         "digest",
+        "report",
         "merge",
         "duty",
         "cancel",

@@ -80,7 +80,7 @@ async def test_a_stranger_opens_an_invite_link_and_works_as_a_manager(
     assert "You are on duty: new leads arrive here as cards." in welcome.text
     told = await alex.next_message(before, "joined")
     assert told.text == "✅ Stranger opened your invite link and joined the team as a manager."
-    manager_menu = ["leads", "find", "duty", "cancel"]
+    manager_menu = ["leads", "find", "report", "duty", "cancel"]
     await emulator.wait_for(lambda: _menu(emulator, STRANGER) == manager_menu)
     person = await _person(sessions, STRANGER)
     assert person is not None and (person.role, person.is_active) == (Role.MANAGER, True)
@@ -443,7 +443,7 @@ async def test_an_unknown_command_or_free_text_from_staff_gets_their_commands(
     """Staff who type something the bot does not know are not met with silence: each role is
     shown its own commands, as the menu has them."""
     anna, sveta, alex = Phone(emulator, ANNA), Phone(emulator, SVETA), Phone(emulator, ALEX)
-    report = await anna.write("/report")
+    report = await anna.write("/stats")  # no such command
     assert report.text.startswith("ℹ️ I did not get that. Your commands (manager;")
     assert "/leads — Lead lists" in report.text and "/duty — " in report.text
     assert "/team" not in report.text and "/invite" not in report.text

@@ -46,6 +46,7 @@ PREFIXES = [
     "staff",
     "staffrole",
     "duty",
+    "rep",
 ]
 
 

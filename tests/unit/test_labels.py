@@ -25,6 +25,7 @@ from bot.leads.actions import Refusal
 from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction
 from bot.leads.lists import LeadList
+from bot.reports.periods import PeriodKind
 from bot.sla.sweep import EVENT_OF_STEP
 from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
@@ -206,7 +207,36 @@ LOOKED_UP: dict[str, set[str]] = {
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},
+    # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
+    "report": {"weekdays", "periods", "steps", "charts"},
 }
+
+FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}
+CHART_WORDS = {
+    "funnel",
+    "daily",
+    "take",
+    "take_axis",
+    "median",
+    "arrivals",
+    "weekdays",
+    "other",
+    "nothing",
+    "steps",
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_report_has_its_words(locale: str) -> None:
+    """Every period button, funnel step and chart word /report shows; seven weekdays."""
+    report = labels(locale)["report"]
+    assert set(report["periods"]) == {kind.value for kind in PeriodKind}
+    assert set(report["steps"]) == FUNNEL_STEPS
+    assert set(report["charts"]) == CHART_WORDS
+    assert set(report["charts"]["steps"]) == FUNNEL_STEPS
+    assert len(report["weekdays"].split()) == 7
+    assert len(report["charts"]["weekdays"].split()) == 7
+    assert report["charts"]["median"].format(n=5) != report["charts"]["median"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)

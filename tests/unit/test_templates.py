@@ -9,7 +9,8 @@ alert (`*.txt.j2`, through `render_alert`) fits the pop-up without being cut; ne
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import jinja2
@@ -30,7 +31,19 @@ from bot.leads.cards import EXTRA_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, NAME_LIMIT
 from bot.leads.lists import LeadList
 from bot.leads.notes import ShownLine
 from bot.leads.overdue import Breach
+from bot.reports.chart_data import ChartData
+from bot.reports.chat import TOP, ChatReport, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
+from bot.reports.periods import PeriodKind
+from bot.reports.summary import (
+    Arrivals,
+    Funnel,
+    ManagerRow,
+    MissedCalls,
+    Repeat,
+    ReportSummary,
+    SourceRow,
+)
 from bot.sla.deadlines import Step
 from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
@@ -163,7 +176,84 @@ def _alert(kind: AlertKind, step: Step, **changes: Any) -> Sample:
     return values | changes
 
 
+def _report_sections() -> dict[str, list[Sample]]:
+    """What bot/reports/chat.py sections() gives: a busy month (longer lists than shown, names
+    with markup, a manager with no leads, a person's own report) and an empty day."""
+    many = 3 * TOP
+    summary = ReportSummary(
+        first=date(2026, 2, 1),
+        last=date(2026, 2, 28),
+        timezone="Europe/Moscow",
+        funnel=Funnel(900, 800, 700, 400, 300, 200, 150, 250, Decimal("123456789.50")),
+        by_source=[
+            SourceRow(f"<src {n}> & " + "x" * 60, 30, 25, 10, 5, 5, Decimal("99999.99"))
+            for n in range(many)
+        ],
+        by_manager=[
+            ManagerRow(
+                n,
+                f"Менеджер <{n}> " + "я" * 40,
+                30,
+                10,
+                5,
+                5,
+                Decimal("1000.5"),
+                95.0,
+                5400.0,
+                60.0,
+                130.0,
+            )
+            for n in range(25)
+        ]
+        + [ManagerRow(99, "Новичок")],
+        repeat=Repeat(800, 100),
+        junk_reasons={f"junk_{n}": many - n for n in range(many)} | {"spam": 1, "stale": 1},
+        refusal_reasons={f"why_{n}": many - n for n in range(many)} | {"price": 1},
+        unmet_demand={f"<бассейн> & {n} " + "слово " * 30: many - n for n in range(many)},
+        missed_calls=MissedCalls(40, 30, 25, 600.0),
+        arrivals=Arrivals([n % 5 for n in range(24)], [9, 8, 7, 6, 5, 4, 3]),
+    )
+    charts = ChartData(days=[], by_source={})
+    samples: dict[str, list[Sample]] = {}
+    reports = [
+        ChatReport(PeriodKind.THIS_MONTH, summary, charts, own=False, reader_telegram_id=1),
+        ChatReport(PeriodKind.LAST_30_DAYS, summary, charts, own=True, reader_telegram_id=3),
+        ChatReport(
+            PeriodKind.YESTERDAY,
+            replace(summary, funnel=Funnel(), missed_calls=MissedCalls()),
+            charts,
+            own=True,
+            reader_telegram_id=1,
+        ),
+        ChatReport(
+            PeriodKind.TODAY,
+            replace(
+                summary,
+                first=date(2026, 3, 2),
+                last=date(2026, 3, 2),
+                funnel=Funnel(received=1, open=1),
+                by_source=[SourceRow("tilda", 1, 0, 0, 0, 0, Decimal("0.00"))],
+                by_manager=[],
+                junk_reasons={},
+                refusal_reasons={},
+                unmet_demand={},
+                missed_calls=MissedCalls(),
+            ),
+            charts,
+            own=False,
+            reader_telegram_id=1,
+        ),
+    ]
+    for report in reports:
+        for locale in LOCALES:
+            for name, values in sections(report, CONFIG, locale):
+                samples.setdefault(name, []).append(values)
+    samples["report_pick.html.j2"] = [{"own": True}, {"own": False}]
+    return samples
+
+
 SAMPLES: dict[str, list[Sample]] = {
+    **_report_sections(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
     "callback_done.txt.j2": [{"lead_id": 42}],

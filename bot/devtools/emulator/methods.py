@@ -42,6 +42,7 @@ CHAT_ACTIONS = frozenset(
 )
 BOT_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_CALLBACK_ANSWER = 200
+MAX_ALBUM = 10  # items in one sendMediaGroup
 
 
 # the Message fields that hold content other than text; a copy keeps the kind ("sendPhoto")
@@ -79,6 +80,7 @@ class BotApi:
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info,
             "sendMessage": self.send_message,
+            "sendMediaGroup": self.send_media_group,
             "editMessageText": self.edit_message_text,
             "editMessageReplyMarkup": self.edit_message_reply_markup,
             "deleteMessage": self.delete_message,
@@ -370,6 +372,25 @@ class BotApi:
 
     async def forward_message(self, params: dict[str, Any]) -> Any:
         return self.state.message_json(self._repost(params))
+
+    async def send_media_group(self, params: dict[str, Any]) -> Any:
+        """An album: a message per item (its caption as the text), all sent at once."""
+        chat_id = self.writable_chat(params["chat_id"])
+        media = params["media"]
+        if not 2 <= len(media) <= MAX_ALBUM:
+            raise bad_request("wrong number of media in the album")  # Telegram: 2 to 10
+        sent = []
+        for item in media:
+            source = str(item.get("caption", ""))
+            caption = format_text(
+                source,
+                item.get("parse_mode"),
+                item.get("caption_entities"),
+                strict_ampersand=self.strict_ampersand,
+                caption=True,
+            )
+            sent.append(self._store_new(chat_id, item, caption, None, source, "sendMediaGroup"))
+        return sent
 
     async def unmodelled(self, method: MethodSpec, params: dict[str, Any]) -> Any:
         """A real method the emulator does not model: accepted, with a result aiogram can read.

@@ -404,7 +404,7 @@ class TelegramEmulator:
         raw: dict[str, Any] = {}
         unreadable: ApiError | None = None
         try:
-            raw = await _read_params(request)
+            raw = await _read_params(request, self.state.uploads)
         except ApiError as error:
             unreadable = error  # answered after the outage and token checks, as Telegram does
         checked: dict[str, Any] | None = None
@@ -452,11 +452,19 @@ class TelegramEmulator:
         return await handler(params)
 
 
-async def _read_params(request: web.Request) -> dict[str, Any]:
-    """Query string, then the body: multipart/urlencoded form or JSON, as Telegram accepts."""
+async def _read_params(
+    request: web.Request, uploads: list[tuple[str, bytes]] | None = None
+) -> dict[str, Any]:
+    """Query string, then the body: multipart/urlencoded form or JSON, as Telegram accepts.
+    Uploaded files' bytes go to `uploads` (a test reads what a photo was)."""
     params: dict[str, Any] = dict(request.query)
     if request.content_type in FORM_TYPES:
         form = await request.post()
+        if uploads is not None:
+            for value in form.values():
+                if not isinstance(value, str):
+                    value.file.seek(0)
+                    uploads.append((value.filename, value.file.read()))
         files = {k: f"attach:{v.filename}" for k, v in form.items() if not isinstance(v, str)}
         params.update((k, v) for k, v in form.items() if isinstance(v, str))
         text = " ".join(params.values())

@@ -165,6 +165,8 @@ class EmulatorState:
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # the files the bot uploaded (multipart parts), in order: (file name, bytes)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)
     changed: Signal = field(default_factory=Signal)
     update_arrived: Signal = field(default_factory=Signal)
     observers: Observers = field(default_factory=Observers)
