@@ -15,7 +15,6 @@ from bot.common.lifecycle import STALE_REASON
 from bot.common.render import labels, local_day
 from bot.config import AppConfig
 from bot.leads.qualify import format_amount
-from bot.reports import charts
 from bot.reports.chart_data import ChartData, chart_data
 from bot.reports.periods import PeriodKind, local_today, report_period
 from bot.reports.summary import ReportSummary, report_summary
@@ -203,6 +202,9 @@ def sections(
 def draw_charts(report: ChatReport, locale: str) -> list[tuple[str, bytes]]:
     """The album: (file name, PNG) for the funnel, leads a day by source, time to take and
     the arrivals heat map. CPU-bound (~0.1-0.2 s a chart): the caller runs it in a thread."""
+    # matplotlib costs 0.6 s of import and some 20 MB: paid by the first report, not by start
+    from bot.reports import charts
+
     words = labels(locale)["report"]["charts"]
     funnel = report.summary.funnel
     steps = [
