@@ -334,6 +334,7 @@ async def test_the_bots_command_menu_follows_scope_and_language(
         [
             "/leads Lead lists: mine, new, call-backs, overdue",
             "/find Find a lead: phone, name, e-mail or #id",
+            "/report Report: funnel, channels, managers, reasons, charts",
             "/duty Go on or off duty",
             "/cancel Cancel the current dialogue",
         ]
