@@ -121,6 +121,8 @@ def sections(
         "open": funnel.open,
         "amount": format_amount(funnel.amount),
         "converted": funnel.converted,
+        "new_clients": summary.repeat.new,
+        "repeat_clients": summary.repeat.repeat,
     }
     sources, more_sources = _top(
         [
