@@ -121,6 +121,7 @@ def sections(
         "open": funnel.open,
         "amount": format_amount(funnel.amount),
         "converted": funnel.converted,
+        "to_deal": minutes(funnel.convert_p50_s),
         "new_clients": summary.repeat.new,
         "repeat_clients": summary.repeat.repeat,
     }

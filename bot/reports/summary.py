@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,7 @@ class Funnel:
     junk: int = 0
     open: int = 0
     amount: Decimal = Decimal("0.00")
+    convert_p50_s: float | None = None  # arrival -> deal, the median of the period's deals
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ async def report_summary(
             Lead.owner_id.label("owner_id"),
             Lead.amount.label("amount"),
             Lead.contacted_at.label("contacted_at"),
+            Lead.closed_at.label("closed_at"),
             Lead.contact_id.label("contact_id"),
             Lead.close_reason.label("close_reason"),
             Lead.close_comment.label("close_comment"),
@@ -232,6 +234,7 @@ async def report_summary(
         .where(Lead.created_at >= start, Lead.created_at < end)
     ).subquery("cohort")
     funnel, by_source = await _funnel(session, cohort)
+    funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
     by_manager = await _managers(session, cohort, config)
     return ReportSummary(
@@ -248,6 +251,17 @@ async def report_summary(
         missed_calls=await _missed_calls(session, scope, start, end, config),
         arrivals=await _arrivals(session, cohort, config),
     )
+
+
+async def _time_to_deal(session: AsyncSession, cohort: Any) -> float | None:
+    """Median seconds from arrival to the deal, over the period's converted leads only."""
+    c = cohort.c
+    deals = await session.execute(
+        select(c.created_at, c.closed_at).where(
+            c.status == LeadStatus.CONVERTED, c.closed_at.is_not(None)
+        )
+    )
+    return percentile([(closed - created).total_seconds() for created, closed in deals], 0.5)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -500,6 +514,7 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
             "junk": funnel.junk,
             "open": funnel.open,
             "amount": amount(funnel.amount),
+            "convert_p50_s": _seconds(funnel.convert_p50_s),
         },
         "by_source": [
             {

@@ -116,7 +116,8 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     assert "→ сделок: 1 · 33%" in funnel
     assert "Мусор: 1" in funnel and "Ещё в работе: 1" in funnel
     assert "54\u202f700.50 ₽" in funnel
-    assert "Новых клиентов: 3 · вернувшихся: 0" in funnel  # three people, each a first time
+    assert "Новых клиентов: 3 · вернувшихся: 0" in funnel
+    assert "медиана) от заявки" in funnel  # three people, each a first time
     assert "заявка с сайта</b>" not in sources  # the text is parsed: no tags shown
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources
     assert "Tilda" in sources and "мусор 100%" in sources

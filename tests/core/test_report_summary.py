@@ -169,6 +169,7 @@ async def test_the_week_as_a_supervisor_reads_it(
     assert (funnel.received, funnel.taken, funnel.contacted, funnel.qualified) == (8, 5, 4, 3)
     assert (funnel.converted, funnel.refused, funnel.junk, funnel.open) == (2, 1, 3, 2)
     assert funnel.amount == Decimal("55700.50")
+    assert funnel.convert_p50_s == 6 * 3600  # the deals took 10 h and 2 h from arrival
     assert summary.by_source == [
         SourceRow("web_form", 5, 4, 1, 1, 3, Decimal("54700.50")),
         SourceRow("tilda", 2, 1, 1, 0, 0, Decimal("1000.00")),
@@ -263,6 +264,7 @@ async def test_one_local_day_and_an_empty_period(
         "junk": 0,
         "open": 0,
         "amount": "0.00",
+        "convert_p50_s": None,  # no deal: nothing to measure
     }
     assert answer["by_source"] == [] and answer["repeat"] == {"new": 0, "repeat": 0}
     assert [row["name"] for row in answer["by_manager"]] == ["Anna", "Boris", "Dina"]
