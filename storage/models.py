@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
@@ -143,6 +144,8 @@ class Lead(Base):
         Index("ix_leads_offered_at", "offered_at"),
         # auto-close: leads left new / in call-back since long ago
         Index("ix_leads_status_updated_at", "status", "updated_at"),
+        # reports: the leads created in a period
+        Index("ix_leads_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -267,7 +270,11 @@ class Call(Base):
     """One telephony event (the API or a PBX connector); (call_id, status) makes repeats no-ops."""
 
     __tablename__ = "calls"
-    __table_args__ = (UniqueConstraint("call_id", "status", name="uq_calls_call_id_status"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "status", name="uq_calls_call_id_status"),
+        # reports: the calls made in a period (a call without started_at: when it was recorded)
+        Index("ix_calls_called_at", text("coalesce(started_at, created_at)")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128))
