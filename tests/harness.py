@@ -37,6 +37,23 @@ WORKING = [
 TEST_CONFIG: dict[str, Any] = {"telegram": {"retry_base": "0.05s", "retry_max": "0.3s"}}
 
 
+# the connectors' and telephony's secrets, set for the HTTP routes' tests
+VK_SECRET = "vk-secret-for-tests"
+ZADARMA_SECRET = "zd-secret-for-tests"
+MANGO_KEY = "8v7lygho7jb61aa7e7gwlqz6horeuqe2"
+MANGO_SALT = "sux7mpqilsripo5gbjok484gxb10h6ua"
+SECRETS = {
+    "vk_secret": VK_SECRET,
+    "vk_confirmation_code": "5d7e2f1a",
+    "zadarma_api_secret": ZADARMA_SECRET,
+    "mango_api_key": MANGO_KEY,
+    "mango_api_salt": MANGO_SALT,
+}
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+
+
 def fast_config(**overrides: Any) -> AppConfig:
     merged = {**TEST_CONFIG, **overrides}
     return load_app_config(overrides=merged)

@@ -20,22 +20,21 @@ from bot.devtools.emulator import TelegramEmulator
 from bot.telephony.pbx import zadarma_signature
 from storage.db import SessionFactory
 from storage.models import Call, Lead, OutboxMessage, OutboxState, Staff
-from tests.harness import ANNA, BORIS, INTAKE_TOKEN, outbox_sent, running_app
-
-VK_SECRET = "vk-secret-for-tests"
-ZADARMA_SECRET = "zd-secret-for-tests"
-MANGO_KEY = "8v7lygho7jb61aa7e7gwlqz6horeuqe2"
-MANGO_SALT = "sux7mpqilsripo5gbjok484gxb10h6ua"
-SECRETS = {
-    "vk_secret": VK_SECRET,
-    "vk_confirmation_code": "5d7e2f1a",
-    "zadarma_api_secret": ZADARMA_SECRET,
-    "mango_api_key": MANGO_KEY,
-    "mango_api_salt": MANGO_SALT,
-}
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-MULTIPART = "multipart/form-data"
+from tests.harness import (
+    ANNA,
+    BORIS,
+    FORM,
+    INTAKE_TOKEN,
+    JSON,
+    MANGO_KEY,
+    MANGO_SALT,
+    MULTIPART,
+    SECRETS,
+    VK_SECRET,
+    ZADARMA_SECRET,
+    outbox_sent,
+    running_app,
+)
 
 
 @dataclass(frozen=True)

@@ -557,25 +557,24 @@ class Notifier:
         if chat_id < 0 or self._config.telegram.per_chat_per_second <= ONE_BY_ONE_UP_TO:
             # one at a time, each recorded before the next goes: a crash (kill -9) between a
             # send and its record repeats at most that one card in this chat
-            outcomes: list[Outcome] = []
-            for row in rows:
-                outcomes.append(await self._record_sent(row, *await send(row)))
-            return outcomes
+            return [await self._record_sent(row, *await send(row)) for row in rows]
         # the chat's limit lifted (a bench, a local Bot API server): a commit per card would
         # be the bottleneck (3.4 s behind at 100 cards/s on SQLite), so the group goes side
         # by side and is recorded in one transaction; a crash may repeat that group
         results = await asyncio.gather(*(send(row) for row in rows))
         pairs = list(zip(rows, results, strict=True))
+        # a fresh card replaces a copy under its lead's lock (_record_sent): not grouped
         grouped = [(row, card) for row, (_, card) in pairs if card and not row.payload.get("fresh")]
         if grouped:
             await self._record_cards([card for _, card in grouped], [row.id for row, _ in grouped])
-        ids = {row.id for row, _ in grouped}
-        return [
-            replace(outcome, recorded=True)
-            if row.id in ids
-            else await self._record_sent(row, outcome, card)
-            for row, (outcome, card) in pairs
-        ]
+        recorded = {row.id for row, _ in grouped}
+        outcomes: list[Outcome] = []
+        for row, (outcome, card) in pairs:
+            if row.id in recorded:
+                outcomes.append(replace(outcome, recorded=True))
+            else:
+                outcomes.append(await self._record_sent(row, outcome, card))
+        return outcomes
 
     async def _record_sent(
         self, row: OutboxMessage, outcome: Outcome, card: LeadCard | None
