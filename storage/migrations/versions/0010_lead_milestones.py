@@ -24,18 +24,21 @@ QUALIFYING = "('qualified', 'convert')"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("first_owner_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("first_taken_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("first_take_work_s", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("closed_by_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_leads_first_owner_id_staff"), "staff", ["first_owner_id"], ["id"]
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_leads_closed_by_id_staff"), "staff", ["closed_by_id"], ["id"]
-        )
+    dialect = op.get_bind().dialect.name
+    for name in ("first_owner_id", "closed_by_id"):
+        if dialect == "sqlite":
+            # SQLite adds a column with its reference in place; the batch way (a copy of the
+            # table) cannot drop `leads` while other tables' rows refer to it
+            op.execute(
+                f"ALTER TABLE leads ADD COLUMN {name} INTEGER "
+                f"CONSTRAINT fk_leads_{name}_staff REFERENCES staff (id)"
+            )
+        else:
+            op.add_column("leads", sa.Column(name, sa.Integer(), nullable=True))
+            op.create_foreign_key(f"fk_leads_{name}_staff", "leads", "staff", [name], ["id"])
+    op.add_column("leads", sa.Column("first_taken_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("leads", sa.Column("first_take_work_s", sa.Float(), nullable=True))
+    op.add_column("leads", sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=True))
     # the leads so far, from their history (as the reports read it before this revision). The
     # take's working-time wait needs the configured working hours, which a migration does not
     # know: it stays NULL for them and the report works it out for those leads when it meets
@@ -49,7 +52,6 @@ def upgrade() -> None:
         "ELSE CAST({to} AS INTEGER) END FROM lead_events e "
         f"WHERE e.lead_id = leads.id AND e.kind IN {TAKES} ORDER BY e.id LIMIT 1)"
     )
-    dialect = op.get_bind().dialect.name
     to = "json_extract(e.data, '$.to')" if dialect == "sqlite" else "(e.data ->> 'to')"
     op.execute(
         f"UPDATE leads SET first_owner_id = {taker.format(to=to)}, "
@@ -72,11 +74,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
     with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_leads_closed_by_id_staff"), type_="foreignkey")
-        batch_op.drop_constraint(batch_op.f("fk_leads_first_owner_id_staff"), type_="foreignkey")
-        batch_op.drop_column("qualified_at")
-        batch_op.drop_column("closed_by_id")
-        batch_op.drop_column("first_take_work_s")
-        batch_op.drop_column("first_taken_at")
-        batch_op.drop_column("first_owner_id")
+        if not sqlite:  # SQLite's copy of the table leaves the dropped columns' references out
+            batch_op.drop_constraint("fk_leads_closed_by_id_staff", type_="foreignkey")
+            batch_op.drop_constraint("fk_leads_first_owner_id_staff", type_="foreignkey")
+        for name in (
+            "qualified_at",
+            "closed_by_id",
+            "first_take_work_s",
+            "first_taken_at",
+            "first_owner_id",
+        ):
+            batch_op.drop_column(name)
