@@ -52,7 +52,7 @@ async def chat_report(
     the reader took first or owns now."""
     period = report_period(kind, local_today(now, config))
     manager = reader_telegram_id if own else None
-    summary = await report_summary(session, period, config, manager_telegram_id=manager)
+    summary = await report_summary(session, period, config, manager_telegram_id=manager, now=now)
     data = await chart_data(session, period, config, manager_telegram_id=manager)
     return ChatReport(kind, summary, data, own, reader_telegram_id)
 
