@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, not_, null, update
+from sqlalchemy import and_, case, func, literal, not_, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AlertKind, AppConfig
@@ -56,9 +56,25 @@ async def contact_made(
         .where(Lead.id == lead_id)
         .values(contacted_at=func.coalesce(Lead.contacted_at, now))
     )
-    lead = await session.get(Lead, lead_id, populate_existing=True)
-    if lead is not None:
-        record_work_waits(lead, config)
+    # read as columns, not as the session's Lead: refreshing that object would drop what the
+    # caller loaded with it (its owner), which the caller goes on to use
+    found = (
+        await session.execute(
+            select(Lead.created_at, Lead.contacted_at).where(
+                Lead.id == lead_id, Lead.first_contact_work_s.is_(None)
+            )
+        )
+    ).one_or_none()
+    if found is not None and found.contacted_at is not None:
+        waited = working_time_between(
+            found.created_at, found.contacted_at, config.working_hours, config.zone
+        )
+        await session.execute(
+            update(Lead)
+            .where(Lead.id == lead_id)
+            .values(first_contact_work_s=waited.total_seconds())
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == LeadStatus.IN_WORK)
