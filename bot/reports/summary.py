@@ -26,6 +26,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.common.lifecycle import CLOSED_EVENT
 from bot.config import AlertKind, AppConfig
+from bot.reports.campaigns import CampaignRow, campaign_rows, campaigns_json
+from bot.reports.spend import cost, period_spend
 from bot.sla.deadlines import alert_time
 from bot.sla.working_hours import working_time_between
 from storage.models import (
@@ -77,7 +79,8 @@ class SourceRow:
     refused: int
     junk: int
     amount: Decimal
-    # no spend is recorded yet (/spend comes later): the costs are None until it is
+    # the period's share of the spend entered by /spend (bot/reports/spend.py); None: none
+    # entered, or the report is one manager's (spend buys a source's leads, not a person's)
     spend: Decimal | None = None
     cost_per_lead: Decimal | None = None
     cost_per_deal: Decimal | None = None
@@ -132,6 +135,7 @@ class ReportSummary:
     unmet_demand: dict[str, int]  # the no_service words, trimmed and case-folded -> leads
     missed_calls: MissedCalls
     arrivals: Arrivals
+    by_campaign: list[CampaignRow] = field(default_factory=list)  # utm and deep-link tags
 
 
 def period_bounds(period: Period, config: AppConfig) -> tuple[datetime, datetime]:
@@ -227,6 +231,7 @@ async def report_summary(
             Lead.contact_id.label("contact_id"),
             Lead.close_reason.label("close_reason"),
             Lead.close_comment.label("close_comment"),
+            Lead.utm.label("utm"),
             scope.taker_id.label("taker_id"),
             scope.take.created_at.label("taken_at"),
         )
@@ -234,6 +239,8 @@ async def report_summary(
         .where(Lead.created_at >= start, Lead.created_at < end)
     ).subquery("cohort")
     funnel, by_source = await _funnel(session, cohort)
+    spend = {} if manager_id is not None else await period_spend(session, *period, source)
+    by_source = _with_spend(by_source, spend)
     funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
     by_manager = await _managers(session, cohort, config)
@@ -250,7 +257,29 @@ async def report_summary(
         unmet_demand=unmet,
         missed_calls=await _missed_calls(session, scope, start, end, config),
         arrivals=await _arrivals(session, cohort, config),
+        by_campaign=await campaign_rows(session, cohort),
     )
+
+
+def _with_spend(rows: list[SourceRow], spend: dict[str, Decimal]) -> list[SourceRow]:
+    """The sources' rows with their spend and costs; a source with spend and no leads in the
+    period gets a row of its own after the others (the money bought nothing)."""
+    priced = [
+        replace(
+            row,
+            spend=spend.get(row.source),
+            cost_per_lead=cost(spend.get(row.source), row.received),
+            cost_per_deal=cost(spend.get(row.source), row.converted),
+        )
+        for row in rows
+    ]
+    listed = {row.source for row in rows}
+    idle = [
+        SourceRow(name, 0, 0, 0, 0, 0, Decimal("0.00"), spend=amount)
+        for name, amount in sorted(spend.items())
+        if name not in listed
+    ]
+    return priced + idle
 
 
 async def _time_to_deal(session: AsyncSession, cohort: Any) -> float | None:
@@ -561,4 +590,5 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
             "by_hour": list(summary.arrivals.by_hour),
             "by_weekday": list(summary.arrivals.by_weekday),
         },
+        "by_campaign": campaigns_json(summary.by_campaign),
     }
