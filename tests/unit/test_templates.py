@@ -32,6 +32,7 @@ from bot.leads.lists import LeadList
 from bot.leads.notes import ShownLine
 from bot.leads.overdue import Breach
 from bot.reports.chart_data import ChartData
+from bot.reports.campaigns import CampaignRow
 from bot.reports.chat import TOP, ChatReport, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
 from bot.reports.periods import PeriodKind
@@ -213,6 +214,33 @@ def _report_sections() -> dict[str, list[Sample]]:
         missed_calls=MissedCalls(40, 30, 25, 600.0),
         arrivals=Arrivals([n % 5 for n in range(24)], [9, 8, 7, 6, 5, 4, 3]),
     )
+    # spend entered (/spend): costs on the sources' lines; a source with spend and no leads;
+    # one with no deals; campaigns by utm (long, with markup) and by the bot's link
+    priced = [
+        SourceRow(
+            "vk_ads",
+            40,
+            30,
+            2,
+            1,
+            4,
+            Decimal("100000"),
+            spend=Decimal("999999999999.99"),
+            cost_per_lead=Decimal("24999999999.99"),
+            cost_per_deal=Decimal("499999999999.99"),
+        ),
+        SourceRow("tilda", 3, 1, 0, 0, 1, Decimal("0.00"), Decimal("10"), Decimal("3.33")),
+        SourceRow("<b>call</b>", 0, 0, 0, 0, 0, Decimal("0.00"), spend=Decimal("0.00")),
+    ]
+    campaigns = [
+        CampaignRow("<b>ya</b> & " + "я" * 100, "<i>осень</i> " + "x" * 200, None, 50, 5, 3),
+        CampaignRow(None, "summer", None, 9, 0, 1, Decimal("1000.50")),
+        CampaignRow("vk", None, None, 8),
+        CampaignRow(None, None, "promo_" + "x" * 58, 7, 7, 0),
+        *(CampaignRow("google", f"c{n}", None, 1) for n in range(many)),
+        CampaignRow(None, None, None, 100),
+    ]
+    summary = replace(summary, by_source=priced + summary.by_source, by_campaign=campaigns)
     charts = ChartData(days=[], by_source={})
     samples: dict[str, list[Sample]] = {}
     reports = [
