@@ -40,7 +40,8 @@ _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _CURRENCY = re.compile(r"\s*(?:₽|руб\.?|р\.|rub|\$|€)$", re.IGNORECASE)
 FIRST_MONTH = date(2000, 1, 1)  # earlier is a typo, not an advertising budget
 RECENT = timedelta(days=30)  # the sources listed to pick from: those with leads this long ago
-RECENT_LIMIT = 20
+RECENT_LIMIT = 10
+LISTED = 20  # entries /spend lists (this month's and last month's); the rest counted
 
 
 class SpendProblem(enum.StrEnum):
@@ -281,3 +282,25 @@ def cost(spend: Decimal | None, count: int) -> Decimal | None:
     if spend is None or count == 0:
         return None
     return (spend / count).quantize(CENT, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class SpendOverview:
+    """What `/spend` alone answers: the entries of last month and this one, and the sources
+    of the last 30 days (what may be typed)."""
+
+    this_month: date
+    last_month: date
+    lines: list[SpendLine]
+    more: int  # entries beyond LISTED
+    recent_sources: list[str]
+
+
+async def spend_overview(session: AsyncSession, today: date, now: datetime) -> SpendOverview:
+    this_month = month_start(today)
+    last_month = month_start(this_month - timedelta(days=1))
+    lines = await spend_list(session, last_month, this_month)
+    recent = await recent_sources(session, now)
+    return SpendOverview(
+        this_month, last_month, lines[:LISTED], max(0, len(lines) - LISTED), recent
+    )

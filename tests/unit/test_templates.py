@@ -31,11 +31,19 @@ from bot.leads.cards import EXTRA_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, NAME_LIMIT
 from bot.leads.lists import LeadList
 from bot.leads.notes import ShownLine
 from bot.leads.overdue import Breach
-from bot.reports.chart_data import ChartData
 from bot.reports.campaigns import CampaignRow
+from bot.reports.chart_data import ChartData
 from bot.reports.chat import TOP, ChatReport, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
 from bot.reports.periods import PeriodKind
+from bot.reports.spend import (
+    LISTED,
+    RECENT_LIMIT,
+    SOURCE_LIMIT,
+    SpendLine,
+    SpendOverview,
+    SpendProblem,
+)
 from bot.reports.summary import (
     Arrivals,
     Funnel,
@@ -280,8 +288,49 @@ def _report_sections() -> dict[str, list[Sample]]:
     return samples
 
 
+def _spend_samples() -> dict[str, list[Sample]]:
+    """What handlers/spend.py passes: the longest sources, names with markup, the largest
+    amounts, every refusal with 10 kB of markup typed."""
+    longest = "x" * (SOURCE_LIMIT - 1) + "_"
+    recent = [f"{n}{longest}"[:SOURCE_LIMIT] for n in range(RECENT_LIMIT)]
+    most = "999\u202f999\u202f999\u202f999.99"
+    line = SpendLine(longest, date(2026, 2, 1), Decimal("1"), "<b>Света</b> " + "я" * 120, NOW)
+    full = SpendOverview(date(2026, 3, 1), date(2026, 2, 1), [line] * LISTED, 7, recent)
+    empty = SpendOverview(date(2026, 3, 1), date(2026, 2, 1), [], 0, [])
+    hostile = "<b>" * 3000 + "&"
+    refusals = [
+        {
+            "problem": problem.value,
+            "typed": longest if problem is SpendProblem.UNKNOWN_SOURCE else hostile,
+            "recent": recent if problem is SpendProblem.UNKNOWN_SOURCE else (),
+            "source_limit": SOURCE_LIMIT,
+            "max_amount": most,
+        }
+        for problem in SpendProblem
+        if problem is not SpendProblem.NOT_ALLOWED  # answered by supervisors_only
+    ]
+    return {
+        "spend_usage.html.j2": [
+            {"overview": full, "amounts": [most] * LISTED, "currency": "₽"},
+            {"overview": empty, "amounts": [], "currency": "₽"},
+        ],
+        "spend_recorded.html.j2": [
+            {
+                "source": longest,
+                "month": date(2026, 11, 1),
+                "amount": most,
+                "replaced": replaced,
+                "currency": "₽",
+            }
+            for replaced in (None, most)
+        ],
+        "spend_refused.html.j2": refusals,
+    }
+
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
+    **_spend_samples(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
     "callback_done.txt.j2": [{"lead_id": 42}],
