@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -265,4 +266,35 @@ async def test_the_list_shows_this_and_last_month(
         (date(2026, 12, 1), "vk_ads", Decimal("31000.00"), "Sveta"),
         (date(2026, 11, 1), "tilda", Decimal("10000.00"), "Sveta"),
         (date(2026, 11, 1), "vk_ads", Decimal("15000.00"), "Sveta"),
+    ]
+
+
+async def test_an_entry_made_meanwhile_is_replaced_not_doubled(
+    sessions: SessionFactory, staff: dict[str, Staff], history: dict[str, int]
+) -> None:
+    """Two supervisors enter tilda for February at once: Sveta's /spend finds no row, and
+    before it commits another entry of 100 is committed. Her insert meets the unique (source,
+    month) and is tried again as a replacement: one row is left, with her 250, and her answer
+    names the 100 it replaced."""
+    february = date(2027, 2, 1)
+    async with sessions() as session:
+        real_scalar = session.scalar
+        raced = []
+
+        async def scalar_then_race(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            found = await real_scalar(statement, *args, **kwargs)
+            if not raced and "ad_spend" in str(statement) and found is None:
+                raced.append(True)
+                async with sessions() as other:
+                    other.add(AdSpend(source="tilda", month=february, amount=100, entered_at=NOW))
+                    await other.commit()
+            return found
+
+        session.scalar = scalar_then_race  # type: ignore[method-assign]
+        result = await record_spend(session, "tilda", Decimal("250"), february, staff["sveta"], NOW)
+    assert raced and result.ok and result.replaced == Decimal("100.00")
+    async with sessions() as session:
+        rows = (await session.scalars(select(AdSpend).where(AdSpend.month == february))).all()
+    assert [(r.source, Decimal(r.amount), r.entered_by_id) for r in rows] == [
+        ("tilda", Decimal("250.00"), staff["sveta"].id)
     ]
