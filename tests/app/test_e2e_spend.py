@@ -104,9 +104,9 @@ async def test_a_manager_is_told_it_is_for_supervisors(
     nothing recorded."""
     await _leads(app, staff)
     anna = Phone(emulator, ANNA)
-    refused = await anna.write("/spend web_form 15000")
+    refused = await anna.write("/spend web_form 15000", "supervisors")  # lead cards come too
     assert refused.text == "This command is for supervisors."
-    alone = await anna.write("/spend")
+    alone = await anna.write("/spend", "supervisors")
     assert alone.text == "This command is for supervisors."
     assert await _entries(app) == []
 
