@@ -13,6 +13,7 @@ from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
+from handlers.spend import spend_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
 from handlers.start import fallback_router, staff_help_router, start_router
 from handlers.team import team_router
@@ -42,6 +43,7 @@ def build_dispatcher(
         staff_admin_router(),
         team_router(),
         reports_router(),
+        spend_router(),
         client_router(),
         dialogue_fallback_router(),
         staff_help_router(),  # staff's unknown commands and free text: their commands

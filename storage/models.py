@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -397,3 +398,19 @@ class AlertCopy(Base):
     rendered_version: Mapped[int] = mapped_column(Integer)
     settled_at: Mapped[datetime | None]  # drawn as settled: never edited again
     created_at: Mapped[datetime]
+
+
+class AdSpend(Base):
+    """What advertising one source cost in one calendar month (`/spend vk_ads 15000 11.2026`,
+    by a supervisor): the report divides it by the source's leads and deals. One row a source
+    and month: entering it again replaces the amount."""
+
+    __tablename__ = "ad_spend"
+    __table_args__ = (UniqueConstraint("source", "month", name="uq_ad_spend_source_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))  # a Lead.source value
+    month: Mapped[date] = mapped_column(Date)  # the month's first day (a local calendar month)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # in the configured currency
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    entered_at: Mapped[datetime]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,6 +87,35 @@ def _channel(source: str, locale: str) -> str:
     return str(labels(locale)["channels"].get(source, source))
 
 
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format_amount(value)
+
+
+def _campaigns(summary: ReportSummary, head: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The campaigns message (top 10), only when a lead of the period came with utm tags or
+    by a bot link."""
+    tagged = [row for row in summary.by_campaign if row.tagged]
+    if not tagged:
+        return []
+    shown, more = _top(tagged)
+    rows = [
+        {
+            "utm_source": row.utm_source,
+            "utm_campaign": row.utm_campaign,
+            "tag": row.tag,
+            "received": row.received,
+            "junk_share": share(row.junk, row.received),
+            "converted": row.converted,
+            "conversion": share(row.converted, row.received),
+            "amount": format_amount(row.amount) if row.converted else None,
+        }
+        for row in shown
+    ]
+    untagged = sum(row.received for row in summary.by_campaign if not row.tagged)
+    values = {"campaigns": rows, "more": more, "untagged": untagged, **head}
+    return [("report_campaigns.html.j2", values)]
+
+
 def sections(
     report: ChatReport, config: AppConfig, locale: str
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -134,6 +164,9 @@ def sections(
                 "converted": row.converted,
                 "conversion": share(row.converted, row.received),
                 "amount": format_amount(row.amount) if row.converted else None,
+                "spend": _money(row.spend),
+                "per_lead": _money(row.cost_per_lead),
+                "per_deal": _money(row.cost_per_deal),
             }
             for row in summary.by_source
         ]
@@ -178,6 +211,7 @@ def sections(
     return [
         ("report_funnel.html.j2", funnel_values),
         ("report_sources.html.j2", {"sources": sources, "more": more_sources, **head}),
+        *_campaigns(summary, head),
         *(
             ("report_managers.html.j2", {"managers": page, "first_page": n == 0, **head})
             for n, page in enumerate(pages)

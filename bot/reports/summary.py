@@ -28,7 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import AlertKind, AppConfig
 from bot.leads.overdue import overdue_counts
+from bot.reports.campaigns import CampaignRow, campaign_rows, campaigns_json
 from bot.reports.measures import quarter_start, seconds_between, utc_quarter
+from bot.reports.spend import cost, period_spend
 from bot.sla.deadlines import alert_time
 from bot.sla.working_hours import is_open
 from storage.models import (
@@ -83,7 +85,8 @@ class SourceRow:
     refused: int
     junk: int
     amount: Decimal
-    # no spend is recorded yet (/spend comes later): the costs are None until it is
+    # the period's share of the spend entered by /spend (bot/reports/spend.py); None: none
+    # entered, or the report is one manager's (spend buys a source's leads, not a person's)
     spend: Decimal | None = None
     cost_per_lead: Decimal | None = None
     cost_per_deal: Decimal | None = None
@@ -162,6 +165,7 @@ class ReportSummary:
     arrivals: Arrivals
     client_messages: ClientMessages = ClientMessages()
     after_hours: AfterHours = AfterHours()
+    by_campaign: list[CampaignRow] = field(default_factory=list)  # utm and deep-link tags
 
 
 def period_bounds(period: Period, config: AppConfig) -> tuple[datetime, datetime]:
@@ -267,6 +271,7 @@ async def report_summary(
             Lead.is_repeat.label("is_repeat"),
             Lead.close_reason.label("close_reason"),
             Lead.close_comment.label("close_comment"),
+            Lead.utm.label("utm"),
             Lead.first_owner_id.label("taker_id"),
             Lead.first_taken_at.label("taken_at"),
             Lead.first_take_work_s.label("take_work_s"),
@@ -276,6 +281,9 @@ async def report_summary(
         ).select_from(Lead)
     ).subquery("cohort")
     funnel, by_source = await _funnel(session, cohort)
+    # one manager's report has no spend: it bought the source's leads, not theirs
+    spend = {} if scope.manager_id is not None else await period_spend(session, *period, source)
+    by_source = _with_spend(by_source, spend)
     funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
     takes = await _taken_leads(session, cohort)
@@ -302,7 +310,29 @@ async def report_summary(
         client_messages=await _client_messages(session, scope, config),
         arrivals=arrivals,
         after_hours=_after_hours(quarters, takes, config),
+        by_campaign=await campaign_rows(session, cohort),
     )
+
+
+def _with_spend(rows: list[SourceRow], spend: dict[str, Decimal]) -> list[SourceRow]:
+    """The sources' rows with their spend and costs; a source with spend and no leads in the
+    period gets a row of its own after the others (the money bought nothing)."""
+    priced = [
+        replace(
+            row,
+            spend=spend.get(row.source),
+            cost_per_lead=cost(spend.get(row.source), row.received),
+            cost_per_deal=cost(spend.get(row.source), row.converted),
+        )
+        for row in rows
+    ]
+    listed = {row.source for row in rows}
+    idle = [
+        SourceRow(name, 0, 0, 0, 0, 0, Decimal("0.00"), spend=amount)
+        for name, amount in sorted(spend.items())
+        if name not in listed
+    ]
+    return priced + idle
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -748,4 +778,5 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
             "take_p50_s": _seconds(summary.after_hours.take_p50_s),
             "take_p90_s": _seconds(summary.after_hours.take_p90_s),
         },
+        "by_campaign": campaigns_json(summary.by_campaign),
     }

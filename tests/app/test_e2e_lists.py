@@ -254,6 +254,7 @@ async def test_each_role_gets_its_command_menu_in_its_language(
         "team",
         "digest",
         "report",
+        "spend",
         "merge",
         "duty",
         "cancel",

@@ -17,6 +17,7 @@ from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import take_lead
 from bot.leads.qualify import convert_lead
+from bot.reports.spend import record_spend
 from bot.reports.summary import report_summary, summary_json
 from storage.db import SessionFactory
 from storage.models import Staff
@@ -176,3 +177,71 @@ async def test_answers_the_same_numbers_as_the_report(
         )
     assert narrowed == summary_json(summary)
     assert narrowed["funnel"]["received"] == 0  # the tilda lead is nobody's
+
+
+async def test_spend_costs_and_campaigns_in_the_answer(
+    http: aiohttp.ClientSession,
+    sessions: SessionFactory,
+    app: Application,
+    staff: dict[str, Staff],
+) -> None:
+    """January's web_form spend of 31 000 (by /spend) over 05.01–11.01 (7 of 31 days) is
+    7 000.00: two web_form leads, 3 500.00 a lead, no deal (null); telegram has no spend
+    (nulls); for one manager there is no spend at all.
+    by_campaign: the yandex/autumn lead, the deep-link lead (tag) and one without either."""
+    created = datetime(2026, 1, 5, 7, tzinfo=UTC)
+    async with sessions() as session:
+        items = [
+            LeadInput(
+                source="web_form",
+                phone="+79000000001",
+                utm={"utm_source": "yandex", "utm_campaign": "autumn"},
+            ),
+            LeadInput(source="web_form", phone="+79000000002"),
+            LeadInput(source="telegram", telegram_id=5001, message="hi", utm={"start": "promo"}),
+        ]
+        await intake_leads(session, items, created)
+        result = await record_spend(
+            session, "web_form", Decimal("31000"), date(2026, 1, 1), staff["sveta"], created
+        )
+        assert result.ok
+    params = {"from": "2026-01-05", "to": "2026-01-11"}
+    async with http.get(URL, params=params, headers=AUTH) as r:
+        assert r.status == 200
+        answer = await r.json()
+    rows = {row["source"]: row for row in answer["by_source"]}
+    costs = ("received", "spend", "cost_per_lead", "cost_per_deal")
+    assert [rows["web_form"][key] for key in costs] == [2, "7000.00", "3500.00", None]
+    assert [rows["telegram"][key] for key in costs] == [1, None, None, None]
+    assert answer["by_campaign"] == [
+        {
+            "utm_source": None,
+            "utm_campaign": None,
+            "tag": None,
+            "received": 1,
+            "junk": 0,
+            "converted": 0,
+            "amount": "0.00",
+        },
+        {
+            "utm_source": None,
+            "utm_campaign": None,
+            "tag": "promo",
+            "received": 1,
+            "junk": 0,
+            "converted": 0,
+            "amount": "0.00",
+        },
+        {
+            "utm_source": "yandex",
+            "utm_campaign": "autumn",
+            "tag": None,
+            "received": 1,
+            "junk": 0,
+            "converted": 0,
+            "amount": "0.00",
+        },
+    ]
+    manager = {**params, "manager": str(ANNA)}
+    async with http.get(URL, params=manager, headers=AUTH) as r:
+        assert (await r.json())["by_source"] == []  # one manager's report: no spend rows

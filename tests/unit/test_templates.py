@@ -31,10 +31,19 @@ from bot.leads.cards import EXTRA_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, NAME_LIMIT
 from bot.leads.lists import LeadList
 from bot.leads.notes import ShownLine
 from bot.leads.overdue import Breach
+from bot.reports.campaigns import CampaignRow
 from bot.reports.chart_data import ChartData
 from bot.reports.chat import TOP, ChatReport, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
 from bot.reports.periods import PeriodKind
+from bot.reports.spend import (
+    LISTED,
+    RECENT_LIMIT,
+    SOURCE_LIMIT,
+    SpendLine,
+    SpendOverview,
+    SpendProblem,
+)
 from bot.reports.summary import (
     Arrivals,
     Funnel,
@@ -213,6 +222,33 @@ def _report_sections() -> dict[str, list[Sample]]:
         missed_calls=MissedCalls(40, 30, 25, 600.0),
         arrivals=Arrivals([n % 5 for n in range(24)], [9, 8, 7, 6, 5, 4, 3]),
     )
+    # spend entered (/spend): costs on the sources' lines; a source with spend and no leads;
+    # one with no deals; campaigns by utm (long, with markup) and by the bot's link
+    priced = [
+        SourceRow(
+            "vk_ads",
+            40,
+            30,
+            2,
+            1,
+            4,
+            Decimal("100000"),
+            spend=Decimal("999999999999.99"),
+            cost_per_lead=Decimal("24999999999.99"),
+            cost_per_deal=Decimal("499999999999.99"),
+        ),
+        SourceRow("tilda", 3, 1, 0, 0, 1, Decimal("0.00"), Decimal("10"), Decimal("3.33")),
+        SourceRow("<b>call</b>", 0, 0, 0, 0, 0, Decimal("0.00"), spend=Decimal("0.00")),
+    ]
+    campaigns = [
+        CampaignRow("<b>ya</b> & " + "я" * 100, "<i>осень</i> " + "x" * 200, None, 50, 5, 3),
+        CampaignRow(None, "summer", None, 9, 0, 1, Decimal("1000.50")),
+        CampaignRow("vk", None, None, 8),
+        CampaignRow(None, None, "promo_" + "x" * 58, 7, 7, 0),
+        *(CampaignRow("google", f"c{n}", None, 1) for n in range(many)),
+        CampaignRow(None, None, None, 100),
+    ]
+    summary = replace(summary, by_source=priced + summary.by_source, by_campaign=campaigns)
     charts = ChartData(days=[], by_source={})
     samples: dict[str, list[Sample]] = {}
     reports = [
@@ -252,8 +288,49 @@ def _report_sections() -> dict[str, list[Sample]]:
     return samples
 
 
+def _spend_samples() -> dict[str, list[Sample]]:
+    """What handlers/spend.py passes: the longest sources, names with markup, the largest
+    amounts, every refusal with 10 kB of markup typed."""
+    longest = "x" * (SOURCE_LIMIT - 1) + "_"
+    recent = [f"{n}{longest}"[:SOURCE_LIMIT] for n in range(RECENT_LIMIT)]
+    most = "999\u202f999\u202f999\u202f999.99"
+    line = SpendLine(longest, date(2026, 2, 1), Decimal("1"), "<b>Света</b> " + "я" * 120, NOW)
+    full = SpendOverview(date(2026, 3, 1), date(2026, 2, 1), [line] * LISTED, 7, recent)
+    empty = SpendOverview(date(2026, 3, 1), date(2026, 2, 1), [], 0, [])
+    hostile = "<b>" * 3000 + "&"
+    refusals = [
+        {
+            "problem": problem.value,
+            "typed": longest if problem is SpendProblem.UNKNOWN_SOURCE else hostile,
+            "recent": recent if problem is SpendProblem.UNKNOWN_SOURCE else (),
+            "source_limit": SOURCE_LIMIT,
+            "max_amount": most,
+        }
+        for problem in SpendProblem
+        if problem is not SpendProblem.NOT_ALLOWED  # answered by supervisors_only
+    ]
+    return {
+        "spend_usage.html.j2": [
+            {"overview": full, "amounts": [most] * LISTED, "currency": "₽"},
+            {"overview": empty, "amounts": [], "currency": "₽"},
+        ],
+        "spend_recorded.html.j2": [
+            {
+                "source": longest,
+                "month": date(2026, 11, 1),
+                "amount": most,
+                "replaced": replaced,
+                "currency": "₽",
+            }
+            for replaced in (None, most)
+        ],
+        "spend_refused.html.j2": refusals,
+    }
+
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
+    **_spend_samples(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
     "callback_done.txt.j2": [{"lead_id": 42}],
