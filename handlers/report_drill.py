@@ -19,6 +19,7 @@ from handlers.keyboards.reports import ReportDrill, ReportDrillPage, drill_keybo
 from handlers.report_send import pressed_request, refuse_report
 from storage.models import Staff
 
+
 def report_drill_router() -> Router:
     router = Router(name="report_drill")
     router.callback_query.filter(IsStaff())
@@ -41,9 +42,7 @@ def report_drill_router() -> Router:
             "source": request.source,
             "manager_telegram_id": request.manager_telegram_id(staff.telegram_id),
         }
-        what = await find_drill(
-            session, request.period, config, data.what, data.reason, **narrowed
-        )
+        what = await find_drill(session, request.period, config, data.what, data.reason, **narrowed)
         if what is None:
             await refuse_report(query, "reason gone", locale, "refusal_report_outdated")
             return None
@@ -64,6 +63,7 @@ def report_drill_router() -> Router:
             request, what, listed.items, listed.page, listed.pages, config, locale
         )
         return text, keyboard
+
     @router.callback_query(ReportDrillPage.filter())
     async def turn_page(
         query: CallbackQuery,

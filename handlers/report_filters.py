@@ -45,9 +45,7 @@ async def _picker(
     if do in SOURCE_PICKS:
         manager = staff if request.own else request.manager
         mine = manager.telegram_id if manager is not None else None
-        sources = await period_sources(
-            session, request.period, config, manager_telegram_id=mine
-        )
+        sources = await period_sources(session, request.period, config, manager_telegram_id=mine)
         page = min(page, pages_of(len(sources), PICKER_PAGE) - 1)
         keyboard = source_picker(request, sources, page, locale)
         count, what = len(sources), "source"
@@ -84,9 +82,7 @@ def report_filters_router() -> Router:
         locale: str,
     ) -> None:
         """A source or manager picked (or a filter cleared): the report again, narrowed."""
-        request = await pressed_request(
-            query, callback_data, session, staff, config, clock, locale
-        )
+        request = await pressed_request(query, callback_data, session, staff, config, clock, locale)
         if request is None:
             return
         await query.answer()
@@ -105,9 +101,7 @@ def report_filters_router() -> Router:
         locale: str,
     ) -> None:
         """The picker: a new message under the report; its pages turn in place."""
-        request = await pressed_request(
-            query, callback_data, session, staff, config, clock, locale
-        )
+        request = await pressed_request(query, callback_data, session, staff, config, clock, locale)
         if request is None:
             return
         do = callback_data.do

@@ -304,7 +304,9 @@ def drill_choices(report: ChatReport, config: AppConfig, locale: str) -> list[Dr
             counted.append((Drill(kind, code), count, words[kind.value].format(reason=name)))
     calls = summary.missed_calls
     never = calls.count - calls.called_back
-    counted.append((Drill(DrillKind.NOT_CALLED_BACK), never, words[DrillKind.NOT_CALLED_BACK.value]))
+    counted.append(
+        (Drill(DrillKind.NOT_CALLED_BACK), never, words[DrillKind.NOT_CALLED_BACK.value])
+    )
     return [
         DrillChoice(drill, count, f"{text} · {count}") for drill, count, text in counted if count
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
@@ -20,10 +20,10 @@ from bot.reports.summary import (
     CALL_BACK_EVENT,
     UNANSWERED_CALLS,
     Period,
-    _Scope,
-    period_bounds,
+    Scope,
+    report_scope,
 )
-from storage.models import OPEN_STATUSES, Call, Lead, LeadEvent, LeadStatus, Staff
+from storage.models import OPEN_STATUSES, Call, Lead, LeadEvent, LeadStatus
 
 PAGE = LIST_PAGE  # leads a page: one phone screen of buttons, as the lead lists
 
@@ -57,21 +57,12 @@ class DrillPage:
     total: int  # every lead of the drill, not only this page's
 
 
-async def manager_staff_id(session: AsyncSession, telegram_id: int | None) -> int | None:
-    """The staff id the manager filter compares (as report_summary looks it up): None for no
-    filter, -1 for a person nobody knows (they took nothing)."""
-    if telegram_id is None:
-        return None
-    found = await session.scalar(select(Staff.id).where(Staff.telegram_id == telegram_id))
-    return -1 if found is None else found
-
-
-def _condition(scope: _Scope, drill: Drill) -> ColumnElement[bool]:
+def _condition(drill: Drill) -> ColumnElement[bool]:
     kind = drill.kind
     if kind is DrillKind.OPEN:
         return Lead.status.in_(OPEN_STATUSES)
     if kind is DrillKind.NOT_TAKEN:  # the summary's "taken", negated
-        return not_(or_(scope.taker_id.is_not(None), Lead.owner_id.is_not(None)))
+        return and_(Lead.first_owner_id.is_(None), Lead.owner_id.is_(None))
     if kind is DrillKind.CONVERTED:
         return Lead.status == LeadStatus.CONVERTED
     if kind is DrillKind.REFUSED:
@@ -85,10 +76,9 @@ def _condition(scope: _Scope, drill: Drill) -> ColumnElement[bool]:
     raise ValueError(f"not a cohort drill: {kind!r}")
 
 
-def _missed_not_called_back(period: Period, config: AppConfig) -> ColumnElement[bool]:
+def _missed_not_called_back(scope: Scope) -> ColumnElement[bool]:
     """The lead had a missed incoming call in the period with no call-back after it (the
     summary's `count - called_back`, by lead: a lead missed twice is one line)."""
-    start, end = period_bounds(period, config)
     called_at = func.coalesce(Call.started_at, Call.created_at)
     called_back = exists().where(
         LeadEvent.lead_id == Call.lead_id,
@@ -99,8 +89,8 @@ def _missed_not_called_back(period: Period, config: AppConfig) -> ColumnElement[
         Call.lead_id == Lead.id,
         Call.direction == "in",
         Call.status.in_(UNANSWERED_CALLS),
-        called_at >= start,
-        called_at < end,
+        called_at >= scope.start,
+        called_at < scope.end,
         ~called_back,
     )
 
@@ -113,12 +103,10 @@ async def _drill_query(
     source: str | None,
     manager_telegram_id: int | None,
 ) -> Select[tuple[Lead]]:
-    scope = _Scope(source, await manager_staff_id(session, manager_telegram_id))
-    stmt = scope.where(select(Lead).select_from(Lead))
+    scope = await report_scope(session, period, config, source, manager_telegram_id)
     if drill.kind is DrillKind.NOT_CALLED_BACK:  # by the call's time, as the summary counts
-        return stmt.where(_missed_not_called_back(period, config))
-    start, end = period_bounds(period, config)
-    return stmt.where(Lead.created_at >= start, Lead.created_at < end, _condition(scope, drill))
+        return select(Lead).where(*scope.filters(), _missed_not_called_back(scope))
+    return scope.where(select(Lead)).where(_condition(drill))
 
 
 async def drill_leads(
@@ -155,16 +143,10 @@ async def drill_reasons(
     """The reason codes the period's junk (JUNK_REASON) or refused (REFUSAL_REASON) leads
     carry, with the filters: what a reason button's key is looked up among."""
     status = LeadStatus.JUNK if kind is DrillKind.JUNK_REASON else LeadStatus.REFUSED
-    start, end = period_bounds(period, config)
-    scope = _Scope(source, await manager_staff_id(session, manager_telegram_id))
+    scope = await report_scope(session, period, config, source, manager_telegram_id)
     rows = await session.scalars(
-        scope.where(select(Lead.close_reason).select_from(Lead))
-        .where(
-            Lead.created_at >= start,
-            Lead.created_at < end,
-            Lead.status == status,
-            Lead.close_reason.is_not(None),
-        )
+        scope.where(select(Lead.close_reason))
+        .where(Lead.status == status, Lead.close_reason.is_not(None))
         .distinct()
     )
     return sorted(code for code in rows if code is not None)

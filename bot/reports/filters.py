@@ -9,8 +9,7 @@ from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.reports.drill import manager_staff_id
-from bot.reports.summary import Period, _Scope, period_bounds
+from bot.reports.summary import Period, report_scope
 from storage.models import Lead, Role, Staff
 
 
@@ -37,12 +36,9 @@ async def period_sources(
 ) -> list[PickedSource]:
     """Every source with leads created in the period (one manager's, when filtered), the most
     leads first, as the report's channels are ordered."""
-    start, end = period_bounds(period, config)
-    scope = _Scope(None, await manager_staff_id(session, manager_telegram_id))
+    scope = await report_scope(session, period, config, manager_telegram_id=manager_telegram_id)
     rows = await session.execute(
-        scope.where(select(Lead.source, func.count()).select_from(Lead))
-        .where(Lead.created_at >= start, Lead.created_at < end)
-        .group_by(Lead.source)
+        scope.where(select(Lead.source, func.count()).select_from(Lead)).group_by(Lead.source)
     )
     found = [PickedSource(source, int(count)) for source, count in rows]
     return sorted(found, key=lambda row: (-row.leads, row.source))
@@ -54,24 +50,18 @@ async def period_managers(
     """The people the manager filter may pick, by name: every active manager (one with no
     leads too, as the report lists them), and anyone who took first or owns a lead created in
     the period (a supervisor who took one; someone deactivated since)."""
-    start, end = period_bounds(period, config)
-    scope = _Scope(source, None)
-    in_period = (Lead.created_at >= start, Lead.created_at < end)
-    takers = scope.where(
-        select(Lead.id.label("lead"), scope.taker_id.label("person")).select_from(Lead)
-    )
-    owners = select(Lead.id.label("lead"), Lead.owner_id.label("person")).where(*in_period)
-    if source is not None:
-        owners = owners.where(Lead.source == source)
-    pairs = union(takers.where(*in_period), owners).subquery()  # a lead once a person
-    counts = dict(
-        (person, int(count))
+    scope = await report_scope(session, period, config, source=source)
+    takers = scope.where(select(Lead.id.label("lead"), Lead.first_owner_id.label("person")))
+    owners = scope.where(select(Lead.id.label("lead"), Lead.owner_id.label("person")))
+    pairs = union(takers, owners).subquery()  # a lead counts once for a person
+    counts = {
+        person: int(count)
         for person, count in await session.execute(
             select(pairs.c.person, func.count())
             .where(pairs.c.person.is_not(None))
             .group_by(pairs.c.person)
         )
-    )
+    }
     people = await session.scalars(
         select(Staff)
         .where(

@@ -57,7 +57,7 @@ class ReportButton(CallbackData, prefix="rep"):
 
 
 class ReportDates(CallbackData, prefix="rdate"):
-    """"Dates…" on the period picker: ask for a range to type."""
+    """ "Dates…" on the period picker: ask for a range to type."""
 
     scope: ReportScope
 

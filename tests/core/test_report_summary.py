@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.common.clock import ManualClock
 from bot.common.lifecycle import Action
@@ -31,6 +31,7 @@ from bot.config import AppConfig
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
+from bot.leads.merge import merge_leads
 from bot.leads.qualify import convert_lead, qualify_lead
 from bot.leads.reassign import reassign_lead
 from bot.reports.summary import (
@@ -208,6 +209,36 @@ async def test_take_goes_to_the_first_taker_the_deal_to_the_closer(
     assert (boris.take_p50_s, boris.take_p90_s, boris.take_work_p50_s) == (62.5, 108.5, 62.5)
     assert boris.first_contact_p50_s == 7200.0  # #2 reached (converted) 2 h after arrival
     assert _manager(summary, DINA) == ManagerRow(DINA, "Dina")
+
+
+async def test_a_merged_duplicate_is_junk_closed_by_whoever_merged_it(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    """The same person writes twice on Monday: Anna takes the first at 10:05, Boris the second
+    at 11:05 (5 minutes each); Sveta merges the second into the first. Both stay in the
+    cohort (two requests came); the merged one is junk ("duplicate") on Sveta's account, not
+    Boris's, though he keeps his take; the first's history now holds Boris's take too, and
+    still counts only as Anna's."""
+    anna, boris, sveta = staff["anna"], staff["boris"], staff["sveta"]
+    first = await _lead(sessions, at(5, 7), "+79000000011")
+    second = await _lead(sessions, at(5, 8), "+79000000012")
+    async with sessions() as session:
+        assert (await take_lead(session, first, anna, at(5, 7, 5), config)).ok
+        assert (await take_lead(session, second, boris, at(5, 8, 5), config)).ok
+        await session.execute(
+            update(Lead).where(Lead.id == second).values(possible_duplicate_of_id=first)
+        )
+        await session.commit()
+        assert (await merge_leads(session, second, first, sveta, at(5, 9))).ok
+    summary = await _summary(sessions, config)
+    funnel = summary.funnel
+    assert (funnel.received, funnel.taken, funnel.junk, funnel.open) == (2, 2, 1, 1)
+    assert summary.junk_reasons == {"duplicate": 1}
+    assert [row.name for row in summary.by_manager] == ["Anna", "Boris", "Sveta"]
+    assert (_manager(summary, ANNA).taken, _manager(summary, ANNA).junk) == (1, 0)
+    assert (_manager(summary, BORIS).taken, _manager(summary, BORIS).junk) == (1, 0)
+    assert _manager(summary, BORIS).take_p50_s == 300.0
+    assert (_manager(summary, 1003).taken, _manager(summary, 1003).junk) == (0, 1)
 
 
 async def test_filters_by_source_and_by_manager(
