@@ -36,10 +36,10 @@ class ReportRange(StatesGroup):
 
 
 async def _read_range(
-    message: Message, text: str, config: AppConfig, clock: Clock, locale: str
+    message: Message, text: str, config: AppConfig, clock: Clock, locale: str, asking: bool
 ) -> Period | None:
     """Typed dates as a period; None (and the person told what is wrong) when they are not a
-    range the report can use."""
+    range the report can use (`asking`: the dialogue stays open for another try)."""
     try:
         return parse_range(text, local_today(clock.now(), config))
     except RangeError as error:
@@ -51,6 +51,7 @@ async def _read_range(
                 detail=error.detail,
                 typed=text,
                 max_days=MAX_DAYS,
+                asking=asking,
             )
         )
         return None
@@ -104,7 +105,7 @@ def reports_router() -> Router:
         if await state.get_state() == ReportRange.waiting.state:
             await state.clear()  # /report again: the dates asked for before are not awaited
         if command.args:  # "/report 01.11–15.11"
-            period = await _read_range(message, command.args, config, clock, locale)
+            period = await _read_range(message, command.args, config, clock, locale, False)
             if period is not None:
                 await _send_dates(period, bot, session, staff, config, clock, locale)
             return
@@ -164,7 +165,7 @@ def reports_router() -> Router:
     ) -> None:
         # a range that cannot be used keeps the question open: the person types it again
         # (or /cancel)
-        period = await _read_range(message, message.text or "", config, clock, locale)
+        period = await _read_range(message, message.text or "", config, clock, locale, True)
         if period is not None:
             await state.clear()
             await _send_dates(period, bot, session, staff, config, clock, locale)

@@ -25,6 +25,7 @@ from bot.leads.actions import Refusal
 from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction
 from bot.leads.lists import LeadList
+from bot.reports.drill import DrillKind
 from bot.reports.periods import PeriodKind
 from bot.sla.sweep import EVENT_OF_STEP
 from bot.team.invites import InviteRefusal
@@ -208,7 +209,7 @@ LOOKED_UP: dict[str, set[str]] = {
     "merge": {"confirm"},
     "client": {"share_phone"},
     # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
-    "report": {"weekdays", "periods", "steps", "charts"},
+    "report": {"weekdays", "periods", "steps", "charts", "drill", "buttons"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}
@@ -237,6 +238,30 @@ def test_the_report_has_its_words(locale: str) -> None:
     assert len(report["weekdays"].split()) == 7
     assert len(report["charts"]["weekdays"].split()) == 7
     assert report["charts"]["median"].format(n=5) != report["charts"]["median"]
+
+
+REPORT_BUTTONS = {
+    "dates",
+    "by_source",
+    "by_manager",
+    "clear",
+    "all_sources",
+    "all_managers",
+    "leads_csv",
+    "leads_xlsx",
+    "report_xlsx",
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_reports_buttons_have_their_words(locale: str) -> None:
+    """Every drill-down button (one per DrillKind; a reason's kinds name the reason) and every
+    filter and file button under a report."""
+    report = labels(locale)["report"]
+    assert set(report["drill"]) == {kind.value for kind in DrillKind}
+    for kind in (DrillKind.JUNK_REASON, DrillKind.REFUSAL_REASON):
+        assert "Spam" in report["drill"][kind.value].format(reason="Spam")
+    assert set(report["buttons"]) == REPORT_BUTTONS
 
 
 @pytest.mark.parametrize("locale", LOCALES)
