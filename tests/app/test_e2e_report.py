@@ -105,11 +105,12 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
         "Последние 7 дней",
         "Этот месяц",
         "Последние 30 дней",
+        "📅 Даты…",
     ]
     before = len(sveta.messages())
     answer = await sveta.press(menu, "rep:d7:all")
     assert not answer.get("show_alert")  # answered without words: no spinner, no alert
-    funnel, sources, managers, reasons, calls = await _sections(emulator, sveta, before, 5)
+    funnel, sources, managers, reasons, calls, actions = await _sections(emulator, sveta, before, 6)
     assert "Последние 7 дней, 30.12 – 05.01" in funnel
     assert "получено: 3" in funnel
     assert "→ взято: 2 · 67%" in funnel
@@ -157,7 +158,9 @@ async def test_a_manager_gets_only_her_own_leads(
     assert "Report for your leads" in menu.text
     before = len(anna.messages())
     await anna.press(menu, "rep:d7:own")
-    funnel, _sources, managers, reasons, _calls = await _sections(emulator, anna, before, 5)
+    funnel, _sources, managers, reasons, _calls, _actions = await _sections(
+        emulator, anna, before, 6
+    )
     assert "received: 1" in funnel and "→ deals: 1 · 100%" in funnel
     assert "only yours" in funnel
     assert "Anna: taken 1 · deals 1 (100%)" in managers and "Boris" not in managers
