@@ -100,8 +100,9 @@ def headline(request: ReportRequest, config: AppConfig, locale: str) -> dict[str
     filters that are on."""
     first, last = request.period
     today = request.today
-    with_year = today is not None and (first.year != today.year or last.year != today.year)
     kind = request.kind
+    # typed dates of another year say which; "Last 7 days" across New Year needs no years
+    with_year = kind is None and today is not None and {first.year, last.year} != {today.year}
     return {
         "period": labels(locale)["report"]["periods"][kind.value] if kind else None,
         "first": _day(first, config, locale, with_year),

@@ -52,8 +52,9 @@ TYPED_LIMIT = 64  # characters of a typed range read; longer is not a range
 ACROSS_NEW_YEAR_DAYS = 183  # "25.12–10.01" crosses New Year; "15.11–01.11" is reversed
 EPOCH = date(1970, 1, 1)  # day numbers (in button data) count from it
 
-# "1.11", "01.11.2026", "1.11.26": day, month and an optional year of 2 or 4 digits
-_DATE = r"(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2}))?"
+# "1.11", "01.11.2026", "1.11.26": day, month and an optional year of 2 or 4 digits (ASCII
+# digits: `\d` would read "١.١١" too)
+_DATE = r"([0-9]{1,2})\.([0-9]{1,2})(?:\.([0-9]{4}|[0-9]{2}))?"
 # two dates joined by a hyphen, an en dash or an em dash (spaces around it optional), or one
 _RANGE = re.compile(rf"^\s*{_DATE}\s*(?:[-–—]\s*{_DATE})?\s*$")
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import AppConfig
 from bot.reports.filters import period_sources
 from bot.reports.keys import find_by_key
-from bot.reports.periods import PeriodKind
+from bot.reports.periods import PeriodKind, report_period
 from bot.reports.summary import Period
 from storage.models import Staff
 
@@ -67,4 +67,10 @@ async def resolve_request(
         source = find_by_key([row.source for row in sources], source_key)
         if source is None:
             return None
-    return ReportRequest(period, own, source=source, manager=manager, today=today)
+    return ReportRequest(period, own, ready_made_kind(period, today), source, manager, today)
+
+
+def ready_made_kind(period: Period, today: date) -> PeriodKind | None:
+    """The ready-made period these dates are today (its name heads the report again once it
+    is filtered); None for other dates, or once a day has passed ("Today" is then a date)."""
+    return next((kind for kind in PeriodKind if report_period(kind, today) == period), None)

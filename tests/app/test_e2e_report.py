@@ -110,7 +110,8 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     before = len(sveta.messages())
     answer = await sveta.press(menu, "rep:d7:all")
     assert not answer.get("show_alert")  # answered without words: no spinner, no alert
-    funnel, sources, managers, reasons, calls, actions = await _sections(emulator, sveta, before, 6)
+    sections = await _sections(emulator, sveta, before, 6)
+    funnel, sources, managers, reasons, calls, actions = sections
     assert "Последние 7 дней, 30.12 – 05.01" in funnel
     assert "получено: 3" in funnel
     assert "→ взято: 2 · 67%" in funnel
@@ -118,7 +119,7 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     assert "Мусор: 1" in funnel and "Ещё в работе: 1" in funnel
     assert "54\u202f700.50 ₽" in funnel
     assert "Новых клиентов: 3 · вернувшихся: 0" in funnel
-    assert "медиана) от заявки" in funnel  # three people, each a first time
+    assert "медиана) от заявки 30 мин\n👤 Новых клиентов" in funnel  # its own line
     assert "заявка с сайта</b>" not in sources  # the text is parsed: no tags shown
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources
     assert "Tilda" in sources and "мусор 100%" in sources
@@ -144,6 +145,20 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     for _, data in pictures:
         width, height = _png_size(data)
         assert width >= 1000 and height > 0
+    # under the album, the period once more and the buttons: the leads behind the numbers
+    # (the junk reason by its words), the filters
+    assert "Последние 7 дней, 30.12 – 05.01" in actions
+    bottom = sveta.messages()[-1]
+    assert bottom.text == actions
+    assert sveta.button_texts(bottom)[:7] == [
+        "⏳ В работе · 1",
+        "🙈 Не взяты · 1",
+        "💰 Сделки · 1",
+        "🗑 Мусор · 1",
+        "🗑 Мусор: Услуги нет у нас · 1",
+        "📡 По источнику",
+        "👥 По менеджеру",
+    ]
 
 
 async def test_a_manager_gets_only_her_own_leads(

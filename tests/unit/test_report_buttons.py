@@ -1,0 +1,190 @@
+"""The buttons under /report: what they carry fits Telegram's 64 bytes at the longest it can
+be, reads back as it was, and a forged value past a declared bound is not read at all (the
+press is then answered as an outdated button). A source is carried as a short key, whatever
+its length or alphabet."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from aiogram.filters.callback_data import CallbackData
+
+from bot.config import load_app_config
+from bot.reports.chart_data import ChartData
+from bot.reports.chat import ChatReport, drill_choices
+from bot.reports.drill import Drill, DrillKind
+from bot.reports.keys import KEY_LENGTH, find_by_key, short_key
+from bot.reports.periods import MAX_DAYS, day_number, from_day_number
+from bot.reports.request import ReportRequest
+from bot.reports.summary import Arrivals, Funnel, MissedCalls, Repeat, ReportSummary
+from handlers.keyboards.reports import (
+    LAST_DAY,
+    LAST_PAGE,
+    ReportDo,
+    ReportDrill,
+    ReportDrillPage,
+    ReportScope,
+    ReportView,
+    actions_keyboard,
+    carried,
+    drill_data,
+)
+from storage.models import Role, Staff
+
+LIMIT = 64  # bytes of callback data
+LARGEST_ID = 2**31 - 1
+CONFIG = load_app_config()
+LONGEST_DO = max(ReportDo, key=lambda do: len(do.value))
+LONGEST_DRILL = max(DrillKind, key=lambda kind: len(kind.value))
+
+
+def _fits(data: CallbackData) -> str:
+    packed = data.pack()
+    assert len(packed.encode()) <= LIMIT, packed
+    assert type(data).unpack(packed) == data
+    return packed
+
+
+def test_the_longest_buttons_fit() -> None:
+    """The 23rd century's last day, a year's span, a key, the largest staff id, the longest
+    action and drill, the last page: 48 and 57 bytes."""
+    key = short_key("x" * 64)
+    view = ReportView(
+        do=LONGEST_DO,
+        day=LAST_DAY,
+        span=MAX_DAYS - 1,
+        scope=ReportScope.ALL,
+        source=key,
+        manager=LARGEST_ID,
+        page=LAST_PAGE,
+    )
+    page = ReportDrillPage(
+        what=LONGEST_DRILL,
+        day=LAST_DAY,
+        span=MAX_DAYS - 1,
+        scope=ReportScope.ALL,
+        source=key,
+        manager=LARGEST_ID,
+        reason=short_key("z" * 24),
+        page=LAST_PAGE,
+    )
+    assert len(_fits(view)) == 48
+    assert len(_fits(page)) == 57
+    assert from_day_number(LAST_DAY) == date(2243, 10, 16)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["web_form", "Реклама «ВКонтакте» — осень 2026 🍂" * 2, "a:b:c", "", "😀" * 64],
+    ids=["ascii", "cyrillic", "colons", "empty", "emoji"],
+)
+def test_a_source_of_any_length_and_alphabet_travels_as_eight_safe_characters(
+    source: str,
+) -> None:
+    key = short_key(source)
+    assert len(key) == KEY_LENGTH and ":" not in key and key.isascii()
+    assert key == short_key(source)  # the same on every press, in every process
+    assert find_by_key(["other", source], key) == source
+    assert find_by_key(["other"], key) is None
+
+
+def test_a_filtered_report_carries_its_period_and_filters() -> None:
+    """Sveta's report of 01.11–15.11.2025 for Tilda and Anna: day 20393, span 14, Tilda's
+    key, Anna's staff id; unpacked, the day and span give the same dates."""
+    anna = Staff(id=7, telegram_id=1001, name="Anna", role=Role.MANAGER)
+    request = ReportRequest(
+        (date(2025, 11, 1), date(2025, 11, 15)), False, source="tilda", manager=anna
+    )
+    values = carried(request)
+    assert values == {
+        "day": 20393,
+        "span": 14,
+        "scope": ReportScope.ALL,
+        "source": short_key("tilda"),
+        "manager": 7,
+    }
+    data = ReportView.unpack(ReportView(do=ReportDo.SHOW, **values).pack())
+    assert (from_day_number(data.day), from_day_number(data.day + data.span)) == request.period
+    assert day_number(request.period[0]) == 20393
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "rv:show:20458:366:all:::0",  # a period longer than a year
+        "rv:show:-1:0:all:::0",  # before 1970
+        "rv:show:100000:0:all:::0",  # past the last day a button holds
+        "rv:show:20458:0:all:toolongkey::0",  # a key longer than a key
+        "rv:show:20458:0:all:<b>x</b>::0",  # not a key's characters
+        "rv:show:20458:0:everyone:::0",  # no such scope
+        "rv:drop:20458:0:all:::0",  # no such action
+        "rv:show:20458:0:all::x:0",  # a manager that is not a number
+        "rd:all:20458:0:all:::",  # no such drill
+        "rdp:junk:20458:0:all::::-1",  # a page before the first
+        "rdp:junk:20458:0:all::::100000",  # past the last page a button holds
+    ],
+)
+def test_a_forged_value_is_not_read(forged: str) -> None:
+    cls = {"rv": ReportView, "rd": ReportDrill, "rdp": ReportDrillPage}[forged.split(":")[0]]
+    with pytest.raises(ValueError):
+        cls.unpack(forged)
+
+
+def _report(**changes: object) -> ChatReport:
+    summary = ReportSummary(
+        first=date(2026, 1, 5),
+        last=date(2026, 1, 5),
+        timezone="Europe/Moscow",
+        funnel=Funnel(11, 9, 3, 2, 1, 0, 8, 2),
+        by_source=[],
+        by_manager=[],
+        repeat=Repeat(6, 0),
+        # ranked, as the summary gives them; a code the config no longer has shows as it is
+        junk_reasons={"spam": 3, "no_service": 2, "old_code": 1, "wrong_number": 1, "other": 1},
+        refusal_reasons={},
+        unmet_demand={},
+        missed_calls=MissedCalls(3, 1, 1, 60.0),
+        arrivals=Arrivals(),
+    )
+    request = ReportRequest((summary.first, summary.last), **changes)  # type: ignore[arg-type]
+    return ChatReport(request, summary, ChartData([], {}), 1)
+
+
+def test_the_buttons_under_a_report_open_its_numbers_and_filter_it() -> None:
+    """Open 2, not taken 2, deals 1, junk 8 (no refusals: no button), the top four junk
+    reasons in their words (the fifth, "other", has no button), missed calls not called back
+    2; then the filters and, once a filter is on, Clear filters. A manager's own report has
+    no "By manager"."""
+    report = _report(own=False, source="tilda")
+    choices = drill_choices(report, CONFIG, "en")
+    assert [choice.text for choice in choices] == [
+        "⏳ Open · 2",
+        "🙈 Not taken · 2",
+        "💰 Deals · 1",
+        "🗑 Junk · 8",
+        "🗑 Junk: Spam · 3",
+        "🗑 Junk: Service we do not offer · 2",
+        "🗑 Junk: old_code · 1",
+        "🗑 Junk: Wrong number · 1",
+        "📞 Not called back · 2",
+    ]
+    assert choices[4].drill == Drill(DrillKind.JUNK_REASON, "spam")
+    keyboard = actions_keyboard(report.request, choices, True, "en")
+    assert keyboard is not None
+    texts = [button.text for row in keyboard.inline_keyboard for button in row]
+    assert texts[-6:] == [
+        "📡 By source",
+        "👥 By manager",
+        "✖ Clear filters",
+        "📄 Leads CSV",
+        "📗 Leads XLSX",
+        "📊 Report XLSX",
+    ]
+    data = [button.callback_data for row in keyboard.inline_keyboard for button in row]
+    assert data[4] == drill_data(report.request, choices[4].drill).pack()
+    own = actions_keyboard(_report(own=True).request, choices, True, "en")
+    assert own is not None
+    own_texts = [button.text for row in own.inline_keyboard for button in row]
+    assert "📡 By source" in own_texts and "👥 By manager" not in own_texts
+    assert "✖ Clear filters" not in own_texts
