@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 
 from bot.app import Application
@@ -142,6 +143,7 @@ async def test_typed_dates_bring_the_report_of_those_days(
     ]
 
 
+@pytest.mark.parametrize("fsm_storage", ["memory", "redis"], indirect=True)
 async def test_bad_dates_are_named_and_the_dialogue_waits_for_good_ones(
     emulator: TelegramEmulator, app: Application, staff: dict[str, Staff]
 ) -> None:

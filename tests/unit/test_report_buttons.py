@@ -14,6 +14,7 @@ from bot.config import load_app_config
 from bot.reports.chart_data import ChartData
 from bot.reports.chat import ChatReport, drill_choices
 from bot.reports.drill import Drill, DrillKind
+from bot.reports.filters import PickedManager, PickedSource
 from bot.reports.keys import KEY_LENGTH, find_by_key, short_key
 from bot.reports.periods import MAX_DAYS, day_number, from_day_number
 from bot.reports.request import ReportRequest
@@ -29,6 +30,8 @@ from handlers.keyboards.reports import (
     actions_keyboard,
     carried,
     drill_data,
+    manager_picker,
+    source_picker,
 )
 from storage.models import Role, Staff
 
@@ -188,3 +191,54 @@ def test_the_buttons_under_a_report_open_its_numbers_and_filter_it() -> None:
     own_texts = [button.text for row in own.inline_keyboard for button in row]
     assert "📡 By source" in own_texts and "👥 By manager" not in own_texts
     assert "✖ Clear filters" not in own_texts
+
+
+def _texts_and_data(markup: object) -> list[tuple[str, str]]:
+    rows = markup.inline_keyboard  # type: ignore[attr-defined]
+    return [(button.text, button.callback_data) for row in rows for button in row]
+
+
+def test_many_sources_come_eight_a_page_with_the_picked_one_marked() -> None:
+    """20 sources: page 2 of 3 holds the 9th to the 16th, Tilda-like names in words, the one
+    filtered now ticked; ◀ 2/3 ▶ turn the picker in place; "All sources" drops that filter
+    and keeps the manager's."""
+    anna = Staff(id=7, telegram_id=1001, name="Anna", role=Role.MANAGER)
+    sources = [PickedSource("tilda", 40)] + [
+        PickedSource(f"src_{n:02d}", 30 - n) for n in range(19)
+    ]
+    request = ReportRequest(
+        (date(2026, 1, 1), date(2026, 1, 5)), False, source="src_09", manager=anna
+    )
+    shown = _texts_and_data(source_picker(request, sources, 1, "en"))
+    assert [text for text, _ in shown] == [
+        *(f"src_{n:02d} · {30 - n}" for n in range(7, 9)),
+        "✓ src_09 · 21",
+        *(f"src_{n:02d} · {30 - n}" for n in range(10, 15)),
+        "◀",
+        "2/3",
+        "▶",
+        "✖ All sources",
+    ]
+    picked = ReportView.unpack(shown[0][1])
+    assert (picked.do, picked.source, picked.manager) == (ReportDo.SHOW, short_key("src_07"), 7)
+    assert ReportView.unpack(shown[-2][1]).do is ReportDo.SOURCES_PAGE
+    assert ReportView.unpack(shown[-2][1]).page == 2
+    everything = ReportView.unpack(shown[-1][1])
+    assert (everything.source, everything.manager) == ("", 7)
+    first = _texts_and_data(source_picker(request, sources, 0, "en"))
+    assert first[0][0] == "Tilda form · 40"
+
+
+def test_the_manager_picker_marks_the_filtered_one_and_can_drop_it() -> None:
+    """Anna · 4 ticked (filtered now), Boris · 0; "All managers" keeps the source filter."""
+    anna = Staff(id=7, telegram_id=1001, name="Anna", role=Role.MANAGER)
+    request = ReportRequest(
+        (date(2026, 1, 1), date(2026, 1, 5)), False, source="tilda", manager=anna
+    )
+    people = [PickedManager(7, 1001, "Anna", 4), PickedManager(8, 1002, "Boris", 0)]
+    shown = _texts_and_data(manager_picker(request, people, 0, "en"))
+    assert [text for text, _ in shown] == ["✓ Anna · 4", "Boris · 0", "✖ All managers"]
+    boris = ReportView.unpack(shown[1][1])
+    assert (boris.manager, boris.source) == (8, short_key("tilda"))
+    everyone = ReportView.unpack(shown[2][1])
+    assert (everyone.manager, everyone.source) == (None, short_key("tilda"))
