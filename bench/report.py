@@ -80,7 +80,8 @@ def rows(leads: int, config: AppConfig) -> Iterator[tuple[sa.Table, list[dict[st
         for n in range(first, min(first + BATCH, leads)):
             lead_id = n + 1
             created = start + timedelta(seconds=year * n / leads + rng.random() * 30)
-            if contacts and rng.random() < 1 / 3:
+            repeat = bool(contacts) and rng.random() < 1 / 3
+            if repeat:
                 contact_id = rng.randint(max(1, contacts - 100_000), contacts)
             else:
                 contacts += 1
@@ -118,7 +119,7 @@ def rows(leads: int, config: AppConfig) -> Iterator[tuple[sa.Table, list[dict[st
                     "close_comment": comment,
                     "utm": {},
                     "extra": {},
-                    "is_repeat": False,
+                    "is_repeat": repeat,
                     "version": 1,
                     "alert_level": 0,
                     "contacted_at": contacted,

@@ -258,6 +258,8 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_done_at_due_at", "done_at", "due_at"),
         Index("ix_tasks_lead_id_kind", "lead_id", "kind"),
+        # reports: the answers owed that began in a period
+        Index("ix_tasks_kind_created_at", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,15 +22,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import AlertKind, AppConfig
-from bot.reports.measures import NOBODY, percentiles, quarter_start, seconds_between, utc_quarter
+from bot.reports.measures import quarter_start, seconds_between, utc_quarter
 from bot.sla.deadlines import alert_time
+from bot.sla.working_hours import is_open
 from storage.models import (
+    ANSWER_TASK,
     OPEN_STATUSES,
     Call,
     Lead,
@@ -38,6 +39,7 @@ from storage.models import (
     LeadStatus,
     Role,
     Staff,
+    Task,
 )
 
 Period = tuple[date, date]  # first and last local day, both included
@@ -47,7 +49,13 @@ NO_SERVICE = "no_service"  # the junk reason whose words are the demand we do no
 # each other (pyproject's contracts); an incoming call with one of these wants calling back
 UNANSWERED_CALLS = ("missed", "busy", "no_answer")
 CALL_BACK_EVENT = "missed_call_done"  # the caller was reached (a call, or Called back)
+ANSWER_EVENT = "replied"  # a manager's answer to the client, queued (bot/intake/client_chat)
 CENT = Decimal("0.01")
+TAKE, TAKE_WORK, CONTACT = (
+    1,
+    2,
+    3,
+)  # a taker's waits, ranked together: to take, in working time, to reach
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,22 @@ class MissedCalls:
 
 
 @dataclass(frozen=True)
+class ClientMessages:
+    count: int = 0  # waits begun: a client's message nobody had answered yet
+    answered: int = 0
+    answered_within_limit: int = 0  # within the `answer` reminder limit
+    answer_p50_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AfterHours:
+    arrived: int = 0  # leads that came while the team was not working
+    taken: int = 0
+    take_p50_s: float | None = None  # arrival -> first take, wall time
+    take_p90_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Arrivals:
     by_hour: list[int] = field(default_factory=lambda: [0] * 24)
     by_weekday: list[int] = field(default_factory=lambda: [0] * 7)  # Monday first
@@ -128,6 +152,8 @@ class ReportSummary:
     unmet_demand: dict[str, int]  # the no_service words, trimmed and case-folded -> leads
     missed_calls: MissedCalls
     arrivals: Arrivals
+    client_messages: ClientMessages = ClientMessages()
+    after_hours: AfterHours = AfterHours()
 
 
 def period_bounds(period: Period, config: AppConfig) -> tuple[datetime, datetime]:
@@ -228,7 +254,7 @@ async def report_summary(
             Lead.amount.label("amount"),
             Lead.contacted_at.label("contacted_at"),
             Lead.closed_at.label("closed_at"),
-            Lead.contact_id.label("contact_id"),
+            Lead.is_repeat.label("is_repeat"),
             Lead.close_reason.label("close_reason"),
             Lead.close_comment.label("close_comment"),
             Lead.first_owner_id.label("taker_id"),
@@ -241,19 +267,24 @@ async def report_summary(
     funnel, by_source = await _funnel(session, cohort)
     funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
+    takes = await _taken_leads(session, cohort)
+    quarters = await _arrival_quarters(session, cohort)
+    arrivals = _arrivals(quarters, config)
     return ReportSummary(
         first=period[0],
         last=period[1],
         timezone=config.timezone,
         funnel=funnel,
         by_source=by_source,
-        by_manager=await _managers(session, cohort),
+        by_manager=await _managers(session, cohort, takes),
         repeat=await _repeat(session, cohort),
         junk_reasons=junk_reasons,
         refusal_reasons=refusal_reasons,
         unmet_demand=unmet,
         missed_calls=await _missed_calls(session, scope, config),
-        arrivals=await _arrivals(session, cohort, config),
+        client_messages=await _client_messages(session, scope, config),
+        arrivals=arrivals,
+        after_hours=_after_hours(quarters, takes, config),
     )
 
 
@@ -265,9 +296,8 @@ async def _time_to_deal(session: AsyncSession, cohort: Any) -> float | None:
     """Median seconds from arrival to the deal, over the period's converted leads only."""
     c = cohort.c
     waited = seconds_between(c.created_at, c.closed_at, _dialect(session))
-    deals = select(NOBODY, waited).where(c.status == LeadStatus.CONVERTED)
-    found = await percentiles(session, deals, (50,))
-    return found[0][50] if found else None
+    deals = await session.scalars(select(waited).where(c.status == LeadStatus.CONVERTED))
+    return percentile([float(seconds) for seconds in deals if seconds is not None], 0.5)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -343,20 +373,14 @@ async def _reasons(
 
 
 async def _repeat(session: AsyncSession, cohort: Any) -> Repeat:
-    """A lead is repeat when its contact had a lead before it (any time, any source)."""
+    """A lead is repeat when its person had a lead before it came (recorded on arrival)."""
     c = cohort.c
-    earlier = aliased(Lead, name="earlier")
-    had_lead = exists().where(earlier.contact_id == c.contact_id, earlier.created_at < c.created_at)
-    row = (
-        await session.execute(
-            select(func.count(), _count(and_(c.contact_id.is_not(None), had_lead)))
-        )
-    ).one()
+    row = (await session.execute(select(func.count(), _count(c.is_repeat.is_(True))))).one()
     total, repeat = int(row[0]), int(row[1])
     return Repeat(new=total - repeat, repeat=repeat)
 
 
-async def _managers(session: AsyncSession, cohort: Any) -> list[ManagerRow]:
+async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) -> list[ManagerRow]:
     """Every active manager (one with no leads too), and anyone else credited with a lead in
     the period (a supervisor who took one, somebody deactivated since)."""
     c = cohort.c
@@ -372,24 +396,15 @@ async def _managers(session: AsyncSession, cohort: Any) -> list[ManagerRow]:
         row[LeadStatus(status).value] = int(count)
         if status == LeadStatus.CONVERTED:
             row["amount"] = money(total)
-    taken = dict(
-        (taker, int(n))
-        for taker, n in await session.execute(
-            select(c.taker_id, func.count()).where(c.taker_id.is_not(None)).group_by(c.taker_id)
-        )
-    )
-    dialect = _dialect(session)
-    takes = await percentiles(
-        session, select(c.taker_id, seconds_between(c.created_at, c.taken_at, dialect)), (50, 90)
-    )
-    work = await percentiles(session, select(c.taker_id, c.take_work_s), (50,))
-    contact = await percentiles(
-        session,
-        select(c.taker_id, seconds_between(c.created_at, c.contacted_at, dialect)).where(
-            c.taker_id.is_not(None)
-        ),
-        (50,),
-    )
+    waits: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    for take in takes:
+        series = waits.setdefault(take.taker_id, ([], [], []))
+        series[0].append(take.seconds)
+        if take.work_seconds is not None:  # a lead taken before 0010, until the start fills it
+            series[1].append(take.work_seconds)
+        if take.contact_seconds is not None:
+            series[2].append(take.contact_seconds)
+    taken = {taker: len(series[0]) for taker, series in waits.items()}
     credited = set(outcomes) | set(taken)
     people = await session.scalars(
         select(Staff)
@@ -404,7 +419,7 @@ async def _managers(session: AsyncSession, cohort: Any) -> list[ManagerRow]:
     rows = []
     for person in people:
         done = outcomes.get(person.id, {})
-        waits = takes.get(person.id, {})
+        takes, works, contacts = waits.get(person.id, ([], [], []))
         rows.append(
             ManagerRow(
                 telegram_id=person.telegram_id,
@@ -414,10 +429,10 @@ async def _managers(session: AsyncSession, cohort: Any) -> list[ManagerRow]:
                 refused=done.get(LeadStatus.REFUSED.value, 0),
                 junk=done.get(LeadStatus.JUNK.value, 0),
                 amount=done.get("amount", Decimal("0.00")),
-                take_p50_s=waits.get(50),
-                take_p90_s=waits.get(90),
-                take_work_p50_s=work.get(person.id, {}).get(50),
-                first_contact_p50_s=contact.get(person.id, {}).get(50),
+                take_p50_s=percentile(takes, 0.5),
+                take_p90_s=percentile(takes, 0.9),
+                take_work_p50_s=percentile(works, 0.5),
+                first_contact_p50_s=percentile(contacts, 0.5),
             )
         )
     return rows
@@ -462,18 +477,115 @@ async def _missed_calls(session: AsyncSession, scope: Scope, config: AppConfig) 
     return MissedCalls(count, len(waits), within, percentile(waits, 0.5))
 
 
-async def _arrivals(session: AsyncSession, cohort: Any, config: AppConfig) -> Arrivals:
-    """Leads by local hour and weekday of arrival. The database counts per UTC quarter hour
-    (it knows no time zones on SQLite); each quarter (at most 96 a day) is placed locally
-    here, so a summer time change moves nothing to the wrong hour."""
+async def _arrival_quarters(session: AsyncSession, cohort: Any) -> dict[int, int]:
+    """Leads per UTC quarter hour of arrival (its number, `utc_quarter`): the database counts
+    (it knows no time zones on SQLite); at most 96 quarters a day come to Python."""
     quarter = utc_quarter(cohort.c.created_at, _dialect(session))
     rows = await session.execute(select(quarter, func.count()).group_by(quarter))
+    return {int(number): int(count) for number, count in rows}
+
+
+def _arrivals(quarters: dict[int, int], config: AppConfig) -> Arrivals:
+    """Leads by local hour and weekday of arrival: each quarter placed locally, so a summer
+    time change moves nothing to the wrong hour."""
     arrivals = Arrivals()
-    for number, count in rows:
-        local = quarter_start(int(number)).astimezone(config.zone)
-        arrivals.by_hour[local.hour] += int(count)
-        arrivals.by_weekday[local.weekday()] += int(count)
+    for number, count in quarters.items():
+        local = quarter_start(number).astimezone(config.zone)
+        arrivals.by_hour[local.hour] += count
+        arrivals.by_weekday[local.weekday()] += count
     return arrivals
+
+
+@dataclass(frozen=True)
+class TakenLead:
+    """A taken lead of the period as plain numbers: who took it first and its waits."""
+
+    taker_id: int
+    quarter: int  # the UTC quarter hour it arrived in
+    seconds: float  # arrival -> first take
+    work_seconds: float | None  # the same in working hours
+    contact_seconds: float | None  # arrival -> the client reached
+
+
+async def _taken_leads(session: AsyncSession, cohort: Any) -> list[TakenLead]:
+    """One row per taken lead, the durations computed in SQL: the percentiles are sorted
+    here (ranking them in SQLite with window functions cost three times as much)."""
+    c = cohort.c
+    dialect = _dialect(session)
+    rows = await session.execute(
+        select(
+            c.taker_id,
+            utc_quarter(c.created_at, dialect),
+            seconds_between(c.created_at, c.taken_at, dialect),
+            c.take_work_s,
+            seconds_between(c.created_at, c.contacted_at, dialect),
+        ).where(c.taker_id.is_not(None))
+    )
+    return [
+        TakenLead(
+            taker,
+            int(quarter),
+            float(take),
+            work,
+            None if contact is None else float(contact),
+        )
+        for taker, quarter, take, work, contact in rows
+    ]
+
+
+def _after_hours(quarters: dict[int, int], takes: list[TakenLead], config: AppConfig) -> AfterHours:
+    """The leads that arrived while the team was not working (judged by the quarter hour of
+    arrival) and how long those taken waited for it, in wall time."""
+    closed = {
+        number
+        for number in quarters
+        if not is_open(quarter_start(number), config.working_hours, config.zone)
+    }
+    waits = [take.seconds for take in takes if take.quarter in closed]
+    return AfterHours(
+        arrived=sum(quarters[number] for number in closed),
+        taken=len(waits),
+        take_p50_s=percentile(waits, 0.5),
+        take_p90_s=percentile(waits, 0.9),
+    )
+
+
+async def _client_messages(
+    session: AsyncSession, scope: Scope, config: AppConfig
+) -> ClientMessages:
+    """Clients' messages that waited for an answer, started in the period (a wait is the
+    first unanswered message and any after it, on a lead someone owns), each with the first
+    answer a manager sent after it began."""
+    answered = (
+        select(func.min(LeadEvent.created_at))
+        .where(
+            LeadEvent.lead_id == Task.lead_id,
+            LeadEvent.kind == ANSWER_EVENT,
+            LeadEvent.created_at >= Task.created_at,
+        )
+        .scalar_subquery()
+    )
+    waits = (
+        select(Task.created_at, answered)
+        .join(Lead, Lead.id == Task.lead_id)
+        .where(
+            Task.kind == ANSWER_TASK,
+            Task.created_at >= scope.start,
+            Task.created_at < scope.end,
+            *scope.filters(),
+        )
+    )
+    count = within = 0
+    answers: list[float] = []
+    for began, answer in await session.execute(waits):
+        count += 1
+        if answer is None:
+            continue
+        answers.append((answer - began).total_seconds())
+        limit = alert_time(AlertKind.ANSWER, began, 0, config)
+        if limit is None or answer <= limit:
+            within += 1
+    return ClientMessages(count, len(answers), within, percentile(answers, 0.5))
 
 
 def _seconds(value: float | None) -> float | int | None:
@@ -552,5 +664,17 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
         "arrivals": {
             "by_hour": list(summary.arrivals.by_hour),
             "by_weekday": list(summary.arrivals.by_weekday),
+        },
+        "client_messages": {
+            "count": summary.client_messages.count,
+            "answered": summary.client_messages.answered,
+            "answered_within_limit": summary.client_messages.answered_within_limit,
+            "answer_p50_s": _seconds(summary.client_messages.answer_p50_s),
+        },
+        "after_hours": {
+            "arrived": summary.after_hours.arrived,
+            "taken": summary.after_hours.taken,
+            "take_p50_s": _seconds(summary.after_hours.take_p50_s),
+            "take_p90_s": _seconds(summary.after_hours.take_p90_s),
         },
     }

@@ -1,6 +1,6 @@
 """Leads carry their milestones as reports credit them (first owner and take, the take's
 working-time wait, last closer, first qualification), so a report reads one row per lead
-instead of searching every lead's history
+instead of searching every lead's history; answers owed are found by when they began
 
 Revision ID: 0010
 Revises: 0009
@@ -39,6 +39,8 @@ def upgrade() -> None:
     op.add_column("leads", sa.Column("first_taken_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("leads", sa.Column("first_take_work_s", sa.Float(), nullable=True))
     op.add_column("leads", sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=True))
+    # reports: the answers owed that began in a period
+    op.create_index("ix_tasks_kind_created_at", "tasks", ["kind", "created_at"], unique=False)
     # the leads so far, from their history (as the reports read it before this revision). The
     # take's working-time wait needs the configured working hours, which a migration does not
     # know: it stays NULL for them and the report works it out for those leads when it meets
@@ -74,6 +76,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_kind_created_at", table_name="tasks")
     sqlite = op.get_bind().dialect.name == "sqlite"
     with op.batch_alter_table("leads", schema=None) as batch_op:
         if not sqlite:  # SQLite's copy of the table leaves the dropped columns' references out
