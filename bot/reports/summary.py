@@ -169,17 +169,19 @@ def _first_take(lead_id: Any) -> Any:
     )
 
 
+def first_taker(take: Any) -> ColumnElement[Any]:
+    """Who took a lead first, given its first take event (one of TAKE_EVENTS): a take's actor;
+    a reassign names in its data whom the lead was given to."""
+    return case((take.kind == "taken", take.actor_id), else_=take.data["to"].as_integer())
+
+
 class _Scope:
     """The leads a report reads and who took each first: `Lead` joined to its first take event
     (outer: an untaken lead has none), narrowed by the filters."""
 
     def __init__(self, source: str | None, manager_id: int | None) -> None:
         self.take = aliased(LeadEvent, name="first_take")
-        # a take's actor took it; a reassign names in its data whom the lead was given to
-        self.taker_id: ColumnElement[Any] = case(
-            (self.take.kind == "taken", self.take.actor_id),
-            else_=self.take.data["to"].as_integer(),
-        )
+        self.taker_id = first_taker(self.take)
         self.source = source
         self.manager_id = manager_id
 
