@@ -74,6 +74,7 @@ XLSX_DAY = {"ru": "dd.mm.yyyy", "en": "yyyy-mm-dd"}
 MONEY = "#,##0.00"
 DURATION = "[h]:mm:ss"  # a wait as hours past 24, minutes and seconds
 SHARE = "0%"
+XLSX_LAST_ROW = 1_048_575  # Excel's rows, less the header
 SHEET_NAME_LIMIT = 31  # Excel's limit; and no []:*?/\ in a sheet's name
 _NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
 # width of a leads column in characters: the long texts wider, the rest as their header
@@ -316,30 +317,34 @@ def leads_xlsx(rows: Iterable[LeadExportRow], config: AppConfig, locale: str) ->
     times, amounts as numbers shown with two decimals, the rest as text; the header row bold
     and frozen. Written row by row (XlsxWriter's constant memory mode)."""
     buffer = io.BytesIO()
-    book = _workbook(buffer, constant_memory=True)
-    sheet = book.add_worksheet(sheet_name(labels(locale)["export"]["leads_sheet"]))
-    bold = book.add_format({"bold": True})
-    when = book.add_format({"num_format": XLSX_TIME.get(locale, XLSX_TIME["ru"])})
-    money = book.add_format({"num_format": MONEY})
-    headers = _headers(locale)
-    for column, (key, header) in enumerate(zip(COLUMNS, headers, strict=True)):
-        sheet.set_column(column, column, max(WIDTHS.get(key, 0), len(header) + 2))
-    sheet.freeze_panes(1, 0)
-    sheet.write_row(0, 0, headers, bold)
-    cells = _cells(config, locale)
-    for number, row in enumerate(rows, start=1):
-        for column, cell in enumerate(cells(row)):
-            if cell is None:
-                continue
-            if isinstance(cell, str):
-                sheet.write_string(number, column, cell)
-            elif isinstance(cell, datetime):
-                sheet.write_datetime(number, column, cell, when)
-            elif isinstance(cell, Decimal):
-                sheet.write_number(number, column, float(cell), money)
-            else:
-                sheet.write_number(number, column, cell)
-    book.close()
+    # closed on an error too: constant memory mode keeps the rows in a temporary file
+    with _workbook(buffer, constant_memory=True) as book:
+        sheet = book.add_worksheet(sheet_name(labels(locale)["export"]["leads_sheet"]))
+        bold = book.add_format({"bold": True})
+        when = book.add_format({"num_format": XLSX_TIME.get(locale, XLSX_TIME["ru"])})
+        money = book.add_format({"num_format": MONEY})
+        headers = _headers(locale)
+        for column, (key, header) in enumerate(zip(COLUMNS, headers, strict=True)):
+            sheet.set_column(column, column, max(WIDTHS.get(key, 0), len(header) + 2))
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, headers, bold)
+        cells = _cells(config, locale)
+        for number, row in enumerate(rows, start=1):
+            if number > XLSX_LAST_ROW:  # XlsxWriter would drop the rest without a word
+                raise ValueError(
+                    f"more than {XLSX_LAST_ROW:,} leads do not fit a sheet: use the CSV"
+                )
+            for column, cell in enumerate(cells(row)):
+                if cell is None:
+                    continue
+                if isinstance(cell, str):
+                    sheet.write_string(number, column, cell)
+                elif isinstance(cell, datetime):
+                    sheet.write_datetime(number, column, cell, when)
+                elif isinstance(cell, Decimal):
+                    sheet.write_number(number, column, float(cell), money)
+                else:
+                    sheet.write_number(number, column, cell)
     return buffer.getvalue()
 
 
@@ -496,27 +501,26 @@ def report_xlsx(summary: ReportSummary, config: AppConfig, locale: str) -> bytes
     decimals, shares as percents, waits as durations (h:mm:ss); headers in `locale`."""
     words = labels(locale)["export"]
     buffer = io.BytesIO()
-    book = _workbook(buffer)
-    bold = book.add_format({"bold": True})
-    formats = {
-        "money": book.add_format({"num_format": MONEY}),
-        "duration": book.add_format({"num_format": DURATION}),
-        "share": book.add_format({"num_format": SHARE}),
-        "day": book.add_format({"num_format": XLSX_DAY.get(locale, XLSX_DAY["ru"])}),
-    }
-    for key, header_keys, rows in _sections(summary, config, locale):
-        sheet = book.add_worksheet(sheet_name(words["sheets"][key]))
-        headers = [str(words["report"]["columns"][name]) for name in header_keys]
-        for column, header in enumerate(headers):
-            sheet.set_column(column, column, max(12, len(header) + 2))
-        sheet.set_column(0, 0, 32)
-        sheet.freeze_panes(1, 0)
-        sheet.write_row(0, 0, headers, bold)
-        for number, row in enumerate(rows, start=1):
-            for column, cell in enumerate(row):
-                value, style = cell if isinstance(cell, tuple) else (cell, None)
-                _write(sheet, number, column, value, formats.get(style) if style else None)
-    book.close()
+    with _workbook(buffer) as book:
+        bold = book.add_format({"bold": True})
+        formats = {
+            "money": book.add_format({"num_format": MONEY}),
+            "duration": book.add_format({"num_format": DURATION}),
+            "share": book.add_format({"num_format": SHARE}),
+            "day": book.add_format({"num_format": XLSX_DAY.get(locale, XLSX_DAY["ru"])}),
+        }
+        for key, header_keys, rows in _sections(summary, config, locale):
+            sheet = book.add_worksheet(sheet_name(words["sheets"][key]))
+            headers = [str(words["report"]["columns"][name]) for name in header_keys]
+            for column, header in enumerate(headers):
+                sheet.set_column(column, column, max(12, len(header) + 2))
+            sheet.set_column(0, 0, 32)
+            sheet.freeze_panes(1, 0)
+            sheet.write_row(0, 0, headers, bold)
+            for number, row in enumerate(rows, start=1):
+                for column, cell in enumerate(row):
+                    value, style = cell if isinstance(cell, tuple) else (cell, None)
+                    _write(sheet, number, column, value, formats.get(style) if style else None)
     return buffer.getvalue()
 
 

@@ -37,6 +37,7 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
 from bot.leads.qualify import convert_lead, qualify_lead
 from bot.leads.reassign import reassign_lead
+from bot.reports import export
 from bot.reports.export import (
     COLUMNS,
     LeadExportRow,
@@ -626,3 +627,17 @@ def test_every_word_of_the_files_is_there_in_each_language(config: AppConfig, lo
     written = [row[status] for row in _csv_rows(leads_csv(rows, config, locale))[1:]]
     assert written == [labels(locale)["export"]["statuses"][s.value] for s in LeadStatus]
     assert all(word[0].isalpha() for word in written)  # a word, not the card's emoji
+
+
+def test_more_leads_than_a_sheet_holds_is_refused(
+    config: AppConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Excel's sheet ends at row 1,048,576; the writer would drop the rest silently, so the
+    export says so instead (the CSV has no such limit). Shown here with a limit of 2."""
+    monkeypatch.setattr(export, "XLSX_LAST_ROW", 2)
+    rows = [LeadExportRow(n, at(5, 7), "api", LeadStatus.NEW) for n in range(3)]
+    assert (
+        openpyxl.load_workbook(io.BytesIO(leads_xlsx(rows[:2], config, "en"))).active.max_row == 3
+    )
+    with pytest.raises(ValueError, match="use the CSV"):
+        leads_xlsx(rows, config, "en")
