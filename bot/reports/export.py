@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -124,13 +124,18 @@ async def period_leads(
     only one source's, or those one manager (by Telegram id) took first or owns now: the
     report's cohort and filters. Streamed from the database, so the rows are held once."""
     start, end = period_bounds(period, config)
-    take = aliased(LeadEvent, name="first_take")
     owner = aliased(Staff, name="owner")
-    first_take = (
-        select(func.min(LeadEvent.id))
-        .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind.in_(TAKE_EVENTS))
-        .scalar_subquery()
-    )
+
+    def first_take(column: Any) -> Any:
+        # per lead, by the (lead_id, id) index: as a join PostgreSQL hashed every event
+        return (
+            select(column)
+            .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind.in_(TAKE_EVENTS))
+            .order_by(LeadEvent.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+
     stmt = (
         select(
             Lead.id,
@@ -145,13 +150,12 @@ async def period_leads(
             Lead.close_reason,
             Lead.close_comment,
             Lead.amount,
-            take.created_at,
+            first_take(LeadEvent.created_at),
             Lead.contacted_at,
             Lead.closed_at,
             Lead.utm,
         )
         .select_from(Lead)
-        .outerjoin(take, take.id == first_take)
         .outerjoin(owner, owner.id == Lead.owner_id)
         .where(Lead.created_at >= start, Lead.created_at < end)
         .order_by(Lead.created_at, Lead.id)
@@ -164,7 +168,8 @@ async def period_leads(
         )
         if manager_id is None:
             return []  # nobody known by that id took or owns anything
-        stmt = stmt.where(or_(first_taker(take) == manager_id, Lead.owner_id == manager_id))
+        taker = first_take(first_taker(LeadEvent))
+        stmt = stmt.where(or_(Lead.owner_id == manager_id, taker == manager_id))
     result = await session.stream(stmt.execution_options(yield_per=2000))
     rows: list[LeadExportRow] = []
     async for lead_id, created_at, source_, status, *rest in result:
