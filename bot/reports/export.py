@@ -25,22 +25,15 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.common.reasons import system_reason_label
 from bot.common.render import labels
 from bot.config import AppConfig
-from bot.reports.summary import (
-    CENT,
-    TAKE_EVENTS,
-    Period,
-    ReportSummary,
-    first_taker,
-    period_bounds,
-)
-from storage.models import Lead, LeadEvent, LeadStatus, Staff
+from bot.reports.summary import CENT, Period, ReportSummary, report_scope
+from storage.models import Lead, LeadStatus, Staff
 
 # the UTM tags of a lead's `utm` given a column each; `start` is the bot's deep-link tag
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "start")
@@ -123,20 +116,9 @@ async def period_leads(
     """The leads created in `period` (local dates, both included), oldest first; optionally
     only one source's, or those one manager (by Telegram id) took first or owns now: the
     report's cohort and filters. Streamed from the database, so the rows are held once."""
-    start, end = period_bounds(period, config)
+    scope = await report_scope(session, period, config, source, manager_telegram_id)
     owner = aliased(Staff, name="owner")
-
-    def first_take(column: Any) -> Any:
-        # per lead, by the (lead_id, id) index: as a join PostgreSQL hashed every event
-        return (
-            select(column)
-            .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind.in_(TAKE_EVENTS))
-            .order_by(LeadEvent.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    stmt = (
+    stmt = scope.where(
         select(
             Lead.id,
             Lead.created_at,
@@ -150,26 +132,14 @@ async def period_leads(
             Lead.close_reason,
             Lead.close_comment,
             Lead.amount,
-            first_take(LeadEvent.created_at),
+            Lead.first_taken_at,
             Lead.contacted_at,
             Lead.closed_at,
             Lead.utm,
         )
         .select_from(Lead)
         .outerjoin(owner, owner.id == Lead.owner_id)
-        .where(Lead.created_at >= start, Lead.created_at < end)
-        .order_by(Lead.created_at, Lead.id)
-    )
-    if source is not None:
-        stmt = stmt.where(Lead.source == source)
-    if manager_telegram_id is not None:
-        manager_id = await session.scalar(
-            select(Staff.id).where(Staff.telegram_id == manager_telegram_id)
-        )
-        if manager_id is None:
-            return []  # nobody known by that id took or owns anything
-        taker = first_take(first_taker(LeadEvent))
-        stmt = stmt.where(or_(Lead.owner_id == manager_id, taker == manager_id))
+    ).order_by(Lead.created_at, Lead.id)
     result = await session.stream(stmt.execution_options(yield_per=2000))
     rows: list[LeadExportRow] = []
     async for lead_id, created_at, source_, status, *rest in result:
@@ -475,19 +445,33 @@ def _sections(summary: ReportSummary, config: AppConfig, locale: str) -> Iterato
             ],
         )
     yield ("demand", ("words", "leads"), list(summary.unmet_demand.items()))
+    measures = words["measures"]
+
+    def waited(seconds: float | None) -> tuple[float | None, str]:
+        return _seconds_as_days(seconds), "duration"
+
     calls = summary.missed_calls
     yield (
         "calls",
         ("measure", "value"),
         [
-            (words["measures"]["missed"], calls.count),
-            (words["measures"]["called_back"], calls.called_back),
-            (words["measures"]["within_limit"], calls.called_back_within_limit),
-            (words["measures"]["never"], calls.count - calls.called_back),
-            (
-                words["measures"]["callback_p50"],
-                (_seconds_as_days(calls.callback_p50_s), "duration"),
-            ),
+            (measures["missed"], calls.count),
+            (measures["called_back"], calls.called_back),
+            (measures["within_limit"], calls.called_back_within_limit),
+            (measures["never"], calls.count - calls.called_back),
+            (measures["callback_p50"], waited(calls.callback_p50_s)),
+        ],
+    )
+    messages = summary.client_messages
+    yield (
+        "messages",
+        ("measure", "value"),
+        [
+            (measures["messages"], messages.count),
+            (measures["answered"], messages.answered),
+            (measures["answered_within_limit"], messages.answered_within_limit),
+            (measures["unanswered"], messages.count - messages.answered),
+            (measures["answer_p50"], waited(messages.answer_p50_s)),
         ],
     )
     yield ("hours", ("hour", "leads"), list(enumerate(summary.arrivals.by_hour)))
@@ -497,13 +481,25 @@ def _sections(summary: ReportSummary, config: AppConfig, locale: str) -> Iterato
         ("weekday", "leads"),
         list(zip(weekdays, summary.arrivals.by_weekday, strict=True)),
     )
+    late = summary.after_hours
+    yield (
+        "after_hours",
+        ("measure", "value"),
+        [
+            (measures["after_hours_arrived"], late.arrived),
+            (measures["after_hours_taken"], late.taken),
+            (measures["after_hours_take_p50"], waited(late.take_p50_s)),
+            (measures["after_hours_take_p90"], waited(late.take_p90_s)),
+        ],
+    )
 
 
 def report_xlsx(summary: ReportSummary, config: AppConfig, locale: str) -> bytes:
     """The report as a workbook, a sheet per section in the chat's order: funnel (with the
     period), sources, managers, new and repeat, junk reasons, refusal reasons, unmet demand,
-    missed calls, arrivals by hour and by weekday. Numbers as numbers, sums with two
-    decimals, shares as percents, waits as durations (h:mm:ss); headers in `locale`."""
+    missed calls, client messages, arrivals by hour and by weekday, the after-hours leads.
+    Numbers as numbers, sums with two decimals, shares as percents, waits as durations
+    (h:mm:ss); headers in `locale`."""
     words = labels(locale)["export"]
     buffer = io.BytesIO()
     with _workbook(buffer) as book:
