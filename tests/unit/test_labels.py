@@ -26,6 +26,7 @@ from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction
 from bot.leads.lists import LeadList
 from bot.reports.drill import DrillKind
+from bot.reports.export import COLUMNS as EXPORT_COLUMNS
 from bot.reports.periods import PeriodKind
 from bot.sla.sweep import EVENT_OF_STEP
 from bot.team.invites import InviteRefusal
@@ -210,6 +211,9 @@ LOOKED_UP: dict[str, set[str]] = {
     "client": {"share_phone"},
     # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
     "report": {"weekdays", "periods", "steps", "charts", "drill", "buttons"},
+    # bot/reports/export.py (nested tables: checked below; the report workbook's words by
+    # tests/core/test_report_export.py, which writes it in every language)
+    "export": {"leads_sheet", "columns", "statuses", "sheets", "report"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}
@@ -262,6 +266,14 @@ def test_the_reports_buttons_have_their_words(locale: str) -> None:
     for kind in (DrillKind.JUNK_REASON, DrillKind.REFUSAL_REASON):
         assert "Spam" in report["drill"][kind.value].format(reason="Spam")
     assert set(report["buttons"]) == REPORT_BUTTONS
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_exports_have_their_words(locale: str) -> None:
+    """A header for every column of the leads' file, and a word for every status."""
+    export = labels(locale)["export"]
+    assert set(export["columns"]) == set(EXPORT_COLUMNS)
+    assert set(export["statuses"]) == _values(LeadStatus)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
