@@ -330,3 +330,62 @@ async def test_a_demoted_supervisors_old_buttons_are_refused(
         refused = await _tap(sveta, actions, label)
         assert refused["show_alert"] and "только руководитель" in str(refused["text"])
     assert len(sveta.messages()) == shown
+
+
+def _documents(emulator: TelegramEmulator, chat_id: int) -> list[dict[str, object]]:
+    return [r.params for r in emulator.calls("sendDocument") if r.params["chat_id"] == chat_id]
+
+
+async def test_the_files_under_a_report_come_as_documents(
+    emulator: TelegramEmulator, app: Application, staff: dict[str, Staff]
+) -> None:
+    """Under Sveta's "Последние 7 дней" filtered to Tilda: "Лиды CSV" sends
+    leads_2025-12-30_2026-01-05.csv (UTF-8 with a BOM, `;`, a header and Oleg II alone),
+    captioned with the period and the filter; "Лиды XLSX" and "Отчёт XLSX" send workbooks.
+    Anna's own CSV of the same days holds her lead alone."""
+    await _history(app, staff)
+    sveta = Phone(emulator, SVETA)
+    menu = await sveta.write("/report", "выберите период")
+    before = len(sveta.messages())
+    await _tap(sveta, menu, "Последние 7 дней")
+    _funnel, actions = await _report(sveta, before, "Последние 7 дней, 30.12 – 05.01")
+    picker = await _tap_for_reply(sveta, actions, "📡 По источнику", "Фильтр по источнику")
+    before = len(sveta.messages())
+    await _tap(sveta, picker, "форма Tilda · 1")
+    _funnel, actions = await _report(sveta, before, "источник: форма Tilda")
+
+    uploads = len(emulator.state.uploads)
+    assert not (await _tap(sveta, actions, "📄 Лиды CSV")).get("show_alert")
+    await emulator.wait_for(lambda: len(_documents(emulator, SVETA)) == 1)
+    [(name, content)] = emulator.state.uploads[uploads:]
+    assert name == "leads_2025-12-30_2026-01-05.csv"
+    assert content.startswith("\ufeff".encode())
+    lines = content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and ";" in lines[0] and "Oleg II" in lines[1]
+    document = sveta.messages()[-1]
+    assert document.kind == "sendDocument"
+    assert (document.text or "").startswith("📄 Лиды, CSV")
+    assert "Последние 7 дней, 30.12 – 05.01 · источник: форма Tilda" in (document.text or "")
+
+    for label, file_name in (
+        ("📗 Лиды XLSX", "leads_2025-12-30_2026-01-05.xlsx"),
+        ("📊 Отчёт XLSX", "report_2025-12-30_2026-01-05.xlsx"),
+    ):
+        uploads = len(emulator.state.uploads)
+        sent = len(_documents(emulator, SVETA))
+        await _tap(sveta, actions, label)
+        await emulator.wait_for(lambda want=sent + 1: len(_documents(emulator, SVETA)) == want)
+        [(name, content)] = emulator.state.uploads[uploads:]
+        assert name == file_name and content.startswith(b"PK")  # a workbook is a zip
+
+    anna = Phone(emulator, ANNA)
+    menu = await anna.write("/report", "choose the period")
+    before = len(anna.messages())
+    await _tap(anna, menu, "Last 7 days")
+    _funnel, actions = await _report(anna, before, "Last 7 days, 30 Dec – 5 Jan")
+    uploads = len(emulator.state.uploads)
+    await _tap(anna, actions, "📄 Leads CSV")
+    await emulator.wait_for(lambda: len(_documents(emulator, ANNA)) == 1)
+    [(_name, content)] = emulator.state.uploads[uploads:]
+    lines = content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and "Ivan II" in lines[1]

@@ -10,13 +10,15 @@ from datetime import date
 import pytest
 from aiogram.filters.callback_data import CallbackData
 
+from bot.common.render import render, visible_length
 from bot.config import load_app_config
 from bot.reports.chart_data import ChartData
-from bot.reports.chat import ChatReport, drill_choices
+from bot.reports.chat import ChatReport, drill_choices, headline
 from bot.reports.drill import Drill, DrillKind
+from bot.reports.files import ReportFile
 from bot.reports.filters import PickedManager, PickedSource
 from bot.reports.keys import KEY_LENGTH, find_by_key, short_key
-from bot.reports.periods import MAX_DAYS, day_number, from_day_number
+from bot.reports.periods import MAX_DAYS, PeriodKind, day_number, from_day_number
 from bot.reports.request import ReportRequest
 from bot.reports.summary import Arrivals, Funnel, MissedCalls, Repeat, ReportSummary
 from handlers.keyboards.reports import (
@@ -242,3 +244,23 @@ def test_the_manager_picker_marks_the_filtered_one_and_can_drop_it() -> None:
     assert (boris.manager, boris.source) == (8, short_key("tilda"))
     everyone = ReportView.unpack(shown[2][1])
     assert (everyone.manager, everyone.source) == (None, short_key("tilda"))
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_a_files_caption_fits_at_its_longest(locale: str) -> None:
+    """A document's caption (at most 1024 characters): the longest period name, a source and
+    a manager of 64 characters each (cut in the head), a manager's own report."""
+    long_name = "Я" * 64
+    person = Staff(id=1, telegram_id=1, name=long_name, role=Role.MANAGER)
+    request = ReportRequest(
+        (date(2025, 11, 3), date(2025, 12, 2)),
+        True,
+        PeriodKind.LAST_30_DAYS,
+        source="<" * 64,
+        manager=person,
+        today=date(2026, 1, 5),
+    )
+    head = headline(request, CONFIG, locale)
+    for what in ReportFile:
+        caption = render("report_file.html.j2", locale, what=what.value, **head)
+        assert visible_length(caption) <= 1024

@@ -34,6 +34,7 @@ from bot.leads.overdue import Breach
 from bot.reports.chart_data import ChartData
 from bot.reports.chat import TOP, ChatReport, headline, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
+from bot.reports.files import ReportFile
 from bot.reports.periods import MAX_DAYS, PeriodKind, RangeProblem
 from bot.reports.request import ReportRequest
 from bot.reports.summary import (
@@ -297,6 +298,9 @@ def _report_sections() -> dict[str, list[Sample]]:
         for asking in (True, False)
     ]
     samples["refusal_report_outdated.txt.j2"] = [{}]
+    files = [what.value for what in ReportFile]
+    samples["report_file.html.j2"] = [head | {"what": what} for head in heads for what in files]
+    samples["report_file_too_big.html.j2"] = [head | {"what": files[0]} for head in heads]
     return samples
 
 
