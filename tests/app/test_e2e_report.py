@@ -194,7 +194,8 @@ async def test_a_client_gets_no_report(
     emulator: TelegramEmulator, app: Application, staff: dict[str, Staff]
 ) -> None:
     """A client typing /report gets no report (no period buttons); pressing a forged report
-    button is told it is for the sales team only."""
+    button (a period, a filter, the leads behind a number, Dates…) is told it is for the
+    sales team only."""
     await _three_leads(app, staff)
     client = Phone(emulator, STRANGER)
     greeting = await client.write("/start")
@@ -202,8 +203,9 @@ async def test_a_client_gets_no_report(
     await emulator.wait_for(lambda: emulator.updates_pending == 0)
     await updates_handled(app)
     assert not [d for m in client.messages() for _, d in card_buttons(m) if d.startswith("rep:")]
-    answer = await client.press_data(greeting, "rep:d7:all")
-    assert answer["show_alert"] and "sales team only" in answer["text"]
+    for forged in ("rep:d7:all", "rv:show:20458:6:all:::0", "rd:junk:20458:6:all:::", "rdate:all"):
+        answer = await client.press_data(greeting, forged)
+        assert answer["show_alert"] and "sales team only" in answer["text"], forged
     assert not [m for m in client.messages() if "Report" in (m.text or "")]
     assert _albums(emulator, STRANGER) == []
 

@@ -264,3 +264,17 @@ def test_a_files_caption_fits_at_its_longest(locale: str) -> None:
     for what in ReportFile:
         caption = render("report_file.html.j2", locale, what=what.value, **head)
         assert visible_length(caption) <= 1024
+
+
+def test_a_filter_that_empties_the_report_can_still_be_cleared() -> None:
+    """No leads of that source in the period: the one message says so and holds only
+    "Clear filters" (nothing to open, pick or download); unfiltered and empty, no buttons."""
+    filtered = ReportRequest((date(2026, 1, 1), date(2026, 1, 5)), False, source="vk")
+    keyboard = actions_keyboard(filtered, [], False, "en")
+    assert keyboard is not None
+    [[clear]] = keyboard.inline_keyboard
+    assert clear.text == "✖ Clear filters"
+    cleared = ReportView.unpack(str(clear.callback_data))
+    assert (cleared.do, cleared.source, cleared.manager) == (ReportDo.SHOW, "", None)
+    plain = ReportRequest((date(2026, 1, 1), date(2026, 1, 5)), False)
+    assert actions_keyboard(plain, [], False, "en") is None
