@@ -44,7 +44,9 @@ def report_files_router() -> Router:
             return
         await query.answer()
         what = FILES[callback_data.do]
-        made = await report_file(session, request, what, config, locale, staff.telegram_id)
+        made = await report_file(
+            session, request, what, config, locale, staff.telegram_id, clock.now()
+        )
         head = headline(request, config, locale)
         chat_id = query.from_user.id
         if made.too_big:

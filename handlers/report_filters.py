@@ -86,7 +86,7 @@ def report_filters_router() -> Router:
         if request is None:
             return
         await query.answer()
-        built = await chat_report(session, request, config, staff.telegram_id)
+        built = await chat_report(session, request, config, staff.telegram_id, clock.now())
         await send_report(bot, query.from_user.id, built, config, locale)
 
     @router.callback_query(ReportView.filter(F.do.in_(SOURCE_PICKS + MANAGER_PICKS)))

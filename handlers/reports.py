@@ -69,7 +69,7 @@ async def _send_dates(
     """The report for typed dates: whose leads is the reader's role now."""
     own = scope_of(staff) is ReportScope.OWN
     request = ReportRequest(period, own, today=local_today(clock.now(), config))
-    built = await chat_report(session, request, config, staff.telegram_id)
+    built = await chat_report(session, request, config, staff.telegram_id, clock.now())
     await send_report(bot, staff.telegram_id, built, config, locale)
 
 
@@ -134,7 +134,7 @@ def reports_router() -> Router:
             return
         await query.answer()
         request = ready_made(callback_data.kind, clock.now(), config, own)
-        built = await chat_report(session, request, config, staff.telegram_id)
+        built = await chat_report(session, request, config, staff.telegram_id, clock.now())
         await send_report(bot, query.from_user.id, built, config, locale)
 
     @router.callback_query(ReportDates.filter())

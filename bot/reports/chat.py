@@ -25,8 +25,8 @@ TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N mor
 NAME_LIMIT = 40  # a source or a person's name in a line
 WORDS_LIMIT = 60  # unmet demand words in a line
 # managers a message: every active manager is listed, so a large team takes several messages
-# (a line is at most ~200 characters: 15 stay well within Telegram's 4096)
-MANAGERS_A_MESSAGE = 15
+# (a manager's lines are at most ~380 characters: 10 stay within Telegram's 4096)
+MANAGERS_A_MESSAGE = 10
 DRILL_REASONS = 4  # junk and refusal reasons a button each under the report (the top ones)
 REASON_BUTTON = 24  # characters of a reason's name on its button
 
@@ -48,13 +48,17 @@ class ChatReport:
 
 
 async def chat_report(
-    session: AsyncSession, request: ReportRequest, config: AppConfig, reader_telegram_id: int
+    session: AsyncSession,
+    request: ReportRequest,
+    config: AppConfig,
+    reader_telegram_id: int,
+    now: datetime,
 ) -> ChatReport:
-    """The report `request` asks for; `own`: only the leads the reader took first or owns
-    now (with a source filter, of that source)."""
+    """The report `request` asks for, as of `now` (each manager's leads overdue then); `own`:
+    only the leads the reader took first or owns now (with a source filter, of that source)."""
     manager = request.manager_telegram_id(reader_telegram_id)
     filters = {"source": request.source, "manager_telegram_id": manager}
-    summary = await report_summary(session, request.period, config, **filters)
+    summary = await report_summary(session, request.period, config, now=now, **filters)
     data = await chart_data(session, request.period, config, **filters)
     return ChatReport(request, summary, data, reader_telegram_id)
 
@@ -170,6 +174,13 @@ def sections(
             "take_p50": minutes(row.take_p50_s),
             "take_p90": minutes(row.take_p90_s),
             "contact_p50": minutes(row.first_contact_p50_s),
+            "take_work_p50": minutes(row.take_work_p50_s),
+            "contact_work_p50": minutes(row.first_contact_work_p50_s),
+            "contacted": row.contacted,
+            "reminders": row.reminders,
+            "escalations": row.escalations,
+            "overdue": row.overdue_now,
+            "missed_open": row.missed_calls_not_returned,
         }
         for row in summary.by_manager
         if not report.own or row.telegram_id == report.reader_telegram_id

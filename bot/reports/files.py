@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,15 +49,17 @@ async def report_file(
     config: AppConfig,
     locale: str,
     reader_telegram_id: int,
+    now: datetime,
 ) -> MadeFile:
-    """The file for `request` (its period, whose leads, its filters), headers in `locale`."""
+    """The file for `request` (its period, whose leads, its filters), headers in `locale`;
+    the report's figures as of `now` (the leads overdue then), as the chat's."""
     period = request.period
     filters = {
         "source": request.source,
         "manager_telegram_id": request.manager_telegram_id(reader_telegram_id),
     }
     if what is ReportFile.REPORT_XLSX:
-        summary = await report_summary(session, period, config, **filters)
+        summary = await report_summary(session, period, config, now=now, **filters)
         content = await asyncio.to_thread(report_xlsx, summary, config, locale)
         return MadeFile(export_file_name("report", period, "xlsx"), content)
     rows = await period_leads(session, period, config, **filters)
