@@ -1,6 +1,7 @@
 """What the report's charts draw beyond the summary's numbers: leads a local day by source, the
 hour × weekday grid of arrivals, and the period's take times. The same cohort and filter as
-`report_summary` (leads created in the period; one manager's: those they took first or own)."""
+`report_summary` (leads created in the period; one source's; one manager's: those they took
+first or own)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ async def chart_data(
     period: Period,
     config: AppConfig,
     *,
+    source: str | None = None,
     manager_telegram_id: int | None = None,
 ) -> ChartData:
-    scope = await report_scope(session, period, config, manager_telegram_id=manager_telegram_id)
+    scope = await report_scope(
+        session, period, config, source=source, manager_telegram_id=manager_telegram_id
+    )
     days = [period[0] + timedelta(days=n) for n in range((period[1] - period[0]).days + 1)]
     index = {day: n for n, day in enumerate(days)}
     data = ChartData(days=days, by_source={})

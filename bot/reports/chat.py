@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.lifecycle import STALE_REASON
-from bot.common.render import labels, local_day
+from bot.common.render import cut, labels, local_day
 from bot.config import AppConfig
 from bot.leads.qualify import format_amount
 from bot.reports.chart_data import ChartData, chart_data
+from bot.reports.drill import Drill, DrillKind
 from bot.reports.periods import PeriodKind, local_today, report_period
+from bot.reports.request import ReportRequest
 from bot.reports.summary import ReportSummary, report_summary
 
 TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N more"
@@ -26,15 +28,20 @@ WORDS_LIMIT = 60  # unmet demand words in a line
 # managers a message: every active manager is listed, so a large team takes several messages
 # (a manager's lines are at most ~380 characters: 10 stay within Telegram's 4096)
 MANAGERS_A_MESSAGE = 10
+DRILL_REASONS = 4  # junk and refusal reasons a button each under the report (the top ones)
+REASON_BUTTON = 24  # characters of a reason's name on its button
 
 
 @dataclass(frozen=True)
 class ChatReport:
-    kind: PeriodKind
+    request: ReportRequest
     summary: ReportSummary
     charts: ChartData
-    own: bool  # one manager's own leads (their /report), not everybody's
     reader_telegram_id: int
+
+    @property
+    def own(self) -> bool:
+        return self.request.own
 
     @property
     def empty(self) -> bool:
@@ -43,19 +50,24 @@ class ChatReport:
 
 async def chat_report(
     session: AsyncSession,
-    kind: PeriodKind,
-    now: datetime,
+    request: ReportRequest,
     config: AppConfig,
     reader_telegram_id: int,
-    own: bool,
+    now: datetime,
 ) -> ChatReport:
-    """The report for `kind` as of `now` (its local date in `timezone`); `own`: only the leads
-    the reader took first or owns now."""
-    period = report_period(kind, local_today(now, config))
-    manager = reader_telegram_id if own else None
-    summary = await report_summary(session, period, config, manager_telegram_id=manager, now=now)
-    data = await chart_data(session, period, config, manager_telegram_id=manager)
-    return ChatReport(kind, summary, data, own, reader_telegram_id)
+    """The report `request` asks for, as of `now` (each manager's leads overdue then); `own`:
+    only the leads the reader took first or owns now (with a source filter, of that source)."""
+    manager = request.manager_telegram_id(reader_telegram_id)
+    filters = {"source": request.source, "manager_telegram_id": manager}
+    summary = await report_summary(session, request.period, config, now=now, **filters)
+    data = await chart_data(session, request.period, config, **filters)
+    return ChatReport(request, summary, data, reader_telegram_id)
+
+
+def ready_made(kind: PeriodKind, now: datetime, config: AppConfig, own: bool) -> ReportRequest:
+    """A ready-made period as of `now` (its local date in `timezone`)."""
+    today = local_today(now, config)
+    return ReportRequest(report_period(kind, today), own, kind, today=today)
 
 
 def share(part: int, whole: int) -> int | None:
@@ -68,22 +80,23 @@ def minutes(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds / 60)
 
 
-def _day(value: date, config: AppConfig, locale: str) -> str:
-    return local_day(datetime.combine(value, time(12), tzinfo=config.zone), config.zone, locale)
+def _day(value: date, config: AppConfig, locale: str, with_year: bool = False) -> str:
+    shown = local_day(datetime.combine(value, time(12), tzinfo=config.zone), config.zone, locale)
+    return f"{shown}{'.' if locale == 'ru' else ' '}{value.year}" if with_year else shown
 
 
 def _top(items: list[Any]) -> tuple[list[Any], int]:
     return items[:TOP], max(0, len(items) - TOP)
 
 
-def _reason_name(code: str, config: AppConfig, locale: str, junk: bool) -> str:
+def reason_name(code: str, config: AppConfig, locale: str, junk: bool) -> str:
     if code == STALE_REASON:
         return str(labels(locale)["stale"]["reason_short"])
     found = next((r for r in config.reasons("junk" if junk else "refuse") if r.code == code), None)
     return found.label(locale) if found else code
 
 
-def _channel(source: str, locale: str) -> str:
+def channel_name(source: str, locale: str) -> str:
     return str(labels(locale)["channels"].get(source, source))
 
 
@@ -116,6 +129,26 @@ def _campaigns(summary: ReportSummary, head: dict[str, Any]) -> list[tuple[str, 
     return [("report_campaigns.html.j2", values)]
 
 
+def headline(request: ReportRequest, config: AppConfig, locale: str) -> dict[str, Any]:
+    """What heads every message of a report: the period's name and days, whose leads, the
+    filters that are on."""
+    first, last = request.period
+    today = request.today
+    kind = request.kind
+    # typed dates of another year say which; "Last 7 days" across New Year needs no years
+    with_year = kind is None and today is not None and {first.year, last.year} != {today.year}
+    return {
+        "period": labels(locale)["report"]["periods"][kind.value] if kind else None,
+        "first": _day(first, config, locale, with_year),
+        "last": _day(last, config, locale, with_year),
+        "one_day": first == last,
+        "own": request.own,
+        "source": channel_name(request.source, locale) if request.source is not None else None,
+        "manager": request.manager.name if request.manager is not None else None,
+        "currency": config.currency,
+    }
+
+
 def sections(
     report: ChatReport, config: AppConfig, locale: str
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -123,14 +156,7 @@ def sections(
     message saying so."""
     summary = report.summary
     funnel = summary.funnel
-    head = {
-        "period": labels(locale)["report"]["periods"][report.kind.value],
-        "first": _day(summary.first, config, locale),
-        "last": _day(summary.last, config, locale),
-        "one_day": summary.first == summary.last,
-        "own": report.own,
-        "currency": config.currency,
-    }
+    head = headline(report.request, config, locale)
     if report.empty:
         return [("report_empty.html.j2", head)]
     received = funnel.received
@@ -158,7 +184,7 @@ def sections(
     sources, more_sources = _top(
         [
             {
-                "name": _channel(row.source, locale),
+                "name": channel_name(row.source, locale),
                 "received": row.received,
                 "junk_share": share(row.junk, row.received),
                 "converted": row.converted,
@@ -193,10 +219,10 @@ def sections(
         if not report.own or row.telegram_id == report.reader_telegram_id
     ]
     junk, more_junk = _top(
-        [(_reason_name(c, config, locale, True), n) for c, n in summary.junk_reasons.items()]
+        [(reason_name(c, config, locale, True), n) for c, n in summary.junk_reasons.items()]
     )
     refused, more_refused = _top(
-        [(_reason_name(c, config, locale, False), n) for c, n in summary.refusal_reasons.items()]
+        [(reason_name(c, config, locale, False), n) for c, n in summary.refusal_reasons.items()]
     )
     demand, more_demand = _top(list(summary.unmet_demand.items()))
     calls = summary.missed_calls
@@ -265,7 +291,7 @@ def draw_charts(report: ChatReport, locale: str) -> list[tuple[str, bytes]]:
         for name in ("received", "taken", "contacted", "qualified", "converted")
     ]
     series = {
-        _channel(source, locale): counts for source, counts in report.charts.by_source.items()
+        channel_name(source, locale): counts for source, counts in report.charts.by_source.items()
     }
     waits = [seconds / 60 for seconds in report.charts.take_seconds]
     middle = sorted(waits)[len(waits) // 2] if waits else 0.0
@@ -293,4 +319,49 @@ def draw_charts(report: ChatReport, locale: str) -> list[tuple[str, bytes]]:
                 words["arrivals"], report.charts.grid, words["weekdays"].split(), words["nothing"]
             ),
         ),
+    ]
+
+
+@dataclass(frozen=True)
+class DrillChoice:
+    """A button under the report that opens the leads behind one of its numbers."""
+
+    drill: Drill
+    count: int  # the number the report shows for it (the list holds that many leads)
+    text: str
+
+
+def drill_choices(report: ChatReport, config: AppConfig, locale: str) -> list[DrillChoice]:
+    """The numbers a supervisor asks "which ones?" about: the funnel's ends (open, not taken,
+    deals, refused, junk), the top junk and refusal reasons, and missed calls nobody called
+    back. Zeros are left out: a button that opens an empty list is noise on a phone."""
+    if report.empty:
+        return []
+    words = labels(locale)["report"]["drill"]
+    funnel = report.summary.funnel
+    summary = report.summary
+    counted: list[tuple[Drill, int, str]] = [
+        (Drill(kind), count, words[kind.value])
+        for kind, count in (
+            (DrillKind.OPEN, funnel.open),
+            (DrillKind.NOT_TAKEN, funnel.received - funnel.taken),
+            (DrillKind.CONVERTED, funnel.converted),
+            (DrillKind.REFUSED, funnel.refused),
+            (DrillKind.JUNK, funnel.junk),
+        )
+    ]
+    for kind, reasons, junk in (
+        (DrillKind.JUNK_REASON, summary.junk_reasons, True),
+        (DrillKind.REFUSAL_REASON, summary.refusal_reasons, False),
+    ):
+        for code, count in list(reasons.items())[:DRILL_REASONS]:
+            name = cut(reason_name(code, config, locale, junk), REASON_BUTTON)
+            counted.append((Drill(kind, code), count, words[kind.value].format(reason=name)))
+    calls = summary.missed_calls
+    never = calls.count - calls.called_back
+    counted.append(
+        (Drill(DrillKind.NOT_CALLED_BACK), never, words[DrillKind.NOT_CALLED_BACK.value])
+    )
+    return [
+        DrillChoice(drill, count, f"{text} · {count}") for drill, count, text in counted if count
     ]

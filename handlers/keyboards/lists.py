@@ -3,6 +3,8 @@ pages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -43,6 +45,19 @@ def _line_button(item: ListedLead, config: AppConfig, locale: str) -> str:
     return cut(f"#{lead.id} {status} {name}{when}", BUTTON_TEXT)
 
 
+def page_row(
+    builder: InlineKeyboardBuilder, page: int, pages: int, turn: Callable[[int], CallbackData]
+) -> int:
+    """◀ 2/5 ▶ under a paged list (only the arrows that lead somewhere); how many buttons."""
+    if pages <= 1:
+        return 0
+    nav = [(page - 1, "◀"), (page, f"{page + 1}/{pages}"), (page + 1, "▶")]
+    shown = [(target, text) for target, text in nav if 0 <= target < pages]
+    for target, text in shown:
+        builder.button(text=text, callback_data=turn(target))
+    return len(shown)
+
+
 def list_keyboard(
     items: list[ListedLead],
     config: AppConfig,
@@ -50,19 +65,21 @@ def list_keyboard(
     kind: LeadList | None = None,
     page: int = 0,
     pages: int = 1,
+    turn: Callable[[int], CallbackData] | None = None,
 ) -> InlineKeyboardMarkup | None:
+    """A list's lines, each opening the live card, and its pages: a lead list's own
+    (`kind`), or any other paged list's (`turn`: the button data of page n)."""
     builder = InlineKeyboardBuilder()
     for item in items:
         builder.button(
             text=_line_button(item, config, locale), callback_data=OpenLead(lead_id=item.lead.id)
         )
     sizes = [1] * len(items)
-    if kind is not None and pages > 1:
-        nav = [(page - 1, "◀"), (page, f"{page + 1}/{pages}"), (page + 1, "▶")]
-        shown = [(target, text) for target, text in nav if 0 <= target < pages]
-        for target, text in shown:
-            builder.button(text=text, callback_data=ListButton(kind=kind, page=target))
-        sizes.append(len(shown))
+    if turn is None and kind is not None:
+        listed = kind
+        turn = lambda target: ListButton(kind=listed, page=target)  # noqa: E731
+    if turn is not None and (shown := page_row(builder, page, pages, turn)):
+        sizes.append(shown)
     if not sizes:
         return None
     builder.adjust(*sizes)

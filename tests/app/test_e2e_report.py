@@ -105,11 +105,13 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
         "Последние 7 дней",
         "Этот месяц",
         "Последние 30 дней",
+        "📅 Даты…",
     ]
     before = len(sveta.messages())
     answer = await sveta.press(menu, "rep:d7:all")
     assert not answer.get("show_alert")  # answered without words: no spinner, no alert
-    funnel, sources, managers, reasons, calls = await _sections(emulator, sveta, before, 5)
+    sections = await _sections(emulator, sveta, before, 6)
+    funnel, sources, managers, reasons, calls, actions = sections
     assert "Последние 7 дней, 30.12 – 05.01" in funnel
     assert "получено: 3" in funnel
     assert "→ взято: 2 · 67%" in funnel
@@ -117,7 +119,7 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     assert "Мусор: 1" in funnel and "Ещё в работе: 1" in funnel
     assert "54\u202f700.50 ₽" in funnel
     assert "Новых клиентов: 3 · вернувшихся: 0" in funnel
-    assert "медиана) от заявки" in funnel  # three people, each a first time
+    assert "медиана) от заявки 30 мин\n👤 Новых клиентов" in funnel  # its own line
     assert "заявка с сайта</b>" not in sources  # the text is parsed: no tags shown
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources
     assert "Tilda" in sources and "мусор 100%" in sources
@@ -146,6 +148,20 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     for _, data in pictures:
         width, height = _png_size(data)
         assert width >= 1000 and height > 0
+    # under the album, the period once more and the buttons: the leads behind the numbers
+    # (the junk reason by its words), the filters
+    assert "Последние 7 дней, 30.12 – 05.01" in actions
+    bottom = sveta.messages()[-1]
+    assert bottom.text == actions
+    assert sveta.button_texts(bottom)[:7] == [
+        "⏳ В работе · 1",
+        "🙈 Не взяты · 1",
+        "💰 Сделки · 1",
+        "🗑 Мусор · 1",
+        "🗑 Мусор: Услуги нет у нас · 1",
+        "📡 По источнику",
+        "👥 По менеджеру",
+    ]
 
 
 async def test_a_manager_gets_only_her_own_leads(
@@ -160,7 +176,9 @@ async def test_a_manager_gets_only_her_own_leads(
     assert "Report for your leads" in menu.text
     before = len(anna.messages())
     await anna.press(menu, "rep:d7:own")
-    funnel, _sources, managers, reasons, _calls = await _sections(emulator, anna, before, 5)
+    funnel, _sources, managers, reasons, _calls, _actions = await _sections(
+        emulator, anna, before, 6
+    )
     assert "received: 1" in funnel and "→ deals: 1 · 100%" in funnel
     assert "only yours" in funnel
     assert "Anna: taken 1 · reached 1 · deals 1 (100%)" in managers and "Boris" not in managers
@@ -179,7 +197,8 @@ async def test_a_client_gets_no_report(
     emulator: TelegramEmulator, app: Application, staff: dict[str, Staff]
 ) -> None:
     """A client typing /report gets no report (no period buttons); pressing a forged report
-    button is told it is for the sales team only."""
+    button (a period, a filter, the leads behind a number, Dates…) is told it is for the
+    sales team only."""
     await _three_leads(app, staff)
     client = Phone(emulator, STRANGER)
     greeting = await client.write("/start")
@@ -187,8 +206,9 @@ async def test_a_client_gets_no_report(
     await emulator.wait_for(lambda: emulator.updates_pending == 0)
     await updates_handled(app)
     assert not [d for m in client.messages() for _, d in card_buttons(m) if d.startswith("rep:")]
-    answer = await client.press_data(greeting, "rep:d7:all")
-    assert answer["show_alert"] and "sales team only" in answer["text"]
+    for forged in ("rep:d7:all", "rv:show:20458:6:all:::0", "rd:junk:20458:6:all:::", "rdate:all"):
+        answer = await client.press_data(greeting, forged)
+        assert answer["show_alert"] and "sales team only" in answer["text"], forged
     assert not [m for m in client.messages() if "Report" in (m.text or "")]
     assert _albums(emulator, STRANGER) == []
 

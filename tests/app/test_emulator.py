@@ -368,6 +368,22 @@ async def test_photo_upload_leaves_a_message_with_its_caption(
     assert forwarded.chat.id == BORIS and emu.chat_messages(BORIS)[0].text == "Lead #1 photo"
 
 
+async def test_a_document_upload_is_kept_with_its_name_and_bytes(
+    bot: Bot, emu: TelegramEmulator
+) -> None:
+    """sendDocument (a report's file): the caption is the message, the file's name and bytes
+    are kept for the test to read; a caption past 1024 characters is refused."""
+    document = BufferedInputFile("\ufeffid;name\r\n1;Ivan\r\n".encode(), filename="leads.csv")
+    sent = await bot.send_document(ANNA, document, caption="<b>Leads</b>, 1 Nov – 15 Nov")
+    assert sent.caption == "Leads, 1 Nov – 15 Nov"
+    [stored] = emu.chat_messages(ANNA)
+    assert (stored.kind, stored.text) == ("sendDocument", "Leads, 1 Nov – 15 Nov")
+    assert emu.calls("sendDocument")[0].params["document"] == "attach:leads.csv"
+    assert emu.state.uploads[-1] == ("leads.csv", "\ufeffid;name\r\n1;Ivan\r\n".encode())
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_document(ANNA, document, caption="x" * 1025)
+
+
 async def test_commands_chat_action_and_chat_info(bot: Bot) -> None:
     """The command menu round-trips per language; a chat action needs a known action."""
     await bot.set_my_commands(

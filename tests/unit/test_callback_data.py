@@ -3,11 +3,14 @@ packed. The CallbackData classes are found by importing every module under handl
 one is checked without a line here; each field's largest value comes from what bounds it:
 
 - int: the largest id the database holds (the models' ids, versions and levels are Integer
-  columns: 2**31 - 1); pages and steps are far smaller, and are held to the same bound;
+  columns: 2**31 - 1); pages and steps are far smaller, and are held to the same bound,
+  unless the field declares a smaller one (`Field(le=...)`: pydantic refuses a larger value
+  when a press is unpacked, so a forged one never reaches a handler; checked below);
 - an enum: its longest member;
-- str: only `ReasonButton.reason`, a reason code, which the config holds to REASON_CODE_MAX of
-  a-z, 0-9 and _ when it loads (checked below). Any other str field fails here until its
-  bound is decided and written into STR_BOUNDS.
+- str: `ReasonButton.reason`, a reason code, which the config holds to REASON_CODE_MAX of
+  a-z, 0-9 and _ when it loads (checked below); or a field that declares its own bound
+  (`Field(max_length=..., pattern=...)` of ASCII characters: the report's keys). Any other
+  str field fails here until its bound is decided and written into STR_BOUNDS.
 
 The prefixes are part of every button already sent: they never change."""
 
@@ -16,11 +19,14 @@ from __future__ import annotations
 import enum
 import importlib
 import pkgutil
+import types
 from collections.abc import Iterator
 from typing import Any
 
+import annotated_types
 import pytest
 from aiogram.filters.callback_data import CallbackData
+from pydantic.fields import FieldInfo
 from sqlalchemy import Integer
 
 import handlers
@@ -47,6 +53,10 @@ PREFIXES = [
     "staffrole",
     "duty",
     "rep",
+    "rdate",
+    "rv",
+    "rd",
+    "rdp",
 ]
 
 
@@ -68,13 +78,31 @@ def _callback_data_classes() -> list[type[CallbackData]]:
 CLASSES = _callback_data_classes()
 
 
+def _declared(field: FieldInfo, kind: type) -> Any:
+    """The bound a field declares: its `le` (int) or `max_length` (str), else None."""
+    for rule in field.metadata:
+        if kind is int and isinstance(rule, annotated_types.Le):
+            return rule.le
+        if kind is str and isinstance(rule, annotated_types.MaxLen):
+            return rule.max_length
+        if kind is str and getattr(rule, "max_length", None) is not None:
+            return rule.max_length
+    return None
+
+
 def _largest(cls: type[CallbackData], name: str, annotation: Any) -> Any:
+    field = cls.model_fields[name]
+    if isinstance(annotation, types.UnionType):  # `int | None`: None packs as nothing
+        annotation = next(part for part in annotation.__args__ if part is not type(None))
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return max(annotation, key=lambda member: len(str(member.value).encode()))
     if annotation is int:
-        return LARGEST_ID
+        declared = _declared(field, int)
+        return LARGEST_ID if declared is None else declared
     if annotation is str and (cls.__name__, name) in STR_BOUNDS:
         return STR_BOUNDS[cls.__name__, name]
+    if annotation is str and (length := _declared(field, str)) is not None:
+        return "z" * length
     pytest.fail(
         f"{cls.__name__}.{name}: {annotation!r} has no known bound; decide it from the "
         f"code and add it to this test"

@@ -25,6 +25,8 @@ from bot.leads.actions import Refusal
 from bot.leads.call_backs import CallBackChoice
 from bot.leads.cards import CardAction
 from bot.leads.lists import LeadList
+from bot.reports.drill import DrillKind
+from bot.reports.export import COLUMNS as EXPORT_COLUMNS
 from bot.reports.periods import PeriodKind
 from bot.sla.sweep import EVENT_OF_STEP
 from bot.team.invites import InviteRefusal
@@ -208,7 +210,10 @@ LOOKED_UP: dict[str, set[str]] = {
     "merge": {"confirm"},
     "client": {"share_phone"},
     # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
-    "report": {"weekdays", "periods", "steps", "charts"},
+    "report": {"weekdays", "periods", "steps", "charts", "drill", "buttons"},
+    # bot/reports/export.py (nested tables: checked below; the report workbook's words by
+    # tests/core/test_report_export.py, which writes it in every language)
+    "export": {"leads_sheet", "columns", "statuses", "sheets", "report"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}
@@ -237,6 +242,38 @@ def test_the_report_has_its_words(locale: str) -> None:
     assert len(report["weekdays"].split()) == 7
     assert len(report["charts"]["weekdays"].split()) == 7
     assert report["charts"]["median"].format(n=5) != report["charts"]["median"]
+
+
+REPORT_BUTTONS = {
+    "dates",
+    "by_source",
+    "by_manager",
+    "clear",
+    "all_sources",
+    "all_managers",
+    "leads_csv",
+    "leads_xlsx",
+    "report_xlsx",
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_reports_buttons_have_their_words(locale: str) -> None:
+    """Every drill-down button (one per DrillKind; a reason's kinds name the reason) and every
+    filter and file button under a report."""
+    report = labels(locale)["report"]
+    assert set(report["drill"]) == {kind.value for kind in DrillKind}
+    for kind in (DrillKind.JUNK_REASON, DrillKind.REFUSAL_REASON):
+        assert "Spam" in report["drill"][kind.value].format(reason="Spam")
+    assert set(report["buttons"]) == REPORT_BUTTONS
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_exports_have_their_words(locale: str) -> None:
+    """A header for every column of the leads' file, and a word for every status."""
+    export = labels(locale)["export"]
+    assert set(export["columns"]) == set(EXPORT_COLUMNS)
+    assert set(export["statuses"]) == _values(LeadStatus)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -15,6 +15,7 @@ from bot.config import load_app_config
 from bot.reports.chart_data import ChartData
 from bot.reports.chat import MANAGERS_A_MESSAGE, ChatReport, minutes, sections, share
 from bot.reports.periods import PeriodKind
+from bot.reports.request import ReportRequest
 from bot.reports.summary import (
     AfterHours,
     Arrivals,
@@ -52,7 +53,8 @@ def _summary(**changes: object) -> ReportSummary:
 
 
 def _report(summary: ReportSummary, own: bool = False) -> ChatReport:
-    return ChatReport(PeriodKind.LAST_7_DAYS, summary, ChartData([], {}), own, 1)
+    request = ReportRequest((summary.first, summary.last), own, PeriodKind.LAST_7_DAYS)
+    return ChatReport(request, summary, ChartData([], {}), 1)
 
 
 def test_shares_and_minutes() -> None:

@@ -33,9 +33,11 @@ from bot.leads.notes import ShownLine
 from bot.leads.overdue import Breach
 from bot.reports.campaigns import CampaignRow
 from bot.reports.chart_data import ChartData
-from bot.reports.chat import TOP, ChatReport, sections
+from bot.reports.chat import TOP, ChatReport, headline, sections
 from bot.reports.digest import DayCounts, Digest, DigestLead
-from bot.reports.periods import PeriodKind
+from bot.reports.files import ReportFile
+from bot.reports.periods import MAX_DAYS, PeriodKind, RangeProblem
+from bot.reports.request import ReportRequest
 from bot.reports.spend import (
     LISTED,
     RECENT_LIMIT,
@@ -251,18 +253,31 @@ def _report_sections() -> dict[str, list[Sample]]:
     summary = replace(summary, by_source=priced + summary.by_source, by_campaign=campaigns)
     charts = ChartData(days=[], by_source={})
     samples: dict[str, list[Sample]] = {}
+    month = (date(2026, 2, 1), date(2026, 2, 28))
+    anna = Staff(id=7, telegram_id=3, name="Анна <b>" + "я" * 60, role=Role.MANAGER)
     reports = [
-        ChatReport(PeriodKind.THIS_MONTH, summary, charts, own=False, reader_telegram_id=1),
-        ChatReport(PeriodKind.LAST_30_DAYS, summary, charts, own=True, reader_telegram_id=3),
+        ChatReport(ReportRequest(month, False, PeriodKind.THIS_MONTH), summary, charts, 1),
+        ChatReport(ReportRequest(month, True, PeriodKind.LAST_30_DAYS), summary, charts, 3),
         ChatReport(
-            PeriodKind.YESTERDAY,
-            replace(summary, funnel=Funnel(), missed_calls=MissedCalls()),
+            ReportRequest(month, False, source="<src 1> & " + "x" * 60, manager=anna),
+            summary,
             charts,
-            own=True,
-            reader_telegram_id=1,
+            1,
+        ),
+        ChatReport(  # typed dates of last year, one source of a manager's own leads
+            ReportRequest(month, True, source="tilda", today=date(2027, 1, 5)),
+            summary,
+            charts,
+            3,
         ),
         ChatReport(
-            PeriodKind.TODAY,
+            ReportRequest((date(2026, 3, 1),) * 2, True, PeriodKind.YESTERDAY),
+            replace(summary, funnel=Funnel(), missed_calls=MissedCalls()),
+            charts,
+            1,
+        ),
+        ChatReport(
+            ReportRequest((date(2026, 3, 2),) * 2, False, PeriodKind.TODAY, source="vk"),
             replace(
                 summary,
                 first=date(2026, 3, 2),
@@ -276,8 +291,7 @@ def _report_sections() -> dict[str, list[Sample]]:
                 missed_calls=MissedCalls(),
             ),
             charts,
-            own=False,
-            reader_telegram_id=1,
+            1,
         ),
     ]
     for report in reports:
@@ -285,6 +299,44 @@ def _report_sections() -> dict[str, list[Sample]]:
             for name, values in sections(report, CONFIG, locale):
                 samples.setdefault(name, []).append(values)
     samples["report_pick.html.j2"] = [{"own": True}, {"own": False}]
+    heads = [headline(report.request, CONFIG, locale) for report in reports for locale in LOCALES]
+    samples["report_head.html.j2"] = heads
+    samples["report_actions.html.j2"] = heads
+    samples["report_filter_pick.html.j2"] = [
+        head | {"what": what, "count": count, "page": page, "pages": pages}
+        for head in heads[:4]
+        for what in ("source", "manager")
+        for count, page, pages in ((0, 0, 1), (30, 2, 4))
+    ]
+    drill_titles = ["🗑 Мусор: <спам> & " + "я" * 24, "📞 Not called back"]
+    samples["report_drill.html.j2"] = [
+        head | {"title": title, "total": total, "page": page, "pages": pages}
+        for head in heads[:4]
+        for title in drill_titles
+        for total, page, pages in ((0, 0, 1), (800_000, 99_999, 100_000))
+    ]
+    samples["report_range_ask.html.j2"] = [{"max_days": MAX_DAYS}]
+    samples["report_range_bad.html.j2"] = [
+        {
+            "problem": problem.value,
+            "detail": detail,
+            "typed": typed,
+            "max_days": MAX_DAYS,
+            "asking": asking,
+        }
+        for problem, detail, typed in (
+            (RangeProblem.UNREADABLE, "", "<b>когда-нибудь</b> & " + "x" * 10_000),
+            (RangeProblem.NO_SUCH_DAY, "31.02", "31.02"),
+            (RangeProblem.REVERSED, "15.11.2026 – 01.11.2026", "15.11–01.11"),
+            (RangeProblem.TOO_LONG, "01.01.2024 – 01.01.2026", "1.1.2024-1.1.2026"),
+            (RangeProblem.FUTURE, "01.01.2030 – 01.01.2030", "1.1.2030"),
+        )
+        for asking in (True, False)
+    ]
+    samples["refusal_report_outdated.txt.j2"] = [{}]
+    files = [what.value for what in ReportFile]
+    samples["report_file.html.j2"] = [head | {"what": what} for head in heads for what in files]
+    samples["report_file_too_big.html.j2"] = [head | {"what": files[0]} for head in heads]
     return samples
 
 
