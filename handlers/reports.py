@@ -1,6 +1,7 @@
-"""/digest: the supervisors' daily digest on demand (the daily job sends it each morning).
-/report: the report for a ready-made period (everybody's leads for supervisors and admins, a
-manager's own for a manager), as a few short messages and an album of charts."""
+"""/digest: the supervisors' daily digest on demand (the daily job sends it each morning), with
+its chart. /report: the report for a ready-made period (everybody's leads for supervisors and
+admins, a manager's own for a manager), as a few short messages and an album of charts; the
+weekly report is the same, queued (bot/reports/weekly.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.telegram.pictures import send_pictures
 from bot.common.clock import Clock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.reports.chat import chat_report, draw_charts, sections
+from bot.reports.album import draw_album
+from bot.reports.chat import chat_report, sections
 from bot.reports.digest import daily_digest
 from handlers.filters import HasRole, IsStaff
 from handlers.keyboards.reports import ReportButton, ReportScope, report_keyboard
@@ -37,10 +40,18 @@ def reports_router() -> Router:
 
     @router.message(Command("digest"), HasRole(SUPERVISING))
     async def digest(
-        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock
+        message: Message,
+        bot: Bot,
+        session: AsyncSession,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
     ) -> None:
         summary = await daily_digest(session, clock.now(), config)
         await message.answer(render("digest.html.j2", locale, **summary.context()))
+        if summary.chart is not None:
+            pictures = await asyncio.to_thread(draw_album, summary.chart, locale)
+            await send_pictures(bot, message.chat.id, pictures)
 
     @router.message(Command("digest"))
     async def digest_refused(message: Message, locale: str) -> None:
@@ -83,10 +94,7 @@ def reports_router() -> Router:
             return
         # drawing is CPU-bound (~0.1-0.2 s a chart): off the event loop, so the bot answers
         # others meanwhile
-        pictures = await asyncio.to_thread(draw_charts, built, locale)
-        await bot.send_media_group(
-            chat_id,
-            [InputMediaPhoto(media=BufferedInputFile(png, name)) for name, png in pictures],
-        )
+        pictures = await asyncio.to_thread(draw_album, built.album, locale)
+        await send_pictures(bot, chat_id, pictures)
 
     return router

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.common.render import labels
-from bot.reports.periods import PeriodKind
+from bot.reports.periods import MENU, PeriodKind
 
 
 class ReportScope(enum.StrEnum):
@@ -27,7 +27,7 @@ class ReportButton(CallbackData, prefix="rep"):
 def report_keyboard(scope: ReportScope, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["report"]["periods"]
     builder = InlineKeyboardBuilder()
-    for kind in PeriodKind:
+    for kind in MENU:
         builder.button(text=names[kind.value], callback_data=ReportButton(kind=kind, scope=scope))
     builder.adjust(2)  # two a row: "Last 30 days" still fits half a phone's width
     return builder.as_markup()
