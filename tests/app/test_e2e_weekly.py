@@ -27,6 +27,7 @@ from sqlalchemy import select
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.common.lifecycle import Action
+from bot.common.outbox import charts_message, enqueue
 from bot.config import AppConfig
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.intake.input import LeadInput
@@ -301,3 +302,34 @@ async def test_two_instances_send_the_report_once(
         second.clock_moved()
         await _report_arrived(emulator, sessions)
     await _each_reader_got_it_once(emulator, sessions)  # both stopped: no copy came late
+
+
+async def test_an_album_telegram_fails_is_sent_again_whole_and_once(
+    emulator: TelegramEmulator, app: Application, clock: ManualClock, sessions: SessionFactory
+) -> None:
+    """Telegram answers Sveta's album 502 twice: the row backs off and the album arrives, all
+    four photos in one piece, once. A charts row nobody can draw (a chart that does not
+    exist) is given up at once, not retried forever."""
+    emulator.fail_next("sendMediaGroup", 502, count=2, chat_id=SVETA)
+    clock.set(MONDAY_0901)
+    app.clock_moved()
+    await _report_arrived(emulator, sessions)
+    await _each_reader_got_it_once(emulator, sessions)
+    failed = [
+        r for r in emulator.state.requests if r.method == "sendMediaGroup" and r.status == 502
+    ]
+    assert len(failed) == 2
+    assert [m.kind for m in emulator.chat_messages(SVETA)].count("sendMediaGroup") == 4
+
+    async with app.sessions() as session:  # the application's: its commit wakes the notifier
+        await enqueue(session, [charts_message(SVETA, None, {"charts": ["pie"]}, clock.now())])
+        await session.commit()
+    await outbox_sent(sessions)
+    async with sessions() as session:
+        row = await session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.CHARTS)
+            .order_by(OutboxMessage.id.desc())
+        )
+    assert row is not None and row.state == OutboxState.FAILED and row.attempts == 1
+    assert (row.last_error or "").startswith("charts could not be drawn")
