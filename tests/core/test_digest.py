@@ -185,6 +185,28 @@ async def test_the_daily_run_closes_stale_leads_then_sends_the_digest_to_each_su
         (1004, "digest"),
     ]
     assert texts[1].payload["context"]["stale_today"] == 2  # closed before the digest counts
+    # each digest is followed by its chart: the two leads of Monday 05.01, in the seven days
+    # up to yesterday (05.01 – 11.01), drawn when sent
+    async with sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.lead_id.is_(None))
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    assert [(row.chat_id, row.kind) for row in rows] == [
+        (1002, OutboxKind.TEXT),
+        (1003, OutboxKind.TEXT),
+        (1003, OutboxKind.CHARTS),
+        (1004, OutboxKind.TEXT),
+        (1004, OutboxKind.CHARTS),
+    ]
+    assert rows[2].payload["charts"] == ["daily"]
+    assert (
+        rows[2].payload["days"][0] == "2026-01-05" and rows[2].payload["days"][-1] == "2026-01-11"
+    )
+    assert rows[2].payload["by_source"] == {"web_form": [2, 0, 0, 0, 0, 0, 0]}
 
 
 async def test_two_claims_at_once_one_wins(sessions: SessionFactory, clock: ManualClock) -> None:
