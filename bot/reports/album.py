@@ -8,6 +8,7 @@ sources beyond the largest few as one band, so a year's report is as small as a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +25,10 @@ STEPS = ("received", "taken", "contacted", "qualified", "converted")
 SOURCES_DRAWN = 6  # the largest sources keep their own colour (charts.OTHERS_AFTER)
 OTHER = ""  # the band of the remaining sources, named "other channels" when drawn
 TAKE_BARS = 20  # bars of the time-to-take histogram
+# one album drawn at a time in the process: matplotlib promises no thread safety beyond
+# "separate figures may work", and the notifier may draw several readers' albums at once;
+# drawing holds the GIL most of the time, so running them side by side gained little anyway
+_DRAWING = threading.Lock()
 
 
 def channel_name(source: str, locale: str) -> str:
@@ -130,6 +135,11 @@ class Album:
 def draw_album(album: Album, locale: str) -> list[tuple[str, bytes]]:
     """(file name, PNG) of each chart, with the words of `locale`. CPU-bound (~0.1-0.2 s a
     chart): callers on the event loop run it in a thread."""
+    with _DRAWING:
+        return _draw(album, locale)
+
+
+def _draw(album: Album, locale: str) -> list[tuple[str, bytes]]:
     # matplotlib costs 0.6 s of import and some 20 MB: paid by the first drawing, not by start
     from bot.reports import charts
 

@@ -7,7 +7,8 @@ sent (with the message id of every card), retried later (429, network errors, 5x
 given up on (403, 400, a card that cannot be rendered) with an event on the lead; a new card
 given up on is told to the supervisors, and never holds back the other cards of its group.
 A manager's answer to a client is settled together with what it means for the lead (the
-client's wait ends, or the refusal is recorded) and the manager's notice of it.
+client's wait ends, or the refusal is recorded) and the manager's notice of it. A report's
+charts are drawn from the numbers their row holds when it is sent, as one photo or one album.
 """
 
 from __future__ import annotations
