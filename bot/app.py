@@ -26,6 +26,7 @@ from bot.adapters.telegram.session import BotApiSession
 from bot.common.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.intake.queue import IntakeQueue
+from bot.leads.milestones import fill_take_work_waits
 from bot.team.staff import ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.menu import publish_all
@@ -70,6 +71,9 @@ class Application:
         await upgrade(self.engine)
         async with self.sessions() as session:
             await ensure_admins(session, self.settings.admin_ids, self.clock.now())
+            filled = await fill_take_work_waits(session, self.config)
+        if filled:
+            log.info("leads taken before 0010 given their working-time wait: %d", filled)
         self.intake.start()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         self._runner = web.AppRunner(self.web_app, access_log=None)

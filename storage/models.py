@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -192,6 +193,16 @@ class Lead(Base):
     updated_at: Mapped[datetime]
     taken_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # the lead's milestones as reports credit them, kept by every transition (bot/leads/
+    # actions.py) so a report reads one row per lead instead of searching its history: who
+    # took it first and when (a take, or a supervisor's reassign of a lead nobody had), the
+    # working seconds it waited for that (as the working hours were then), who closed it last
+    # (NULL: the system, as stale), when it was first qualified (or converted)
+    first_owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    first_taken_at: Mapped[datetime | None]
+    first_take_work_s: Mapped[float | None] = mapped_column(Float)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    qualified_at: Mapped[datetime | None]
 
     # lazy="raise": async code must say what it loads, never trip over an implicit query
     contact: Mapped[Contact | None] = relationship(lazy="raise")
@@ -248,6 +259,8 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_done_at_due_at", "done_at", "due_at"),
         Index("ix_tasks_lead_id_kind", "lead_id", "kind"),
+        # reports: the answers owed that began in a period
+        Index("ix_tasks_kind_created_at", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,6 +17,7 @@ from bot.common.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, ma
 from bot.common.outbox import card_refresh, enqueue
 from bot.config import AppConfig, default_config
 from bot.sla.lead_timers import restarted_alert
+from bot.sla.working_hours import working_time_between
 from storage.models import (
     OPEN_STATUSES,
     Lead,
@@ -167,6 +168,7 @@ async def apply_action(
     `reached_client` overrides whether the action counts as contact with the client
     (CONTACT_ACTIONS); one that does not and keeps the status leaves the time limit running."""
     rule = RULES[action]
+    config_or_default = config or default_config()
     target: Any = rule.target or Lead.status
     if action is Action.REOPEN:
         target = case((Lead.owner_id.is_(None), LeadStatus.NEW), else_=LeadStatus.IN_WORK)
@@ -178,13 +180,14 @@ async def apply_action(
     contacted = true() if contact else Lead.contacted_at.is_not(None)
     timer: dict[str, Any] = {}
     if contact or target is not Lead.status:
-        timer = restarted_alert(target, contacted, now, config or default_config())
+        timer = restarted_alert(target, contacted, now, config_or_default)
     if contact:
         timer["contacted_at"] = func.coalesce(Lead.contacted_at, now)
+    milestones = _milestones(action, event_kind or action.value, actor, values or {}, now)
     changed = await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor), *seen)
-        .values(status=target, **timer, **(values or {}), **_bump(now))
+        .values(status=target, **timer, **(values or {}), **milestones, **_bump(now))
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         lead = await load_lead(session, lead_id)
@@ -193,6 +196,15 @@ async def apply_action(
         return refused if not refused.ok else ActionResult(lead, Refusal.OUTDATED)
     lead = await load_lead(session, lead_id)
     assert lead is not None
+    if lead.first_taken_at is not None and lead.first_take_work_s is None:
+        # the wait in working hours as configured now (reports' median "in working time")
+        waited = working_time_between(
+            lead.created_at,
+            lead.first_taken_at,
+            config_or_default.working_hours,
+            config_or_default.zone,
+        )
+        lead.first_take_work_s = waited.total_seconds()
     session.add(
         LeadEvent(
             lead=lead,
@@ -207,6 +219,28 @@ async def apply_action(
     await enqueue(session, [card_refresh(lead.id, now)])
     await session.commit()
     return ActionResult(lead, owner_name=lead.owner.name if lead.owner else None)
+
+
+QUALIFYING_EVENTS = ("qualified", "convert")
+
+
+def _milestones(
+    action: Action, kind: str, actor: Staff, values: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """What the transition adds to the lead's milestones (the columns reports read): the first
+    owner (a take, or a reassign of a lead nobody had taken), the last closer, the first
+    qualification (converting qualifies too; QUALIFY is also the rule of a call's outcome,
+    which qualifies nothing: the event's kind tells them apart)."""
+    milestones: dict[str, Any] = {}
+    owner = actor.id if action is Action.TAKE else values.get("owner_id")
+    if action in (Action.TAKE, Action.REASSIGN) and owner is not None:
+        milestones["first_owner_id"] = func.coalesce(Lead.first_owner_id, owner)
+        milestones["first_taken_at"] = func.coalesce(Lead.first_taken_at, now)
+    if action in (Action.CONVERT, Action.REFUSE, Action.JUNK):
+        milestones["closed_by_id"] = actor.id
+    if kind in QUALIFYING_EVENTS:
+        milestones["qualified_at"] = func.coalesce(Lead.qualified_at, now)
+    return milestones
 
 
 async def take_lead(

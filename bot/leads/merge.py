@@ -66,6 +66,7 @@ async def merge_leads(
             status=case((junked, LeadStatus.JUNK), else_=Lead.status),
             close_reason=case((junked, "duplicate"), else_=Lead.close_reason),
             closed_at=func.coalesce(Lead.closed_at, now),
+            closed_by_id=actor.id,  # the merge is its last close (as its merged_into event)
             possible_duplicate_of_id=None,
             offered_to_id=None,
             offered_at=None,

@@ -5,15 +5,15 @@ hour × weekday grid of arrivals, and the period's take times. The same cohort a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.reports.summary import QUARTER, Period, _Scope, _utc_quarter, period_bounds
-from storage.models import Lead, Staff
+from bot.reports.measures import quarter_start, seconds_between, utc_quarter
+from bot.reports.summary import Period, report_scope
+from storage.models import Lead
 
 
 @dataclass(frozen=True)
@@ -31,42 +31,27 @@ async def chart_data(
     *,
     manager_telegram_id: int | None = None,
 ) -> ChartData:
-    start, end = period_bounds(period, config)
-    manager_id: int | None = None
-    if manager_telegram_id is not None:
-        manager_id = await session.scalar(
-            select(Staff.id).where(Staff.telegram_id == manager_telegram_id)
-        )
-        manager_id = -1 if manager_id is None else manager_id  # unknown: no leads
-    scope = _Scope(None, manager_id)
-    in_period = (Lead.created_at >= start, Lead.created_at < end)
+    scope = await report_scope(session, period, config, manager_telegram_id=manager_telegram_id)
     days = [period[0] + timedelta(days=n) for n in range((period[1] - period[0]).days + 1)]
     index = {day: n for n, day in enumerate(days)}
     data = ChartData(days=days, by_source={})
     # per UTC quarter hour and source (SQLite knows no time zones): each quarter is placed
     # on its local day, hour and weekday here, as the summary's arrivals are
-    hour, quarter = _utc_quarter(Lead.created_at, session.bind.dialect.name)
+    dialect = session.bind.dialect.name
+    quarter = utc_quarter(Lead.created_at, dialect)
     rows = await session.execute(
-        scope.where(
-            select(hour, quarter, Lead.source, func.count()).select_from(Lead).where(*in_period)
-        ).group_by(hour, quarter, Lead.source)
+        scope.where(select(quarter, Lead.source, func.count())).group_by(quarter, Lead.source)
     )
-    for utc_hour, part, source, count in rows:
-        moment = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        local = (moment + int(part) * QUARTER).astimezone(config.zone)
+    for number, source, count in rows:
+        local = quarter_start(int(number)).astimezone(config.zone)
         series = data.by_source.setdefault(source, [0] * len(days))
         day = index.get(local.date())
         if day is not None:
             series[day] += int(count)
         data.grid[local.weekday()][local.hour] += int(count)
-    takes = await session.execute(
-        scope.where(
-            select(Lead.created_at, scope.take.created_at).select_from(Lead).where(*in_period)
-        ).where(scope.take.id.is_not(None))
-    )
-    data.take_seconds.extend(_seconds(taken - created) for created, taken in takes)
+    # the histogram needs every wait, as plain numbers (no datetimes to build in Python)
+    waited = seconds_between(Lead.created_at, Lead.first_taken_at, dialect)
+    takes = await session.scalars(scope.where(select(waited)).where(waited.is_not(None)))
+    # (to the millisecond: SQLite's julianday carries no finer time)
+    data.take_seconds.extend(max(0.0, round(float(seconds), 3)) for seconds in takes)
     return data
-
-
-def _seconds(wait: Any) -> float:
-    return max(0.0, wait.total_seconds())

@@ -163,6 +163,8 @@ def sections(
     )
     demand, more_demand = _top(list(summary.unmet_demand.items()))
     calls = summary.missed_calls
+    messages = summary.client_messages
+    after_hours = summary.after_hours
     arrivals = summary.arrivals
     busiest_hour = max(range(24), key=lambda h: (arrivals.by_hour[h], -h))
     busiest_day = max(range(7), key=lambda d: (arrivals.by_weekday[d], -d))
@@ -196,6 +198,13 @@ def sections(
                 "within_limit": calls.called_back_within_limit,
                 "never": calls.count - calls.called_back,
                 "callback_p50": minutes(calls.callback_p50_s),
+                "messages": messages.count,
+                "answered": messages.answered,
+                "answered_in_time": messages.answered_within_limit,
+                "answer_p50": minutes(messages.answer_p50_s),
+                "after_hours": after_hours.arrived,
+                "after_hours_untaken": after_hours.arrived - after_hours.taken,
+                "after_hours_take_p50": minutes(after_hours.take_p50_s),
                 "busiest_hour": busiest_hour,
                 "busiest_hour_leads": arrivals.by_hour[busiest_hour],
                 "busiest_day": busiest_day,

@@ -1,14 +1,17 @@
 """The report's numbers for a period, computed once for every reader: the API
-(`GET /api/v1/reports/summary`) now, the chat's `/report` and its exports later.
+(`GET /api/v1/reports/summary`), the chat's `/report` and its exports.
 
 The period is a pair of local dates in `timezone`, both included; its leads (the cohort) are
-those created in it. Every count is a GROUP BY in the database; only the durations the
-percentiles need (one row per taken lead, one per missed call) come to Python.
+those created in it. Every count is a GROUP BY in the database over the period's leads (an
+index range on `created_at`), and every percentile is ranked there too (bot/reports/
+measures.py): whatever the period's size, only a handful of rows come to Python.
 
-Who gets the credit for a lead: the take (and its times) belongs to whoever took it first (the
-first `taken` event, or the first `reassigned` one when a supervisor gave out a lead nobody had
-taken), the outcome (and the deal's amount) to whoever closed it (the last closing event's
-actor; a lead the system closed as stale is nobody's)."""
+Who gets the credit for a lead: the take (and its times) belongs to whoever took it first (a
+take, or a supervisor's reassign of a lead nobody had taken), the outcome (and the deal's
+amount) to whoever closed it last (a lead the system closed as stale is nobody's). Each lead
+carries those milestones in its own row (`first_owner_id`, `first_taken_at`,
+`first_take_work_s`, `closed_by_id`, `qualified_at`: kept by bot/leads/actions.py), so a
+report never searches the leads' histories."""
 
 from __future__ import annotations
 
@@ -19,16 +22,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.common.lifecycle import CLOSED_EVENT
 from bot.config import AlertKind, AppConfig
+from bot.reports.measures import quarter_start, seconds_between, utc_quarter
 from bot.sla.deadlines import alert_time
-from bot.sla.working_hours import working_time_between
+from bot.sla.working_hours import is_open
 from storage.models import (
+    ANSWER_TASK,
     OPEN_STATUSES,
     Call,
     Lead,
@@ -36,22 +39,23 @@ from storage.models import (
     LeadStatus,
     Role,
     Staff,
+    Task,
 )
 
 Period = tuple[date, date]  # first and last local day, both included
 
-# events that give a lead its first owner: a take, or a supervisor's reassign of a new lead
-TAKE_EVENTS = ("taken", "reassigned")
-# events that close a lead, by a person (merged_into: a supervisor merged it away) or not
-CLOSING_EVENTS = ("convert", "refuse", "junk", "merged_into", CLOSED_EVENT)
-QUALIFYING_EVENTS = ("qualified", "convert")
 NO_SERVICE = "no_service"  # the junk reason whose words are the demand we do not meet
 # bot/telephony's vocabulary, repeated: reports and telephony are siblings that may not import
 # each other (pyproject's contracts); an incoming call with one of these wants calling back
 UNANSWERED_CALLS = ("missed", "busy", "no_answer")
 CALL_BACK_EVENT = "missed_call_done"  # the caller was reached (a call, or Called back)
+ANSWER_EVENT = "replied"  # a manager's answer to the client, queued (bot/intake/client_chat)
 CENT = Decimal("0.01")
-QUARTER = timedelta(minutes=15)  # every time zone's offset is a multiple of it
+TAKE, TAKE_WORK, CONTACT = (
+    1,
+    2,
+    3,
+)  # a taker's waits, ranked together: to take, in working time, to reach
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,22 @@ class MissedCalls:
 
 
 @dataclass(frozen=True)
+class ClientMessages:
+    count: int = 0  # waits begun: a client's message nobody had answered yet
+    answered: int = 0
+    answered_within_limit: int = 0  # within the `answer` reminder limit
+    answer_p50_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AfterHours:
+    arrived: int = 0  # leads that came while the team was not working
+    taken: int = 0
+    take_p50_s: float | None = None  # arrival -> first take, wall time
+    take_p90_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Arrivals:
     by_hour: list[int] = field(default_factory=lambda: [0] * 24)
     by_weekday: list[int] = field(default_factory=lambda: [0] * 7)  # Monday first
@@ -132,6 +152,8 @@ class ReportSummary:
     unmet_demand: dict[str, int]  # the no_service words, trimmed and case-folded -> leads
     missed_calls: MissedCalls
     arrivals: Arrivals
+    client_messages: ClientMessages = ClientMessages()
+    after_hours: AfterHours = AfterHours()
 
 
 def period_bounds(period: Period, config: AppConfig) -> tuple[datetime, datetime]:
@@ -161,37 +183,53 @@ def money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT)
 
 
-def _first_take(lead_id: Any) -> Any:
-    return (
-        select(func.min(LeadEvent.id))
-        .where(LeadEvent.lead_id == lead_id, LeadEvent.kind.in_(TAKE_EVENTS))
-        .scalar_subquery()
-    )
+class Scope:
+    """The leads a report reads: those created in [start, end), narrowed by the filters (one
+    source; one manager's: those they took first or own now)."""
 
-
-class _Scope:
-    """The leads a report reads and who took each first: `Lead` joined to its first take event
-    (outer: an untaken lead has none), narrowed by the filters."""
-
-    def __init__(self, source: str | None, manager_id: int | None) -> None:
-        self.take = aliased(LeadEvent, name="first_take")
-        # a take's actor took it; a reassign names in its data whom the lead was given to
-        self.taker_id: ColumnElement[Any] = case(
-            (self.take.kind == "taken", self.take.actor_id),
-            else_=self.take.data["to"].as_integer(),
-        )
+    def __init__(
+        self, start: datetime, end: datetime, source: str | None, manager_id: int | None
+    ) -> None:
+        self.start, self.end = start, end
         self.source = source
         self.manager_id = manager_id
 
-    def where(self, stmt: Select[Any]) -> Select[Any]:
-        stmt = stmt.outerjoin(self.take, self.take.id == _first_take(Lead.id))
+    def filters(self) -> list[ColumnElement[bool]]:
+        """The filters alone (for a query that finds its leads by something else)."""
+        found: list[ColumnElement[bool]] = []
         if self.source is not None:
-            stmt = stmt.where(Lead.source == self.source)
+            found.append(Lead.source == self.source)
         if self.manager_id is not None:
-            stmt = stmt.where(
-                or_(self.taker_id == self.manager_id, Lead.owner_id == self.manager_id)
+            found.append(
+                or_(Lead.first_owner_id == self.manager_id, Lead.owner_id == self.manager_id)
             )
-        return stmt
+        return found
+
+    def where(self, stmt: Select[Any]) -> Select[Any]:
+        """`stmt` (which reads `Lead`) kept to the period's leads and the filters."""
+        return stmt.where(Lead.created_at >= self.start, Lead.created_at < self.end).where(
+            *self.filters()
+        )
+
+
+async def report_scope(
+    session: AsyncSession,
+    period: Period,
+    config: AppConfig,
+    source: str | None = None,
+    manager_telegram_id: int | None = None,
+) -> Scope:
+    """The scope of a report for `period` and its filters; a manager is named by Telegram id
+    (nobody known by it: no leads)."""
+    start, end = period_bounds(period, config)
+    manager_id: int | None = None
+    if manager_telegram_id is not None:
+        manager_id = await session.scalar(
+            select(Staff.id).where(Staff.telegram_id == manager_telegram_id)
+        )
+        if manager_id is None:
+            manager_id = -1  # matches no lead: an unknown person took nothing
+    return Scope(start, end, source, manager_id)
 
 
 async def report_summary(
@@ -205,15 +243,7 @@ async def report_summary(
     """Every section of the report for the leads created in `period` (local dates, both
     included), optionally only those of one source, or those one manager took first or owns
     now (by Telegram id; nobody known by it: no leads)."""
-    start, end = period_bounds(period, config)
-    manager_id: int | None = None
-    if manager_telegram_id is not None:
-        manager_id = await session.scalar(
-            select(Staff.id).where(Staff.telegram_id == manager_telegram_id)
-        )
-        if manager_id is None:
-            manager_id = -1  # matches no lead: an unknown person took nothing
-    scope = _Scope(source, manager_id)
+    scope = await report_scope(session, period, config, source, manager_telegram_id)
     cohort = scope.where(
         select(
             Lead.id.label("id"),
@@ -224,44 +254,50 @@ async def report_summary(
             Lead.amount.label("amount"),
             Lead.contacted_at.label("contacted_at"),
             Lead.closed_at.label("closed_at"),
-            Lead.contact_id.label("contact_id"),
+            Lead.is_repeat.label("is_repeat"),
             Lead.close_reason.label("close_reason"),
             Lead.close_comment.label("close_comment"),
-            scope.taker_id.label("taker_id"),
-            scope.take.created_at.label("taken_at"),
-        )
-        .select_from(Lead)
-        .where(Lead.created_at >= start, Lead.created_at < end)
+            Lead.first_owner_id.label("taker_id"),
+            Lead.first_taken_at.label("taken_at"),
+            Lead.first_take_work_s.label("take_work_s"),
+            Lead.closed_by_id.label("closer_id"),
+            Lead.qualified_at.label("qualified_at"),
+        ).select_from(Lead)
     ).subquery("cohort")
     funnel, by_source = await _funnel(session, cohort)
     funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
-    by_manager = await _managers(session, cohort, config)
+    takes = await _taken_leads(session, cohort)
+    quarters = await _arrival_quarters(session, cohort)
+    arrivals = _arrivals(quarters, config)
     return ReportSummary(
         first=period[0],
         last=period[1],
         timezone=config.timezone,
         funnel=funnel,
         by_source=by_source,
-        by_manager=by_manager,
+        by_manager=await _managers(session, cohort, takes),
         repeat=await _repeat(session, cohort),
         junk_reasons=junk_reasons,
         refusal_reasons=refusal_reasons,
         unmet_demand=unmet,
-        missed_calls=await _missed_calls(session, scope, start, end, config),
-        arrivals=await _arrivals(session, cohort, config),
+        missed_calls=await _missed_calls(session, scope, config),
+        client_messages=await _client_messages(session, scope, config),
+        arrivals=arrivals,
+        after_hours=_after_hours(quarters, takes, config),
     )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name
 
 
 async def _time_to_deal(session: AsyncSession, cohort: Any) -> float | None:
     """Median seconds from arrival to the deal, over the period's converted leads only."""
     c = cohort.c
-    deals = await session.execute(
-        select(c.created_at, c.closed_at).where(
-            c.status == LeadStatus.CONVERTED, c.closed_at.is_not(None)
-        )
-    )
-    return percentile([(closed - created).total_seconds() for created, closed in deals], 0.5)
+    waited = seconds_between(c.created_at, c.closed_at, _dialect(session))
+    deals = await session.scalars(select(waited).where(c.status == LeadStatus.CONVERTED))
+    return percentile([float(seconds) for seconds in deals if seconds is not None], 0.5)
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -271,7 +307,6 @@ def _count(condition: ColumnElement[bool]) -> Any:
 async def _funnel(session: AsyncSession, cohort: Any) -> tuple[Funnel, list[SourceRow]]:
     """The funnel and the rows per source: one GROUP BY source; the funnel is their sum."""
     c = cohort.c
-    qualified = exists().where(LeadEvent.lead_id == c.id, LeadEvent.kind.in_(QUALIFYING_EVENTS))
     converted = c.status == LeadStatus.CONVERTED
     rows = await session.execute(
         select(
@@ -279,7 +314,7 @@ async def _funnel(session: AsyncSession, cohort: Any) -> tuple[Funnel, list[Sour
             func.count(),
             _count(or_(c.taker_id.is_not(None), c.owner_id.is_not(None))),
             _count(c.contacted_at.is_not(None)),
-            _count(or_(converted, qualified)),
+            _count(or_(converted, c.qualified_at.is_not(None))),
             _count(converted),
             _count(c.status == LeadStatus.REFUSED),
             _count(c.status == LeadStatus.JUNK),
@@ -322,71 +357,55 @@ async def _reasons(
     refused: list[tuple[str, int]] = []
     for status, reason, count in rows:
         (junk if status == LeadStatus.JUNK else refused).append((reason, int(count)))
-    words = await session.scalars(
-        select(c.close_comment).where(
+    # the distinct words with their counts: as many rows as different words, not leads
+    words = await session.execute(
+        select(c.close_comment, func.count())
+        .where(
             c.status == LeadStatus.JUNK, c.close_reason == NO_SERVICE, c.close_comment.is_not(None)
         )
+        .group_by(c.close_comment)
     )
-    demand = Counter(" ".join(text.split()).casefold() for text in words)
+    demand: Counter[str] = Counter()
+    for text, count in words:
+        demand[" ".join(text.split()).casefold()] += int(count)
     demand.pop("", None)  # the reason picked without words: nothing to group
     return _ranked(junk), _ranked(refused), _ranked(demand.items())
 
 
 async def _repeat(session: AsyncSession, cohort: Any) -> Repeat:
-    """A lead is repeat when its contact had a lead before it (any time, any source)."""
+    """A lead is repeat when its person had a lead before it came (recorded on arrival)."""
     c = cohort.c
-    earlier = aliased(Lead, name="earlier")
-    had_lead = exists().where(earlier.contact_id == c.contact_id, earlier.created_at < c.created_at)
-    row = (
-        await session.execute(
-            select(func.count(), _count(and_(c.contact_id.is_not(None), had_lead)))
-        )
-    ).one()
+    row = (await session.execute(select(func.count(), _count(c.is_repeat.is_(True))))).one()
     total, repeat = int(row[0]), int(row[1])
     return Repeat(new=total - repeat, repeat=repeat)
 
 
-async def _managers(session: AsyncSession, cohort: Any, config: AppConfig) -> list[ManagerRow]:
+async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) -> list[ManagerRow]:
     """Every active manager (one with no leads too), and anyone else credited with a lead in
     the period (a supervisor who took one, somebody deactivated since)."""
     c = cohort.c
-    # the closer: the last closing event's actor, for the leads closed now
-    closer = (
-        select(LeadEvent.actor_id)
-        .where(LeadEvent.lead_id == c.id, LeadEvent.kind.in_(CLOSING_EVENTS))
-        .order_by(LeadEvent.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     closed = (LeadStatus.CONVERTED, LeadStatus.REFUSED, LeadStatus.JUNK)
     outcome_rows = await session.execute(
-        select(closer.label("closer"), c.status, func.count(), func.sum(c.amount))
-        .where(c.status.in_(closed))
-        .group_by(closer, c.status)
+        select(c.closer_id, c.status, func.count(), func.sum(c.amount))
+        .where(c.status.in_(closed), c.closer_id.is_not(None))  # NULL: closed as stale
+        .group_by(c.closer_id, c.status)
     )
     outcomes: dict[int, dict[str, Any]] = {}
     for actor_id, status, count, total in outcome_rows:
-        if actor_id is None:
-            continue  # closed by the system (stale)
         row = outcomes.setdefault(actor_id, {"amount": Decimal("0.00")})
         row[LeadStatus(status).value] = int(count)
         if status == LeadStatus.CONVERTED:
             row["amount"] = money(total)
-    # the durations the percentiles need: one row per taken lead of the period, no more
-    takes = await session.execute(
-        select(c.taker_id, c.created_at, c.taken_at, c.contacted_at).where(c.taker_id.is_not(None))
-    )
-    waits: dict[int, list[float]] = {}
-    work_waits: dict[int, list[float]] = {}
-    contact_waits: dict[int, list[float]] = {}
-    for taker_id, created_at, taken_at, contacted_at in takes:
-        waits.setdefault(taker_id, []).append((taken_at - created_at).total_seconds())
-        worked = working_time_between(created_at, taken_at, config.working_hours, config.zone)
-        work_waits.setdefault(taker_id, []).append(worked.total_seconds())
-        if contacted_at is not None:
-            contact = (contacted_at - created_at).total_seconds()
-            contact_waits.setdefault(taker_id, []).append(contact)
-    credited = set(outcomes) | set(waits)
+    waits: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    for take in takes:
+        series = waits.setdefault(take.taker_id, ([], [], []))
+        series[0].append(take.seconds)
+        if take.work_seconds is not None:  # a lead taken before 0010, until the start fills it
+            series[1].append(take.work_seconds)
+        if take.contact_seconds is not None:
+            series[2].append(take.contact_seconds)
+    taken = {taker: len(series[0]) for taker, series in waits.items()}
+    credited = set(outcomes) | set(taken)
     people = await session.scalars(
         select(Staff)
         .where(
@@ -400,28 +419,26 @@ async def _managers(session: AsyncSession, cohort: Any, config: AppConfig) -> li
     rows = []
     for person in people:
         done = outcomes.get(person.id, {})
-        mine = waits.get(person.id, [])
+        takes, works, contacts = waits.get(person.id, ([], [], []))
         rows.append(
             ManagerRow(
                 telegram_id=person.telegram_id,
                 name=person.name,
-                taken=len(mine),
+                taken=taken.get(person.id, 0),
                 converted=done.get(LeadStatus.CONVERTED.value, 0),
                 refused=done.get(LeadStatus.REFUSED.value, 0),
                 junk=done.get(LeadStatus.JUNK.value, 0),
                 amount=done.get("amount", Decimal("0.00")),
-                take_p50_s=percentile(mine, 0.5),
-                take_p90_s=percentile(mine, 0.9),
-                take_work_p50_s=percentile(work_waits.get(person.id, []), 0.5),
-                first_contact_p50_s=percentile(contact_waits.get(person.id, []), 0.5),
+                take_p50_s=percentile(takes, 0.5),
+                take_p90_s=percentile(takes, 0.9),
+                take_work_p50_s=percentile(works, 0.5),
+                first_contact_p50_s=percentile(contacts, 0.5),
             )
         )
     return rows
 
 
-async def _missed_calls(
-    session: AsyncSession, scope: _Scope, start: datetime, end: datetime, config: AppConfig
-) -> MissedCalls:
+async def _missed_calls(session: AsyncSession, scope: Scope, config: AppConfig) -> MissedCalls:
     """Missed incoming calls made in the period (their leads filtered as the report's), each
     with the first call-back after it: several missed calls on one open task are returned by
     one call-back, each timed from its own call."""
@@ -435,15 +452,16 @@ async def _missed_calls(
         )
         .scalar_subquery()
     )
-    calls = scope.where(
+    calls = (
         select(called_at, called_back)
         .select_from(Call)
         .join(Lead, Lead.id == Call.lead_id)
         .where(
             Call.direction == "in",
             Call.status.in_(UNANSWERED_CALLS),
-            called_at >= start,
-            called_at < end,
+            called_at >= scope.start,
+            called_at < scope.end,
+            *scope.filters(),
         )
     )
     count = within = 0
@@ -459,29 +477,115 @@ async def _missed_calls(
     return MissedCalls(count, len(waits), within, percentile(waits, 0.5))
 
 
-def _utc_quarter(column: Any, dialect: str) -> tuple[Any, Any]:
-    """A moment's UTC hour ("YYYY-MM-DD HH") and quarter of it (0..3), as SQL: grouping by
-    them counts per 15 minutes, which any time zone's offset maps onto whole local hours."""
-    if dialect == "postgresql":
-        utc = func.timezone("UTC", column)
-        return func.to_char(utc, "YYYY-MM-DD HH24"), func.floor(func.extract("minute", utc) / 15)
-    minute = cast(func.strftime("%M", column), Integer)
-    return func.strftime("%Y-%m-%d %H", column), minute / 15
+async def _arrival_quarters(session: AsyncSession, cohort: Any) -> dict[int, int]:
+    """Leads per UTC quarter hour of arrival (its number, `utc_quarter`): the database counts
+    (it knows no time zones on SQLite); at most 96 quarters a day come to Python."""
+    quarter = utc_quarter(cohort.c.created_at, _dialect(session))
+    rows = await session.execute(select(quarter, func.count()).group_by(quarter))
+    return {int(number): int(count) for number, count in rows}
 
 
-async def _arrivals(session: AsyncSession, cohort: Any, config: AppConfig) -> Arrivals:
-    """Leads by local hour and weekday of arrival. The database counts per UTC quarter hour
-    (it knows no time zones on SQLite); each quarter (at most 96 a day) is placed locally
-    here, so a summer time change moves nothing to the wrong hour."""
-    hour, quarter = _utc_quarter(cohort.c.created_at, session.bind.dialect.name)
-    rows = await session.execute(select(hour, quarter, func.count()).group_by(hour, quarter))
+def _arrivals(quarters: dict[int, int], config: AppConfig) -> Arrivals:
+    """Leads by local hour and weekday of arrival: each quarter placed locally, so a summer
+    time change moves nothing to the wrong hour."""
     arrivals = Arrivals()
-    for utc_hour, part, count in rows:
-        moment = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        local = (moment + int(part) * QUARTER).astimezone(config.zone)
-        arrivals.by_hour[local.hour] += int(count)
-        arrivals.by_weekday[local.weekday()] += int(count)
+    for number, count in quarters.items():
+        local = quarter_start(number).astimezone(config.zone)
+        arrivals.by_hour[local.hour] += count
+        arrivals.by_weekday[local.weekday()] += count
     return arrivals
+
+
+@dataclass(frozen=True)
+class TakenLead:
+    """A taken lead of the period as plain numbers: who took it first and its waits."""
+
+    taker_id: int
+    quarter: int  # the UTC quarter hour it arrived in
+    seconds: float  # arrival -> first take
+    work_seconds: float | None  # the same in working hours
+    contact_seconds: float | None  # arrival -> the client reached
+
+
+async def _taken_leads(session: AsyncSession, cohort: Any) -> list[TakenLead]:
+    """One row per taken lead, the durations computed in SQL: the percentiles are sorted
+    here (ranking them in SQLite with window functions cost three times as much)."""
+    c = cohort.c
+    dialect = _dialect(session)
+    rows = await session.execute(
+        select(
+            c.taker_id,
+            utc_quarter(c.created_at, dialect),
+            seconds_between(c.created_at, c.taken_at, dialect),
+            c.take_work_s,
+            seconds_between(c.created_at, c.contacted_at, dialect),
+        ).where(c.taker_id.is_not(None))
+    )
+    return [
+        TakenLead(
+            taker,
+            int(quarter),
+            float(take),
+            work,
+            None if contact is None else float(contact),
+        )
+        for taker, quarter, take, work, contact in rows
+    ]
+
+
+def _after_hours(quarters: dict[int, int], takes: list[TakenLead], config: AppConfig) -> AfterHours:
+    """The leads that arrived while the team was not working (judged by the quarter hour of
+    arrival) and how long those taken waited for it, in wall time."""
+    closed = {
+        number
+        for number in quarters
+        if not is_open(quarter_start(number), config.working_hours, config.zone)
+    }
+    waits = [take.seconds for take in takes if take.quarter in closed]
+    return AfterHours(
+        arrived=sum(quarters[number] for number in closed),
+        taken=len(waits),
+        take_p50_s=percentile(waits, 0.5),
+        take_p90_s=percentile(waits, 0.9),
+    )
+
+
+async def _client_messages(
+    session: AsyncSession, scope: Scope, config: AppConfig
+) -> ClientMessages:
+    """Clients' messages that waited for an answer, started in the period (a wait is the
+    first unanswered message and any after it, on a lead someone owns), each with the first
+    answer a manager sent after it began."""
+    answered = (
+        select(func.min(LeadEvent.created_at))
+        .where(
+            LeadEvent.lead_id == Task.lead_id,
+            LeadEvent.kind == ANSWER_EVENT,
+            LeadEvent.created_at >= Task.created_at,
+        )
+        .scalar_subquery()
+    )
+    waits = (
+        select(Task.created_at, answered)
+        .join(Lead, Lead.id == Task.lead_id)
+        .where(
+            Task.kind == ANSWER_TASK,
+            Task.created_at >= scope.start,
+            Task.created_at < scope.end,
+            *scope.filters(),
+        )
+    )
+    count = within = 0
+    answers: list[float] = []
+    for began, answer in await session.execute(waits):
+        count += 1
+        if answer is None:
+            continue
+        answers.append((answer - began).total_seconds())
+        limit = alert_time(AlertKind.ANSWER, began, 0, config)
+        if limit is None or answer <= limit:
+            within += 1
+    return ClientMessages(count, len(answers), within, percentile(answers, 0.5))
 
 
 def _seconds(value: float | None) -> float | int | None:
@@ -560,5 +664,17 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
         "arrivals": {
             "by_hour": list(summary.arrivals.by_hour),
             "by_weekday": list(summary.arrivals.by_weekday),
+        },
+        "client_messages": {
+            "count": summary.client_messages.count,
+            "answered": summary.client_messages.answered,
+            "answered_within_limit": summary.client_messages.answered_within_limit,
+            "answer_p50_s": _seconds(summary.client_messages.answer_p50_s),
+        },
+        "after_hours": {
+            "arrived": summary.after_hours.arrived,
+            "taken": summary.after_hours.taken,
+            "take_p50_s": _seconds(summary.after_hours.take_p50_s),
+            "take_p90_s": _seconds(summary.after_hours.take_p90_s),
         },
     }

@@ -92,6 +92,7 @@ async def _close_batch(
             close_reason=STALE_REASON,
             close_comment=None,
             closed_at=now,
+            closed_by_id=None,  # closed by the system: nobody's outcome in the reports
             updated_at=now,
             version=Lead.version + 1,
             offered_to_id=None,

@@ -23,14 +23,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.common.clock import ManualClock
 from bot.common.lifecycle import Action
 from bot.config import AppConfig
+from bot.intake.client_chat import client_wrote, queue_reply, reply_delivered
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
+from bot.leads.merge import merge_leads
 from bot.leads.qualify import convert_lead, qualify_lead
 from bot.leads.reassign import reassign_lead
 from bot.reports.summary import (
@@ -45,7 +47,7 @@ from bot.sla.working_hours import working_time_between
 from bot.team.staff import add_staff
 from bot.telephony.calls import CallEvent, CallStatus, Direction, record_call
 from storage.db import SessionFactory
-from storage.models import Lead, Role, Staff
+from storage.models import Lead, OutboxKind, OutboxMessage, Role, Staff
 
 WEEK = (date(2026, 1, 5), date(2026, 1, 6))
 ANNA, BORIS, DINA = 1001, 1002, 1004
@@ -208,6 +210,90 @@ async def test_take_goes_to_the_first_taker_the_deal_to_the_closer(
     assert (boris.take_p50_s, boris.take_p90_s, boris.take_work_p50_s) == (62.5, 108.5, 62.5)
     assert boris.first_contact_p50_s == 7200.0  # #2 reached (converted) 2 h after arrival
     assert _manager(summary, DINA) == ManagerRow(DINA, "Dina")
+
+
+async def test_a_merged_duplicate_is_junk_closed_by_whoever_merged_it(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    """The same person writes twice on Monday: Anna takes the first at 10:05, Boris the second
+    at 11:05 (5 minutes each); Sveta merges the second into the first. Both stay in the
+    cohort (two requests came); the merged one is junk ("duplicate") on Sveta's account, not
+    Boris's, though he keeps his take; the first's history now holds Boris's take too, and
+    still counts only as Anna's."""
+    anna, boris, sveta = staff["anna"], staff["boris"], staff["sveta"]
+    first = await _lead(sessions, at(5, 7), "+79000000011")
+    second = await _lead(sessions, at(5, 8), "+79000000012")
+    async with sessions() as session:
+        assert (await take_lead(session, first, anna, at(5, 7, 5), config)).ok
+        assert (await take_lead(session, second, boris, at(5, 8, 5), config)).ok
+        await session.execute(
+            update(Lead).where(Lead.id == second).values(possible_duplicate_of_id=first)
+        )
+        await session.commit()
+        assert (await merge_leads(session, second, first, sveta, at(5, 9))).ok
+    summary = await _summary(sessions, config)
+    funnel = summary.funnel
+    assert (funnel.received, funnel.taken, funnel.junk, funnel.open) == (2, 2, 1, 1)
+    assert summary.junk_reasons == {"duplicate": 1}
+    assert [row.name for row in summary.by_manager] == ["Anna", "Boris", "Sveta"]
+    assert (_manager(summary, ANNA).taken, _manager(summary, ANNA).junk) == (1, 0)
+    assert (_manager(summary, BORIS).taken, _manager(summary, BORIS).junk) == (1, 0)
+    assert _manager(summary, BORIS).take_p50_s == 300.0
+    assert (_manager(summary, 1003).taken, _manager(summary, 1003).junk) == (0, 1)
+
+
+async def test_after_hours_arrivals_and_their_wait(
+    sessions: SessionFactory, config: AppConfig, history: dict[str, int]
+) -> None:
+    """Of the week's leads two came while the team was not working: #1 at 00:00 Monday, taken
+    at 09:10 (9 h 10 min), and #6 at 23:59:59 Tuesday, never taken."""
+    after = (await _summary(sessions, config)).after_hours
+    assert (after.arrived, after.taken) == (2, 1)
+    assert after.take_p50_s == after.take_p90_s == 33000.0
+
+
+async def test_client_messages_waiting_for_an_answer(
+    sessions: SessionFactory, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    """Kate writes at 10:00 Monday, Anna takes it; Kate writes at 10:01, answered 10:06 (5 min,
+    within the 10-minute limit); at 11:00, answered 11:30 (30 min, late); at 12:00 and 12:05
+    (one wait), never answered. Her first message opened the lead: not a wait (nobody owned
+    it; its "not taken" limit watched it)."""
+    anna = staff["anna"]
+    kate = 7001
+
+    async def wrote(moment: datetime) -> int:
+        async with sessions() as session:
+            result = await client_wrote(session, kate, "Kate", "Hi?", moment, config, None)
+        return result.lead_id
+
+    async def answered(lead_id: int, moment: datetime) -> None:
+        async with sessions() as session:
+            await queue_reply(session, lead_id, anna, kate, "Yes", moment, locale="en")
+            row = await session.scalar(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == OutboxKind.CLIENT_ANSWER)
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
+            assert row is not None
+            await reply_delivered(session, row, moment)
+            await session.commit()
+
+    lead_id = await wrote(at(5, 7))
+    async with sessions() as session:
+        assert (await take_lead(session, lead_id, anna, at(5, 7, 0, 30), config)).ok
+    await wrote(at(5, 7, 1))
+    await answered(lead_id, at(5, 7, 6))
+    await wrote(at(5, 8))
+    await answered(lead_id, at(5, 8, 30))
+    await wrote(at(5, 9))
+    await wrote(at(5, 9, 5))
+    messages = (await _summary(sessions, config)).client_messages
+    assert (messages.count, messages.answered, messages.answered_within_limit) == (3, 2, 1)
+    assert messages.answer_p50_s == 1050.0  # 5 and 30 minutes
+    boris = await _summary(sessions, config, manager_telegram_id=BORIS)
+    assert boris.client_messages.count == 0
 
 
 async def test_filters_by_source_and_by_manager(

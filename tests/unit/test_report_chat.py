@@ -16,7 +16,9 @@ from bot.reports.chart_data import ChartData
 from bot.reports.chat import MANAGERS_A_MESSAGE, ChatReport, minutes, sections, share
 from bot.reports.periods import PeriodKind
 from bot.reports.summary import (
+    AfterHours,
     Arrivals,
+    ClientMessages,
     Funnel,
     ManagerRow,
     MissedCalls,
@@ -90,3 +92,27 @@ def test_a_large_team_takes_several_messages_each_within_the_limit() -> None:
         assert (
             visible_length(render("report_managers.html.j2", "ru", **part)) <= TELEGRAM_TEXT_LIMIT
         )
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_answers_owed_and_after_hours_in_the_calls_message(locale: str) -> None:
+    """4 waits, 3 answered (2 in time, median 25 min), 1 not yet; 7 leads after hours, 5 taken
+    after a median of 9 h 10 min, 2 not taken. A period with neither says nothing of them."""
+    summary = _summary(
+        client_messages=ClientMessages(4, 3, 2, 1500.0),
+        after_hours=AfterHours(7, 5, 33000.0, 40000.0),
+    )
+    values = dict(sections(_report(summary), CONFIG, locale))["report_calls.html.j2"]
+    text = render("report_calls.html.j2", locale, **values)
+    if locale == "en":
+        assert "waiting for an answer</b>: 4" in text
+        assert "Answered: 3 (2 in time) · median 25 min · not yet: 1" in text
+        assert "After hours: 7 · taken after a median 9 h 10 min · not taken: 2" in text
+    else:
+        assert "ждавшие ответа</b>: 4" in text
+        assert "Ответили: 3 (вовремя 2) · медиана 25 мин · ещё нет: 1" in text
+        assert "В нерабочее время: 7 · взяли через 9 ч 10 мин (медиана) · не взяли: 2" in text
+    quiet = dict(sections(_report(_summary()), CONFIG, locale))["report_calls.html.j2"]
+    text = render("report_calls.html.j2", locale, **quiet)
+    assert "Answered" not in text and "Ответили" not in text
+    assert "After hours" not in text and "нерабочее" not in text
