@@ -249,10 +249,10 @@ async def measure(url: str, config: AppConfig) -> dict[str, str]:
     sessions = session_factory(engine)
 
     async def api(session: Any) -> None:  # what GET /api/v1/reports/summary does
-        summary_json(await report_summary(session, PERIOD, config))
+        summary_json(await report_summary(session, PERIOD, config, now=NOW))
 
     async def chat(session: Any) -> None:  # the numbers /report sends (before drawing)
-        await report_summary(session, PERIOD, config)
+        await report_summary(session, PERIOD, config, now=NOW)
         await chart_data(session, PERIOD, config)
 
     summary = await timed(sessions, api)

@@ -26,7 +26,7 @@ from bot.adapters.telegram.session import BotApiSession
 from bot.common.clock import Clock, SystemClock
 from bot.config import AppConfig, Settings
 from bot.intake.queue import IntakeQueue
-from bot.leads.milestones import fill_take_work_waits
+from bot.leads.milestones import fill_work_waits
 from bot.team.staff import ensure_admins, list_staff
 from handlers import build_dispatcher
 from handlers.menu import publish_all
@@ -71,9 +71,9 @@ class Application:
         await upgrade(self.engine)
         async with self.sessions() as session:
             await ensure_admins(session, self.settings.admin_ids, self.clock.now())
-            filled = await fill_take_work_waits(session, self.config)
+            filled = await fill_work_waits(session, self.config)
         if filled:
-            log.info("leads taken before 0010 given their working-time wait: %d", filled)
+            log.info("leads from before 0010 given their working-time waits: %d", filled)
         self.intake.start()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         self._runner = web.AppRunner(self.web_app, access_log=None)
@@ -233,7 +233,7 @@ def build_application(
     add_connector_routes(web_app, settings, config)
     add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
     api_token = settings.api_token.get_secret_value() if settings.api_token else None
-    add_report_routes(web_app, ReportSettings(api_token, config, sessions))
+    add_report_routes(web_app, ReportSettings(api_token, config, sessions, clock))
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         SimpleRequestHandler(

@@ -196,11 +196,13 @@ class Lead(Base):
     # the lead's milestones as reports credit them, kept by every transition (bot/leads/
     # actions.py) so a report reads one row per lead instead of searching its history: who
     # took it first and when (a take, or a supervisor's reassign of a lead nobody had), the
-    # working seconds it waited for that (as the working hours were then), who closed it last
+    # working seconds it waited for that and for the first contact (as the working hours were
+    # then: bot/sla/lead_timers.record_work_waits), who closed it last
     # (NULL: the system, as stale), when it was first qualified (or converted)
     first_owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     first_taken_at: Mapped[datetime | None]
     first_take_work_s: Mapped[float | None] = mapped_column(Float)
+    first_contact_work_s: Mapped[float | None] = mapped_column(Float)  # to contacted_at
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     qualified_at: Mapped[datetime | None]
 

@@ -349,12 +349,14 @@ async def queue_reply(
     return event.id
 
 
-async def reply_delivered(session: AsyncSession, answer: OutboxMessage, now: datetime) -> None:
+async def reply_delivered(
+    session: AsyncSession, answer: OutboxMessage, now: datetime, config: AppConfig
+) -> None:
     """The client has the manager's answer (a CLIENT_ANSWER row): their wait ends now (the
     `answer` limit, and the lead's "no contact" one), and the manager is told it arrived. In
     the caller's transaction."""
     assert answer.lead_id is not None
-    await client_answered(session, answer.lead_id, now)
+    await client_answered(session, answer.lead_id, now, config)
     await enqueue(session, [_told_manager(answer, "reply_sent", {}, now)])
 
 

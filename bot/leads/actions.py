@@ -16,8 +16,7 @@ from sqlalchemy.orm import joinedload
 from bot.common.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, may_act, next_status
 from bot.common.outbox import card_refresh, enqueue
 from bot.config import AppConfig, default_config
-from bot.sla.lead_timers import restarted_alert
-from bot.sla.working_hours import working_time_between
+from bot.sla.lead_timers import record_work_waits, restarted_alert
 from storage.models import (
     OPEN_STATUSES,
     Lead,
@@ -196,15 +195,7 @@ async def apply_action(
         return refused if not refused.ok else ActionResult(lead, Refusal.OUTDATED)
     lead = await load_lead(session, lead_id)
     assert lead is not None
-    if lead.first_taken_at is not None and lead.first_take_work_s is None:
-        # the wait in working hours as configured now (reports' median "in working time")
-        waited = working_time_between(
-            lead.created_at,
-            lead.first_taken_at,
-            config_or_default.working_hours,
-            config_or_default.zone,
-        )
-        lead.first_take_work_s = waited.total_seconds()
+    record_work_waits(lead, config_or_default)
     session.add(
         LeadEvent(
             lead=lead,

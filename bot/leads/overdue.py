@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -76,3 +76,37 @@ async def overdue_leads(
             for lead in stalled
         ]
     return sorted(found, key=lambda item: (item.since, item.lead.id))
+
+
+async def overdue_counts(session: AsyncSession, now: datetime, config: AppConfig) -> dict[int, int]:
+    """How many of each owner's leads are overdue now, as `overdue_leads` finds them (a missed
+    call-back, a lead in work with no step for too long; a lead nobody took is nobody's),
+    counted in the database: the reports' "overdue now" per manager."""
+    counts: dict[int, int] = {}
+    missed = await session.execute(
+        select(Lead.owner_id, func.count(func.distinct(Lead.id)))
+        .join(Task, Task.lead_id == Lead.id)
+        .where(
+            Task.kind == CALL_BACK_TASK,
+            Task.done_at.is_(None),
+            Task.due_at <= now,
+            Lead.status == LeadStatus.CALL_BACK,
+            Lead.owner_id.is_not(None),
+        )
+        .group_by(Lead.owner_id)
+    )
+    for owner_id, count in missed:
+        counts[owner_id] = counts.get(owner_id, 0) + int(count)
+    if "in_work" in config.time_limits:
+        stalled = await session.execute(
+            select(Lead.owner_id, func.count())
+            .where(
+                Lead.status == LeadStatus.IN_WORK,
+                Lead.updated_at <= now - config.time_limits["in_work"],
+                Lead.owner_id.is_not(None),
+            )
+            .group_by(Lead.owner_id)
+        )
+        for owner_id, count in stalled:
+            counts[owner_id] = counts.get(owner_id, 0) + int(count)
+    return counts

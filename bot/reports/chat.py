@@ -25,8 +25,8 @@ TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N mor
 NAME_LIMIT = 40  # a source or a person's name in a line
 WORDS_LIMIT = 60  # unmet demand words in a line
 # managers a message: every active manager is listed, so a large team takes several messages
-# (a line is at most ~200 characters: 15 stay well within Telegram's 4096)
-MANAGERS_A_MESSAGE = 15
+# (a manager's lines are at most ~380 characters: 10 stay within Telegram's 4096)
+MANAGERS_A_MESSAGE = 10
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ async def chat_report(
     the reader took first or owns now."""
     period = report_period(kind, local_today(now, config))
     manager = reader_telegram_id if own else None
-    summary = await report_summary(session, period, config, manager_telegram_id=manager)
+    summary = await report_summary(session, period, config, manager_telegram_id=manager, now=now)
     data = await chart_data(session, period, config, manager_telegram_id=manager)
     return ChatReport(kind, summary, data, own, reader_telegram_id)
 
@@ -151,6 +151,13 @@ def sections(
             "take_p50": minutes(row.take_p50_s),
             "take_p90": minutes(row.take_p90_s),
             "contact_p50": minutes(row.first_contact_p50_s),
+            "take_work_p50": minutes(row.take_work_p50_s),
+            "contact_work_p50": minutes(row.first_contact_work_p50_s),
+            "contacted": row.contacted,
+            "reminders": row.reminders,
+            "escalations": row.escalations,
+            "overdue": row.overdue_now,
+            "missed_open": row.missed_calls_not_returned,
         }
         for row in summary.by_manager
         if not report.own or row.telegram_id == report.reader_telegram_id

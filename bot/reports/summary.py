@@ -27,12 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import AlertKind, AppConfig
+from bot.leads.overdue import overdue_counts
 from bot.reports.measures import quarter_start, seconds_between, utc_quarter
 from bot.sla.deadlines import alert_time
 from bot.sla.working_hours import is_open
 from storage.models import (
     ANSWER_TASK,
     OPEN_STATUSES,
+    AlertCopy,
     Call,
     Lead,
     LeadEvent,
@@ -100,6 +102,12 @@ class ManagerRow:
     take_p90_s: float | None = None
     take_work_p50_s: float | None = None
     first_contact_p50_s: float | None = None
+    contacted: int = 0  # of the leads they took first, those whose client was reached
+    first_contact_work_p50_s: float | None = None
+    reminders: int = 0  # reminders and escalations they got about the period's leads
+    escalations: int = 0
+    missed_calls_not_returned: int = 0  # the period's missed calls on their leads, never returned
+    overdue_now: int | None = None  # their leads overdue now (None: the report knows no "now")
 
 
 @dataclass(frozen=True)
@@ -239,10 +247,12 @@ async def report_summary(
     *,
     source: str | None = None,
     manager_telegram_id: int | None = None,
+    now: datetime | None = None,
 ) -> ReportSummary:
     """Every section of the report for the leads created in `period` (local dates, both
     included), optionally only those of one source, or those one manager took first or owns
-    now (by Telegram id; nobody known by it: no leads)."""
+    now (by Telegram id; nobody known by it: no leads). With `now`, each manager's leads
+    overdue at that moment too."""
     scope = await report_scope(session, period, config, source, manager_telegram_id)
     cohort = scope.where(
         select(
@@ -260,6 +270,7 @@ async def report_summary(
             Lead.first_owner_id.label("taker_id"),
             Lead.first_taken_at.label("taken_at"),
             Lead.first_take_work_s.label("take_work_s"),
+            Lead.first_contact_work_s.label("contact_work_s"),
             Lead.closed_by_id.label("closer_id"),
             Lead.qualified_at.label("qualified_at"),
         ).select_from(Lead)
@@ -268,6 +279,12 @@ async def report_summary(
     funnel = replace(funnel, convert_p50_s=await _time_to_deal(session, cohort))
     junk_reasons, refusal_reasons, unmet = await _reasons(session, cohort)
     takes = await _taken_leads(session, cohort)
+    missed_calls, not_returned = await _missed_calls(session, scope, config)
+    people = _Credits(
+        alerts=await _alerts_received(session, scope),
+        not_returned=not_returned,
+        overdue=None if now is None else await overdue_counts(session, now, config),
+    )
     quarters = await _arrival_quarters(session, cohort)
     arrivals = _arrivals(quarters, config)
     return ReportSummary(
@@ -276,12 +293,12 @@ async def report_summary(
         timezone=config.timezone,
         funnel=funnel,
         by_source=by_source,
-        by_manager=await _managers(session, cohort, takes),
+        by_manager=await _managers(session, cohort, takes, people),
         repeat=await _repeat(session, cohort),
         junk_reasons=junk_reasons,
         refusal_reasons=refusal_reasons,
         unmet_demand=unmet,
-        missed_calls=await _missed_calls(session, scope, config),
+        missed_calls=missed_calls,
         client_messages=await _client_messages(session, scope, config),
         arrivals=arrivals,
         after_hours=_after_hours(quarters, takes, config),
@@ -380,7 +397,37 @@ async def _repeat(session: AsyncSession, cohort: Any) -> Repeat:
     return Repeat(new=total - repeat, repeat=repeat)
 
 
-async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) -> list[ManagerRow]:
+@dataclass(frozen=True)
+class _Credits:
+    """What else each person's row counts, by staff id: reminders and escalations received,
+    missed calls not returned, leads overdue now (None: not asked)."""
+
+    alerts: dict[int, dict[str, int]]
+    not_returned: dict[int, int]
+    overdue: dict[int, int] | None
+
+
+async def _alerts_received(session: AsyncSession, scope: Scope) -> dict[int, dict[str, int]]:
+    """Reminders and escalations each person got about the period's leads (each message they
+    were sent: a reminder to the pool reaches everybody on duty)."""
+    step = AlertCopy.payload["step"].as_string()
+    rows = await session.execute(
+        scope.where(
+            select(AlertCopy.staff_id, step, func.count())
+            .select_from(AlertCopy)
+            .join(Lead, Lead.id == AlertCopy.lead_id)
+            .where(AlertCopy.staff_id.is_not(None))
+        ).group_by(AlertCopy.staff_id, step)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for staff_id, kind, count in rows:
+        found.setdefault(staff_id, {})[kind] = int(count)
+    return found
+
+
+async def _managers(
+    session: AsyncSession, cohort: Any, takes: list[TakenLead], credits: _Credits
+) -> list[ManagerRow]:
     """Every active manager (one with no leads too), and anyone else credited with a lead in
     the period (a supervisor who took one, somebody deactivated since)."""
     c = cohort.c
@@ -396,14 +443,16 @@ async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) 
         row[LeadStatus(status).value] = int(count)
         if status == LeadStatus.CONVERTED:
             row["amount"] = money(total)
-    waits: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    waits: dict[int, tuple[list[float], ...]] = {}
     for take in takes:
-        series = waits.setdefault(take.taker_id, ([], [], []))
+        series = waits.setdefault(take.taker_id, ([], [], [], []))
         series[0].append(take.seconds)
-        if take.work_seconds is not None:  # a lead taken before 0010, until the start fills it
+        if take.work_seconds is not None:  # a lead from before 0010, until the start fills it
             series[1].append(take.work_seconds)
         if take.contact_seconds is not None:
             series[2].append(take.contact_seconds)
+        if take.contact_work_seconds is not None:
+            series[3].append(take.contact_work_seconds)
     taken = {taker: len(series[0]) for taker, series in waits.items()}
     credited = set(outcomes) | set(taken)
     people = await session.scalars(
@@ -419,7 +468,8 @@ async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) 
     rows = []
     for person in people:
         done = outcomes.get(person.id, {})
-        takes, works, contacts = waits.get(person.id, ([], [], []))
+        takes, works, contacts, contact_works = waits.get(person.id, ([], [], [], []))
+        alerts = credits.alerts.get(person.id, {})
         rows.append(
             ManagerRow(
                 telegram_id=person.telegram_id,
@@ -433,15 +483,24 @@ async def _managers(session: AsyncSession, cohort: Any, takes: list[TakenLead]) 
                 take_p90_s=percentile(takes, 0.9),
                 take_work_p50_s=percentile(works, 0.5),
                 first_contact_p50_s=percentile(contacts, 0.5),
+                contacted=len(contacts),
+                first_contact_work_p50_s=percentile(contact_works, 0.5),
+                reminders=alerts.get("remind", 0),
+                escalations=alerts.get("escalate", 0),
+                missed_calls_not_returned=credits.not_returned.get(person.id, 0),
+                overdue_now=None if credits.overdue is None else credits.overdue.get(person.id, 0),
             )
         )
     return rows
 
 
-async def _missed_calls(session: AsyncSession, scope: Scope, config: AppConfig) -> MissedCalls:
+async def _missed_calls(
+    session: AsyncSession, scope: Scope, config: AppConfig
+) -> tuple[MissedCalls, dict[int, int]]:
     """Missed incoming calls made in the period (their leads filtered as the report's), each
     with the first call-back after it: several missed calls on one open task are returned by
-    one call-back, each timed from its own call."""
+    one call-back, each timed from its own call. And those never returned, by the owner of
+    their lead now."""
     called_at = func.coalesce(Call.started_at, Call.created_at)
     called_back = (
         select(func.min(LeadEvent.created_at))
@@ -453,7 +512,7 @@ async def _missed_calls(session: AsyncSession, scope: Scope, config: AppConfig) 
         .scalar_subquery()
     )
     calls = (
-        select(called_at, called_back)
+        select(called_at, called_back, Lead.owner_id)
         .select_from(Call)
         .join(Lead, Lead.id == Call.lead_id)
         .where(
@@ -466,15 +525,18 @@ async def _missed_calls(session: AsyncSession, scope: Scope, config: AppConfig) 
     )
     count = within = 0
     waits: list[float] = []
-    for at, back in await session.execute(calls):
+    not_returned: dict[int, int] = {}
+    for at, back, owner_id in await session.execute(calls):
         count += 1
         if back is None:
+            if owner_id is not None:
+                not_returned[owner_id] = not_returned.get(owner_id, 0) + 1
             continue
         waits.append((back - at).total_seconds())
         limit = alert_time(AlertKind.MISSED_CALL, at, 0, config)
         if limit is None or back <= limit:
             within += 1
-    return MissedCalls(count, len(waits), within, percentile(waits, 0.5))
+    return MissedCalls(count, len(waits), within, percentile(waits, 0.5)), not_returned
 
 
 async def _arrival_quarters(session: AsyncSession, cohort: Any) -> dict[int, int]:
@@ -505,6 +567,7 @@ class TakenLead:
     seconds: float  # arrival -> first take
     work_seconds: float | None  # the same in working hours
     contact_seconds: float | None  # arrival -> the client reached
+    contact_work_seconds: float | None  # the same in working hours
 
 
 async def _taken_leads(session: AsyncSession, cohort: Any) -> list[TakenLead]:
@@ -519,6 +582,7 @@ async def _taken_leads(session: AsyncSession, cohort: Any) -> list[TakenLead]:
             seconds_between(c.created_at, c.taken_at, dialect),
             c.take_work_s,
             seconds_between(c.created_at, c.contacted_at, dialect),
+            c.contact_work_s,
         ).where(c.taker_id.is_not(None))
     )
     return [
@@ -528,8 +592,9 @@ async def _taken_leads(session: AsyncSession, cohort: Any) -> list[TakenLead]:
             float(take),
             work,
             None if contact is None else float(contact),
+            contact_work,
         )
-        for taker, quarter, take, work, contact in rows
+        for taker, quarter, take, work, contact, contact_work in rows
     ]
 
 
@@ -648,6 +713,12 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
                 "take_p90_s": _seconds(row.take_p90_s),
                 "take_work_p50_s": _seconds(row.take_work_p50_s),
                 "first_contact_p50_s": _seconds(row.first_contact_p50_s),
+                "contacted": row.contacted,
+                "first_contact_work_p50_s": _seconds(row.first_contact_work_p50_s),
+                "reminders": row.reminders,
+                "escalations": row.escalations,
+                "missed_calls_not_returned": row.missed_calls_not_returned,
+                "overdue_now": row.overdue_now,
             }
             for row in summary.by_manager
         ],

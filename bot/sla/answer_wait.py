@@ -45,14 +45,16 @@ async def client_waits(
     await session.flush()
 
 
-async def client_answered(session: AsyncSession, lead_id: int, now: datetime) -> None:
+async def client_answered(
+    session: AsyncSession, lead_id: int, now: datetime, config: AppConfig
+) -> None:
     """A reply reached the client: the wait is over and contact is made (caller commits)."""
     await session.execute(
         update(Task)
         .where(Task.lead_id == lead_id, Task.kind == ANSWER_TASK, Task.done_at.is_(None))
         .values(done_at=now, alert_at=None)
     )
-    await contact_made(session, lead_id, now)
+    await contact_made(session, lead_id, now, config)
 
 
 async def open_answer_task(session: AsyncSession, lead_id: int) -> Task | None:

@@ -13,7 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AlertKind, AppConfig
 from bot.sla.deadlines import alert_time
+from bot.sla.working_hours import working_time_between
 from storage.models import Lead, LeadStatus
+
+
+def record_work_waits(lead: Lead, config: AppConfig) -> None:
+    """The lead's first take and first contact, as waits in working hours (as configured now),
+    once each: the reports' medians "in working time" (a loaded lead; the caller commits)."""
+    hours, zone = config.working_hours, config.zone
+    if lead.first_taken_at is not None and lead.first_take_work_s is None:
+        waited = working_time_between(lead.created_at, lead.first_taken_at, hours, zone)
+        lead.first_take_work_s = waited.total_seconds()
+    if lead.contacted_at is not None and lead.first_contact_work_s is None:
+        waited = working_time_between(lead.created_at, lead.contacted_at, hours, zone)
+        lead.first_contact_work_s = waited.total_seconds()
 
 
 def lead_alert_kind(status: str, contacted: bool) -> AlertKind | None:
@@ -33,7 +46,9 @@ def lead_alert(status: str, contacted: bool, since: datetime, config: AppConfig)
     return {"alert_at": alert_time(kind, since, 0, config), "alert_level": 0, "alert_since": since}
 
 
-async def contact_made(session: AsyncSession, lead_id: int, now: datetime) -> None:
+async def contact_made(
+    session: AsyncSession, lead_id: int, now: datetime, config: AppConfig
+) -> None:
     """The manager reached the client (an answer, a call, a call-back...): the first contact is
     recorded and a lead in work stops waiting for it. In the caller's transaction."""
     await session.execute(
@@ -41,6 +56,9 @@ async def contact_made(session: AsyncSession, lead_id: int, now: datetime) -> No
         .where(Lead.id == lead_id)
         .values(contacted_at=func.coalesce(Lead.contacted_at, now))
     )
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    if lead is not None:
+        record_work_waits(lead, config)
     await session.execute(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == LeadStatus.IN_WORK)

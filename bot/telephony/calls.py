@@ -376,11 +376,16 @@ async def _tell_owner(
 
 
 async def _answered(
-    session: AsyncSession, lead: Lead, event: CallEvent, staff: Staff | None, now: datetime
+    session: AsyncSession,
+    lead: Lead,
+    event: CallEvent,
+    staff: Staff | None,
+    now: datetime,
+    config: AppConfig,
 ) -> int | None:
     """A conversation with the client happened: contact made, and a missed call waiting for
     a call-back is done. The task's id when one was completed."""
-    await contact_made(session, lead.id, now)
+    await contact_made(session, lead.id, now, config)
     task = await _open_missed_task(session, lead.id)
     if task is None:
         return None
@@ -440,7 +445,7 @@ async def record_call(
     elif phone and (lead := await _open_lead_of(session, phone)) is not None:
         lead_id = lead.id
         if event.status is CallStatus.ANSWERED:
-            task_id = await _answered(session, lead, event, staff, now)
+            task_id = await _answered(session, lead, event, staff, now, config)
             completed = task_id is not None
             await _bump_lead(session, lead_id, now)  # its history and maybe its task changed
     if lead_id is not None:

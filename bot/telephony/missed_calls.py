@@ -79,7 +79,7 @@ async def return_missed_call(
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise _TaskGone
         if reached:
-            await contact_made(session, changed.id, now)
+            await contact_made(session, changed.id, now, config)
         if taking:  # apply_action recorded "taken"; the call is its own line in the history
             session.add(
                 LeadEvent(

@@ -9,6 +9,7 @@ from datetime import date
 
 from aiohttp import web
 
+from bot.common.clock import Clock
 from bot.config import AppConfig
 from bot.reports.summary import report_summary, summary_json
 from handlers.web.body import error_response, same_secret
@@ -24,6 +25,7 @@ class ReportSettings:
     token: str | None  # API_TOKEN; None: the reports API is off
     config: AppConfig
     sessions: SessionFactory
+    clock: Clock  # "overdue now" is read at the request's moment
 
 
 REPORT_SETTINGS = web.AppKey("report_settings", ReportSettings)
@@ -93,7 +95,12 @@ async def get_summary(request: web.Request) -> web.Response:
         return error_response(422, str(exc), exc.field)
     async with settings.sessions() as session:
         summary = await report_summary(
-            session, (first, last), settings.config, source=source, manager_telegram_id=manager
+            session,
+            (first, last),
+            settings.config,
+            source=source,
+            manager_telegram_id=manager,
+            now=settings.clock.now(),
         )
     return web.json_response(summary_json(summary))
 

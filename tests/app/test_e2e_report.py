@@ -122,9 +122,12 @@ async def test_a_supervisor_reads_every_section_and_four_charts(
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources
     assert "Tilda" in sources and "мусор 100%" in sources
     assert "Лиды, созданные за период\n\nВоронка\nполучено: 3" in funnel
-    assert managers.startswith("👥 По менеджерам\n\nAnna: взято 1 · сделок 1 (100%)")
+    assert managers.startswith(
+        "👥 По менеджерам\n\nAnna: взято 1 · дозвонились 1 · сделок 1 (100%)"
+    )
     assert "медиана 2 мин" in managers and "медиана 5 мин" in managers
-    assert "Boris: взято 1 · сделок 0 (0%)" in managers
+    assert "Boris: взято 1 · дозвонились 0 · сделок 0 (0%)" in managers
+    assert "(5 мин рабочего времени)" in managers
     assert "Услуги нет у нас: 1" in reasons
     assert "«pool heating»: 1" in reasons
     assert "Пропущенные звонки: 0" in calls
@@ -160,7 +163,7 @@ async def test_a_manager_gets_only_her_own_leads(
     funnel, _sources, managers, reasons, _calls = await _sections(emulator, anna, before, 5)
     assert "received: 1" in funnel and "→ deals: 1 · 100%" in funnel
     assert "only yours" in funnel
-    assert "Anna: taken 1 · deals 1 (100%)" in managers and "Boris" not in managers
+    assert "Anna: taken 1 · reached 1 · deals 1 (100%)" in managers and "Boris" not in managers
     assert "pool heating" not in reasons
     await emulator.wait_for(lambda: len(_albums(emulator, ANNA)) == 1)
 

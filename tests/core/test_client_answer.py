@@ -90,7 +90,7 @@ async def test_the_answer_is_recorded_and_queued_and_the_wait_ends_only_when_del
 
     delivered_at = clock.advance(timedelta(minutes=3))
     async with sessions() as session:
-        await reply_delivered(session, row, delivered_at)
+        await reply_delivered(session, row, delivered_at, config)
         await session.commit()
     done_at = (await _answer_task(sessions)).done_at
     assert done_at is not None and done_at.replace(tzinfo=None) == delivered_at.replace(tzinfo=None)

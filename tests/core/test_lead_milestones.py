@@ -18,7 +18,7 @@ from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, reopen_lead, take_lead
 from bot.leads.merge import merge_leads
-from bot.leads.milestones import fill_take_work_waits
+from bot.leads.milestones import fill_work_waits
 from bot.leads.qualify import convert_lead, qualify_lead
 from bot.leads.reassign import reassign_lead
 from bot.sla.stale import close_stale_leads
@@ -222,8 +222,8 @@ async def test_migration_0010_fills_the_milestones_from_the_history(
     assert (got[3].first_owner_id, got[3].closed_by_id) == (None, None)
     assert all(lead.first_take_work_s is None for lead in got.values())
     async with sessions() as session:
-        assert await fill_take_work_waits(session, config) == 2
-        assert await fill_take_work_waits(session, config) == 0  # once
+        assert await fill_work_waits(session, config) == 2
+        assert await fill_work_waits(session, config) == 0  # once
     # arrived Monday 10:00 local; taken 11:00 and 12:00: one and two working hours
     assert (await _read(sessions, 1)).first_take_work_s == 3600.0
     assert (await _read(sessions, 2)).first_take_work_s == 7200.0

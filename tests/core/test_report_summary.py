@@ -47,7 +47,7 @@ from bot.sla.working_hours import working_time_between
 from bot.team.staff import add_staff
 from bot.telephony.calls import CallEvent, CallStatus, Direction, record_call
 from storage.db import SessionFactory
-from storage.models import Lead, OutboxKind, OutboxMessage, Role, Staff
+from storage.models import AlertCopy, Lead, OutboxKind, OutboxMessage, Role, Staff
 
 WEEK = (date(2026, 1, 5), date(2026, 1, 6))
 ANNA, BORIS, DINA = 1001, 1002, 1004
@@ -210,6 +210,64 @@ async def test_take_goes_to_the_first_taker_the_deal_to_the_closer(
     assert (boris.take_p50_s, boris.take_p90_s, boris.take_work_p50_s) == (62.5, 108.5, 62.5)
     assert boris.first_contact_p50_s == 7200.0  # #2 reached (converted) 2 h after arrival
     assert _manager(summary, DINA) == ManagerRow(DINA, "Dina")
+    # reached: Anna #1 (the deal, 1 working hour after the midnight arrival) and #7 (30 min);
+    # Boris #2, reached when Anna converted it 2 h after it came
+    assert (anna.contacted, anna.first_contact_work_p50_s) == (2, 2700.0)
+    assert (boris.contacted, boris.first_contact_work_p50_s) == (1, 7200.0)
+    assert anna.overdue_now is None  # no `now` given: not asked
+
+
+async def test_alerts_received_missed_calls_not_returned_and_overdue_now(
+    sessions: SessionFactory, config: AppConfig, staff: dict[str, Staff], history: dict[str, int]
+) -> None:
+    """Anna was sent two reminders and an escalation about the week's leads (one about a lead
+    of the week before, not counted); Boris one reminder. Tuesday's missed call was never
+    returned: it counts against the owner of its lead now, Boris, given it here. On Friday
+    09:00 nothing of Anna's is in work; Boris has two leads in work since Monday (one taken,
+    the call's given), overdue past the two days `[time_limits] in_work` allows."""
+    anna, boris = staff["anna"], staff["boris"]
+
+    def alert(lead: str, person: Staff, step: str) -> AlertCopy:
+        payload = {"kind": "not_taken", "step": step, "level": 1}
+        return AlertCopy(
+            lead_id=history[lead],
+            chat_id=person.telegram_id,
+            message_id=len(step) + id(payload),
+            staff_id=person.id,
+            payload=payload,
+            rendered_version=1,
+            created_at=at(5, 12),
+        )
+
+    async with sessions() as session:
+        session.add_all(
+            [
+                alert("deal", anna, "remind"),
+                alert("refused", anna, "remind"),
+                alert("open", anna, "escalate"),
+                alert("before", anna, "remind"),
+                alert("pool2", boris, "remind"),
+            ]
+        )
+        await session.commit()
+        late = await _lead(sessions, at(5, 12), "+79000000021")
+        assert (await take_lead(session, late, boris, at(5, 12, 30), config)).ok
+        # the missed calls' lead, nobody's so far, given to Boris on Monday
+        call_lead = await session.scalar(select(Lead).where(Lead.source == "call"))
+        assert call_lead is not None and call_lead.owner_id is None
+        version = call_lead.version
+        await session.commit()
+        given = await reassign_lead(
+            session, call_lead.id, staff["sveta"], boris.id, version, at(5, 13), config
+        )
+        assert given.ok
+    summary = await _summary(sessions, config, now=at(9, 6))
+    row_anna, row_boris = _manager(summary, ANNA), _manager(summary, BORIS)
+    assert (row_anna.reminders, row_anna.escalations) == (2, 1)
+    assert (row_boris.reminders, row_boris.escalations) == (1, 0)
+    assert [row.missed_calls_not_returned for row in summary.by_manager] == [0, 1, 0]
+    assert (row_anna.overdue_now, row_boris.overdue_now) == (0, 2)
+    assert _manager(summary, DINA).overdue_now == 0
 
 
 async def test_a_merged_duplicate_is_junk_closed_by_whoever_merged_it(
@@ -277,7 +335,7 @@ async def test_client_messages_waiting_for_an_answer(
                 .limit(1)
             )
             assert row is not None
-            await reply_delivered(session, row, moment)
+            await reply_delivered(session, row, moment, config)
             await session.commit()
 
     lead_id = await wrote(at(5, 7))

@@ -159,7 +159,7 @@ async def test_an_unanswered_client_reminds_the_owner_then_supervisors_and_a_rep
     start = clock.now()
     lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     async with sessions() as session:
-        await client_answered(session, lead_id, start)  # first contact: no "no contact" limit
+        await client_answered(session, lead_id, start, config)  # first contact: no "no contact" limit
         await session.commit()
     async with sessions() as session:
         await client_waits(session, lead_id, start + timedelta(minutes=1), config)
@@ -176,7 +176,7 @@ async def test_an_unanswered_client_reminds_the_owner_then_supervisors_and_a_rep
     assert _steps(escalated) == [("answer", Step.ESCALATE)]
     async with sessions() as session:
         await client_waits(session, lead_id, start + timedelta(minutes=40), config)
-        await client_answered(session, lead_id, start + timedelta(minutes=41))
+        await client_answered(session, lead_id, start + timedelta(minutes=41), config)
         await session.commit()
     assert await _sweep(sessions, start + timedelta(hours=5), config) == []
 

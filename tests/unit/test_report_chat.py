@@ -80,14 +80,34 @@ def test_a_managers_own_report_shows_only_their_row() -> None:
 
 
 def test_a_large_team_takes_several_messages_each_within_the_limit() -> None:
-    """40 managers with long names: all listed, 15 a message, each message within 4096."""
-    people = [ManagerRow(n, "Имя " * 20, 5, 1, take_p50_s=60, take_p90_s=120) for n in range(40)]
+    """40 managers with long names and every figure shown: all listed, 10 a message, each
+    message within 4096."""
+    people = [
+        ManagerRow(
+            n,
+            "Имя " * 20,
+            99999,
+            99999,
+            amount=Decimal("99999999999.99"),
+            take_p50_s=90000,
+            take_p90_s=900000,
+            take_work_p50_s=90000,
+            first_contact_p50_s=90000,
+            contacted=99999,
+            first_contact_work_p50_s=90000,
+            reminders=99999,
+            escalations=99999,
+            missed_calls_not_returned=99999,
+            overdue_now=99999,
+        )
+        for n in range(40)
+    ]
     parts = [
         values
         for name, values in sections(_report(_summary(by_manager=people)), CONFIG, "ru")
         if name == "report_managers.html.j2"
     ]
-    assert [len(part["managers"]) for part in parts] == [MANAGERS_A_MESSAGE] * 2 + [10]
+    assert [len(part["managers"]) for part in parts] == [MANAGERS_A_MESSAGE] * 4
     for part in parts:
         assert (
             visible_length(render("report_managers.html.j2", "ru", **part)) <= TELEGRAM_TEXT_LIMIT
@@ -116,3 +136,18 @@ def test_answers_owed_and_after_hours_in_the_calls_message(locale: str) -> None:
     text = render("report_calls.html.j2", locale, **quiet)
     assert "Answered" not in text and "Ответили" not in text
     assert "After hours" not in text and "нерабочее" not in text
+
+
+def test_a_managers_warnings_show_only_when_there_are_any() -> None:
+    """Anna got 2 reminders and an escalation, has 3 leads overdue now and a call not returned:
+    one line says so; Boris, with none of it, has no such line."""
+    people = [
+        ManagerRow(
+            1, "Anna", 2, 1, reminders=2, escalations=1, overdue_now=3, missed_calls_not_returned=1
+        ),
+        ManagerRow(2, "Boris", 1, overdue_now=0),
+    ]
+    values = dict(sections(_report(_summary(by_manager=people)), CONFIG, "en"))
+    text = render("report_managers.html.j2", "en", **values["report_managers.html.j2"])
+    assert "⚠️ reminders 2 · escalations 1 · overdue now 3 · calls not returned 1" in text
+    assert text.count("⚠️") == 1

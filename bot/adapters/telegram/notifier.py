@@ -989,7 +989,7 @@ class Notifier:
         async with self._sessions() as session:
             now = self._clock.now()
             if delivered:
-                await reply_delivered(session, row, now)
+                await reply_delivered(session, row, now, self._config)
                 await mark_sent(session, [row.id], self._delivery_clock.now())
             else:  # GONE cannot come of a send; counted as refused all the same
                 await reply_not_delivered(session, row, outcome.forbidden, outcome.error, now)

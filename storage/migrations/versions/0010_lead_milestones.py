@@ -38,6 +38,7 @@ def upgrade() -> None:
             op.create_foreign_key(f"fk_leads_{name}_staff", "leads", "staff", [name], ["id"])
     op.add_column("leads", sa.Column("first_taken_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("leads", sa.Column("first_take_work_s", sa.Float(), nullable=True))
+    op.add_column("leads", sa.Column("first_contact_work_s", sa.Float(), nullable=True))
     op.add_column("leads", sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=True))
     # reports: the answers owed that began in a period
     op.create_index("ix_tasks_kind_created_at", "tasks", ["kind", "created_at"], unique=False)
@@ -86,6 +87,7 @@ def downgrade() -> None:
             "qualified_at",
             "closed_by_id",
             "first_take_work_s",
+            "first_contact_work_s",
             "first_taken_at",
             "first_owner_id",
         ):
