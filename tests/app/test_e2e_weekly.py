@@ -186,7 +186,10 @@ async def test_past_nine_on_monday_supervisors_and_admins_get_the_report_and_its
     assert "от заявки 30 мин\n👤 Новых клиентов: 3" in funnel.text  # a line each
     assert "заявка с сайта: получено 2 · мусор 0% · сделок 1 (50%)" in sources.text
     assert "Tilda" in sources.text and "мусор 100%" in sources.text
-    assert managers.text.startswith("👥 По менеджерам\n\nAnna: взято 1 · сделок 1 (100%)")
+    assert managers.text.startswith(
+        "👥 По менеджерам\n\nAnna: взято 1 · дозвонились 1 · сделок 1 (100%)"
+    )
+    assert "Boris: взято 1 · дозвонились 0 · сделок 0 (0%)" in managers.text
     assert "медиана 2 мин" in managers.text and "медиана 5 мин" in managers.text
     assert "«pool heating»: 1" in reasons.text
     assert "Пропущенные звонки: 0" in calls.text
