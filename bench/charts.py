@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from bot.reports.album import TakeTimes
 from bot.reports.charts import arrivals_heatmap, daily_chart, funnel_chart, take_time_chart
 
 
@@ -23,7 +24,7 @@ def _charts() -> dict[str, Callable[[], bytes]]:
     rng = random.Random(14)
     days = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
     series = {f"source_{n}": [rng.randint(0, 40) for _ in days] for n in range(8)}
-    minutes = [rng.expovariate(1 / 20) for _ in range(5000)]
+    minutes = TakeTimes.of([rng.expovariate(1 / 20) for _ in range(5000)])
     grid = [[rng.randint(0, 60) for _ in range(24)] for _ in range(7)]
     steps = [("Получено", 5000), ("Взято", 4600), ("Дозвонились", 3900), ("Сделка", 900)]
     weekdays = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"]

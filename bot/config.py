@@ -6,6 +6,7 @@ import enum
 import logging
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    PlainValidator,
     SecretStr,
     ValidationError,
     field_validator,
@@ -366,6 +368,44 @@ class Sla(BaseModel):
         return getattr(self, AlertKind(kind).value)
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKLY_AT = re.compile(r"^([a-z]{3})\s+([01]?\d|2[0-3]):([0-5]\d)$")
+_NOT_WEEKLY = 'must be a weekday (mon..sun) and a local time, such as "mon 09:00", or "off"'
+
+
+@dataclass(frozen=True)
+class WeeklyAt:
+    """A moment of the week in `timezone`: `[reports] weekly_at = "mon 09:00"`."""
+
+    weekday: int  # Monday 0 .. Sunday 6, as date.weekday()
+    at: time
+
+    def __str__(self) -> str:
+        return f"{_WEEKDAYS[self.weekday]} {self.at:%H:%M}"
+
+
+def _read_weekly_at(value: Any) -> WeeklyAt | None:
+    if isinstance(value, WeeklyAt):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(_NOT_WEEKLY)
+    text = value.strip().lower()
+    if text == "off":
+        return None  # TOML has no null: "off" switches the weekly report off
+    found = _WEEKLY_AT.match(text)
+    if found is None or found.group(1) not in _WEEKDAYS:
+        raise ValueError(_NOT_WEEKLY)
+    day, hour, minute = found.groups()
+    return WeeklyAt(_WEEKDAYS.index(day), time(int(hour), int(minute)))
+
+
+class Reports(BaseModel):
+    """Reports sent on schedule (bot/reports/weekly.py); the daily digest is `[sla] daily_at`."""
+
+    # when supervisors and admins get last week's report (local time); None: never
+    weekly_at: Annotated[WeeklyAt | None, PlainValidator(_read_weekly_at)] = WeeklyAt(0, time(9))
+
+
 class StaffRules(BaseModel):
     invite_ttl: PositiveDuration = timedelta(hours=48)
 
@@ -392,6 +432,7 @@ class AppConfig(BaseModel):
     working_hours: WorkingHours = WorkingHours()
     client_chat: ClientChat = ClientChat()
     sla: Sla = Sla()
+    reports: Reports = Reports()
 
     @field_validator("timezone")
     @classmethod

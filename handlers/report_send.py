@@ -8,14 +8,16 @@ import asyncio
 import logging
 
 from aiogram import Bot
-from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto
+from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.telegram.pictures import send_pictures
 from bot.common.clock import Clock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.reports.chat import ChatReport, draw_charts, drill_choices, headline, sections
+from bot.reports.album import draw_album
+from bot.reports.chat import ChatReport, drill_choices, headline, sections
 from bot.reports.periods import from_day_number, local_today
 from bot.reports.request import ReportRequest, resolve_request
 from handlers.keyboards.reports import ReportDrill, ReportScope, ReportView, actions_keyboard
@@ -89,10 +91,8 @@ async def send_report(
         await bot.send_message(chat_id, render(name, locale, **values))
     # drawing is CPU-bound (~0.1-0.2 s a chart): off the event loop, so the bot answers
     # others meanwhile
-    pictures = await asyncio.to_thread(draw_charts, report, locale)
-    await bot.send_media_group(
-        chat_id, [InputMediaPhoto(media=BufferedInputFile(png, name)) for name, png in pictures]
-    )
+    pictures = await asyncio.to_thread(draw_album, report.album, locale)
+    await send_pictures(bot, chat_id, pictures)
     await bot.send_message(
         chat_id,
         render("report_actions.html.j2", locale, **headline(request, config, locale)),

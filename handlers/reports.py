@@ -5,6 +5,8 @@ with buttons under it: the leads behind its numbers, filters, files (routers of 
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -12,10 +14,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.telegram.pictures import send_pictures
 from bot.common.clock import Clock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.render import render
 from bot.config import AppConfig
+from bot.reports.album import draw_album
 from bot.reports.chat import chat_report, ready_made
 from bot.reports.digest import daily_digest
 from bot.reports.periods import MAX_DAYS, RangeError, local_today, parse_range
@@ -81,10 +85,18 @@ def reports_router() -> Router:
 
     @router.message(Command("digest"), HasRole(SUPERVISING))
     async def digest(
-        message: Message, session: AsyncSession, locale: str, config: AppConfig, clock: Clock
+        message: Message,
+        bot: Bot,
+        session: AsyncSession,
+        locale: str,
+        config: AppConfig,
+        clock: Clock,
     ) -> None:
         summary = await daily_digest(session, clock.now(), config)
         await message.answer(render("digest.html.j2", locale, **summary.context()))
+        if summary.chart is not None:
+            pictures = await asyncio.to_thread(draw_album, summary.chart, locale)
+            await send_pictures(bot, message.chat.id, pictures)
 
     @router.message(Command("digest"))
     async def digest_refused(message: Message, locale: str) -> None:

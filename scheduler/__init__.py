@@ -35,9 +35,11 @@ SCHEDULE = (
     Job("alert_sweep", 15, "fire_due_alerts", overlap=2, misfire_grace_seconds=None),
     # an interval, not a cron trigger: an instance that was down at `daily_at` still runs it
     Job("daily_job", 60, "run_daily", overlap=2),
+    # the same for the weekly report: an instance down at `weekly_at` sends it later that week
+    Job("weekly_job", 60, "run_weekly", overlap=2),
 )
 # what may have become due when business time jumps
-CLOCK_MOVED_JOBS = ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job")
+CLOCK_MOVED_JOBS = ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job", "weekly_job")
 
 
 def build_scheduler(jobs: Jobs, schedule: Iterable[Job] = SCHEDULE) -> AsyncIOScheduler:

@@ -15,6 +15,7 @@ from bot.adapters.telegram.notifier import Notifier
 from bot.common.clock import Clock
 from bot.config import AppConfig
 from bot.reports.daily import DailyRun, run_daily
+from bot.reports.weekly import WeeklyRun, run_weekly
 from bot.routing.rules import pass_expired_offers
 from bot.sla.sweep import FiredAlert, fire_due_alerts
 from bot.team.staff import active_staff
@@ -38,6 +39,7 @@ class Jobs:
     leads_chat_id: int | None
     # one daily run at a time in this process (instances are kept apart by the database)
     _daily_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _weekly_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def fire_due_alerts(self) -> list[FiredAlert]:
         """Reminders and escalations whose time has come ([sla]); every step once, however
@@ -70,6 +72,22 @@ class Jobs:
                 ran.stale_closed,
                 ran.owners_told,
                 ran.digests,
+            )
+        return ran
+
+    async def run_weekly(self) -> WeeklyRun | None:
+        """Last week's report to supervisors and admins, once `[reports] weekly_at` has passed
+        this week and unless sent already; None when nothing was due."""
+        async with self._weekly_lock, self.sessions() as session:
+            ran = await run_weekly(session, self.clock.now(), self.config)
+        if ran is not None:
+            log.info(
+                "weekly report %s (%s..%s): readers=%s messages=%s",
+                ran.run_key,
+                ran.first,
+                ran.last,
+                ran.readers,
+                ran.messages,
             )
         return ran
 

@@ -91,6 +91,7 @@ class OutboxKind(enum.StrEnum):
     ALERT = "alert"  # a reminder or an escalation about one lead: its card with a headline
     COPY = "copy"  # a client's photo, document, voice... copied to a manager (copyMessage)
     CLIENT_ANSWER = "client_answer"  # a manager's answer to a client, in the client's chat
+    CHARTS = "charts"  # a report's charts, drawn when sent: one photo, or an album of them
 
 
 class OutboxState(enum.StrEnum):

@@ -59,11 +59,11 @@ def fast_config(**overrides: Any) -> AppConfig:
     return load_app_config(overrides=merged)
 
 
-def unpaced_config() -> AppConfig:
+def unpaced_config(**overrides: Any) -> AppConfig:
     """Telegram's sending pace lifted, for tests where many messages go to one chat and the
     pace is not what they test (test_e2e_delivery tests it)."""
     unpaced = {"per_chat_per_second": 1000, "per_chat_burst": 1000, "global_per_second": 1000}
-    return fast_config(telegram={**TEST_CONFIG["telegram"], **unpaced})
+    return fast_config(telegram={**TEST_CONFIG["telegram"], **unpaced}, **overrides)
 
 
 def make_settings(emulator: TelegramEmulator, database_url: str, **extra: Any) -> Settings:

@@ -71,16 +71,36 @@ def text_message(
     now: datetime,
     reply: bool = False,
     calls: bool = False,
+    locale: str | None = None,
 ) -> dict[str, Any]:
-    """A message rendered from `template` at send time, in the recipient's language; with
-    `reply`, it carries a Reply button (a client's message relayed to a manager); with
-    `calls`, the missed-call buttons (Called back / No answer)."""
+    """A message rendered from `template` at send time, in the recipient's language (or in
+    `locale`, when the context holds words already chosen in it); with `reply`, it carries a
+    Reply button (a client's message relayed to a manager); with `calls`, the missed-call
+    buttons (Called back / No answer)."""
     payload: dict[str, Any] = {"template": template, "context": context}
     if reply:
         payload["reply"] = True
     if calls:
         payload["calls"] = True
+    if locale is not None:
+        payload["locale"] = locale
     return _row(OutboxKind.TEXT, lead_id, now, chat_id, staff_id, payload)
+
+
+def charts_message(
+    chat_id: int,
+    staff_id: int | None,
+    album: dict[str, Any],
+    now: datetime,
+    locale: str | None = None,
+) -> dict[str, Any]:
+    """A report's charts for `chat_id`: `album` is what they draw (bot/reports/album.py
+    `Album.payload()`, numbers only); the notifier draws them when it sends the row, in the
+    recipient's language (or `locale`), as one photo or an album."""
+    payload = dict(album)
+    if locale is not None:
+        payload["locale"] = locale
+    return _row(OutboxKind.CHARTS, None, now, chat_id, staff_id, payload)
 
 
 def copied_message(

@@ -11,10 +11,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from bot.reports.album import TakeTimes
 
 WIDTH_IN, HEIGHT_IN, DPI = 11.0, 6.6, 110  # 1210 × 726 px
 TYPE = 16  # points: readable on a phone, where the image is shown ~400 px wide
@@ -109,22 +113,29 @@ def daily_chart(
 
 
 def take_time_chart(
-    title: str, minutes: Sequence[float], axis: str, median_words: str, nothing: str
+    title: str, times: TakeTimes | None, axis: str, median_words: str, nothing: str
 ) -> bytes:
-    """How long leads waited to be taken, in minutes: a histogram with the median marked."""
+    """How long leads waited to be taken, in minutes: the histogram's bars (binned by
+    `TakeTimes.of`) with the median marked."""
     figure, axes = _figure(title)
-    if not minutes:
+    if times is None or not sum(times.counts):
         _nothing(axes, nothing)
         return _png(figure)
-    ordered = sorted(minutes)
-    # the slowest 5 % would stretch the axis past what matters: they share the last bar
-    ceiling = max(1.0, ordered[int(0.95 * (len(ordered) - 1))])
-    clipped = [min(value, ceiling) for value in ordered]
-    axes.hist(clipped, bins=20, range=(0, ceiling), color=PALETTE[0], edgecolor="white")
-    middle = ordered[len(ordered) // 2]
-    axes.axvline(min(middle, ceiling), color=PALETTE[1], linewidth=3)
+    ceiling, bars = times.ceiling, len(times.counts)
+    # each bar drawn from its middle with its count as the weight: the bars `hist` would draw
+    middles = [(n + 0.5) * ceiling / bars for n in range(bars)]
+    axes.hist(
+        middles,
+        bins=bars,
+        range=(0, ceiling),
+        weights=list(times.counts),
+        color=PALETTE[0],
+        edgecolor="white",
+    )
+    middle = min(times.median, ceiling)
+    axes.axvline(middle, color=PALETTE[1], linewidth=3)
     axes.text(
-        min(middle, ceiling),
+        middle,
         axes.get_ylim()[1] * 0.95,
         f" {median_words}",
         color=PALETTE[1],
@@ -134,7 +145,7 @@ def take_time_chart(
     )
     axes.set_xlabel(axis, fontsize=TYPE, fontfamily=FONT)
     axes.yaxis.get_major_locator().set_params(integer=True)
-    if ordered[-1] > ceiling:  # the last bar holds the tail: its tick says so
+    if times.tail:  # the last bar holds the tail: its tick says so
         ticks = [t for t in axes.get_xticks() if 0 <= t < ceiling * 0.9]
         axes.set_xticks([*ticks, ceiling], [f"{t:g}" for t in ticks] + [f"{ceiling:g}+"])
     return _png(figure)

@@ -1,5 +1,6 @@
 """`/report` in the chat: the summary and the chart data for one ready-made period, as the
-sections' template values and the album's PNGs. The numbers are `report_summary`'s (the API
+sections' template values and the album (bot/reports/album.py). The weekly report is the same
+messages, queued (bot/reports/weekly.py). The numbers are `report_summary`'s (the API
 reads the same); here is only what a phone shows: top lists cut, shares in whole percent,
 waits in words, every word from templates/<locale> (labels.toml [report])."""
 
@@ -16,6 +17,7 @@ from bot.common.lifecycle import STALE_REASON
 from bot.common.render import cut, labels, local_day
 from bot.config import AppConfig
 from bot.leads.qualify import format_amount
+from bot.reports.album import Album, channel_name
 from bot.reports.chart_data import ChartData, chart_data
 from bot.reports.drill import Drill, DrillKind
 from bot.reports.periods import PeriodKind, local_today, report_period
@@ -46,6 +48,11 @@ class ChatReport:
     @property
     def empty(self) -> bool:
         return self.summary.funnel.received == 0
+
+    @property
+    def album(self) -> Album:
+        """The four charts' numbers, drawn by `draw_album` in the reader's language."""
+        return Album.of(self.charts, self.summary.funnel)
 
 
 async def chat_report(
@@ -94,10 +101,6 @@ def reason_name(code: str, config: AppConfig, locale: str, junk: bool) -> str:
         return str(labels(locale)["stale"]["reason_short"])
     found = next((r for r in config.reasons("junk" if junk else "refuse") if r.code == code), None)
     return found.label(locale) if found else code
-
-
-def channel_name(source: str, locale: str) -> str:
-    return str(labels(locale)["channels"].get(source, source))
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -274,50 +277,6 @@ def sections(
                 "busiest_day": busiest_day,
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
             },
-        ),
-    ]
-
-
-def draw_charts(report: ChatReport, locale: str) -> list[tuple[str, bytes]]:
-    """The album: (file name, PNG) for the funnel, leads a day by source, time to take and
-    the arrivals heat map. CPU-bound (~0.1-0.2 s a chart): the caller runs it in a thread."""
-    # matplotlib costs 0.6 s of import and some 20 MB: paid by the first report, not by start
-    from bot.reports import charts
-
-    words = labels(locale)["report"]["charts"]
-    funnel = report.summary.funnel
-    steps = [
-        (words["steps"][name], getattr(funnel, name))
-        for name in ("received", "taken", "contacted", "qualified", "converted")
-    ]
-    series = {
-        channel_name(source, locale): counts for source, counts in report.charts.by_source.items()
-    }
-    waits = [seconds / 60 for seconds in report.charts.take_seconds]
-    middle = sorted(waits)[len(waits) // 2] if waits else 0.0
-    return [
-        ("funnel.png", charts.funnel_chart(words["funnel"], steps, words["nothing"])),
-        (
-            "daily.png",
-            charts.daily_chart(
-                words["daily"], report.charts.days, series, words["other"], words["nothing"]
-            ),
-        ),
-        (
-            "take_time.png",
-            charts.take_time_chart(
-                words["take"],
-                waits,
-                words["take_axis"],
-                words["median"].format(n=round(middle)),
-                words["nothing"],
-            ),
-        ),
-        (
-            "arrivals.png",
-            charts.arrivals_heatmap(
-                words["arrivals"], report.charts.grid, words["weekdays"].split(), words["nothing"]
-            ),
         ),
     ]
 

@@ -1,5 +1,5 @@
 """The once-a-day job: from `[sla] daily_at` (local time in `timezone`) stale leads are closed,
-their owners told in one message each, and supervisors get the digest.
+their owners told in one message each, and supervisors get the digest with its chart.
 
 A run is recorded as a `job_runs` row (name, local date) inserted in the same transaction as
 the run's messages: of two instances only one inserts it, a restart after the run finds it
@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import false, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.outbox import enqueue
 from bot.config import AppConfig
 from bot.reports.digest import daily_digest, digest_messages
+from bot.reports.runs import claim_run, has_run
 from bot.sla.stale import BatchGuard, close_stale_leads, stale_closed_since, stale_notices
 from bot.sla.working_hours import local_midnight
-from storage.models import JobRun
+from storage.models import JobRun, OutboxKind
 
 DAILY_JOB = "daily"
 # PostgreSQL advisory lock id of the daily job (any constant shared by all instances)
@@ -37,7 +36,7 @@ class DailyRun:
     run_key: str  # the local date
     stale_closed: int  # leads closed as stale today (all batches, also an interrupted run's)
     owners_told: int
-    digests: int
+    digests: int  # supervisors and admins sent the digest (each with its chart)
 
 
 def daily_run_key(now: datetime, config: AppConfig) -> str | None:
@@ -46,20 +45,6 @@ def daily_run_key(now: datetime, config: AppConfig) -> str | None:
     if local.time() < config.sla.daily_at:
         return None
     return local.date().isoformat()
-
-
-async def claim_daily_run(session: AsyncSession, name: str, run_key: str, now: datetime) -> bool:
-    """Record the run of `name` for `run_key` in the caller's transaction; False when it is
-    recorded already (by another instance, or before a restart). Not committed here: commit
-    it with the run's outbox rows, so a run that failed half-way is not counted as done."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    claimed = await session.execute(
-        insert(JobRun)
-        .values(name=name, run_key=run_key, ran_at=now)
-        .on_conflict_do_nothing()
-        .returning(JobRun.name)
-    )
-    return claimed.first() is not None
 
 
 async def _hold_daily_lock(session: AsyncSession) -> None:
@@ -75,20 +60,13 @@ async def _hold_daily_lock(session: AsyncSession) -> None:
         )
 
 
-async def _ran(session: AsyncSession, run_key: str) -> bool:
-    found = await session.scalar(
-        select(JobRun.name).where(JobRun.name == DAILY_JOB, JobRun.run_key == run_key)
-    )
-    return found is not None
-
-
 def batch_guard(run_key: str) -> BatchGuard:
     """What each auto-close batch does first: take the daily lock, and go on only while
     today's run is not recorded (another instance may have finished it meanwhile)."""
 
     async def not_done_yet(session: AsyncSession) -> bool:
         await _hold_daily_lock(session)
-        return not await _ran(session, run_key)
+        return not await has_run(session, DAILY_JOB, run_key)
 
     return not_done_yet
 
@@ -97,12 +75,12 @@ async def run_daily(session: AsyncSession, now: datetime, config: AppConfig) -> 
     """Today's daily work if it is due and not yet done (here or by another instance); None
     when there was nothing to do."""
     run_key = daily_run_key(now, config)
-    if run_key is None or await _ran(session, run_key):
+    if run_key is None or await has_run(session, DAILY_JOB, run_key):
         await session.rollback()
         return None
     await close_stale_leads(session, now, config, guard=batch_guard(run_key))
     await _hold_daily_lock(session)
-    if not await claim_daily_run(session, DAILY_JOB, run_key, now):
+    if not await claim_run(session, DAILY_JOB, run_key, now):
         await session.rollback()
         return None
     closed = await stale_closed_since(session, local_midnight(now, config.zone))
@@ -110,4 +88,5 @@ async def run_daily(session: AsyncSession, now: datetime, config: AppConfig) -> 
     digests = await digest_messages(session, await daily_digest(session, now, config), now)
     await enqueue(session, [*notices, *digests])
     await session.commit()
-    return DailyRun(run_key, len(closed), len(notices), len(digests))
+    readers = sum(1 for row in digests if row["kind"] == OutboxKind.TEXT)  # not the charts
+    return DailyRun(run_key, len(closed), len(notices), readers)

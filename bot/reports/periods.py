@@ -19,11 +19,24 @@ class PeriodKind(StrEnum):
     LAST_7_DAYS = "d7"
     THIS_MONTH = "month"
     LAST_30_DAYS = "d30"
+    # Monday to Sunday of the week before: what the weekly report covers (not in the menu)
+    LAST_WEEK = "lweek"
+
+
+# the periods /report offers, in the menu's order
+MENU = (
+    PeriodKind.TODAY,
+    PeriodKind.YESTERDAY,
+    PeriodKind.THIS_WEEK,
+    PeriodKind.LAST_7_DAYS,
+    PeriodKind.THIS_MONTH,
+    PeriodKind.LAST_30_DAYS,
+)
 
 
 def report_period(kind: PeriodKind, today: date) -> tuple[date, date]:
     """First and last local day of the period, both included; every period ends today except
-    yesterday (a week starts on Monday, as in Russia and ISO 8601)."""
+    yesterday and last week (a week starts on Monday, as in Russia and ISO 8601)."""
     if kind is PeriodKind.TODAY:
         return today, today
     if kind is PeriodKind.YESTERDAY:
@@ -37,6 +50,9 @@ def report_period(kind: PeriodKind, today: date) -> tuple[date, date]:
         return today.replace(day=1), today
     if kind is PeriodKind.LAST_30_DAYS:
         return today - timedelta(days=29), today
+    if kind is PeriodKind.LAST_WEEK:
+        monday = today - timedelta(days=today.weekday() + 7)
+        return monday, monday + timedelta(days=6)
     raise ValueError(f"unknown period {kind!r}")
 
 

@@ -26,7 +26,7 @@ from bot.reports.chat import DrillChoice, channel_name
 from bot.reports.drill import Drill, DrillKind
 from bot.reports.filters import PickedManager, PickedSource
 from bot.reports.keys import KEY_LENGTH, short_key
-from bot.reports.periods import MAX_DAYS, PeriodKind, day_number
+from bot.reports.periods import MAX_DAYS, MENU, PeriodKind, day_number
 from bot.reports.request import ReportRequest
 from handlers.keyboards.lead import rows_by_width
 from handlers.keyboards.lists import list_keyboard, page_row
@@ -120,7 +120,7 @@ def carried(request: ReportRequest) -> dict[str, Any]:
 def report_keyboard(scope: ReportScope, locale: str) -> InlineKeyboardMarkup:
     names = labels(locale)["report"]["periods"]
     builder = InlineKeyboardBuilder()
-    for kind in PeriodKind:
+    for kind in MENU:
         builder.button(text=names[kind.value], callback_data=ReportButton(kind=kind, scope=scope))
     builder.button(
         text=labels(locale)["report"]["buttons"]["dates"], callback_data=ReportDates(scope=scope)

@@ -52,6 +52,19 @@ def test_run_without_a_usable_token_exits_2_with_one_line(
     assert token is None or token not in result.stderr
 
 
+def test_run_with_an_unreadable_weekly_at_exits_2_naming_the_key(tmp_path: Path) -> None:
+    """A weekly report time written "monday 9" stops the start with one line saying how to
+    write it, before anything runs."""
+    config = tmp_path / "leadbot.toml"
+    config.write_text('[reports]\nweekly_at = "monday 9"\n')
+    result = _leadbot(tmp_path, "run", BOT_TOKEN=TOKEN, LEADBOT_CONFIG=str(config))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "leadbot: config: reports.weekly_at: must be a weekday (mon..sun) and a local time, "
+        'such as "mon 09:00", or "off"\n'
+    )
+
+
 def test_staff_are_added_listed_and_removed(tmp_path: Path) -> None:
     added = _leadbot(tmp_path, "staff", "add", "1001", "--role", "manager", "--name", "Анна")
     assert added.returncode == 0, added.stderr

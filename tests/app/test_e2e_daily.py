@@ -40,8 +40,9 @@ async def app(
     emulator: TelegramEmulator, database_url: str, clock: ManualClock, staff: dict[str, Staff]
 ) -> AsyncIterator[Application]:
     """Telegram's per-chat pace lifted: cards and their edits need not wait a second each
-    (the pace itself is tested in test_e2e_delivery)."""
-    lifted = unpaced_config()
+    (the pace itself is tested in test_e2e_delivery). The weekly report, due on these
+    Mondays and Tuesdays too, is off: its own tests are in test_e2e_weekly."""
+    lifted = unpaced_config(reports={"weekly_at": "off"})
     async with running_app(emulator, database_url, clock, lifted) as application:
         yield application
 

@@ -6,7 +6,7 @@ instances and restarts."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -23,8 +23,9 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, junk_lead, take_lead
 from bot.leads.call_backs import schedule_call_back
 from bot.leads.qualify import convert_lead
-from bot.reports.daily import DAILY_JOB, batch_guard, claim_daily_run, daily_run_key, run_daily
+from bot.reports.daily import DAILY_JOB, batch_guard, daily_run_key, run_daily
 from bot.reports.digest import daily_digest
+from bot.reports.runs import claim_run
 from bot.sla.stale import close_stale_leads
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
@@ -113,9 +114,17 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
 
     assert digest.day == "04.01.2026"
     counts = digest.counts
-    assert (counts.new, counts.taken, counts.converted, counts.amount) == (3, 2, 1, "1 500.50")
-    assert (counts.refused, counts.junk, counts.stale) == (1, 1, 1)
+    # yesterday's cohort, as /report → Yesterday counts it: the deal (reached by converting
+    # it), the refused lead and the junk one (junked untaken: nobody took it); the lead of
+    # 27.12 closed as stale yesterday is not of that day, nor the one of 23:59:59 on 03.01
+    assert (counts.new, counts.taken, counts.contacted) == (3, 2, 1)
+    assert (counts.converted, counts.amount) == (1, "1\u202f500.50")
+    assert (counts.refused, counts.junk, counts.open) == (1, 1, 0)
     assert digest.channels == [("web_form", 2), ("tilda", 1)]
+    # the chart: leads a local day by channel, the seven days up to yesterday
+    assert digest.chart is not None and digest.chart.charts == ("daily",)
+    assert digest.chart.days[0] == date(2025, 12, 29) and digest.chart.days[-1] == date(2026, 1, 4)
+    assert digest.chart.by_source == {"web_form": [0, 0, 0, 0, 1, 2, 2], "tilda": [0] * 6 + [1]}
     assert digest.overdue == {"not_taken": 2, "callback_missed": 1, "stalled": 1}
     assert [(lead.id, lead.breach) for lead in digest.oldest_overdue] == [
         (stalled, "stalled"),
@@ -132,7 +141,9 @@ async def test_yesterday_is_the_local_day_and_overdue_is_as_of_now(
     en = render("digest.html.j2", "en", **digest.context())
     assert "Yesterday, 04.01.2026" in en and "New leads: 3" in en
     assert "website form: 2 · Tilda form: 1" in en
-    assert "Deals: 1 · 1 500.50 ₽" in en and "closed as stale: 1" in en
+    assert "Taken: 2 · client reached: 1" in en
+    assert "Deals: 1 · 1\u202f500.50 ₽" in en
+    assert "Refused: 1 · 🗑 Junk: 1 · ⏳ Still open: 0" in en
     assert "Overdue now: 4" in en and "not taken: 2" in en
     assert f"#{untaken} +7 901" in en and "&lt;b&gt;Zoe&lt;/b&gt;" in en
     assert "Waiting for somebody on duty: 1" in en
@@ -174,20 +185,42 @@ async def test_the_daily_run_closes_stale_leads_then_sends_the_digest_to_each_su
         (1004, "digest"),
     ]
     assert texts[1].payload["context"]["stale_today"] == 2  # closed before the digest counts
+    # each digest is followed by its chart: the two leads of Monday 05.01, in the seven days
+    # up to yesterday (05.01 – 11.01), drawn when sent
+    async with sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.lead_id.is_(None))
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    assert [(row.chat_id, row.kind) for row in rows] == [
+        (1002, OutboxKind.TEXT),
+        (1003, OutboxKind.TEXT),
+        (1003, OutboxKind.CHARTS),
+        (1004, OutboxKind.TEXT),
+        (1004, OutboxKind.CHARTS),
+    ]
+    assert rows[2].payload["charts"] == ["daily"]
+    assert (
+        rows[2].payload["days"][0] == "2026-01-05" and rows[2].payload["days"][-1] == "2026-01-11"
+    )
+    assert rows[2].payload["by_source"] == {"web_form": [2, 0, 0, 0, 0, 0, 0]}
 
 
 async def test_two_claims_at_once_one_wins(sessions: SessionFactory, clock: ManualClock) -> None:
     async def claim() -> bool:
         async with sessions() as session:
-            won = await claim_daily_run(session, DAILY_JOB, "2026-01-05", clock.now())
+            won = await claim_run(session, DAILY_JOB, "2026-01-05", clock.now())
             await asyncio.sleep(0.05)  # both transactions open at once
             await session.commit()
             return won
 
     assert sorted(await asyncio.gather(claim(), claim())) == [False, True]
     async with sessions() as session:
-        assert not await claim_daily_run(session, DAILY_JOB, "2026-01-05", clock.now())
-        assert await claim_daily_run(session, DAILY_JOB, "2026-01-06", clock.now())
+        assert not await claim_run(session, DAILY_JOB, "2026-01-05", clock.now())
+        assert await claim_run(session, DAILY_JOB, "2026-01-06", clock.now())
         await session.rollback()  # not committed: the day is not recorded
     async with sessions() as session:
         keys = (await session.scalars(select(JobRun.run_key))).all()

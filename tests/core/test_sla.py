@@ -159,9 +159,8 @@ async def test_an_unanswered_client_reminds_the_owner_then_supervisors_and_a_rep
     start = clock.now()
     lead_id = await _taken_lead(sessions, staff["anna"], start, config)
     async with sessions() as session:
-        await client_answered(
-            session, lead_id, start, config
-        )  # first contact: no "no contact" limit
+        # first contact: no "no contact" limit
+        await client_answered(session, lead_id, start, config)
         await session.commit()
     async with sessions() as session:
         await client_waits(session, lead_id, start + timedelta(minutes=1), config)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.reports.album import TakeTimes
 from bot.reports.charts import arrivals_heatmap, daily_chart, funnel_chart, take_time_chart
 
 WEEKDAYS = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"]
@@ -43,7 +44,8 @@ def test_leads_a_day_fold_small_channels_into_one_band() -> None:
 
 def test_take_times_with_a_long_tail_and_the_heat_map_draw() -> None:
     minutes = [1.0] * 50 + [5.0] * 30 + [600.0]  # one lead taken after ten hours
-    assert _size(take_time_chart("Время до взятия", minutes, "минуты", "медиана 1 мин", "—"))[0]
+    times = TakeTimes.of(minutes)
+    assert _size(take_time_chart("Время до взятия", times, "минуты", "медиана 1 мин", "—"))[0]
     grid = [[(day * hour) % 5 for hour in range(24)] for day in range(7)]
     assert _size(arrivals_heatmap("Когда приходят лиды", grid, WEEKDAYS, "—"))[0] >= 1000
 
@@ -53,7 +55,7 @@ def test_an_empty_period_draws_its_words_instead_of_empty_axes() -> None:
     for png in (
         funnel_chart("Funnel", [("Received", 0)], "No leads in this period"),
         daily_chart("Leads a day", [], {}, "other", "No leads in this period"),
-        take_time_chart("Time to take", [], "minutes", "median", "No leads in this period"),
+        take_time_chart("Time to take", None, "minutes", "median", "No leads in this period"),
         arrivals_heatmap("Arrivals", [[0] * 24] * 7, WEEKDAYS, "No leads in this period"),
     ):
         assert _size(png)[0] >= 1000
@@ -62,3 +64,17 @@ def test_an_empty_period_draws_its_words_instead_of_empty_axes() -> None:
 def test_a_heat_map_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="7 weekdays"):
         arrivals_heatmap("Arrivals", [[0] * 24] * 6, WEEKDAYS, "—")
+
+
+def test_take_times_are_binned_as_the_histogram_draws_them() -> None:
+    """81 leads: 50 taken in 1 min, 30 in 5 min, one after 600 min. The 95th percentile (the
+    77th of 81 in order) is 5 min: the axis ends there, 20 bars of 0.25 min; 1 min falls in
+    bar 4 ([1, 1.25)), 5 min and the ten-hour tail in the last bar."""
+    times = TakeTimes.of([1.0] * 50 + [5.0] * 30 + [600.0])
+    assert times is not None
+    assert (times.ceiling, times.median, times.tail) == (5.0, 1.0, True)
+    assert times.counts[4] == 50 and times.counts[-1] == 31 and sum(times.counts) == 81
+    assert TakeTimes.of([]) is None
+    # under a minute the axis still spans one minute: half a minute is bar 10 of 20
+    quick = TakeTimes.of([0.5])
+    assert quick is not None and (quick.ceiling, quick.counts[10], quick.tail) == (1.0, 1, False)

@@ -155,7 +155,14 @@ def _digest(**changes: Any) -> Sample:
     digest = Digest(
         day="01.03.2026",
         counts=DayCounts(
-            new=12, taken=10, converted=3, amount="450 000.50", refused=2, junk=1, stale=1
+            new=12,
+            taken=10,
+            contacted=8,
+            converted=3,
+            amount="450\u202f000.50",
+            refused=2,
+            junk=1,
+            open=6,
         ),
         channels=[("tilda", 7), ("telegram", 4), ("other", 1)],
         overdue={"not_taken": 1, "callback_missed": 2, "stalled": 1},

@@ -7,7 +7,8 @@ sent (with the message id of every card), retried later (429, network errors, 5x
 given up on (403, 400, a card that cannot be rendered) with an event on the lead; a new card
 given up on is told to the supervisors, and never holds back the other cards of its group.
 A manager's answer to a client is settled together with what it means for the lead (the
-client's wait ends, or the refusal is recorded) and the manager's notice of it.
+client's wait ends, or the refusal is recorded) and the manager's notice of it. A report's
+charts are drawn from the numbers their row holds when it is sent, as one photo or one album.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.telegram.gate import one_attempt
+from bot.adapters.telegram.pictures import send_pictures
 from bot.common.clock import Clock, SystemClock
 from bot.common.lifecycle import SUPERVISING
 from bot.common.outbox import (
@@ -69,6 +71,7 @@ from bot.leads.cards import (
     request_counts,
 )
 from bot.leads.reassign import may_own_leads
+from bot.reports.album import Album, draw_album
 from bot.sla.alerts import AlertSubject, headline_context, settled_context, still_pending
 from handlers.keyboards.escalation import alert_keyboard
 from handlers.keyboards.lead import card_keyboard, missed_call_keyboard, reply_keyboard
@@ -322,6 +325,8 @@ class Notifier:
                 return [await self._send_alert(rows[0])]
             if rows[0].kind == OutboxKind.CLIENT_ANSWER:
                 return [await self._send_client_answer(rows[0])]
+            if rows[0].kind == OutboxKind.CHARTS:
+                return [await self._send_charts(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -771,9 +776,7 @@ class Notifier:
 
     async def _send_text(self, row: OutboxMessage) -> Outcome:
         assert row.chat_id is not None
-        async with self._sessions() as session:
-            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
-        locale = reader_for(staff, self._config.locale).locale
+        locale = await self._locale_of(row)
         payload = row.payload
         text = render(f"{payload['template']}.html.j2", locale, **payload.get("context", {}))
         markup = (
@@ -794,6 +797,35 @@ class Notifier:
             )
             if markup is not None and payload.get("reply"):
                 await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _locale_of(self, row: OutboxMessage) -> str:
+        """The recipient's language, unless the row's words were chosen in one already."""
+        pinned = (row.payload or {}).get("locale")
+        if pinned:
+            return str(pinned)
+        async with self._sessions() as session:
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        return reader_for(staff, self._config.locale).locale
+
+    async def _send_charts(self, row: OutboxMessage) -> Outcome:
+        """A report's charts, drawn now in the reader's language from the numbers the row
+        holds: one photo, or one album (a single call, so it arrives whole or is retried
+        whole). A row that cannot be drawn never will be: failed, not retried."""
+        assert row.chat_id is not None
+        locale = await self._locale_of(row)
+        try:
+            album = Album.of_payload(row.payload)
+            # CPU-bound (~0.1-0.2 s a chart): off the event loop, so other lanes go on
+            pictures = await asyncio.to_thread(draw_album, album, locale)
+        except Exception as exc:
+            log.exception("charts not drawn outbox=%s chat=%s", row.id, row.chat_id)
+            return Outcome(Result.FAILED, f"charts could not be drawn: {exc!r}"[:300])
+        outcome = await self._call(
+            row.chat_id, partial(send_pictures, self._bot, row.chat_id, pictures)
+        )
+        if outcome.result is Result.DONE:
+            log.info("charts sent chat=%s charts=%s", row.chat_id, ",".join(album.charts))
         return outcome
 
     async def _send_alert(self, row: OutboxMessage) -> Outcome:
