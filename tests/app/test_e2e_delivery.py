@@ -96,8 +96,10 @@ async def test_when_telegram_allows_less_than_configured_the_pace_follows_it(
 ) -> None:
     """Telegram takes only 5 messages a second from the bot, which is configured for 30 (and
     here for no limit per chat). Anna and Boris still get each of 15 cards once, and the bot
-    sends at what Telegram takes: at most 1 send in 5 is answered 429, most of them the
-    first moments' (before issue 13 about 1 in 3 was, in bench/storm.py)."""
+    sends at what Telegram takes: at most 1 send in 6 is answered 429 (3 of 33 in a dozen
+    runs). Before, each 429 was blamed on the chat it hit (it had taken two cards in a
+    second): the chats slowed in turn while the bot went on too fast, and up to 8 of 38
+    were refused; before issue 13 about 1 in 3 was, in bench/storm.py."""
     emulator.enforce_flood_limits(
         per_chat_per_second=1000, per_chat_burst=1000, global_per_second=5
     )
@@ -111,7 +113,7 @@ async def test_when_telegram_allows_less_than_configured_the_pace_follows_it(
     for chat in (ANNA, BORIS):
         heads = [m.text.splitlines()[0] for m in emulator.chat_messages(chat)]
         assert len(heads) == len(set(heads)) == 15
-    assert emulator.flood_errors <= len(sends) / 5, (emulator.flood_errors, len(sends))
+    assert emulator.flood_errors <= len(sends) / 6, (emulator.flood_errors, len(sends))
 
 
 async def test_after_an_outage_queued_cards_go_as_soon_as_telegram_answers_again(

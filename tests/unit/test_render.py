@@ -321,6 +321,20 @@ def test_a_429_on_a_chat_taking_a_burst_in_a_quiet_moment_slows_only_that_chat()
     assert limits.book_chat(6, 1.0) == 1.0 and limits.book_global(1.0) == 1.0  # others go on
 
 
+def test_429s_to_two_chats_within_a_second_slow_the_whole_bot() -> None:
+    """Each chat took two messages in the last second, which alone would blame the chat; a
+    second chat refused within the same second says it is the bot-wide limit (Telegram
+    allows the bot less than configured), so everyone waits and the bot goes slower."""
+    limits = SendLimits(30, 1000, 1000, 20)
+    for n, chat in enumerate((5, 6, 5, 6)):
+        limits.accepted(chat, 0.5 + n * 0.1)
+    limits.throttled(5, 1.0, 1)
+    assert limits.book_chat(7, 1.0) == 1.0  # the first 429: only chat 5 waits
+    limits.throttled(6, 1.2, 1)
+    assert limits.book_chat(7, 1.2) >= 2.2  # the second, to another chat: everyone waits
+    assert limits._global.pace.rate < 30 * MARGIN
+
+
 def test_a_slowed_pace_climbs_back_to_its_ceiling_while_telegram_accepts() -> None:
     limits = SendLimits(30, 1, 3, 20)
     limits.throttled(None, 0.0, 1)

@@ -2,7 +2,7 @@
 
 The configured limits are a ceiling, not a promise: Telegram may allow a bot less (its own
 flood control, a group's slow mode). A 429 says so. The pace it hit (the chat's, or the
-bot-wide one when many chats were being served) drops to 70 % or to what Telegram accepted
+bot-wide one when many chats were being served or a second chat was refused) drops to 70 % or to what Telegram accepted
 in the last second if that is less (not below 30 %), and climbs back by a share of the
 ceiling for every second without another 429 (additive increase, multiplicative decrease).
 Simulated against Telegram's bucket, that keeps 429s to a few per hundred sends and the total
@@ -93,6 +93,8 @@ class SendLimits:
     # sends Telegram accepted in the last second: the bot's, and each chat's last one
     _recent: deque[float] = field(default_factory=deque, init=False)
     _chat_recent: dict[int, deque[float]] = field(default_factory=dict, init=False)
+    # the chats answered 429 in the last second, and when
+    _chat_429s: deque[tuple[float, int]] = field(default_factory=deque, init=False)
     paused_until: float = field(default=0.0, init=False)
 
     @classmethod
@@ -144,17 +146,28 @@ class SendLimits:
 
     def throttled(self, chat_id: int | None, now: float, retry_after: float) -> None:
         """Telegram answered 429. Whose limit was it? This chat's, when the chat took two
-        messages in the last second (faster than a chat's 1/s) while the bot was not busy:
-        only it waits and slows down. Otherwise the bot's: everyone waits and goes slower."""
+        messages in the last second (faster than a chat's 1/s) while the bot was not busy and
+        no other chat was answered 429 in that second: only it waits and slows down.
+        Otherwise the bot's: everyone waits and goes slower. (Judged by the configured pace
+        alone, a bot that Telegram allows less than configured looks "not busy", and each
+        chat in turn was slowed while the bot went on too fast.)"""
         until = now + retry_after
         mine = self._chat_recent.get(chat_id, ()) if chat_id is not None else ()
         chat_bursting = len(mine) == 2 and mine[0] >= now - 1.0
         busy = sum(1 for moment in self._recent if moment >= now - 1.0)
         if chat_id is not None and chat_bursting and busy < self._global.pace.rate / 2:
-            self._chat(chat_id).throttled(now, until, len(mine))
-        else:
-            self._global.throttled(now, until, busy)
-            self.pause(until)
+            if not self._other_chat_throttled(chat_id, now):
+                self._chat(chat_id).throttled(now, until, len(mine))
+                return
+        self._global.throttled(now, until, busy)
+        self.pause(until)
+
+    def _other_chat_throttled(self, chat_id: int, now: float) -> bool:
+        while self._chat_429s and self._chat_429s[0][0] < now - 1.0:
+            self._chat_429s.popleft()
+        others = any(chat != chat_id for _, chat in self._chat_429s)
+        self._chat_429s.append((now, chat_id))
+        return others
 
     def resume_at(self, chat_id: int) -> float:
         """When a send to this chat may go after a 429 that came while it waited for its slot
