@@ -2,11 +2,12 @@
 
 The configured limits are a ceiling, not a promise: Telegram may allow a bot less (its own
 flood control, a group's slow mode). A 429 says so. The pace it hit (the chat's, or the
-bot-wide one when many chats were being served or a second chat was refused) drops to 70 % or to what Telegram accepted
-in the last second if that is less (not below 30 %), and climbs back by a share of the
-ceiling for every second without another 429 (additive increase, multiplicative decrease).
-Simulated against Telegram's bucket, that keeps 429s to a few per hundred sends and the total
-time within a few per cent of the real limit (bench/storm.py measures it on the application).
+bot-wide one when many chats were being served or a second chat was refused) drops to 70 %
+or to what Telegram accepted in the last second if that is less (not below 30 %), and climbs
+back by a share of the ceiling for every second without another 429 (additive increase,
+multiplicative decrease). Simulated against Telegram's bucket, that keeps 429s to a few per
+hundred sends and the total time within a few per cent of the real limit (bench/storm.py
+measures it on the application).
 """
 
 from __future__ import annotations
