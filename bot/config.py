@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -462,7 +461,7 @@ class Webhook(BaseModel):
         for name in value:
             if name != ALL_EVENTS and name not in known:
                 listed = ", ".join(sorted(known))
-                raise ValueError(f"unknown event {name[:40]!r}: one of {listed}, or \"*\"")
+                raise ValueError(f'unknown event {name[:40]!r}: one of {listed}, or "*"')
         return list(dict.fromkeys(value))
 
     def wants(self, event: str) -> bool:
