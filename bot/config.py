@@ -413,6 +413,7 @@ class Reports(BaseModel):
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 BITRIX24_TARGET = "bitrix24"  # the delivery target of the Bitrix24 hand-off: no webhook's name
+HAND_OFF_REQUESTS = 4  # a hand-off's requests at most: find and add a contact, then a deal
 
 
 def _web_address(value: str, what: str) -> str:
@@ -485,9 +486,12 @@ class WebhookDelivery(BaseModel):
     def _sensible(self) -> WebhookDelivery:
         if self.first_retry > self.max_retry:
             raise ValueError("webhook_delivery: first_retry must not exceed max_retry")
-        if self.timeout >= self.claim_lease:
+        if self.timeout * HAND_OFF_REQUESTS >= self.claim_lease:
             # a row still being sent when its lease ends could be sent by another instance too
-            raise ValueError("webhook_delivery: timeout must be shorter than claim_lease")
+            raise ValueError(
+                f"webhook_delivery: claim_lease must be longer than {HAND_OFF_REQUESTS} "
+                "timeouts (the Bitrix24 hand-off makes up to that many requests)"
+            )
         return self
 
 
@@ -498,6 +502,8 @@ class Bitrix24(BaseModel):
 
     webhook_url_env: str = Field(default="BITRIX24_WEBHOOK_URL", pattern=_ENV_NAME)
     currency_id: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")  # the deal's CURRENCY_ID
+    # the deal's STAGE_ID (crm.status.list, ENTITY_ID "DEAL_STAGE"); None: the funnel's first
+    stage_id: str | None = Field(default=None, max_length=50)
     # our source -> Bitrix24's SOURCE_ID (crm.status.list, ENTITY_ID "SOURCE"); a source not
     # listed leaves SOURCE_ID to the portal's default and is named in SOURCE_DESCRIPTION
     source_ids: dict[str, str] = {}
