@@ -65,7 +65,8 @@ async def merge_leads(
     rules = config or default_config()
     listening = wanted(rules, HookEvent.LEAD_CLOSED, HookEvent.LEAD_STATUS_CHANGED)
     # a receiver hears the status it moved from: the UPDATE changes only the status read
-    as_read = [Lead.status == loser.status] if listening else []
+    was = LeadStatus(loser.status)
+    as_read = [Lead.status == was] if listening else []
     closed = await session.execute(
         update(Lead)
         .where(
@@ -120,10 +121,8 @@ async def merge_leads(
         .values(possible_duplicate_of_id=None, version=Lead.version + 1, updated_at=now)
     )
     await enqueue(session, [card_refresh(lead_id, now), card_refresh(into_id, now)])
-    if listening and loser.status in RULES[Action.JUNK].sources:
-        await _announce_closed(
-            session, lead_id, into_id, LeadStatus(loser.status), actor, now, rules
-        )
+    if listening and was in RULES[Action.JUNK].sources:
+        await _announce_closed(session, lead_id, into_id, was, actor, now, rules)
     await session.commit()
     return ActionResult(await load_lead(session, into_id))
 

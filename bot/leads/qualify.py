@@ -204,5 +204,13 @@ async def convert_lead(
         await close_open_tasks(session, saved.id, now)
 
     return await apply_action(
-        session, lead_id, actor, Action.CONVERT, now, values=values, event=event, then=deal_closes
+        session,
+        lead_id,
+        actor,
+        Action.CONVERT,
+        now,
+        values=values,
+        event=event,
+        then=deal_closes,
+        config=config,
     )
