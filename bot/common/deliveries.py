@@ -34,8 +34,9 @@ def retry_delay(attempts: int, rules: WebhookDelivery) -> timedelta:
     16, 26, 42, 64 s after the first failure: a receiver failing every other request still has
     each event within a minute (six failures in a row take 42 s); the waits reach 10 minutes
     after 14 failures, half an hour in."""
-    grown = rules.first_retry * (GROWTH ** max(0, attempts - 1))
-    return min(rules.max_retry, grown)
+    # the exponent stops growing long before a float would overflow a timedelta
+    grown = rules.first_retry.total_seconds() * GROWTH ** min(max(0, attempts - 1), 64)
+    return min(rules.max_retry, timedelta(seconds=grown))
 
 
 def _due(now: datetime) -> list[object]:
