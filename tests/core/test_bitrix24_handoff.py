@@ -153,7 +153,7 @@ async def test_a_converted_lead_becomes_a_contact_and_a_deal_shown_on_its_card(
         view, _ = await card_for(session, lead, staff["anna"].id, config, clock.now())
     assert row.state == OutboxState.SENT and row.attempts == 0
     assert len(list(refreshes)) == 3  # take, convert, and the ids: every copy is redrawn
-    assert "🔗 Bitrix24: deal 47, contact 46" in view.text
+    assert "🔗 Битрикс24: сделка 47, контакт 46" in view.text  # Anna reads Russian
 
     # converted again after a reopen: it has its deal, nothing is made twice
     async with sessions() as session:
