@@ -4,6 +4,7 @@ the methods and fields Bitrix24's REST documents, answering as it documents."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import ManualClock
@@ -60,6 +62,7 @@ class Receiver:
 
     clock: ManualClock
     fails: Callable[[int], bool] = lambda n: False
+    latency: float = 0.0  # seconds each answer takes (two senders' requests overlap)
     secret: str = SECRET
     port: int = field(default_factory=free_port)
     requests: list[Request] = field(default_factory=list)
@@ -87,6 +90,8 @@ class Receiver:
 
     async def _take(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         now = self.clock.now()
         signed = verified(self.secret.encode(), body, request.headers, now.timestamp())
         status = 503 if self.fails(len(self.requests) + 1) else 200
@@ -126,6 +131,24 @@ async def drain(
         assert due is not None, "rows pending, none due and none claimable"
         clock.set(max(clock.now(), due))
     raise AssertionError(f"still pending after {rounds} rounds")
+
+
+async def webhooks_delivered(sessions: SessionFactory, within: float = 20.0) -> None:
+    """Return once no delivery row is pending (as harness.outbox_sent does for the outbox)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        async with sessions() as session:
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(HookDelivery)
+                .where(HookDelivery.state == OutboxState.PENDING)
+            )
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{pending} webhook row(s) still pending after {within} s")
+        await asyncio.sleep(0.02)
 
 
 # What Bitrix24's REST documents for the two record types (apidocs.bitrix24.com,

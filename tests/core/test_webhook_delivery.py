@@ -5,6 +5,7 @@ admins are told. The clock is moved to each retry (nothing waits for a back-off)
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
 from bot.leads.call_backs import schedule_call_back
 from bot.team.staff import add_staff
-from storage.db import SessionFactory
+from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import (
     HookDelivery,
     OutboxKind,
@@ -34,7 +35,7 @@ from storage.models import (
     Role,
     Staff,
 )
-from tests.webhook_stands import SECRET, Receiver, drain
+from tests.webhook_stands import SECRET, Receiver, drain, webhooks_delivered
 
 
 def _config(receiver: Receiver, events: list[str] | None = None) -> AppConfig:
@@ -223,6 +224,66 @@ async def test_after_24_hours_an_event_fails_the_admins_are_told_and_it_can_be_s
     assert [r.event for r in again] == ["lead.created", "lead.taken", "lead.status_changed"]
     assert [r.payload["id"] for r in again] == [row.event_id for row in rows]
     assert all(r.status == 200 and r.signed for r in again)
+
+
+async def test_two_instances_on_postgresql_deliver_each_event_once_in_order(
+    database_url: str,
+    sessions: SessionFactory,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    receiver: Receiver,
+) -> None:
+    """Two `leadbot run` on one database, each with its own connection pool, both running
+    their sender loop: SKIP LOCKED and the lease give each row to one of them, and a lead's
+    next event waits until the other instance has delivered the one before."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serves one process: there are no two instances to compare")
+    receiver.latency = 0.002
+    config = _config(receiver)
+    async with sessions() as session:
+        results = await intake_leads(
+            session,
+            [LeadInput(source="tilda", phone=f"+7900111{n:04d}") for n in range(40)],
+            clock.now(),
+            config=config,
+        )
+    for result in results:  # three events a lead: created, taken, status_changed
+        async with sessions() as session:
+            assert (await take_lead(session, result.lead_id, staff["anna"], clock.now(), config)).ok
+    engines = [create_engine(database_url), create_engine(database_url)]
+    senders = [
+        WebhookSender(
+            session_factory(engine),
+            config,
+            OutboundSecrets({"crm": SecretStr(SECRET)}),
+            clock,
+            max_in_flight=8,
+        )
+        for engine in engines
+    ]
+    sent_by: list[list[int]] = [[], []]
+    for sender, sent in zip(senders, sent_by, strict=True):
+        attempt = sender._attempt
+
+        async def counted(row: HookDelivery, attempt: Any = attempt, sent: Any = sent) -> Any:
+            sent.append(row.id)
+            return await attempt(row)
+
+        sender._attempt = counted  # type: ignore[method-assign]
+    loops = [asyncio.create_task(sender.run()) for sender in senders]
+    try:
+        await webhooks_delivered(sessions)
+    finally:
+        for sender in senders:
+            await sender.stop()
+        await asyncio.gather(*loops, return_exceptions=True)
+        for engine in engines:
+            await engine.dispose()
+    rows = await _rows(sessions)
+    assert len(rows) == 120
+    _check_everything_arrived_once_in_order(receiver, rows)
+    assert len(receiver.requests) == 120  # no row was sent twice
+    assert all(sent_by) and sorted(sent_by[0] + sent_by[1]) == [row.id for row in rows]
 
 
 HOSTILE = {
