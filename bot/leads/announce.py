@@ -38,7 +38,11 @@ def listened(config: AppConfig, action: Action, kind: str) -> bool:
 
 
 def _own_data(
-    event: HookEvent, before: LeadStatus | None, lead: Lead, data: dict[str, Any]
+    event: HookEvent,
+    before: LeadStatus | None,
+    lead: Lead,
+    snapshot: dict[str, Any],
+    data: dict[str, Any],
 ) -> dict[str, Any]:
     if event is HookEvent.LEAD_CLOSED:
         return {
@@ -52,8 +56,10 @@ def _own_data(
         return {"from_owner": data.get("from_owner"), "to_owner": person(lead.owner)}
     if event is HookEvent.LEAD_CALL_BACK_SCHEDULED:
         return {"due_at": data.get("due_at")}
-    if event in (HookEvent.LEAD_QUALIFIED, HookEvent.LEAD_CONVERTED):
-        return {key: data[key] for key in ("fields", "amount") if key in data}
+    if event is HookEvent.LEAD_QUALIFIED:
+        return {"fields": data.get("fields", {})}
+    if event is HookEvent.LEAD_CONVERTED:  # the amount as the lead holds it: "15000.00"
+        return {"fields": data.get("fields", {}), "amount": snapshot["amount"]}
     return {}
 
 
@@ -74,7 +80,8 @@ def transition_events(
     found: list[Happened] = []
     own = own_event(action, kind)
     if own is not None:
-        found.append(Happened(own, lead.id, snapshot, who, _own_data(own, before, lead, data)))
+        own_data = _own_data(own, before, lead, snapshot, data)
+        found.append(Happened(own, lead.id, snapshot, who, own_data))
     if before is not None and before != lead.status:
         moved = {"from": str(before), "to": str(lead.status)}
         found.append(Happened(HookEvent.LEAD_STATUS_CHANGED, lead.id, snapshot, who, moved))

@@ -127,7 +127,8 @@ async def test_a_deal_from_arrival_to_its_close_announces_each_change_in_order(
     assert taken["lead"]["status"] == "in_work"
     assert taken["occurred_at"] == "2026-01-05T09:05:00+00:00"  # five minutes after it came
     converted = next(r for r in crm if r.event == "lead.converted").payload
-    assert converted["data"]["amount"] == "15000" and converted["lead"]["amount"] == "15000.00"
+    assert converted["data"] == {"fields": {"amount": "15000"}, "amount": "15000.00"}
+    assert converted["lead"]["amount"] == "15000.00" and converted["lead"]["status"] == "converted"
     closed = crm[10].payload
     assert closed["data"] == {"status": "junk", "reason": "spam", "comment": "<b>bot</b>"}
     assert closed["actor"]["name"] == "Sveta"
