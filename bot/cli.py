@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from bot.common.clock import SystemClock
 from bot.common.deliveries import retry_failed, webhook_backlog
 from bot.common.logs import setup_logging
+from bot.common.webhooks import delivery_targets
 from bot.config import (
-    BITRIX24_TARGET,
     AppConfig,
     ConfigError,
     Settings,
@@ -194,9 +194,7 @@ def _age(age: timedelta | None) -> str:
 
 async def _webhooks(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
-    configured = [hook.name for hook in config.webhooks]
-    if config.crm.bitrix24 is not None:
-        configured.append(BITRIX24_TARGET)
+    configured = delivery_targets(config)
     try:
         await upgrade(engine)
         async with session_factory(engine)() as session:

@@ -297,3 +297,31 @@ async def retry_failed(
     )
     await session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+PERSONAL = ("name", "phone", "email", "message", "service", "external_id", "utm")
+
+
+async def scrub_deliveries(session: AsyncSession, lead_ids: Collection[int]) -> int:
+    """A person's data erased on request: the delivery rows of their leads keep no trace of
+    them. Rows already delivered or failed are deleted; rows still pending go out with the
+    lead's personal fields blank and the event's own data emptied. The caller commits (in the
+    erasure's transaction). How many rows were touched."""
+    if not lead_ids:
+        return 0
+    rows = list(
+        await session.scalars(select(HookDelivery).where(HookDelivery.lead_id.in_(list(lead_ids))))
+    )
+    for row in rows:
+        if row.state != OutboxState.PENDING:
+            await session.delete(row)
+            continue
+        payload = dict(row.payload)
+        if isinstance(payload.get("lead"), dict):
+            lead = dict(payload["lead"])
+            lead.update({key: None for key in PERSONAL if key != "utm"}, utm={})
+            payload["lead"] = lead
+        payload["data"] = {}
+        row.payload = payload
+    await session.flush()
+    return len(rows)

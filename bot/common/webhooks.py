@@ -45,6 +45,12 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
+def delivery_targets(config: AppConfig) -> list[str]:
+    """Every configured target's name: the webhooks, and `bitrix24` when the hand-off is on."""
+    names = [hook.name for hook in config.webhooks]
+    return [*names, BITRIX24_TARGET] if config.crm.bitrix24 is not None else names
+
+
 def targets_of(config: AppConfig, event: HookEvent) -> list[str]:
     """The targets that take `event`: the webhooks subscribed to it, and the Bitrix24 hand-off
     for a conversion."""

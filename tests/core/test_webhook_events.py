@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.common.clock import ManualClock
+from bot.common.deliveries import scrub_deliveries
 from bot.common.lifecycle import Action
 from bot.config import AppConfig, load_app_config
 from bot.intake.input import LeadInput
@@ -25,7 +26,7 @@ from bot.sla.stale import close_stale_leads
 from bot.team.staff import deactivate_staff
 from bot.telephony.calls import parse_call_event, record_call
 from storage.db import SessionFactory
-from storage.models import HookDelivery, Lead, LeadStatus, Role, Staff
+from storage.models import HookDelivery, Lead, LeadStatus, OutboxState, Role, Staff
 
 HOOKS: dict[str, Any] = {
     "webhooks": [
@@ -266,3 +267,29 @@ async def test_reassigning_returning_to_the_pool_merging_and_closing_as_stale(
     assert crm[3].payload["actor"] == {"telegram_id": 1004, "name": "Alex"}
     assert crm[-1].payload["actor"] is None  # the system closed it
     assert crm[-1].payload["lead"]["close_reason"] == "stale"
+
+
+async def test_erasing_a_person_leaves_no_trace_in_delivery_rows(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff], hooked: AppConfig
+) -> None:
+    """For `leadbot erase`: what was delivered goes, what waits goes out without the person."""
+    lead_id = await _new_lead(
+        sessions, clock, hooked, name="Ivan Petrov", phone="+79001234567", message="call me"
+    )
+    again = await _new_lead(sessions, clock, hooked, phone="+79001234567", message="me again")
+    assert again == lead_id
+    async with sessions() as session:
+        first = await session.scalar(select(HookDelivery).order_by(HookDelivery.id).limit(1))
+        assert first is not None
+        first.state = OutboxState.SENT
+        await session.commit()
+    async with sessions() as session:
+        assert await scrub_deliveries(session, [lead_id]) == 2
+        await session.commit()
+    rows = await _rows(sessions)
+    assert [row.event for row in rows] == ["message.received"]  # the delivered one is gone
+    kept = (await _rows(sessions, "sales")) + rows
+    text = str([row.payload for row in kept])
+    for trace in ("Ivan", "+7900", "call me", "me again"):
+        assert trace not in text
+    assert rows[0].payload["lead"]["id"] == lead_id and rows[0].payload["data"] == {}
