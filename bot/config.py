@@ -691,7 +691,9 @@ def environment_value(
     value = environ.get(name)
     if value is None and Path(env_file).is_file():
         value = dotenv_values(env_file).get(name)
-    return value.strip() or None if value is not None else None
+    if value is None or not value.strip():
+        return None
+    return value.strip()
 
 
 def outbound_secrets(
