@@ -23,8 +23,9 @@ from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
+from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import Clock, SystemClock
-from bot.config import AppConfig, Settings
+from bot.config import AppConfig, Settings, outbound_secrets
 from bot.intake.queue import IntakeQueue
 from bot.leads.milestones import fill_work_waits
 from bot.team.staff import ensure_admins, list_staff
@@ -54,6 +55,7 @@ class Application:
     bot: Bot
     dispatcher: Dispatcher
     notifier: Notifier
+    webhooks: WebhookSender
     intake: IntakeQueue
     web_app: web.Application
     jobs: Jobs
@@ -76,6 +78,7 @@ class Application:
             log.info("leads from before 0010 given their working-time waits: %d", filled)
         self.intake.start()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        self._tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -155,6 +158,7 @@ class Application:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.notifier.stop()
+        await self.webhooks.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -169,6 +173,7 @@ class Application:
         """The clock jumped forward (the sandbox's control): look at due work now, not at the
         next periodic sweep."""
         self.notifier.wake()
+        self.webhooks.wake()
         run_now(self.scheduler)
 
     async def run_until_signalled(self) -> None:
@@ -193,9 +198,15 @@ def build_application(
 ) -> Application:
     clock = clock or SystemClock()
     token = settings.require_bot_token()
+    secrets = outbound_secrets(config)  # a webhook's missing secret stops the start here
     engine = create_engine(settings.database_url)
-    notifier_ref: list[Notifier] = []
-    sessions = session_factory(engine, on_outbox_commit=lambda: notifier_ref[0].wake())
+    senders: list[Notifier | WebhookSender] = []
+
+    def woken() -> None:  # a commit wrote outbox or webhook rows: both senders look
+        for sender in senders:
+            sender.wake()
+
+    sessions = session_factory(engine, on_outbox_commit=woken)
     bot = Bot(
         token,
         session=BotApiSession(settings.telegram_api_base),
@@ -213,7 +224,9 @@ def build_application(
         )
     )
     notifier = Notifier(bot, sessions, config, clock)
-    notifier_ref.append(notifier)
+    # the application's clock: a sandbox or test jump makes back-offs and give-ups due too
+    webhooks = WebhookSender(sessions, config, secrets, clock)
+    senders += [notifier, webhooks]
     storage, isolation = dialogue_storage(settings.redis_url)
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
@@ -249,6 +262,7 @@ def build_application(
         bot=bot,
         dispatcher=dispatcher,
         notifier=notifier,
+        webhooks=webhooks,
         intake=intake,
         web_app=web_app,
         jobs=jobs,

@@ -1,4 +1,4 @@
-"""`leadbot run | sandbox | migrate | staff add/list/remove`."""
+"""`leadbot run | sandbox | migrate | staff add/list/remove | webhooks`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,22 @@ import logging
 import sys
 import webbrowser
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.common.clock import SystemClock
+from bot.common.deliveries import retry_failed, webhook_backlog
 from bot.common.logs import setup_logging
-from bot.config import AppConfig, ConfigError, Settings, load_app_config
+from bot.common.webhooks import delivery_targets
+from bot.config import (
+    AppConfig,
+    ConfigError,
+    Settings,
+    load_app_config,
+    outbound_secrets,
+)
 from bot.team.staff import add_staff, list_staff, remove_staff
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -53,6 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_parser("list", help="list staff")
     remove = staff.add_parser("remove", help="deactivate a staff member")
     remove.add_argument("telegram_id", type=int)
+    hooks = commands.add_parser(
+        "webhooks",
+        help="outbound webhooks and the Bitrix24 hand-off: pending and failed events",
+        description="Per webhook (and bitrix24): events waiting to be delivered, events "
+        "given up on, and how long the oldest waiting one has waited.",
+    )
+    hooks.add_argument(
+        "--retry-failed",
+        nargs="?",
+        const="*",
+        metavar="NAME",
+        help="send the failed events again (of one webhook, or of all)",
+    )
     return parser
 
 
@@ -162,17 +184,53 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
     return 0
 
 
+def _age(age: timedelta | None) -> str:
+    if age is None:
+        return "-"
+    seconds = int(age.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+
+
+async def _webhooks(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    configured = delivery_targets(config)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            now = SystemClock().now()
+            if args.retry_failed is not None:
+                target = None if args.retry_failed == "*" else args.retry_failed
+                again = await retry_failed(session, now, config, target)
+                print(f"{again} failed event(s) pending again")
+            backlog = await webhook_backlog(session, now, configured)
+    finally:
+        await engine.dispose()
+    if not backlog:
+        print("no webhooks configured and nothing queued")
+        return 0
+    print(f"{'webhook':<24}{'pending':>9}{'failed':>8}  oldest pending")
+    for row in backlog:
+        note = "" if row.target in configured else "  (not configured: waits)"
+        print(
+            f"{row.target:<24}{row.pending:>9}{row.failed:>8}  {_age(row.oldest_pending_age)}{note}"
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings, config = _load()
+        outbound: list[str] = []
         if args.command == "run":
             settings.require_bot_token()
+            outbound = outbound_secrets(config).values()  # every webhook's secret is there
         secrets = [
             s.get_secret_value()
             for s in (settings.bot_token, settings.intake_token, settings.telegram_webhook_secret)
             if s
-        ]
+        ] + outbound
         setup_logging(settings.log_level, secrets)
     except ConfigError as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
@@ -185,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
+    if args.command == "webhooks":
+        return asyncio.run(_webhooks(settings, config, args))
     return asyncio.run(_staff(settings, config, args))
 
 

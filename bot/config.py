@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time, timedelta
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,6 +33,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.common.durations import parse_duration
+from bot.common.hook_events import ALL_EVENTS, HookEvent
 
 Locale = Literal["ru", "en"]
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
@@ -406,6 +411,118 @@ class Reports(BaseModel):
     weekly_at: Annotated[WeeklyAt | None, PlainValidator(_read_weekly_at)] = WeeklyAt(0, time(9))
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+BITRIX24_TARGET = "bitrix24"  # the delivery target of the Bitrix24 hand-off: no webhook's name
+HAND_OFF_REQUESTS = 4  # a hand-off's requests at most: find and add a contact, then a deal
+
+
+def _web_address(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http:// or https:// address, not {value[:60]!r}")
+    return value
+
+
+class Webhook(BaseModel):
+    """One receiver of events (`[[webhooks]]`): a name (the CLI, the metrics and the admins'
+    messages say it), where to POST, which events, and the name of the environment variable
+    holding its signing secret. The secret itself never sits in the config file."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    url: str
+    events: list[str] = Field(min_length=1)
+    secret_env: str = Field(pattern=_ENV_NAME)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "secret" in data:
+            raise ValueError(
+                "a webhook's secret comes from the environment: write "
+                'secret_env = "WEBHOOK_..._SECRET" and put the secret in that variable'
+            )
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == BITRIX24_TARGET:
+            raise ValueError(f"{BITRIX24_TARGET!r} is the Bitrix24 hand-off's name: pick another")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _web_address(value, "a webhook's url")
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        known = {event.value for event in HookEvent}
+        for name in value:
+            if name != ALL_EVENTS and name not in known:
+                listed = ", ".join(sorted(known))
+                raise ValueError(f'unknown event {name[:40]!r}: one of {listed}, or "*"')
+        return list(dict.fromkeys(value))
+
+    def wants(self, event: str) -> bool:
+        return ALL_EVENTS in self.events or event in self.events
+
+
+class WebhookDelivery(BaseModel):
+    """How events are delivered (`[webhook_delivery]`), to every webhook and to Bitrix24: a
+    failed attempt is tried again after `first_retry`, each wait half as long again as the one
+    before, up to `max_retry`; after `give_up_after` from the event the row is failed and the
+    admins are told."""
+
+    first_retry: PositiveDuration = timedelta(seconds=2)
+    max_retry: PositiveDuration = timedelta(minutes=10)
+    give_up_after: PositiveDuration = timedelta(hours=24)
+    timeout: PositiveDuration = timedelta(seconds=10)  # one request, connect to last byte
+    claim_lease: PositiveDuration = timedelta(seconds=60)  # an instance holds a row this long
+    keep_delivered: PositiveDuration = timedelta(days=7)  # delivered rows are deleted after
+
+    @model_validator(mode="after")
+    def _sensible(self) -> WebhookDelivery:
+        if self.first_retry > self.max_retry:
+            raise ValueError("webhook_delivery: first_retry must not exceed max_retry")
+        if self.timeout * HAND_OFF_REQUESTS >= self.claim_lease:
+            # a row still being sent when its lease ends could be sent by another instance too
+            raise ValueError(
+                f"webhook_delivery: claim_lease must be longer than {HAND_OFF_REQUESTS} "
+                "timeouts (the Bitrix24 hand-off makes up to that many requests)"
+            )
+        return self
+
+
+class Bitrix24(BaseModel):
+    """The hand-off of converted leads to Bitrix24 (`[crm.bitrix24]`): on when the table is
+    there. The inbound webhook's address holds its key, so it comes from the environment
+    variable named here, never from this file."""
+
+    webhook_url_env: str = Field(default="BITRIX24_WEBHOOK_URL", pattern=_ENV_NAME)
+    currency_id: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")  # the deal's CURRENCY_ID
+    # the deal's STAGE_ID (crm.status.list, ENTITY_ID "DEAL_STAGE"); None: the funnel's first
+    stage_id: str | None = Field(default=None, max_length=50)
+    # our source -> Bitrix24's SOURCE_ID (crm.status.list, ENTITY_ID "SOURCE"); a source not
+    # listed leaves SOURCE_ID to the portal's default and is named in SOURCE_DESCRIPTION
+    source_ids: dict[str, str] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "webhook_url" in data:
+            raise ValueError(
+                "the Bitrix24 webhook address holds its key: put it in the environment "
+                "(BITRIX24_WEBHOOK_URL, or the variable webhook_url_env names), not in the file"
+            )
+        return data
+
+
+class Crm(BaseModel):
+    bitrix24: Bitrix24 | None = None
+
+
 class StaffRules(BaseModel):
     invite_ttl: PositiveDuration = timedelta(hours=48)
 
@@ -433,6 +550,9 @@ class AppConfig(BaseModel):
     client_chat: ClientChat = ClientChat()
     sla: Sla = Sla()
     reports: Reports = Reports()
+    webhooks: list[Webhook] = []
+    webhook_delivery: WebhookDelivery = WebhookDelivery()
+    crm: Crm = Crm()
 
     @field_validator("timezone")
     @classmethod
@@ -453,6 +573,14 @@ class AppConfig(BaseModel):
         names = [field.field for field in value]
         if len(names) != len(set(names)):
             raise ValueError("deal_fields: a field is listed twice")
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _distinct_webhooks(cls, value: list[Webhook]) -> list[Webhook]:
+        names = [hook.name for hook in value]
+        if len(names) != len(set(names)):
+            raise ValueError("webhooks: two webhooks have the same name")
         return value
 
     def junk_reason(self, code: str) -> Reason | None:
@@ -533,3 +661,71 @@ def load_app_config(path: Path | None = None, overrides: dict[str, Any] | None =
 def default_config() -> AppConfig:
     """The shipped defaults alone (for callers that were given no configuration)."""
     return load_app_config()
+
+
+_BITRIX24_URL = re.compile(r"^https?://[^/\s]+/(?:[^\s]*/)?rest/\d+/[^/\s]+/?$")
+
+
+@dataclass(frozen=True)
+class OutboundSecrets:
+    """The secrets of outbound delivery, read from the environment (or .env) at start: each
+    webhook's signing secret by its name, and the Bitrix24 webhook address (it holds a key)."""
+
+    webhooks: dict[str, SecretStr] = field(default_factory=dict)
+    bitrix24_url: SecretStr | None = None
+
+    def values(self) -> list[str]:
+        """Every secret, for the logs to redact."""
+        found = [secret.get_secret_value() for secret in self.webhooks.values()]
+        if self.bitrix24_url is not None:
+            found.append(self.bitrix24_url.get_secret_value())
+        return found
+
+
+def environment_value(
+    name: str, environ: Mapping[str, str] | None = None, env_file: str | Path = ".env"
+) -> str | None:
+    """A variable from the environment, else from .env (as Settings reads its own); blank is
+    not set."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(name)
+    if value is None and Path(env_file).is_file():
+        value = dotenv_values(env_file).get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def outbound_secrets(
+    config: AppConfig, environ: Mapping[str, str] | None = None, env_file: str | Path = ".env"
+) -> OutboundSecrets:
+    """Every secret the configured webhooks and the Bitrix24 hand-off need; a missing or
+    malformed one stops the start with a one-line ConfigError naming the variable."""
+    hooks: dict[str, SecretStr] = {}
+    for hook in config.webhooks:
+        secret = environment_value(hook.secret_env, environ, env_file)
+        if secret is None:
+            raise ConfigError(
+                f"webhook {hook.name!r}: the environment variable {hook.secret_env} "
+                "(its signing secret) is not set"
+            )
+        if len(secret) < 16:
+            raise ConfigError(
+                f"webhook {hook.name!r}: {hook.secret_env} is too short for a signing secret "
+                "(16 characters at least; openssl rand -hex 32 makes a good one)"
+            )
+        hooks[hook.name] = SecretStr(secret)
+    bitrix24 = config.crm.bitrix24
+    url = None
+    if bitrix24 is not None:
+        name = bitrix24.webhook_url_env
+        address = environment_value(name, environ, env_file)
+        if address is None:
+            raise ConfigError(f"[crm.bitrix24] is on but {name} (its webhook address) is not set")
+        if not _BITRIX24_URL.match(address):
+            raise ConfigError(
+                f"{name} must look like https://<portal>/rest/<user id>/<key>/ "
+                "(Bitrix24: Developer resources > Other > Inbound webhook)"
+            )
+        url = SecretStr(address.rstrip("/") + "/")
+    return OutboundSecrets(hooks, url)

@@ -206,6 +206,10 @@ class Lead(Base):
     first_contact_work_s: Mapped[float | None] = mapped_column(Float)  # to contacted_at
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     qualified_at: Mapped[datetime | None]
+    # the contact and the deal the Bitrix24 hand-off made of this converted lead (their ids
+    # there), each kept as soon as Bitrix24 answers, so a retry never makes a second one
+    bitrix24_contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    bitrix24_deal_id: Mapped[int | None] = mapped_column(BigInteger)
 
     # lazy="raise": async code must say what it loads, never trip over an implicit query
     contact: Mapped[Contact | None] = relationship(lazy="raise")
@@ -363,6 +367,38 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
     lead: Mapped[Lead | None] = relationship(lazy="raise")
+
+
+class HookDelivery(Base):
+    """One event on its way to one outbound target (a `[[webhooks]]` entry, or the Bitrix24
+    hand-off), committed with the change it announces and delivered after the commit: in
+    order per lead and target, retried with back-off until `give_up_at`, then failed."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # what is due: the claim's range
+        Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        # an earlier row of the same lead and target still pending holds this one back
+        Index("ix_webhook_deliveries_lead_id_target_id", "lead_id", "target", "id"),
+        # pending / failed per target, and the oldest pending (leadbot webhooks, /metrics)
+        Index("ix_webhook_deliveries_target_state_created_at", "target", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(64))  # the webhook's name, or "bitrix24"
+    # the event's id: the same for every target and every retry (the Idempotency-Key)
+    event_id: Mapped[str] = mapped_column(String(36))
+    event: Mapped[str] = mapped_column(String(40))  # HookEvent
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the JSON body, as sent
+    state: Mapped[OutboxState] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]  # NULL: due at once
+    claimed_until: Mapped[datetime | None]  # an instance holds the row (PostgreSQL)
+    give_up_at: Mapped[datetime]  # a failed attempt after this fails the row
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]  # delivered, or failed
 
 
 class LeadCard(Base):

@@ -7,15 +7,19 @@ more per row than the whole write, and intake is the one path that must take bur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
+from bot.common.hook_events import HookEvent
 from bot.common.outbox import card_refresh, enqueue, text_message
+from bot.common.webhooks import Happened, announce, lead_json, wanted
 from bot.config import AppConfig, default_config
 from bot.intake.duplicates import flag_possible_duplicates, name_key
 from bot.intake.input import IntakeResult, LeadInput
@@ -301,6 +305,40 @@ async def _write(
         if lead.appended:
             outbox += await _append_to_open_lead(session, lead, now)
     await enqueue(session, outbox)
+    if wanted(config, HookEvent.LEAD_CREATED, HookEvent.MESSAGE_RECEIVED):
+        await announce(session, config, await _happened(session, batch, touched, config), now)
+
+
+async def _happened(
+    session: AsyncSession, batch: _Batch, touched: Iterable[_Lead], config: AppConfig
+) -> list[Happened]:
+    """What the batch announces: each new lead (lead.created), then each request that joined
+    an open lead (message.received), lead by lead in the order they came."""
+    earlier = [lead.id for lead in touched if lead.row is None and lead.id is not None]
+    loaded = await session.scalars(
+        select(Lead)
+        .where(Lead.id.in_(earlier))
+        .options(joinedload(Lead.owner))
+        .execution_options(populate_existing=True)
+    )
+    snapshots = {lead.id: lead_json(lead, lead.owner, config.currency) for lead in loaded}
+    for lead in batch.new_leads:
+        assert lead.id is not None and lead.row is not None and lead.contact is not None
+        row = SimpleNamespace(
+            **{"amount": None, **lead.row}, id=lead.id, contact_id=lead.contact.id
+        )
+        snapshots[lead.id] = lead_json(row, None, config.currency)
+    happened = []
+    for lead in touched:
+        assert lead.id is not None
+        for event in lead.events:
+            kind = HookEvent.LEAD_CREATED if event["kind"] == "created" else None
+            data: dict[str, Any] = {}
+            if event["kind"] == "repeat_request":
+                kind, data = HookEvent.MESSAGE_RECEIVED, dict(event["data"])
+            if kind is not None:
+                happened.append(Happened(kind, lead.id, snapshots.get(lead.id), None, data))
+    return happened
 
 
 def _facts(lead: _Lead) -> LeadFacts:

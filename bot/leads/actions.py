@@ -15,7 +15,9 @@ from sqlalchemy.orm import joinedload
 
 from bot.common.lifecycle import CLOSED_STATUSES, RULES, SUPERVISING, Action, may_act, next_status
 from bot.common.outbox import card_refresh, enqueue
+from bot.common.webhooks import announce
 from bot.config import AppConfig, default_config
+from bot.leads.announce import listened, transition_events
 from bot.sla.lead_timers import record_work_waits, restarted_alert
 from storage.models import (
     OPEN_STATUSES,
@@ -159,14 +161,17 @@ async def apply_action(
     expected_version: int | None = None,
     config: AppConfig | None = None,
     reached_client: bool | None = None,
+    announced: dict[str, Any] | None = None,
 ) -> ActionResult:
     """One transition as one transaction: a conditional UPDATE (status allows it, actor may do
-    it), its event row, `then`'s rows and the refresh of every copy of the card. Of concurrent
+    it), its event row, `then`'s rows, the refresh of every copy of the card and the webhook
+    events it announces (`announced`: what they carry beyond the event's data). Of concurrent
     presses on a lead exactly one matches; the others are told why from the lead as it is.
     With `expected_version` the change applies only to the lead as the actor last saw it.
     `reached_client` overrides whether the action counts as contact with the client
     (CONTACT_ACTIONS); one that does not and keeps the status leaves the time limit running."""
     rule = RULES[action]
+    kind = event_kind or action.value
     config_or_default = config or default_config()
     target: Any = rule.target or Lead.status
     if action is Action.REOPEN:
@@ -182,12 +187,30 @@ async def apply_action(
         timer = restarted_alert(target, contacted, now, config_or_default)
     if contact:
         timer["contacted_at"] = func.coalesce(Lead.contacted_at, now)
-    milestones = _milestones(action, event_kind or action.value, actor, values or {}, now)
-    changed = await session.execute(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.status.in_(rule.sources), *_permitted(action, actor), *seen)
-        .values(status=target, **timer, **(values or {}), **milestones, **_bump(now))
-    )
+    milestones = _milestones(action, kind, actor, values or {}, now)
+    listening = listened(config_or_default, action, kind)
+    before: LeadStatus | None = None
+    for _ in range(3):
+        # a receiver hears the status it moved from: read, then changed only from that status
+        # (re-read if it moved meanwhile), so the UPDATE itself proves it
+        if listening:
+            before = await session.scalar(select(Lead.status).where(Lead.id == lead_id))
+        known = before is not None and before in rule.sources
+        changed = await session.execute(
+            update(Lead)
+            .where(
+                Lead.id == lead_id,
+                Lead.status == before if known else Lead.status.in_(rule.sources),
+                *_permitted(action, actor),
+                *seen,
+            )
+            .values(status=target, **timer, **(values or {}), **milestones, **_bump(now))
+        )
+        if changed.rowcount == 1 or not known:  # type: ignore[attr-defined]
+            break
+        now_status = await session.scalar(select(Lead.status).where(Lead.id == lead_id))
+        if now_status == before or now_status not in rule.sources:
+            break  # refused for another reason, or the status left the action's sources
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         lead = await load_lead(session, lead_id)
         await session.commit()  # ends the transaction (it wrote nothing), keeps `lead` loaded
@@ -199,7 +222,7 @@ async def apply_action(
     session.add(
         LeadEvent(
             lead=lead,
-            kind=event_kind or action.value,
+            kind=kind,
             actor_id=actor.id,
             data=event or {},
             created_at=now,
@@ -208,6 +231,10 @@ async def apply_action(
     if then is not None:  # more rows of the same change (a task), in the same transaction
         await then(lead)
     await enqueue(session, [card_refresh(lead.id, now)])
+    if listening:
+        data = {**(event or {}), **(announced or {})}
+        happened = transition_events(action, kind, before, lead, actor, data, config_or_default)
+        await announce(session, config_or_default, happened, now)
     await session.commit()
     return ActionResult(lead, owner_name=lead.owner.name if lead.owner else None)
 

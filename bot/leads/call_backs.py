@@ -84,7 +84,11 @@ async def schedule_call_back(
 
 
 async def finish_call_back(
-    session: AsyncSession, lead_id: int, actor: Staff, now: datetime
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """The call was made: the lead is back in work and its call-back task is done."""
 
@@ -99,6 +103,7 @@ async def finish_call_back(
         now,
         event_kind="callback_done",
         then=close_task,
+        config=config,
     )
 
 

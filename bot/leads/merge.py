@@ -9,8 +9,11 @@ from typing import Any
 from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.common.hook_events import HookEvent
 from bot.common.lifecycle import RULES, SUPERVISING, Action
 from bot.common.outbox import card_refresh, enqueue
+from bot.common.webhooks import Happened, announce, lead_json, person, wanted
+from bot.config import AppConfig, default_config
 from bot.leads.actions import ActionResult, Refusal, close_open_tasks, load_lead
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
 
@@ -30,7 +33,12 @@ async def merge_proposal(
 
 
 async def merge_leads(
-    session: AsyncSession, lead_id: int, into_id: int, actor: Staff, now: datetime
+    session: AsyncSession,
+    lead_id: int,
+    into_id: int,
+    actor: Staff,
+    now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """Merge lead `lead_id` into `into_id` (the survivor), one transaction: its history and
     tasks move over, it is closed as a duplicate and marked merged; the two people become one
@@ -54,12 +62,18 @@ async def merge_leads(
         await session.commit()
         return ActionResult(loser, Refusal.DEAL_NOT_MERGED)
     junked = Lead.status.in_(RULES[Action.JUNK].sources)  # still open: closed as a duplicate
+    rules = config or default_config()
+    listening = wanted(rules, HookEvent.LEAD_CLOSED, HookEvent.LEAD_STATUS_CHANGED)
+    # a receiver hears the status it moved from: the UPDATE changes only the status read
+    was = LeadStatus(loser.status)
+    as_read = [Lead.status == was] if listening else []
     closed = await session.execute(
         update(Lead)
         .where(
             Lead.id == lead_id,
             Lead.merged_into_id.is_(None),
             Lead.status != LeadStatus.CONVERTED,  # converted meanwhile: never merged away
+            *as_read,
         )
         .values(
             merged_into_id=into_id,
@@ -107,8 +121,37 @@ async def merge_leads(
         .values(possible_duplicate_of_id=None, version=Lead.version + 1, updated_at=now)
     )
     await enqueue(session, [card_refresh(lead_id, now), card_refresh(into_id, now)])
+    if listening and was in RULES[Action.JUNK].sources:
+        await _announce_closed(session, lead_id, into_id, was, actor, now, rules)
     await session.commit()
     return ActionResult(await load_lead(session, into_id))
+
+
+async def _announce_closed(
+    session: AsyncSession,
+    lead_id: int,
+    into_id: int,
+    before: LeadStatus,
+    actor: Staff,
+    now: datetime,
+    config: AppConfig,
+) -> None:
+    """The merged lead was open: it closed as a duplicate of the survivor."""
+    merged = await load_lead(session, lead_id)
+    assert merged is not None  # leads are never deleted
+    snapshot = lead_json(merged, merged.owner, config.currency)
+    who = person(actor)
+    closed = {"status": str(merged.status), "reason": "duplicate", "merged_into": into_id}
+    moved = {"from": str(before), "to": str(merged.status)}
+    await announce(
+        session,
+        config,
+        [
+            Happened(HookEvent.LEAD_CLOSED, lead_id, snapshot, who, closed),
+            Happened(HookEvent.LEAD_STATUS_CHANGED, lead_id, snapshot, who, moved),
+        ],
+        now,
+    )
 
 
 async def _merge_contacts(session: AsyncSession, loser: int | None, survivor: int | None) -> None:

@@ -149,7 +149,12 @@ async def _fill_contact(session: AsyncSession, lead: Lead, answers: Answers) -> 
 
 
 async def qualify_lead(
-    session: AsyncSession, lead_id: int, actor: Staff, answers: Answers, now: datetime
+    session: AsyncSession,
+    lead_id: int,
+    actor: Staff,
+    answers: Answers,
+    now: datetime,
+    config: AppConfig | None = None,
 ) -> ActionResult:
     """Save what the manager filled in; the lead keeps its status."""
     lead = await load_lead(session, lead_id)
@@ -168,6 +173,7 @@ async def qualify_lead(
         event=_event_data(answers),
         event_kind="qualified",
         then=contact_learns,
+        config=config,
     )
 
 
@@ -198,5 +204,13 @@ async def convert_lead(
         await close_open_tasks(session, saved.id, now)
 
     return await apply_action(
-        session, lead_id, actor, Action.CONVERT, now, values=values, event=event, then=deal_closes
+        session,
+        lead_id,
+        actor,
+        Action.CONVERT,
+        now,
+        values=values,
+        event=event,
+        then=deal_closes,
+        config=config,
     )

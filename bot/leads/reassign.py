@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.lifecycle import Action
 from bot.common.outbox import card_message, enqueue, text_message
+from bot.common.webhooks import person
 from bot.config import AppConfig
 from bot.leads.actions import ActionResult, Refusal, apply_action, load_lead, open_lead_counts
 from storage.models import Lead, Role, Staff
@@ -109,4 +110,5 @@ async def reassign_lead(
         then=tell_owners,
         expected_version=seen_version,
         config=config,
+        announced={"from_owner": person(old_owner)},
     )

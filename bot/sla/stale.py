@@ -15,10 +15,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
+from bot.common.hook_events import HookEvent
 from bot.common.lifecycle import CLOSED_EVENT, RULES, STALE_REASON, STALE_STATUSES, Action
 from bot.common.outbox import card_refresh, enqueue, text_message
 from bot.common.reasons import idle_age
+from bot.common.webhooks import Happened, announce, lead_json, wanted
 from bot.config import AppConfig
 from bot.sla.lead_timers import lead_alert
 from storage.models import Lead, LeadEvent, LeadStatus, Staff, Task
@@ -84,26 +87,37 @@ async def _close_batch(
 ) -> list[int]:
     if not lead_ids:
         return []
-    changed = await session.execute(
-        update(Lead)
-        .where(Lead.id.in_(lead_ids), *_stale(cutoff))
-        .values(
-            status=STALE_TARGET,
-            close_reason=STALE_REASON,
-            close_comment=None,
-            closed_at=now,
-            closed_by_id=None,  # closed by the system: nobody's outcome in the reports
-            updated_at=now,
-            version=Lead.version + 1,
-            offered_to_id=None,
-            offered_at=None,
-            waiting_since=None,
-            **lead_alert(STALE_TARGET, False, now, config),
+    listening = wanted(config, HookEvent.LEAD_CLOSED, HookEvent.LEAD_STATUS_CHANGED)
+    # a receiver hears the status each lead moved from: one UPDATE per source status then
+    groups = [[status] for status in sorted(STALE_STATUSES)] if listening else [None]
+    before: dict[int, LeadStatus] = {}
+    for group in groups:
+        changed = await session.execute(
+            update(Lead)
+            .where(
+                Lead.id.in_(lead_ids),
+                *_stale(cutoff),
+                *([Lead.status.in_(group)] if group else []),
+            )
+            .values(
+                status=STALE_TARGET,
+                close_reason=STALE_REASON,
+                close_comment=None,
+                closed_at=now,
+                closed_by_id=None,  # closed by the system: nobody's outcome in the reports
+                updated_at=now,
+                version=Lead.version + 1,
+                offered_to_id=None,
+                offered_at=None,
+                waiting_since=None,
+                **lead_alert(STALE_TARGET, False, now, config),
+            )
+            .returning(Lead.id)
+            .execution_options(synchronize_session=False)
         )
-        .returning(Lead.id)
-        .execution_options(synchronize_session=False)
-    )
-    closed = sorted(changed.scalars().all())
+        for lead_id in changed.scalars().all():
+            before[lead_id] = LeadStatus(group[0]) if group else STALE_TARGET
+    closed = sorted(before)
     if not closed:
         return []
     data = {"reason": STALE_REASON, "status": STALE_TARGET.value}
@@ -127,7 +141,36 @@ async def _close_batch(
         .execution_options(synchronize_session=False)
     )
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in closed])
+    if listening:
+        await _announce(session, closed, before, now, config)
     return closed
+
+
+async def _announce(
+    session: AsyncSession,
+    closed: list[int],
+    before: dict[int, LeadStatus],
+    now: datetime,
+    config: AppConfig,
+) -> None:
+    """Each lead closed as stale, by the system (no actor): lead.closed, lead.status_changed."""
+    leads = await session.scalars(
+        select(Lead)
+        .where(Lead.id.in_(closed))
+        .options(joinedload(Lead.owner))
+        .order_by(Lead.id)
+        .execution_options(populate_existing=True)
+    )
+    data = {"status": STALE_TARGET.value, "reason": STALE_REASON, "comment": None}
+    happened: list[Happened] = []
+    for lead in leads:
+        snapshot = lead_json(lead, lead.owner, config.currency)
+        moved = {"from": str(before[lead.id]), "to": STALE_TARGET.value}
+        happened += [
+            Happened(HookEvent.LEAD_CLOSED, lead.id, snapshot, None, data),
+            Happened(HookEvent.LEAD_STATUS_CHANGED, lead.id, snapshot, None, moved),
+        ]
+    await announce(session, config, happened, now)
 
 
 async def stale_closed_since(session: AsyncSession, since: datetime) -> list[StaleLead]:

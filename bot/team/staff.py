@@ -12,8 +12,10 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.common.hook_events import HookEvent
 from bot.common.lifecycle import WORKING
 from bot.common.outbox import card_refresh, enqueue, text_message
+from bot.common.webhooks import Happened, announce, lead_json, person, wanted
 from bot.config import AppConfig, default_config
 from bot.routing.rules import LeadFacts, deliver_waiting, route_new_leads
 from bot.sla.lead_timers import lead_alert
@@ -306,23 +308,30 @@ async def _deactivate(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         await session.commit()
         return StaffResult(target, StaffRefusal.NOT_FOUND)
-    returned = await session.scalars(
-        update(Lead)
-        .where(Lead.owner_id == target.id, Lead.status.in_(WORKING))
-        .values(
-            status=LeadStatus.NEW,
-            owner_id=None,
-            taken_at=None,
-            offered_to_id=None,
-            offered_at=None,
-            updated_at=now,
-            version=Lead.version + 1,
-            **lead_alert(LeadStatus.NEW, False, now, config or default_config()),
+    rules = config or default_config()
+    listening = wanted(rules, HookEvent.LEAD_REASSIGNED, HookEvent.LEAD_STATUS_CHANGED)
+    # a receiver hears the status each lead moved from: one UPDATE per source status then
+    groups = [[status] for status in sorted(WORKING)] if listening else [sorted(WORKING)]
+    before: dict[int, LeadStatus] = {}
+    for group in groups:
+        returned = await session.scalars(
+            update(Lead)
+            .where(Lead.owner_id == target.id, Lead.status.in_(group))
+            .values(
+                status=LeadStatus.NEW,
+                owner_id=None,
+                taken_at=None,
+                offered_to_id=None,
+                offered_at=None,
+                updated_at=now,
+                version=Lead.version + 1,
+                **lead_alert(LeadStatus.NEW, False, now, rules),
+            )
+            .returning(Lead.id)
+            .execution_options(synchronize_session=False)
         )
-        .returning(Lead.id)
-        .execution_options(synchronize_session=False)
-    )
-    lead_ids = sorted(returned.all())
+        before |= {lead_id: LeadStatus(group[0]) for lead_id in returned.all()}
+    lead_ids = sorted(before)
     # new leads offered to them alone (round robin) are open to everyone again too
     offered = await session.scalars(
         update(Lead)
@@ -350,6 +359,8 @@ async def _deactivate(
         .values(done_at=now)
     )
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in pool])
+    if listening and lead_ids:
+        await _announce_returned(session, lead_ids, before, target, actor, now, rules)
     await return_to_pool(session, pool, now, leads_chat_id, config)
     by = actor.name if actor is not None else None
     told = text_message(
@@ -364,6 +375,41 @@ async def _deactivate(
     await session.commit()
     log.info("deactivated staff=%s by=%s leads_returned=%s", target.id, actor_id, lead_ids)
     return StaffResult(target, returned=tuple(lead_ids))
+
+
+async def _announce_returned(
+    session: AsyncSession,
+    lead_ids: list[int],
+    before: dict[int, LeadStatus],
+    target: Staff,
+    actor: Staff | None,
+    now: datetime,
+    config: AppConfig,
+) -> None:
+    """The deactivated person's leads went back to the pool: each has no owner now
+    (lead.reassigned, to nobody) and is new again (lead.status_changed)."""
+    leads = await session.scalars(
+        select(Lead)
+        .where(Lead.id.in_(lead_ids))
+        .order_by(Lead.id)
+        .execution_options(populate_existing=True)
+    )
+    who, was = person(actor), person(target)
+    happened: list[Happened] = []
+    for lead in leads:
+        snapshot = lead_json(lead, None, config.currency)
+        moved = {"from": str(before[lead.id]), "to": str(lead.status)}
+        happened += [
+            Happened(
+                HookEvent.LEAD_REASSIGNED,
+                lead.id,
+                snapshot,
+                who,
+                {"from_owner": was, "to_owner": None, "reason": "returned_to_pool"},
+            ),
+            Happened(HookEvent.LEAD_STATUS_CHANGED, lead.id, snapshot, who, moved),
+        ]
+    await announce(session, config, happened, now)
 
 
 async def set_duty(

@@ -18,11 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.contacts import InvalidContactField, normalise_phone
+from bot.common.hook_events import HookEvent
 from bot.common.outbox import card_refresh, enqueue, text_message
 from bot.common.render import short_time
+from bot.common.webhooks import Happened, announce, lead_json, wanted
 from bot.config import AlertKind, AppConfig
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
+from bot.leads.actions import load_lead
 from bot.sla.deadlines import alert_time
 from bot.sla.lead_timers import contact_made
 from storage.models import (
@@ -442,6 +445,8 @@ async def record_call(
     created = completed = False
     if event.direction is Direction.IN and event.status in UNANSWERED and phone:
         lead_id, task_id, created = await _missed(session, event, now, config, leads_chat_id)
+        if wanted(config, HookEvent.CALL_MISSED):
+            await _announce_missed(session, event, lead_id, task_id, now, config)
     elif phone and (lead := await _open_lead_of(session, phone)) is not None:
         lead_id = lead.id
         if event.status is CallStatus.ANSWERED:
@@ -453,6 +458,34 @@ async def record_call(
         session.add(_call_event(lead_id, event, staff, now))
     await session.commit()
     return CallResult(event.call_id, event.status, False, lead_id, task_id, created, completed)
+
+
+async def _announce_missed(
+    session: AsyncSession,
+    event: CallEvent,
+    lead_id: int,
+    task_id: int,
+    now: datetime,
+    config: AppConfig,
+) -> None:
+    """call.missed: the lead the call joined (or opened: lead.created comes first), the call,
+    and how many times the client has called since the last call-back."""
+    lead = await load_lead(session, lead_id)
+    task = await session.get(Task, task_id)
+    assert lead is not None
+    data = {
+        "call_id": event.call_id,
+        "provider": event.provider,
+        "phone": event.client_phone,
+        "status": str(event.status),
+        "started_at": event.started_at.isoformat(),
+        "staff": event.staff,
+        "count": task.count if task is not None else 1,
+    }
+    snapshot = lead_json(lead, lead.owner, config.currency)
+    await announce(
+        session, config, [Happened(HookEvent.CALL_MISSED, lead_id, snapshot, None, data)], now
+    )
 
 
 async def record_calls(

@@ -130,8 +130,9 @@ def call_back_router() -> Router:
         staff: Staff,
         locale: str,
         clock: Clock,
+        config: AppConfig,
     ) -> None:
-        result = await finish_call_back(session, callback_data.lead_id, staff, clock.now())
+        result = await finish_call_back(session, callback_data.lead_id, staff, clock.now(), config)
         if not result.ok:
             await refuse(query, result, locale)
             return

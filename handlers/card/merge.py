@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.render import labels, render, render_alert
+from bot.config import AppConfig
 from bot.leads.cards import CardAction
 from bot.leads.merge import merge_leads, merge_proposal
 from handlers.card.answers import show_keyboard
@@ -54,9 +55,10 @@ def merge_router() -> Router:
         staff: Staff,
         locale: str,
         clock: Clock,
+        config: AppConfig,
     ) -> None:
         result = await merge_leads(
-            session, callback_data.lead_id, callback_data.into_id, staff, clock.now()
+            session, callback_data.lead_id, callback_data.into_id, staff, clock.now(), config
         )
         if not result.ok:
             await refuse(query, result, locale)
@@ -75,13 +77,14 @@ def merge_router() -> Router:
         staff: Staff,
         locale: str,
         clock: Clock,
+        config: AppConfig,
     ) -> None:
         numbers = [part.lstrip("#№") for part in (command.args or "").split()]
         if len(numbers) != 2 or not all(n.isdigit() and len(n) < 10 for n in numbers):
             await message.answer(render("merge_usage.html.j2", locale))
             return
         lead_id, into_id = (int(n) for n in numbers)
-        result = await merge_leads(session, lead_id, into_id, staff, clock.now())
+        result = await merge_leads(session, lead_id, into_id, staff, clock.now(), config)
         if not result.ok:
             await refuse_in_chat(message, result, locale)
             return

@@ -162,7 +162,7 @@ async def _advance(
             chat_id, render("qualified.html.j2", locale, lead_id=finished.lead_id, saved=[])
         )
         return ActionResult(None)
-    result = await qualify_lead(session, finished.lead_id, staff, answers, clock.now())
+    result = await qualify_lead(session, finished.lead_id, staff, answers, clock.now(), config)
     if result.ok:
         saved = [field.label(locale) for field in finished.fields if field.field in answers]
         await bot.send_message(

@@ -406,6 +406,15 @@ SAMPLES: dict[str, list[Sample]] = {
             offered_to_me=True,
         ),
         _card(_lead(offered_to_id=8), offered_name="Борис"),
+        _card(
+            _lead(
+                status=LeadStatus.CONVERTED,
+                owner_id=7,
+                bitrix24_contact_id=9_007_199_254_740_991,
+                bitrix24_deal_id=9_007_199_254_740_993,
+            ),
+            owner_name="Анна",
+        ),
         _card(_lead(status=LeadStatus.IN_WORK, owner_id=7), owner_name="Анна", is_mine=True),
         _card(
             _lead(status=LeadStatus.CALL_BACK, owner_id=8),
@@ -479,6 +488,22 @@ SAMPLES: dict[str, list[Sample]] = {
         {"lead_id": 42, "minutes": 30},
         {"lead_id": None, "minutes": 120},
         {"lead_id": 42, "minutes": 2880},
+    ],
+    "webhook_failed.html.j2": [
+        {
+            "target": "crm-<b>&",
+            "event": "lead.created",
+            "lead_id": 42,
+            "error": "HTTP 503 <Service Unavailable> & " + "x" * 300,
+            "failed": 1,
+        },
+        {
+            "target": "bitrix24",
+            "event": "lead.converted",
+            "lead_id": None,
+            "error": "Bitrix24 crm.deal.add: HTTP 400: Invalid value for the Currency field",
+            "failed": 12,
+        },
     ],
     "delivery_failed.html.j2": [
         {"lead_id": 42, "recipient": "Anna", "unrenderable": True, "error": "card could not be"},

@@ -1,0 +1,1 @@
+"""Outbound delivery over HTTP: signed webhook POSTs and the Bitrix24 hand-off (aiohttp)."""
