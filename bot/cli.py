@@ -168,12 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, config = _load()
         if args.command == "run":
             settings.require_bot_token()
-        secrets = [
-            s.get_secret_value()
-            for s in (settings.bot_token, settings.intake_token, settings.telegram_webhook_secret)
-            if s
-        ]
-        setup_logging(settings.log_level, secrets)
+        setup_logging(settings.log_level, settings.secret_values(), settings.log_format)
     except ConfigError as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
