@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
 
 from storage.db import is_sqlite
 
@@ -77,8 +77,10 @@ def backup_sqlite(source: Path, target: Path) -> Backup:
 def postgres_dump_hint(url: str) -> str:
     """What to run instead on PostgreSQL (the password left out: pg_dump asks, or reads
     PGPASSWORD / ~/.pgpass)."""
-    parsed = make_url(url).set(drivername="postgresql", password=None)
-    address = parsed.render_as_string(hide_password=False)
+    given = make_url(url)
+    address = URL.create(
+        "postgresql", given.username, None, given.host, given.port, given.database
+    ).render_as_string(hide_password=False)
     return (
         "leadbot backup copies a SQLite database; on PostgreSQL use pg_dump, e.g.\n"
         f"  pg_dump --format=custom --file=leadbot.dump '{address}'\n"
