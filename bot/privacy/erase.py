@@ -26,6 +26,7 @@ What stays out of reach: messages already in staff chats in Telegram other than 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,8 @@ from bot.common.contacts import normalise_email, normalise_phone
 from bot.common.outbox import card_refresh, enqueue
 from bot.privacy.scrub import Traces
 from storage.models import Base, Contact, Lead, LeadEvent, OutboxMessage, OutboxState
+
+log = logging.getLogger("leadbot.privacy")
 
 ERASED_EVENT = "erased"
 HELD = "erased on request: not sent"
@@ -189,6 +192,15 @@ async def erase_person(session: AsyncSession, person: Person, by: str, now: date
     )
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in person.lead_ids])
     await session.commit()
+    # ids and counts only: what was erased must not come back through the log
+    log.info(
+        "personal data erased by=%s contacts=%s leads=%s rows=%s held=%s",
+        by,
+        list(person.contact_ids),
+        list(person.lead_ids),
+        erased.rows,
+        erased.held,
+    )
     return erased
 
 
