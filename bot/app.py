@@ -25,6 +25,8 @@ from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
 from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import Clock, SystemClock
+from bot.common.metrics import Metrics
+from bot.common.webhooks import delivery_targets
 from bot.config import AppConfig, Settings, outbound_secrets
 from bot.intake.queue import IntakeQueue
 from bot.leads.milestones import fill_work_waits
@@ -33,6 +35,7 @@ from handlers import build_dispatcher
 from handlers.menu import publish_all
 from handlers.web.connectors import add_connector_routes
 from handlers.web.intake import IntakeSettings, add_intake_routes
+from handlers.web.metrics import MetricsSettings, add_metrics_route
 from handlers.web.reports import ReportSettings, add_report_routes
 from handlers.web.telephony import add_call_routes
 from scheduler import build_scheduler, run_now
@@ -60,6 +63,7 @@ class Application:
     web_app: web.Application
     jobs: Jobs
     scheduler: AsyncIOScheduler
+    metrics: Metrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -197,6 +201,7 @@ def build_application(
     settings: Settings, config: AppConfig, clock: Clock | None = None
 ) -> Application:
     clock = clock or SystemClock()
+    metrics = Metrics()  # this application's own registry (/metrics)
     token = settings.require_bot_token()
     secrets = outbound_secrets(config)  # a webhook's missing secret stops the start here
     engine = create_engine(settings.database_url)
@@ -221,6 +226,7 @@ def build_application(
             within=telegram.call_retry_within.total_seconds(),
             backoff_base=telegram.retry_base.total_seconds(),
             backoff_max=telegram.retry_max.total_seconds(),
+            metrics=metrics,
         )
     )
     notifier = Notifier(bot, sessions, config, clock)
@@ -231,8 +237,21 @@ def build_application(
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
-    intake = IntakeQueue(sessions, clock, settings.leads_chat_id, config.intake.max_batch, config)
+    intake = IntakeQueue(
+        sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
+    )
     web_app = web.Application(client_max_size=config.intake.max_body_bytes)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    add_metrics_route(
+        web_app,
+        MetricsSettings(
+            metrics,
+            metrics_token,
+            sessions,
+            clock,
+            webhooks=tuple(delivery_targets(config)),
+        ),
+    )
     add_intake_routes(
         web_app,
         intake,
@@ -266,7 +285,8 @@ def build_application(
         intake=intake,
         web_app=web_app,
         jobs=jobs,
-        scheduler=build_scheduler(jobs),
+        scheduler=build_scheduler(jobs, metrics=metrics),
+        metrics=metrics,
     )
 
 

@@ -1,11 +1,13 @@
-"""`leadbot run | sandbox | migrate | staff add/list/remove | webhooks`."""
+"""`leadbot run | sandbox | migrate | staff add/list/remove | webhooks | backup | erase`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import errno
+import getpass
 import logging
+import sqlite3
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -15,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.common.clock import SystemClock
+from bot.common.contacts import InvalidContactField
 from bot.common.deliveries import retry_failed, webhook_backlog
 from bot.common.logs import setup_logging
 from bot.common.webhooks import delivery_targets
@@ -25,7 +28,9 @@ from bot.config import (
     load_app_config,
     outbound_secrets,
 )
+from bot.privacy.erase import Erased, NobodyToErase, Person, erase_person, find_person
 from bot.team.staff import add_staff, list_staff, remove_staff
+from storage.backup import backup_sqlite, postgres_dump_hint, sqlite_file
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Role
@@ -74,6 +79,28 @@ def _parser() -> argparse.ArgumentParser:
         const="*",
         metavar="NAME",
         help="send the failed events again (of one webhook, or of all)",
+    )
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database, consistently, while the bot runs",
+        description="SQLite's online backup: FILE is the database as of one moment. On "
+        "PostgreSQL it tells how to use pg_dump instead.",
+    )
+    backup.add_argument("file", type=Path, help="the copy to write (must not exist)")
+    erase = commands.add_parser(
+        "erase",
+        help="remove a person's data on request",
+        description="Blanks the person's contact details and their leads' personal fields, "
+        "removes them from the leads' history and messages, and records who erased them. The "
+        "leads stay for the reports (status, source, amount, dates).",
+    )
+    person = erase.add_mutually_exclusive_group(required=True)
+    person.add_argument("--phone", help="their phone, in any format")
+    person.add_argument("--email", help="their e-mail")
+    person.add_argument("--telegram-id", type=int, help="their Telegram id (a client who wrote)")
+    erase.add_argument("--yes", action="store_true", help="erase without asking")
+    erase.add_argument(
+        "--by", default=None, help="who erases (recorded on each lead; default: your login name)"
     )
     return parser
 
@@ -218,6 +245,81 @@ async def _webhooks(settings: Settings, config: AppConfig, args: argparse.Namesp
     return 0
 
 
+def _backup(settings: Settings, target: Path) -> int:
+    source = sqlite_file(settings.database_url)
+    if source is None:
+        print(postgres_dump_hint(settings.database_url), file=sys.stderr)
+        return 1
+    try:
+        done = backup_sqlite(source, target)
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        print(f"leadbot backup: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written to {done.path}: {done.size} bytes, {done.leads} leads, "
+        f"schema {done.revision}"
+    )
+    return 0
+
+
+async def _erase(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            try:
+                person = await find_person(
+                    session,
+                    phone=args.phone,
+                    email=args.email,
+                    telegram_id=args.telegram_id,
+                    region=config.phone_region,
+                )
+            except InvalidContactField as exc:
+                print(f"leadbot erase: {exc}", file=sys.stderr)
+                return 2
+            except NobodyToErase:
+                print("leadbot erase: no contact or lead has that", file=sys.stderr)
+                return 1
+            print(_found(person))
+            if not args.yes and not await _confirmed():
+                print("nothing erased")
+                return 1
+            by = args.by or _login_name()
+            erased = await erase_person(session, person, by, SystemClock().now())
+    finally:
+        await engine.dispose()
+    print(_erased(erased, by))
+    return 0
+
+
+def _found(person: Person) -> str:
+    leads = ", ".join(f"#{lead_id}" for lead_id in person.lead_ids) or "none"
+    return f"found {len(person.contact_ids)} contact(s) and {len(person.lead_ids)} lead(s): {leads}"
+
+
+async def _confirmed() -> bool:
+    if not sys.stdin.isatty():
+        print("leadbot erase: add --yes to erase without a terminal to ask", file=sys.stderr)
+        return False
+    prompt = "Erase this person's data? It cannot be undone. Type yes: "
+    answer = await asyncio.to_thread(input, prompt)
+    return answer.strip().lower() == "yes"
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container's uid without a passwd entry)
+        return "operator"
+
+
+def _erased(erased: Erased, by: str) -> str:
+    rows = ", ".join(f"{table} {count}" for table, count in sorted(erased.rows.items()))
+    held = f"; {erased.held} message(s) not sent" if erased.held else ""
+    return f"erased by {by}: rows changed: {rows or 'none'}{held}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -226,12 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             settings.require_bot_token()
             outbound = outbound_secrets(config).values()  # every webhook's secret is there
-        secrets = [
-            s.get_secret_value()
-            for s in (settings.bot_token, settings.intake_token, settings.telegram_webhook_secret)
-            if s
-        ] + outbound
-        setup_logging(settings.log_level, secrets)
+        setup_logging(settings.log_level, settings.secret_values() + outbound, settings.log_format)
     except ConfigError as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -245,6 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "webhooks":
         return asyncio.run(_webhooks(settings, config, args))
+    if args.command == "backup":
+        return _backup(settings, args.file)
+    if args.command == "erase":
+        return asyncio.run(_erase(settings, config, args))
     return asyncio.run(_staff(settings, config, args))
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # reads the reports API (GET /api/v1/reports/...): a secret apart from INTAKE_TOKEN, which
     # sits in web forms' pages for anyone to read
     api_token: SecretStr | None = None
+    # reads GET /metrics when set (Authorization: Bearer); unset, /metrics is open to whoever
+    # reaches the HTTP port
+    metrics_token: SecretStr | None = None
     vk_secret: SecretStr | None = None  # VK Callback API's "secret" (/hooks/vk)
     vk_confirmation_code: str | None = None  # what /hooks/vk answers VK's `confirmation`
     zadarma_api_secret: SecretStr | None = None  # checks Zadarma's Signature (/hooks/zadarma)
@@ -108,6 +111,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     leadbot_config: Path | None = None
     log_level: str = "INFO"
+    # "json": one JSON object per log line (time, level, logger, message, extra fields)
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _reading_secret_is_its_own(self) -> Settings:
@@ -117,7 +122,30 @@ class Settings(BaseSettings):
         if api is not None and intake is not None:
             if api.get_secret_value() == intake.get_secret_value():
                 raise ValueError("API_TOKEN must differ from INTAKE_TOKEN (that one is public)")
+        metrics = self.metrics_token
+        if metrics is not None and intake is not None:
+            if metrics.get_secret_value() == intake.get_secret_value():
+                raise ValueError("METRICS_TOKEN must differ from INTAKE_TOKEN (that one is public)")
         return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold, for the logs to redact: the tokens and keys, and
+        the passwords in DATABASE_URL and REDIS_URL."""
+        values = [
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        ]
+        for url in (self.database_url, self.redis_url):
+            password = urlsplit(url).password if url else None
+            if password:
+                values += [password, unquote(password)]
+        return values
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -148,6 +176,7 @@ class Settings(BaseSettings):
     @field_validator(
         "intake_token",
         "api_token",
+        "metrics_token",
         "telegram_webhook_secret",
         "bot_token",
         "vk_secret",

@@ -5,12 +5,16 @@ them by name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.common.metrics import Metrics
 from scheduler.jobs import Jobs
 
 
@@ -42,11 +46,14 @@ SCHEDULE = (
 CLOCK_MOVED_JOBS = ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job", "weekly_job")
 
 
-def build_scheduler(jobs: Jobs, schedule: Iterable[Job] = SCHEDULE) -> AsyncIOScheduler:
+def build_scheduler(
+    jobs: Jobs, schedule: Iterable[Job] = SCHEDULE, metrics: Metrics | None = None
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     for job in schedule:
+        run = getattr(jobs, job.run)
         scheduler.add_job(
-            getattr(jobs, job.run),
+            run if metrics is None else _timed(run, job.id, metrics),
             "interval",
             seconds=job.seconds,
             id=job.id,
@@ -55,6 +62,25 @@ def build_scheduler(jobs: Jobs, schedule: Iterable[Job] = SCHEDULE) -> AsyncIOSc
             misfire_grace_time=job.misfire_grace_seconds,
         )
     return scheduler
+
+
+def _timed(run: Callable[[], Any], job_id: str, metrics: Metrics) -> Callable[[], Any]:
+    """The job, its every run timed in leadbot_job_duration_seconds{job=<its id>}."""
+    if inspect.iscoroutinefunction(run):
+
+        @wraps(run)
+        async def timed_async() -> Any:
+            with metrics.timed_job(job_id):
+                return await run()
+
+        return timed_async
+
+    @wraps(run)
+    def timed() -> Any:
+        with metrics.timed_job(job_id):
+            return run()
+
+    return timed
 
 
 def run_now(scheduler: AsyncIOScheduler, job_ids: Iterable[str] = CLOCK_MOVED_JOBS) -> None:

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.common.clock import Clock
+from bot.common.metrics import CREATED, DUPLICATE, FAILED, REPEATED, Metrics
 from bot.config import AppConfig
 from bot.intake.input import IntakeResult, LeadInput
 from bot.intake.store import intake_leads
@@ -35,8 +36,10 @@ class IntakeQueue:
         leads_chat_id: int | None,
         max_batch: int = 256,
         config: AppConfig | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
+        self._metrics = metrics
         self._config = config
         self._clock = clock
         self._leads_chat_id = leads_chat_id
@@ -80,6 +83,7 @@ class IntakeQueue:
         except Exception:
             if len(batch) == 1:
                 log.exception("lead not stored source=%s", batch[0].item.source)
+                self._count(batch[0].item, FAILED)
                 _settle(batch[0], error=RuntimeError("the lead could not be stored"))
                 return
             # one bad request (or a race with another instance) must not sink the others
@@ -89,16 +93,27 @@ class IntakeQueue:
             return
         for pending, result in zip(batch, results, strict=True):
             _settle(pending, result=result)
+            self._count(pending.item, _answer(result))
             if result.created:
                 log.info("lead created lead=%s source=%s", result.lead_id, pending.item.source)
             elif result.duplicate_of:
                 log.info("lead appended lead=%s source=%s", result.lead_id, pending.item.source)
+
+    def _count(self, item: LeadInput, answer: str) -> None:
+        if self._metrics is not None:
+            self._metrics.lead_received(item.source, answer)
 
     async def _store(self, items: list[LeadInput]) -> list[IntakeResult]:
         async with self._sessions() as session:
             return await intake_leads(
                 session, items, self._clock.now(), self._leads_chat_id, self._config
             )
+
+
+def _answer(result: IntakeResult) -> str:
+    if result.created:
+        return CREATED
+    return DUPLICATE if result.duplicate_of else REPEATED
 
 
 def _settle(

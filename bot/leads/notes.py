@@ -117,4 +117,6 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return str(labels(locale)["channels"].get(source, source))
     if line.kind in ("note", "replied", "client_blocked"):
         return str(data.get("text", ""))
+    if line.kind == "erased":  # bot/privacy/erase.py: the operator who erased the person's data
+        return str(data.get("by", ""))
     return None

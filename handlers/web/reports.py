@@ -13,6 +13,7 @@ from bot.common.clock import Clock
 from bot.config import AppConfig
 from bot.reports.summary import report_summary, summary_json
 from handlers.web.body import error_response, same_secret
+from handlers.web.metrics import timed_report
 from storage.db import SessionFactory
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -93,7 +94,7 @@ async def get_summary(request: web.Request) -> web.Response:
         first, last, source, manager = _filters(request)
     except _BadParameter as exc:
         return error_response(422, str(exc), exc.field)
-    async with settings.sessions() as session:
+    async with timed_report(request, "api_summary"), settings.sessions() as session:
         summary = await report_summary(
             session,
             (first, last),

@@ -7,7 +7,8 @@ answered 429; a 429 holds the senders it concerns (one chat, or all) for Telegra
 `retry_after` and slows their pace to what Telegram really allows; a 5xx, a network error
 or an undecodable answer is tried again with a growing pause. A call keeps trying for at most
 `within` seconds (a handler must not hang), then fails as Telegram answered it. A caller that
-retries by itself (the notifier: its rows wait in the outbox) asks for one attempt.
+retries by itself (the notifier: its rows wait in the outbox) asks for one attempt. Every
+request (each attempt, polling's too) is counted by method and result for /metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.exceptions import (
     ClientDecodeError,
+    TelegramAPIError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -35,6 +37,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
 from bot.adapters.telegram.limits import SendLimits
+from bot.common.metrics import CLIENT_ERROR, FLOOD, NETWORK, OK, SERVER_ERROR, Metrics
 
 log = logging.getLogger("leadbot.telegram")
 
@@ -98,14 +101,33 @@ def _retry_wait(exc: Exception, backoff: float) -> float | None:
     return None
 
 
+def call_result(exc: Exception) -> str:
+    """What a failed call counts as in leadbot_telegram_calls_total."""
+    if isinstance(exc, TelegramRetryAfter):
+        return FLOOD
+    if isinstance(exc, TelegramServerError):
+        return SERVER_ERROR
+    if isinstance(exc, TelegramNetworkError | ClientDecodeError):
+        return NETWORK
+    if isinstance(exc, TelegramAPIError):  # 400, 401, 403, 404, 409, 413: refused for good
+        return CLIENT_ERROR
+    return NETWORK  # e.g. a timeout aiogram did not wrap: nothing came back
+
+
 class TelegramGate(BaseRequestMiddleware):
     def __init__(
-        self, limits: SendLimits, within: float, backoff_base: float, backoff_max: float
+        self,
+        limits: SendLimits,
+        within: float,
+        backoff_base: float,
+        backoff_max: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self.limits = limits
         self._within = within
         self._base = backoff_base
         self._max = backoff_max
+        self._metrics = metrics
 
     async def __call__(
         self,
@@ -114,7 +136,7 @@ class TelegramGate(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         if isinstance(method, GetUpdates):  # polling has its own back-off and long timeouts
-            return await make_request(bot, method)
+            return await self._counted(make_request, bot, method)
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._within
         chat_id = paced_chat(method)
@@ -123,7 +145,7 @@ class TelegramGate(BaseRequestMiddleware):
             if chat_id is not None:
                 await self._reserve(chat_id)
             try:
-                response = await make_request(bot, method)
+                response = await self._counted(make_request, bot, method)
             except Exception as exc:
                 if isinstance(exc, TelegramRetryAfter):  # its senders wait, then go slower
                     self.limits.throttled(chat_id, loop.time(), exc.retry_after)
@@ -146,6 +168,23 @@ class TelegramGate(BaseRequestMiddleware):
             if accepted is not None:
                 accepted.append(method)
             return response
+
+    async def _counted(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        """One request to Telegram, counted by what it answered (every attempt)."""
+        if self._metrics is None:
+            return await make_request(bot, method)
+        try:
+            response = await make_request(bot, method)
+        except Exception as exc:
+            self._metrics.telegram_call(method.__api_method__, call_result(exc))
+            raise
+        self._metrics.telegram_call(method.__api_method__, OK)
+        return response
 
     async def _reserve(self, chat_id: int) -> None:
         """Wait for this chat's turn, then for the bot-wide one (booked only then, so a chat
