@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 MAX_CURSOR = 200  # characters; a real cursor is under 100
-MAX_ID = 2**63 - 1  # the database's BIGINT, and more than any lead id
+MAX_ID = 2**31 - 1  # leads.id is an INTEGER: a larger id names no lead (and PostgreSQL refuses it)
 
 
 class Sort(enum.StrEnum):

@@ -53,15 +53,16 @@ def json_answer(answer: BaseModel, status: int = 200) -> web.Response:
 
 
 def query_fields(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
-    """The query parameters `model` knows, by name (a list for a list field: `?status=a&status=b`),
-    text made storable like a body's (an undecodable %ff or a NUL is U+FFFD, never a 500)."""
+    """The query parameters by name, for `model` to read (a list for a list field:
+    `?status=a&status=b`); a parameter the model does not know is passed on for it to refuse.
+    Text is made storable like a body's (an undecodable %ff or a NUL is U+FFFD, never a 500)."""
+    lists = {
+        info.alias or name for name, info in model.model_fields.items() if _is_list(info.annotation)
+    }
     fields: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        if key not in request.query:
-            continue
+    for key in request.query:
         values = [storable_text(value) for value in request.query.getall(key)]
-        fields[key] = values if _is_list(info.annotation) else values[0]
+        fields[storable_text(key)] = values if key in lists else values[0]
     return fields
 
 

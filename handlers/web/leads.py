@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.leads.api_view import LeadFilter, lead_detail, lead_page
-from bot.leads.cursor import CursorError, Position, decode_cursor, encode_cursor
+from bot.leads.cursor import MAX_ID, CursorError, Position, decode_cursor, encode_cursor
 from handlers.web.body import error_response, json_answer, query_fields, refuse_reader, validated
 from handlers.web.openapi import READ_AUTH, Answer, Operation, documented, refused
 from handlers.web.schemas.leads import LeadDetailAnswer, LeadPageAnswer, LeadsQuery
@@ -31,7 +31,7 @@ LEAD_API_SETTINGS = web.AppKey("lead_api_settings", LeadApiSettings)
 class LeadPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: WholeNumber = Field(ge=1, le=2**63 - 1, description="the lead's number (#7)")
+    id: WholeNumber = Field(ge=1, le=MAX_ID, description="the lead's number (#7)")
 
 
 @documented(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -152,6 +152,8 @@ async def test_a_lead_that_is_not_there_is_404(http: aiohttp.ClientSession) -> N
         (URL, {"cursor": "not-a-cursor"}, "cursor"),
         (URL, {"cursor": "W10"}, "cursor"),  # base64 of "[]"
         (URL, {"cursor": "x" * 300}, "cursor"),
+        (URL, {"cursor": "eyJzIjogImlkIiwgImkiOiAxMDk5NTExNjI3Nzc2fQ"}, "cursor"),  # id 2**40
+        (URL, {"stauts": "new"}, "stauts"),  # a mistyped filter is refused, not ignored
         (f"{URL}/abc", {}, "id"),
         (f"{URL}/0", {}, "id"),
         (f"{URL}/1e3", {}, "id"),

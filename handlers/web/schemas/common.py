@@ -43,6 +43,7 @@ _WHAT = {
     "model_attributes_type": "must be an object",
     "list_type": "must be a list",
     "missing": "is required",
+    "extra_forbidden": "is not a parameter of this request",
     "timezone_aware": "needs a time zone (e.g. Z or +03:00)",
     "datetime_type": "must be an ISO 8601 time, such as 2026-01-05T09:00:00Z",
     "datetime_parsing": "must be an ISO 8601 time, such as 2026-01-05T09:00:00Z",

@@ -64,7 +64,7 @@ class LeadsQuery(BaseModel):
     first; pass `next_cursor` back as `cursor` (with the same filters and sort) for the next
     page, while `has_more` is true."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     status: list[LeadStatus] | None = Field(
         None, description="one or more statuses (repeat the parameter)"

@@ -40,7 +40,7 @@ Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_day_range)]
 class SummaryQuery(BaseModel):
     """Local dates in `timezone`, both included; `from` no later than `to`."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     from_: Day = Field(alias="from")
     to: Day
