@@ -4,12 +4,17 @@ API_TOKEN, paging while web forms keep posting leads, and every refusal as JSON.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from yarl import URL as URL_
 
 from bot.app import Application
 from bot.common.clock import ManualClock
@@ -345,3 +350,43 @@ async def test_hostile_strings_come_back_as_sent_in_valid_json(
     assert lead["service"] == "a\ufffdb"
     assert lead["utm"] == {"utm_campaign": "</json>{]"}
     assert lead["extra"] == {'note"key': "<b>&amp;</b>"}
+
+
+KEYS = ["status", "source", "owner", "created_since", "updated_since", "sort", "limit", "cursor"]
+QUERY_BYTES = st.lists(
+    st.tuples(
+        st.sampled_from(KEYS).map(str.encode) | st.binary(max_size=12),
+        st.binary(max_size=40)
+        | st.sampled_from([b"new", b"in_work", b"\x00", b"\xff\xfe", b"9" * 40, b"-1", b"1e9"])
+        | st.sampled_from([b"2026-01-05T09:00:00Z", b"9999-12-31T23:59:59-12:00", b"updated_at"]),
+    ),
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(query=QUERY_BYTES, lead=st.binary(min_size=1, max_size=12) | st.just(b"1"))
+async def test_any_bytes_in_the_query_or_the_id_get_an_answer_never_a_5xx(
+    app: Application, http: aiohttp.ClientSession, query: list[tuple[bytes, bytes]], lead: bytes
+) -> None:
+    """Raw bytes, percent-escaped, as parameter names and values and as the lead's id (bad
+    UTF-8, NUL, huge numbers, times past the calendar's end): the reader gets 200, or a 4xx
+    with a JSON `error` — never the server's fault."""
+    raw = "&".join(
+        f"{quote_from_bytes(k, safe='')}={quote_from_bytes(v, safe='')}" for k, v in query
+    )
+    base = f"http://127.0.0.1:{app.http_port}"
+    for path in (URL, f"{URL}/{quote_from_bytes(lead, safe='')}"):
+        url = URL_(f"{base}{path}?{raw}", encoded=True)
+        async with http.get(url, headers=AUTH) as response:
+            text = await response.text()
+        assert response.status < 500, (response.status, text[:300])
+        if response.status >= 400 and response.status != 404:
+            body = json.loads(text)
+            assert isinstance(body["error"], str), text[:300]
