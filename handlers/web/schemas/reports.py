@@ -185,7 +185,7 @@ class SummaryAnswer(BaseModel):
                         "called_back_within_limit": 0,
                         "callback_p50_s": None,
                     },
-                    "arrivals": {"by_hour": [0] * 24, "by_weekday": [0] * 7},
+                    "arrivals": {"by_hour": [0] * 10 + [3] + [0] * 13, "by_weekday": [3] + [0] * 6},
                     "client_messages": {
                         "count": 0,
                         "answered": 0,
