@@ -1,11 +1,12 @@
 """Intake benchmark: leads offered over HTTP to a real `leadbot run` process.
 
 Runs leadbot (SQLite, one process) against the emulated Bot API served by this process,
-and a bare aiohttp endpoint as the ceiling, then prints a table:
+a bare aiohttp endpoint as the ceiling, and the same endpoint validating with the intake's
+typed models (what pydantic costs alone), all with the same load generator; prints a table:
 - durable leads/s flat out (each counted when its 201 arrives, i.e. after the commit);
 - p50/p99 of the HTTP answer at a fixed offered rate;
 - p50/p99 from the HTTP answer to the card's sendMessage reaching the emulator;
-- leadbot's rate as a share of the bare endpoint's, and leadbot's peak RSS.
+- leadbot's rate as a share of the bare endpoint's (and the typed endpoint's), peak RSS.
 
     python -m bench.intake [--flat-out 4000] [--rate 500] [--card-rate 100] [--seconds 5]
 """
@@ -235,9 +236,10 @@ async def bench_leadbot(args: argparse.Namespace, workdir: Path) -> dict[str, fl
     }
 
 
-async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
+async def bench_bare(args: argparse.Namespace, typed: bool = False) -> dict[str, float]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.bare_endpoint", str(port)])
+    command = [sys.executable, "-m", "bench.bare_endpoint", str(port)]
+    process = subprocess.Popen([*command, "--typed"] if typed else command)
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_http(f"{base}/api/v1/leads")
@@ -256,30 +258,40 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
         process.wait(timeout=30)
 
 
-def table(lead: dict[str, float], bare: dict[str, float], args: argparse.Namespace) -> str:
+def table(
+    lead: dict[str, float],
+    bare: dict[str, float],
+    typed: dict[str, float],
+    args: argparse.Namespace,
+) -> str:
     ms = 1000
+    header = ("figure", "leadbot", "bare aiohttp", "bare + typed models", "target")
     rows = [
         (
             "durable leads/s, flat out",
             f"{lead['flat_rate']:.0f}",
             f"{bare['flat_rate']:.0f}",
+            f"{typed['flat_rate']:.0f}",
             ">= 2000",
         ),
         (
             f"HTTP answer p50 at {args.rate:.0f}/s",
             f"{lead['p50'] * ms:.1f} ms",
             f"{bare['p50'] * ms:.1f} ms",
+            f"{typed['p50'] * ms:.1f} ms",
             "",
         ),
         (
             f"HTTP answer p99 at {args.rate:.0f}/s",
             f"{lead['p99'] * ms:.1f} ms",
             f"{bare['p99'] * ms:.1f} ms",
+            f"{typed['p99'] * ms:.1f} ms",
             "<= 50 ms",
         ),
         (
             f"answer -> sendMessage p50 at {args.card_rate:.0f}/s",
             f"{lead['card_p50'] * ms:.1f} ms",
+            "-",
             "-",
             "",
         ),
@@ -287,22 +299,27 @@ def table(lead: dict[str, float], bare: dict[str, float], args: argparse.Namespa
             f"answer -> sendMessage p99 at {args.card_rate:.0f}/s",
             f"{lead['card_p99'] * ms:.1f} ms",
             "-",
+            "-",
             "<= 100 ms",
         ),
         (
             "leadbot / bare endpoint (flat out)",
             f"{lead['flat_rate'] / bare['flat_rate']:.2f}",
             "1.00",
+            f"{typed['flat_rate'] / bare['flat_rate']:.2f}",
             "",
         ),
-        ("peak RSS", f"{lead['rss']:.0f} MiB", f"{bare['rss']:.0f} MiB", ""),
+        (
+            "peak RSS",
+            f"{lead['rss']:.0f} MiB",
+            f"{bare['rss']:.0f} MiB",
+            f"{typed['rss']:.0f} MiB",
+            "",
+        ),
     ]
-    widths = [
-        max(len(str(row[i])) for row in [("figure", "leadbot", "bare aiohttp", "target"), *rows])
-        for i in range(4)
-    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = []
-    for row in [("figure", "leadbot", "bare aiohttp", "target"), *rows]:
+    for row in [header, *rows]:
         lines.append(
             "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
         )
@@ -325,7 +342,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lead = await bench_leadbot(args, Path(tmp))
     bare = await bench_bare(args)
-    print(table(lead, bare, args))
+    typed = await bench_bare(args, typed=True)
+    print(table(lead, bare, typed, args))
 
 
 if __name__ == "__main__":

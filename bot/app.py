@@ -35,7 +35,9 @@ from handlers import build_dispatcher
 from handlers.menu import publish_all
 from handlers.web.connectors import add_connector_routes
 from handlers.web.intake import IntakeSettings, add_intake_routes
+from handlers.web.leads import LeadApiSettings, add_lead_routes
 from handlers.web.metrics import MetricsSettings, add_metrics_route
+from handlers.web.openapi import add_openapi_route
 from handlers.web.reports import ReportSettings, add_report_routes
 from handlers.web.telephony import add_call_routes
 from scheduler import build_scheduler, run_now
@@ -266,6 +268,8 @@ def build_application(
     add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
     api_token = settings.api_token.get_secret_value() if settings.api_token else None
     add_report_routes(web_app, ReportSettings(api_token, config, sessions, clock))
+    add_lead_routes(web_app, LeadApiSettings(api_token, sessions))
+    add_openapi_route(web_app)
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         SimpleRequestHandler(

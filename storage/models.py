@@ -149,6 +149,8 @@ class Lead(Base):
         Index("ix_leads_status_updated_at", "status", "updated_at"),
         # reports: the leads created in a period
         Index("ix_leads_created_at", "created_at"),
+        # the read API's change feed: pages in (updated_at, id) order
+        Index("ix_leads_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

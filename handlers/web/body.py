@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
-from bot.intake.input import PayloadError, read_json, storable
+from bot.intake.input import PayloadError, read_json, storable, storable_text
+from handlers.web.schemas.common import refusal
 
 log = logging.getLogger("leadbot.http")
 
@@ -27,6 +30,61 @@ def error_response(
 ) -> web.Response:
     """Every refusal of the HTTP intake and its connectors: `{"error", "field", ...}`."""
     return web.json_response({"error": message, "field": field, **more}, status=status)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, **more: Any) -> M | web.Response:
+    """`data` read by the route's typed model (the one its OpenAPI entry is generated from),
+    or the 422 naming the first field that does not fit."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        message, field = refusal(exc)
+        return error_response(422, message, field, **more)
+
+
+def json_answer(answer: BaseModel, status: int = 200) -> web.Response:
+    """An answer serialised by its model (the schema the document gives for it)."""
+    return web.Response(
+        text=answer.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def query_fields(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The query parameters by name, for `model` to read (a list for a list field:
+    `?status=a&status=b`); a parameter the model does not know is passed on for it to refuse.
+    Text is made storable like a body's (an undecodable %ff or a NUL is U+FFFD, never a 500)."""
+    lists = {
+        info.alias or name for name, info in model.model_fields.items() if _is_list(info.annotation)
+    }
+    fields: dict[str, Any] = {}
+    for key in request.query:
+        values = [storable_text(value) for value in request.query.getall(key)]
+        fields[storable_text(key)] = values if key in lists else values[0]
+    return fields
+
+
+def _is_list(annotation: Any) -> bool:
+    if get_origin(annotation) is list:
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(
+        _is_list(arg) for arg in get_args(annotation)
+    )
+
+
+def refuse_reader(request: web.Request, token: str | None, what: str) -> web.Response | None:
+    """The refusal of a request to read (`what`: "the reports API") without API_TOKEN: 503
+    while it is unset, 401 a missing or wrong one. Only the header: a reading token in a URL
+    ends up in logs and browser history; INTAKE_TOKEN is never accepted."""
+    if token is None:
+        return error_response(503, f"{what} is off: API_TOKEN is not set")
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not given or not same_secret(given, token):
+        return error_response(401, "missing or wrong token")
+    return None
 
 
 def same_secret(given: str, secret: str) -> bool:

@@ -27,9 +27,28 @@ from bot.intake.connectors import (
     vk_lead,
 )
 from bot.intake.input import IntakeError, LeadInput
-from handlers.web.body import INTAKE_TYPES, read_fields, same_secret
+from handlers.web.body import INTAKE_TYPES, read_fields, same_secret, validated
 from handlers.web.body import error_response as _error
 from handlers.web.intake import INTAKE_QUEUE
+from handlers.web.openapi import (
+    FORM,
+    HOOK_AUTH,
+    JSON,
+    MULTIPART,
+    TEXT,
+    Answer,
+    Operation,
+    documented,
+    refused,
+)
+from handlers.web.schemas.connectors import (
+    BitrixAnswer,
+    BitrixLeadAdd,
+    BitrixPath,
+    BuilderForm,
+    ConnectorAnswer,
+    VkCallback,
+)
 
 log = logging.getLogger("leadbot.connectors")
 
@@ -100,9 +119,26 @@ def _token_refusal(request: web.Request, settings: ConnectorSettings) -> web.Res
 FormParser = Callable[[Mapping[str, Any], ConnectorSettings], LeadInput]
 
 
-def _form_hook(connector: str, parse: FormParser, probe: Callable[[Any], bool] | None) -> Handler:
+def _form_hook(
+    connector: str, builder: str, parse: FormParser, probe: Callable[[Any], bool] | None
+) -> Handler:
     """A builder that authenticates by `?token=` and posts one submission per request."""
+    probed = (Answer(200, "Tilda's test=test check", media=TEXT),) if probe is not None else ()
 
+    @documented(
+        Operation(
+            summary=f"A {builder} form's submission",
+            tag="site builders",
+            body=BuilderForm,
+            body_media=(FORM, MULTIPART, JSON),
+            security=HOOK_AUTH,
+            answers=(
+                Answer(200, "stored (or joined a lead, or came again)", ConnectorAnswer),
+                *probed,
+                *refused(400, 403, 413, 415, 422, (503, "INTAKE_TOKEN unset, or no database")),
+            ),
+        )
+    )
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[CONNECTOR_SETTINGS]
         if (refusal := _token_refusal(request, settings)) is not None:
@@ -110,9 +146,12 @@ def _form_hook(connector: str, parse: FormParser, probe: Callable[[Any], bool] |
         body = await read_fields(request, settings.max_body_bytes, INTAKE_TYPES)
         if isinstance(body, web.Response):
             return body
-        if probe is not None and probe(body):
+        form = validated(BuilderForm, body)
+        if isinstance(form, web.Response):
+            return form
+        if probe is not None and probe(form.root):
             return web.Response(text="ok")
-        item = _parse(connector, lambda: parse(body, settings))
+        item = _parse(connector, lambda: parse(form.root, settings))
         if isinstance(item, web.Response):
             return item
         result = await _submit(request, connector, item)
@@ -130,6 +169,24 @@ def _form_hook(connector: str, parse: FormParser, probe: Callable[[Any], bool] |
     return handle
 
 
+@documented(
+    Operation(
+        summary="VK Callback API: lead forms",
+        tag="site builders",
+        body=VkCallback,
+        answers=(
+            Answer(200, '"ok", or VK_CONFIRMATION_CODE for `confirmation`', media=TEXT),
+            *refused(
+                400,
+                (403, "wrong secret, or VK_SECRET / VK_CONFIRMATION_CODE unset"),
+                413,
+                415,
+                422,
+                (503, "no database"),
+            ),
+        ),
+    )
+)
 async def vk_callback(request: web.Request) -> web.StreamResponse:
     settings = request.app[CONNECTOR_SETTINGS]
     if settings.vk_secret is None or settings.vk_confirmation_code is None:
@@ -137,6 +194,8 @@ async def vk_callback(request: web.Request) -> web.StreamResponse:
     body = await read_fields(request, settings.max_body_bytes, ("application/json",))
     if isinstance(body, web.Response):
         return body
+    if isinstance(event := validated(VkCallback, body), web.Response):
+        return event
     secret = body.get("secret")
     if not isinstance(secret, str) or not same_secret(secret, settings.vk_secret):
         log.warning("VK callback with a missing or wrong secret group=%s", body.get("group_id"))
@@ -163,6 +222,20 @@ async def vk_callback(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok")
 
 
+@documented(
+    Operation(
+        summary="Bitrix24's crm.lead.add, for senders that post leads to a Bitrix24 webhook",
+        description="The user id in the path is ignored; the token is INTAKE_TOKEN.",
+        tag="site builders",
+        path=BitrixPath,
+        body=BitrixLeadAdd,
+        body_media=(JSON, FORM, MULTIPART),
+        answers=(
+            Answer(200, "stored: the lead's id", BitrixAnswer),
+            *refused(400, (403, "wrong token in the URL"), 413, 415, 422, 503),
+        ),
+    )
+)
 async def bitrix_lead_add(request: web.Request) -> web.StreamResponse:
     settings = request.app[CONNECTOR_SETTINGS]
     if settings.token is None:
@@ -178,6 +251,8 @@ async def bitrix_lead_add(request: web.Request) -> web.StreamResponse:
     if isinstance(body, web.Response):
         return body
     payload = body if request.content_type == "application/json" else unflatten(body)
+    if isinstance(typed := validated(BitrixLeadAdd, payload), web.Response):
+        return typed
     item = _parse(
         "bitrix24",
         lambda: bitrix_lead(payload, settings.phone_region, settings.connectors.raw_max_bytes),
@@ -213,8 +288,10 @@ def add_connector_routes(app: web.Application, settings: Settings, config: AppCo
         connectors=config.connectors,
     )
     app[VK_SEEN] = SeenEvents(VK_SEEN_EVENTS)
-    app.router.add_post("/hooks/tilda", _form_hook("tilda", _tilda, is_tilda_probe))
-    app.router.add_post("/hooks/cf7", _form_hook("cf7", _cf7, None))
-    app.router.add_post("/hooks/elementor", _form_hook("elementor", _elementor, None))
+    app.router.add_post("/hooks/tilda", _form_hook("tilda", "Tilda", _tilda, is_tilda_probe))
+    app.router.add_post("/hooks/cf7", _form_hook("cf7", "Contact Form 7", _cf7, None))
+    app.router.add_post(
+        "/hooks/elementor", _form_hook("elementor", "Elementor Pro", _elementor, None)
+    )
     app.router.add_post("/hooks/vk", vk_callback)
     app.router.add_post("/rest/{user_id}/{token}/crm.lead.add.json", bitrix_lead_add)

@@ -10,7 +10,25 @@ from sqlalchemy import text
 
 from bot.intake.input import IntakeError, parse_lead_input
 from bot.intake.queue import IntakeQueue
-from handlers.web.body import error_response, read_fields, refuse_unauthorised
+from handlers.web.body import (
+    error_response,
+    json_answer,
+    read_fields,
+    refuse_unauthorised,
+    validated,
+)
+from handlers.web.openapi import (
+    FORM,
+    INTAKE_AUTH,
+    JSON,
+    MULTIPART,
+    Answer,
+    Operation,
+    documented,
+    refused,
+)
+from handlers.web.schemas.common import HealthAnswer
+from handlers.web.schemas.intake import LeadAccepted, LeadRequest
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.http")
@@ -28,6 +46,22 @@ INTAKE_QUEUE = web.AppKey("intake_queue", IntakeQueue)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 
 
+@documented(
+    Operation(
+        summary="A lead from a web form or an API client",
+        tag="intake",
+        body=LeadRequest,
+        body_media=(JSON, FORM, MULTIPART),
+        security=INTAKE_AUTH,
+        answers=(
+            Answer(201, "a new lead", LeadAccepted),
+            Answer(
+                200, "joined the person's open lead, or the same external_id again", LeadAccepted
+            ),
+            *refused(400, 401, 413, 415, 422, 503),
+        ),
+    )
+)
 async def post_lead(request: web.Request) -> web.Response:
     settings = request.app[INTAKE_SETTINGS]
     refused = refuse_unauthorised(request, settings.token)
@@ -37,6 +71,9 @@ async def post_lead(request: web.Request) -> web.Response:
     if isinstance(fields, web.Response):
         return fields
     fields.pop("token", None)  # a form builder may echo the URL's token into the body
+    typed = validated(LeadRequest, fields)
+    if isinstance(typed, web.Response):
+        return typed
     try:
         item = parse_lead_input(fields, settings.phone_region)
     except IntakeError as exc:
@@ -46,12 +83,20 @@ async def post_lead(request: web.Request) -> web.Response:
     except Exception:
         log.exception("intake failed source=%s", item.source)
         return error_response(503, "the lead could not be stored; try again")
-    return web.json_response(
-        {"id": result.lead_id, "status": result.status.value, "duplicate_of": result.duplicate_of},
-        status=201 if result.created else 200,
+    answer = LeadAccepted(id=result.lead_id, status=result.status, duplicate_of=result.duplicate_of)
+    return json_answer(answer, 201 if result.created else 200)
+
+
+@documented(
+    Operation(
+        summary="Health: 200 while the database answers",
+        tag="meta",
+        answers=(
+            Answer(200, "the database answers", HealthAnswer),
+            Answer(503, "the database does not answer", HealthAnswer),
+        ),
     )
-
-
+)
 async def healthz(request: web.Request) -> web.Response:
     try:
         async with request.app[SESSIONS]() as session:

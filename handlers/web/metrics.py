@@ -22,6 +22,7 @@ from bot.common.clock import Clock
 from bot.common.gauges import DatabaseState, StateCollector, read_state
 from bot.common.metrics import REJECTED, UNAUTHORISED, Metrics
 from handlers.web.body import error_response, same_secret
+from handlers.web.openapi import METRICS_AUTH, TEXT, Answer, Operation, documented, refused
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.metrics")
@@ -68,6 +69,20 @@ def _refusal(request: web.Request, token: str | None) -> web.Response | None:
     return None
 
 
+@documented(
+    Operation(
+        summary="Metrics for Prometheus",
+        description="The counters (leads received, intake latency, Telegram calls, job and "
+        "report durations) and the database's state read at scrape time (outbox, open leads, "
+        "webhooks' backlog), in Prometheus's text format 0.0.4. README: Metrics.",
+        tag="ops",
+        security=METRICS_AUTH,
+        answers=(
+            Answer(200, "the exposition", media=TEXT),
+            *refused((401, "METRICS_TOKEN is set and the header does not carry it")),
+        ),
+    )
+)
 async def get_metrics(request: web.Request) -> web.Response:
     settings = request.app[METRICS_SETTINGS]
     refused = _refusal(request, settings.token)

@@ -26,12 +26,38 @@ from bot.telephony.pbx import (
     zadarma_event,
     zadarma_signature_ok,
 )
-from handlers.web.body import MULTIPART, error_response, read_body, read_fields, refuse_unauthorised
+from handlers.web.body import (
+    MULTIPART,
+    error_response,
+    read_body,
+    read_fields,
+    refuse_unauthorised,
+    validated,
+)
+from handlers.web.openapi import (
+    FORM,
+    INTAKE_AUTH,
+    TEXT,
+    Answer,
+    Header,
+    Operation,
+    documented,
+    refused,
+)
+from handlers.web.schemas.calls import (
+    MAX_EVENTS,
+    CallAnswers,
+    CallEventRequest,
+    CallEventsRequest,
+    HookAnswer,
+    MangoEventPath,
+    MangoNotification,
+    ZadarmaNotification,
+)
 from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.calls")
 
-MAX_EVENTS = 100  # call events in one request
 FORM_TYPES = ("application/x-www-form-urlencoded", MULTIPART)
 
 
@@ -91,6 +117,22 @@ def _refused(provider: str, exc: CallError, **more: Any) -> web.Response:
     return error_response(422, str(exc), exc.field, **more)
 
 
+@documented(
+    Operation(
+        summary="Call events from the office phone system",
+        description="A call event, or a list of up to 100 (checked whole first: one bad event "
+        "refuses the list, its `index` in the answer). A (call_id, status) pair is recorded "
+        "once.",
+        tag="calls",
+        body=CallEventsRequest,
+        security=INTAKE_AUTH,
+        answers=(
+            Answer(201, "recorded (a list: at least one new)", CallAnswers),
+            Answer(200, "every event came before: nothing changed", CallAnswers),
+            *refused(400, 401, (413, "over 64 kB, or more than 100 events"), 415, 422, 503),
+        ),
+    )
+)
 async def post_calls(request: web.Request) -> web.Response:
     """One call event (a JSON object) or several (a JSON list); all are checked first."""
     settings = request.app[CALL_SETTINGS]
@@ -109,6 +151,11 @@ async def post_calls(request: web.Request) -> web.Response:
     events = []
     region = settings.config.phone_region
     for index, item in enumerate(items):
+        where = {} if single else {"index": index}
+        if not isinstance(item, dict):
+            return error_response(422, "each call event must be a JSON object", None, **where)
+        if isinstance(typed := validated(CallEventRequest, item, **where), web.Response):
+            return typed
         try:
             events.append(parse_call_event(item, region))
         except CallError as exc:
@@ -124,6 +171,48 @@ async def post_calls(request: web.Request) -> web.Response:
     return web.json_response(answers[0] if single else answers, status=201 if created else 200)
 
 
+ZADARMA_SIGNATURE = Header(
+    "Signature", "base64 of the hex HMAC-SHA1 of the call's numbers and call_start (Secret key)"
+)
+HOOK_REFUSALS = refused(
+    400,
+    (403, "a wrong signature or key"),
+    413,
+    415,
+    (422, "a payload that cannot be read"),
+    (503, "its secret not set, or no database"),
+)
+
+
+@documented(
+    Operation(
+        summary="Zadarma's URL check (zd_echo)",
+        tag="calls",
+        query=ZadarmaNotification,
+        answers=(
+            Answer(200, "zd_echo, echoed", media=TEXT),
+            *refused((405, "no zd_echo: notifications are POSTed")),
+        ),
+    ),
+    method="GET",
+)
+@documented(
+    Operation(
+        summary="Zadarma's PBX call notifications",
+        description="The end of a call (NOTIFY_END, NOTIFY_OUT_END) is recorded; other "
+        "notifications are acknowledged.",
+        tag="calls",
+        body=ZadarmaNotification,
+        body_media=(FORM, MULTIPART),
+        headers=(ZADARMA_SIGNATURE,),
+        answers=(
+            Answer(200, "recorded or acknowledged", HookAnswer),
+            Answer(200, "zd_echo, echoed", media=TEXT),
+            *HOOK_REFUSALS,
+        ),
+    ),
+    method="POST",
+)
 async def zadarma_hook(request: web.Request) -> web.StreamResponse:
     """Zadarma's notifications: `zd_echo` echoed (URL check); the END ones recorded."""
     echo = request.query.get("zd_echo")
@@ -137,6 +226,8 @@ async def zadarma_hook(request: web.Request) -> web.StreamResponse:
     fields = await read_fields(request, settings.max_body_bytes, FORM_TYPES)
     if isinstance(fields, web.Response):
         return fields
+    if isinstance(typed := validated(ZadarmaNotification, fields), web.Response):
+        return typed
     if "zd_echo" in fields:  # the check may come as a POST too
         return web.Response(text=str(fields["zd_echo"])[:64])
     if not zadarma_signature_ok(fields, request.headers.get("Signature"), settings.zadarma_secret):
@@ -155,18 +246,33 @@ async def _mango_form(request: web.Request) -> dict[str, Any] | web.Response:
     fields = await read_fields(request, settings.max_body_bytes, FORM_TYPES)
     if isinstance(fields, web.Response):
         return fields
+    if isinstance(typed := validated(MangoNotification, fields), web.Response):
+        return typed
     if not mango_sign_ok(fields, settings.mango_key, settings.mango_salt):
         log.warning("mango: wrong key or sign")
         return error_response(403, "wrong vpbx_api_key or sign")
     return fields
 
 
+def _mango(summary: str, path: type[MangoEventPath] | None = None) -> Operation:
+    return Operation(
+        summary=summary,
+        tag="calls",
+        path=path,
+        body=MangoNotification,
+        body_media=(FORM, MULTIPART),
+        answers=(Answer(200, "recorded or acknowledged", HookAnswer), *HOOK_REFUSALS),
+    )
+
+
+@documented(_mango("Mango Office: a call's state changed (acknowledged)"))
 async def mango_call(request: web.Request) -> web.Response:
     """A call's state changed (ringing, talking...): acknowledged; the summary has the outcome."""
     fields = await _mango_form(request)
     return fields if isinstance(fields, web.Response) else web.json_response({"ok": True})
 
 
+@documented(_mango("Mango Office: a call's summary (recorded)"))
 async def mango_summary(request: web.Request) -> web.Response:
     fields = await _mango_form(request)
     if isinstance(fields, web.Response):
@@ -177,6 +283,7 @@ async def mango_summary(request: web.Request) -> web.Response:
     )
 
 
+@documented(_mango("Mango Office: any other event (acknowledged once signed)", MangoEventPath))
 async def mango_other(request: web.Request) -> web.Response:
     """Other Mango events (recordings, DTMF, SMS...): acknowledged once signed."""
     return await mango_call(request)

@@ -19,6 +19,7 @@ from bot.leads.actions import take_lead
 from bot.leads.qualify import convert_lead
 from bot.reports.spend import record_spend
 from bot.reports.summary import report_summary, summary_json
+from handlers.web.schemas.reports import SummaryAnswer
 from storage.db import SessionFactory
 from storage.models import Staff
 from tests.harness import ANNA, INTAKE_TOKEN, TOKEN, running_app
@@ -159,6 +160,8 @@ async def test_answers_the_same_numbers_as_the_report(
         now = app.clock.now()  # the API reads "overdue now" at its request's moment
         expected = summary_json(await report_summary(session, period, app.config, now=now))
     assert answer == expected
+    # the answer is what the OpenAPI document's SummaryAnswer describes, field for field
+    assert SummaryAnswer.model_validate(answer).model_dump(mode="json", by_alias=True) == answer
     assert answer["period"] == {
         "from": "2026-01-05",
         "to": "2026-01-11",
