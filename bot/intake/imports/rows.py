@@ -107,10 +107,15 @@ class RowReader:
         self.now = now
         self.own_statuses = _own_statuses()
         self.reasons = _reasons(config)
+        # leadbot's CSV export puts an apostrophe before a cell a spreadsheet would run as a
+        # formula ("'=HYPERLINK(...)"): read back, the cell is what was typed
+        self.unguard = columns.origin == "leadbot"
 
     def read(self, number: int, cells: list[Cell] | UnreadableLine) -> ImportRow | Rejection:
         if isinstance(cells, UnreadableLine):
             return Rejection(number, "unreadable_line", text=cells.why)
+        if self.unguard:
+            cells = [_unguarded(cell) for cell in cells]
         try:
             return self._read(number, cells)
         except BadValue as bad:
@@ -238,6 +243,15 @@ class RowReader:
         else:
             identity = "row:" + "\x1f".join(values.text(cell) or "" for cell in cells)
         return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # as bot/reports/export.py guards them
+
+
+def _unguarded(cell: Cell) -> Cell:
+    if isinstance(cell, str) and cell.startswith("'") and cell[1:2].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
 
 
 def _bad(problem: str, field: str, written: str | None) -> BadValue:
