@@ -1,4 +1,4 @@
-"""`leadbot run | sandbox | migrate | staff add/list/remove`."""
+"""`leadbot run | sandbox | migrate | import FILE | staff add/list/remove`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,6 +43,22 @@ def _parser() -> argparse.ArgumentParser:
         "--http-port", type=int, default=0, help="leadbot's HTTP intake port (default: any free)"
     )
     commands.add_parser("migrate", help="upgrade the database schema")
+    imports = commands.add_parser(
+        "import",
+        help="import leads from a CSV or XLSX file (shows what it would do first)",
+        description="Reads the file (leadbot's export, Bitrix24's or amoCRM's, or any table "
+        "with a phone, e-mail or message column), shows what importing it would do, asks, "
+        "then imports. People we already know are skipped, attached or updated (--policy).",
+    )
+    imports.add_argument("file", type=Path)
+    imports.add_argument(
+        "--policy",
+        choices=["skip", "attach", "update"],
+        default="skip",
+        help="rows of people we already know (by phone or e-mail): skip them (default), "
+        "attach each to their lead as a history event, or fill their empty fields",
+    )
+    imports.add_argument("--yes", action="store_true", help="import without asking")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(
         dest="staff_command", required=True
     )
@@ -162,6 +179,84 @@ async def _staff(settings: Settings, config: AppConfig, args: argparse.Namespace
     return 0
 
 
+async def _import(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    from bot.intake.imports.apply import apply_import
+    from bot.intake.imports.preview import preview_import
+    from bot.intake.imports.reading import UnreadableFile
+    from bot.intake.imports.store import Counts, ImportRun, Policy
+
+    path: Path = args.file
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        now = SystemClock().now()
+        try:
+            async with sessions() as session:
+                preview = await preview_import(session, path, path.name, config, now)
+        except UnreadableFile as unreadable:
+            print(f"leadbot import: {path.name} is not a table ({unreadable})", file=sys.stderr)
+            return 1
+        print(_preview_text(preview))
+        if not preview.importable:
+            print("nothing to import")
+            return 0
+        if not args.yes and not _confirmed(f"import with --policy {args.policy}? [y/N] "):
+            print("nothing imported")
+            return 0
+        rejected = path.with_name(f"{path.stem}.not_imported.csv")
+        run = ImportRun(path.name, Policy(args.policy), None, now, config)
+
+        async def progress(counts: Counts) -> None:
+            print(f"  {counts.read} of {preview.rows} rows", flush=True)
+
+        counts = await apply_import(sessions, path, run, rejected, config.locale, progress)
+    finally:
+        await engine.dispose()
+    print(
+        f"created {counts.created}, attached {counts.attached}, updated {counts.updated}, "
+        f"skipped {counts.skipped}, imported before {counts.already}, rejected {counts.rejected}"
+    )
+    if counts.rejected:
+        print(f"the rejected rows, with the reason: {rejected}")
+    else:
+        rejected.unlink(missing_ok=True)
+    return 0
+
+
+def _preview_text(preview: Any) -> str:
+    """The preview as the terminal shows it (the chat's is templates/*/import_preview)."""
+    from bot.intake.imports.rejected import describe
+
+    columns = preview.columns
+    lines = [
+        f"{preview.file_name}: {preview.kind}"
+        + (f", {preview.encoding}, delimiter {preview.delimiter!r}" if preview.encoding else "")
+        + f", {columns.origin}",
+        "columns: " + ", ".join(f"{header} -> {field}" for header, field in columns.shown()),
+    ]
+    if columns.left_out():
+        lines.append("left out: " + ", ".join(columns.left_out()))
+    lines.append(
+        f"{preview.rows} rows: {preview.new} new leads, {preview.duplicates} of people we know, "
+        f"{preview.already} imported before, {preview.rejected} rejected"
+    )
+    if preview.closed:
+        lines.append("closed: " + ", ".join(f"{k} {v}" for k, v in sorted(preview.closed.items())))
+    for name, found in (("owners", preview.noted_owners()), ("statuses", preview.noted_statuses())):
+        if found:
+            lines.append(f"{name} not recognised: " + ", ".join(f"{k} ({v})" for k, v in found))
+    lines += [f"  row {sample.number}: {describe(sample, 'en')}" for sample in preview.samples]
+    return "\n".join(lines)
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -185,6 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
+    if args.command == "import":
+        if not args.file.is_file():
+            print(f"leadbot import: no file {args.file}", file=sys.stderr)
+            return 1
+        return asyncio.run(_import(settings, config, args))
     return asyncio.run(_staff(settings, config, args))
 
 
