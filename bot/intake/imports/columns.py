@@ -162,6 +162,7 @@ SIGNATURES = {
     "amocrm": ("Название сделки", "Этап сделки", "Бюджет", "Полное имя контакта"),
 }
 
+ORIGINS = ("leadbot", *SIGNATURES, "table")  # what map_columns may say a file came from
 _SPACES = re.compile(r"\s+")
 
 

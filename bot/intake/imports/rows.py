@@ -31,6 +31,19 @@ IMPORT_SOURCE = "import"  # a lead's source when the file names none
 SOURCE_LIMIT = 64
 KEYED_ORIGINS = ("leadbot", "bitrix24", "amocrm")  # their IDs name one lead for good
 CLOCK_SKEW = timedelta(minutes=5)  # a "created" this far ahead of now is still now
+# why a row is rejected (labels.toml [imports.problems] words each)
+PROBLEMS = frozenset(
+    {
+        "unreadable_line",
+        "bad_phone",
+        "bad_email",
+        "bad_date",
+        "bad_amount",
+        "no_contact",
+        "future",
+        "before_created",
+    }
+)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "start")
 
 
