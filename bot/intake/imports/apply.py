@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.intake.imports.columns import map_columns
 from bot.intake.imports.matching import Matcher
 from bot.intake.imports.owners import load_staffing
-from bot.intake.imports.preview import BATCH
+from bot.intake.imports.preview import BATCH, YIELD_EVERY
 from bot.intake.imports.reading import open_table
 from bot.intake.imports.rejected import RejectedRows
 from bot.intake.imports.rows import ImportRow, Rejection, RowReader
@@ -54,7 +54,9 @@ async def apply_import(
         reader = RowReader(columns, run.config, staffing, run.now)
         with RejectedRows(rejected_path, columns, locale) as rejected:
             batch: list[ImportRow] = []
-            for number, cells in table.rows:
+            for read, (number, cells) in enumerate(table.rows, start=1):
+                if read % YIELD_EVERY == 0:  # reading is CPU: let the others in meanwhile
+                    await asyncio.sleep(0)
                 row = reader.read(number, cells)
                 if isinstance(row, Rejection):
                     rejected.add(row)
@@ -82,7 +84,6 @@ async def _apply_batch(
         matched = await matcher.match(session, batch)
         counts = await write_batch(session, matched, run)
         await session.commit()
-    await asyncio.sleep(0)  # the next batch is read in this thread: let the others in first
     return counts
 
 

@@ -22,6 +22,8 @@ from bot.intake.imports.reading import open_table
 from bot.intake.imports.rows import ImportRow, Rejection, RowReader
 
 BATCH = 500  # rows read, matched (and, when applying, written and committed) at a time
+# rows read between two chances for the bot to answer others (an XLSX row costs ~0.5 ms)
+YIELD_EVERY = 50
 SAMPLES = 3  # rejected rows shown with their reason
 NOTED = 3  # unknown owners and statuses shown (the most frequent)
 _TALLY_LIMIT = 1000  # distinct names counted: a file of 50,000 different ones stays small
@@ -73,7 +75,9 @@ async def preview_import(
         reader = RowReader(columns, config, staffing, now)
         matcher = Matcher()
         batch: list[ImportRow] = []
-        for number, cells in table.rows:
+        for read, (number, cells) in enumerate(table.rows, start=1):
+            if read % YIELD_EVERY == 0:  # reading is CPU: let the others in meanwhile
+                await asyncio.sleep(0)
             preview.rows += 1
             row = reader.read(number, cells)
             if isinstance(row, Rejection):
@@ -109,4 +113,3 @@ async def _count(
             _tally(preview.unknown_owners, row.owner_text)
         if not row.status_known:
             _tally(preview.unknown_statuses, row.status_text)
-    await asyncio.sleep(0)  # reading the next batch is CPU: let the others in first

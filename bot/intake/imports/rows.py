@@ -158,7 +158,6 @@ class RowReader:
             raise
 
     def _read(self, number: int, cells: list[Cell]) -> ImportRow | Rejection:
-        shown = _shown(cells)
         try:
             phone = values.phone(self._cells(cells, "phone"), self.region)
         except BadValue as bad:
@@ -173,7 +172,7 @@ class RowReader:
         title = self._text(cells, "title", values.TEXT_LIMIT)
         message = "\n".join(note for note in notes if note)[: values.TEXT_LIMIT] or title
         if not (phone or email or message):
-            return Rejection(number, "no_contact", cells=shown)
+            return Rejection(number, "no_contact", cells=_shown(cells))
         created = self._moment(cells, "created") or self.now
         if created > self.now + CLOCK_SKEW:
             raise _bad("future", "created", self._text(cells, "created"))
