@@ -117,4 +117,6 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return str(labels(locale)["channels"].get(source, source))
     if line.kind in ("note", "replied", "client_blocked"):
         return str(data.get("text", ""))
+    if line.kind == "imported" and data.get("file"):  # bot/intake/imports: the file and row
+        return f"{data['file']}:{data.get('row', '')}"
     return None

@@ -24,6 +24,7 @@ from bot.intake.imports.preview import preview_import
 from bot.intake.imports.store import Counts, ImportRun, Policy
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
+from bot.leads.notes import lead_history, shown_history
 from bot.reports.export import LeadExportRow, leads_csv, leads_xlsx, period_leads
 from bot.reports.summary import report_summary
 from bot.sla.sweep import fire_due_alerts
@@ -230,6 +231,10 @@ async def test_an_import_makes_leads_with_their_history_and_nothing_fires(
         assert imported.data["file"] == "bitrix.csv" and imported.data["row"] == 2
         assert imported.data["status"] == "Качественный лид"
         assert imported.data["outcome"] == "created"
+        # History, newest first: the import (its file and row), then the lead's own past
+        lines, _ = await lead_history(session, deal.id, 0)
+        shown = [(line.kind, line.detail) for line in shown_history(lines, config, "en")]
+        assert shown == [("imported", "bitrix.csv:2"), ("convert", None), ("created", "веб-сайт")]
         # the people we knew: untouched (the policy was to skip them)
         known = await session.scalar(select(Contact).where(Contact.phone == "+79001112233"))
         assert known is not None and known.email is None

@@ -22,6 +22,7 @@ from bot.common.render import LOCALES, TEMPLATES_DIR, labels, render, render_ale
 from bot.intake.connectors import SOURCES
 from bot.intake.imports.columns import FIELDS, ORIGINS
 from bot.intake.imports.rows import PROBLEMS
+from bot.intake.imports.store import IMPORTED_EVENT
 from bot.intake.input import DEFAULT_SOURCE
 from bot.leads.actions import Refusal
 from bot.leads.call_backs import CallBackChoice
@@ -153,6 +154,7 @@ def _event_kinds() -> set[str]:
         "client_blocked",  # bot/intake/client_chat.py reply_not_delivered
         "missed_call_done",
         "missed_call_retry",  # bot/telephony/missed_calls.py
+        IMPORTED_EVENT,  # bot/intake/imports/store.py (and the history it dates: created...)
         # apply_action's default: the action's own value
         Action.JUNK.value,
         Action.REFUSE.value,
