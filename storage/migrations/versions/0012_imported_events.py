@@ -26,9 +26,7 @@ def upgrade() -> None:
     )
     op.add_column("lead_events", sa.Column("import_key", sa.String(length=64), nullable=True))
     # unique: of two imports of one row (two presses, two instances) one insert fails
-    op.create_index(
-        op.f("ix_lead_events_import_key"), "lead_events", ["import_key"], unique=True
-    )
+    op.create_index(op.f("ix_lead_events_import_key"), "lead_events", ["import_key"], unique=True)
 
 
 def downgrade() -> None:
