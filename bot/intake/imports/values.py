@@ -26,6 +26,8 @@ _CURRENCY = re.compile(
     r"руб(?:лей|ля|ль)?\.?|р\.|₽|rub|rur|usd|eur|\$|€|[\s\u00a0\u202f'_]", re.IGNORECASE
 )
 _NUMBER = re.compile(r"-?[\d.,]*\d[\d.,]*")
+# what no database column or message can carry: NUL, an unpaired surrogate
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PHONE_SPLIT = re.compile(r"[,;/]|\s{2,}")  # "8 900 111-22-33, +7 900 444 55 66"
 _DAY_FIRST = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d.%m.%y %H:%M", "%d.%m.%y")
 _MONTH_FIRST = (
@@ -61,7 +63,7 @@ def text(cell: Cell, limit: int = TEXT_LIMIT) -> str | None:
         value = cell.isoformat(sep=" ") if isinstance(cell, datetime) else cell.isoformat()
     else:
         value = str(cell)
-    value = re.sub("[\x00\ud800-\udfff]", "\ufffd", value).strip()
+    value = _UNSTORABLE.sub("\ufffd", value).strip()
     return value[:limit] or None
 
 
