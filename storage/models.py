@@ -252,7 +252,7 @@ class LeadEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     # history brought in from a file (bot/intake/imports), not lived here: shown as such
-    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    imported: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # the imported row this event records (the `imported` event, one per row applied): a
     # second import of the same file finds it and creates nothing new
     import_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
