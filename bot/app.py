@@ -160,6 +160,8 @@ class Application:
             await self.dispatcher.stop_polling()
         if self._runner is not None:
             await self._runner.cleanup()
+        # imports under way stop at their batch (what was committed stays): engine goes next
+        await self.dispatcher["import_desk"].stop()
         await self.intake.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -1,4 +1,5 @@
-"""`leadbot run | sandbox | migrate | staff add/list/remove | webhooks | backup | erase`."""
+"""`leadbot run | sandbox | migrate | import FILE | staff add/list/remove | webhooks | backup |
+erase`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import webbrowser
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -56,6 +58,22 @@ def _parser() -> argparse.ArgumentParser:
         "--http-port", type=int, default=0, help="leadbot's HTTP intake port (default: any free)"
     )
     commands.add_parser("migrate", help="upgrade the database schema")
+    imports = commands.add_parser(
+        "import",
+        help="import leads from a CSV or XLSX file (shows what it would do first)",
+        description="Reads the file (leadbot's export, Bitrix24's or amoCRM's, or any table "
+        "with a phone, e-mail or message column), shows what importing it would do, asks, "
+        "then imports. People we already know are skipped, attached or updated (--policy).",
+    )
+    imports.add_argument("file", type=Path)
+    imports.add_argument(
+        "--policy",
+        choices=["skip", "attach", "update"],
+        default="skip",
+        help="rows of people we already know (by phone or e-mail): skip them (default), "
+        "attach each to their lead as a history event, or fill their empty fields",
+    )
+    imports.add_argument("--yes", action="store_true", help="import without asking")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(
         dest="staff_command", required=True
     )
@@ -282,7 +300,8 @@ async def _erase(settings: Settings, config: AppConfig, args: argparse.Namespace
                 print("leadbot erase: no contact or lead has that", file=sys.stderr)
                 return 1
             print(_found(person))
-            if not args.yes and not await _confirmed():
+            question = "Erase this person's data? It cannot be undone. Type yes: "
+            if not args.yes and not await _confirmed("erase", question, ("yes",)):
                 print("nothing erased")
                 return 1
             by = args.by or _login_name()
@@ -298,13 +317,19 @@ def _found(person: Person) -> str:
     return f"found {len(person.contact_ids)} contact(s) and {len(person.lead_ids)} lead(s): {leads}"
 
 
-async def _confirmed() -> bool:
+async def _confirmed(command: str, question: str, accepted: tuple[str, ...]) -> bool:
+    """Asked at a terminal; without one (a script, a pipe) the answer is no, and --yes is
+    named."""
     if not sys.stdin.isatty():
-        print("leadbot erase: add --yes to erase without a terminal to ask", file=sys.stderr)
+        print(
+            f"leadbot {command}: add --yes to {command} without a terminal to ask", file=sys.stderr
+        )
         return False
-    prompt = "Erase this person's data? It cannot be undone. Type yes: "
-    answer = await asyncio.to_thread(input, prompt)
-    return answer.strip().lower() == "yes"
+    try:
+        answer = await asyncio.to_thread(input, question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in accepted
 
 
 def _login_name() -> str:
@@ -318,6 +343,78 @@ def _erased(erased: Erased, by: str) -> str:
     rows = ", ".join(f"{table} {count}" for table, count in sorted(erased.rows.items()))
     held = f"; {erased.held} message(s) not sent" if erased.held else ""
     return f"erased by {by}: rows changed: {rows or 'none'}{held}"
+
+
+async def _import(settings: Settings, config: AppConfig, args: argparse.Namespace) -> int:
+    from bot.intake.imports.apply import apply_import
+    from bot.intake.imports.preview import preview_import
+    from bot.intake.imports.reading import UnreadableFile
+    from bot.intake.imports.store import Counts, ImportRun, Policy
+
+    path: Path = args.file
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        now = SystemClock().now()
+        try:
+            async with sessions() as session:
+                preview = await preview_import(session, path, path.name, config, now)
+        except UnreadableFile as unreadable:
+            print(f"leadbot import: {path.name} is not a table ({unreadable})", file=sys.stderr)
+            return 1
+        print(_preview_text(preview))
+        if not preview.importable:
+            print("nothing to import")
+            return 0
+        question = f"import with --policy {args.policy}? [y/N] "
+        if not args.yes and not await _confirmed("import", question, ("y", "yes")):
+            print("nothing imported")
+            return 0
+        rejected = path.with_name(f"{path.stem}.not_imported.csv")
+        run = ImportRun(path.name, Policy(args.policy), None, now, config)
+
+        async def progress(counts: Counts) -> None:
+            print(f"  {counts.read} of {preview.rows} rows", flush=True)
+
+        counts = await apply_import(sessions, path, run, rejected, config.locale, progress)
+    finally:
+        await engine.dispose()
+    print(
+        f"created {counts.created}, attached {counts.attached}, updated {counts.updated}, "
+        f"skipped {counts.skipped}, imported before {counts.already}, rejected {counts.rejected}"
+    )
+    if counts.rejected:
+        print(f"the rejected rows, with the reason: {rejected}")
+    else:
+        rejected.unlink(missing_ok=True)
+    return 0
+
+
+def _preview_text(preview: Any) -> str:
+    """The preview as the terminal shows it (the chat's is templates/*/import_preview)."""
+    from bot.intake.imports.rejected import describe
+
+    columns = preview.columns
+    lines = [
+        f"{preview.file_name}: {preview.kind}"
+        + (f", {preview.encoding}, delimiter {preview.delimiter!r}" if preview.encoding else "")
+        + f", {columns.origin}",
+        "columns: " + ", ".join(f"{header} -> {field}" for header, field in columns.shown()),
+    ]
+    if columns.left_out():
+        lines.append("left out: " + ", ".join(columns.left_out()))
+    lines.append(
+        f"{preview.rows} rows: {preview.new} new leads, {preview.duplicates} of people we know, "
+        f"{preview.already} imported before, {preview.rejected} rejected"
+    )
+    if preview.closed:
+        lines.append("closed: " + ", ".join(f"{k} {v}" for k, v in sorted(preview.closed.items())))
+    for name, found in (("owners", preview.noted_owners()), ("statuses", preview.noted_statuses())):
+        if found:
+            lines.append(f"{name} not recognised: " + ", ".join(f"{k} ({v})" for k, v in found))
+    lines += [f"  row {sample.number}: {describe(sample, 'en')}" for sample in preview.samples]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -346,6 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _backup(settings, args.file)
     if args.command == "erase":
         return asyncio.run(_erase(settings, config, args))
+    if args.command == "import":
+        if not args.file.is_file():
+            print(f"leadbot import: no file {args.file}", file=sys.stderr)
+            return 1
+        return asyncio.run(_import(settings, config, args))
     return asyncio.run(_staff(settings, config, args))
 
 

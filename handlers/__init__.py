@@ -10,6 +10,8 @@ from bot.config import AppConfig
 from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
 from handlers.dialogues import DialogueTimeoutMiddleware
+from handlers.import_desk import ImportDesk
+from handlers.imports import imports_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
@@ -36,6 +38,8 @@ def build_dispatcher(
         observer.outer_middleware(StaffMiddleware(config.locale))
         observer.outer_middleware(DialogueTimeoutMiddleware(config.dialogues.abandon_after, clock))
     dispatcher["leads_chat_id"] = leads_chat_id  # where leads of a deactivated person go
+    # files sent for import: previews waiting for a press, imports running in the background
+    dispatcher["import_desk"] = ImportDesk(sessions, config, clock)
     dispatcher.include_routers(
         start_router(),
         staff_cancel_router(),
@@ -44,6 +48,7 @@ def build_dispatcher(
         team_router(),
         reports_router(),
         spend_router(),
+        imports_router(),  # before the clients': a staff member's file is never a lead
         client_router(),
         dialogue_fallback_router(),
         staff_help_router(),  # staff's unknown commands and free text: their commands

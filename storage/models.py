@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -256,6 +257,11 @@ class LeadEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # history brought in from a file (bot/intake/imports), not lived here: shown as such
+    imported: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # the imported row this event records (the `imported` event, one per row applied): a
+    # second import of the same file finds it and creates nothing new
+    import_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
 
     lead: Mapped[Lead] = relationship(lazy="raise")
 

@@ -119,4 +119,6 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return str(data.get("text", ""))
     if line.kind == "erased":  # bot/privacy/erase.py: the operator who erased the person's data
         return str(data.get("by", ""))
+    if line.kind == "imported" and data.get("file"):  # bot/intake/imports: the file and row
+        return f"{data['file']}:{data.get('row', '')}"
     return None

@@ -94,6 +94,38 @@ def test_staff_are_added_listed_and_removed(tmp_path: Path) -> None:
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
 
 
+def test_import_shows_the_preview_asks_and_imports(tmp_path: Path) -> None:
+    """`leadbot import FILE`: the preview, a question (no answer: nothing imported); with
+    --yes the import, its counts, and the rejected rows beside the file; again: nothing new.
+    Anna is nobody here yet: her deal comes in unowned, and the preview says so."""
+    path = tmp_path / "leads.csv"
+    path.write_bytes(
+        "Имя;Телефон;Статус;Ответственный\r\nИван;8 900 123-45-67;Сделка;Anna\r\n"
+        "Ольга;abc;;\r\n".encode("cp1251")
+    )
+    asked = _leadbot(tmp_path, "import", "leads.csv")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.splitlines()[:3] == [
+        "leads.csv: csv, cp1251, delimiter ';', table",
+        "columns: Имя -> name, Телефон -> phone, Статус -> status, Ответственный -> owner",
+        "2 rows: 1 new leads, 0 of people we know, 0 imported before, 1 rejected",
+    ]
+    assert "owners not recognised: Anna (1)" in asked.stdout
+    assert "  row 3: not a phone number in “Телефон”: abc" in asked.stdout
+    # no terminal to ask at (a pipe): the answer is no, and --yes is named
+    assert asked.stdout.endswith("nothing imported\n")
+    assert "leadbot import: add --yes to import without a terminal to ask" in asked.stderr
+    done = _leadbot(tmp_path, "import", "leads.csv", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "created 1, attached 0, updated 0, skipped 0, imported before 0, rejected 1" in done.stdout
+    )
+    rejected = (tmp_path / "leads.not_imported.csv").read_text("utf-8-sig").splitlines()
+    assert rejected[1] == "3;не телефон в «Телефон»: abc;Ольга;abc;;"
+    again = _leadbot(tmp_path, "import", "leads.csv", "--yes", "--policy", "attach")
+    assert "1 imported before" in again.stdout
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -256,6 +256,7 @@ async def test_each_role_gets_its_command_menu_in_its_language(
         "report",
         "spend",
         "merge",
+        "import",
         "duty",
         "cancel",
     ]

@@ -384,6 +384,30 @@ async def test_a_document_upload_is_kept_with_its_name_and_bytes(
         await bot.send_document(ANNA, document, caption="x" * 1025)
 
 
+async def test_a_users_document_is_described_by_get_file_and_downloaded(
+    bot: Bot, emu: TelegramEmulator, http: aiohttp.ClientSession
+) -> None:
+    """A user sends a file; the bot asks getFile for it (a File with its size and path, as
+    the Bot API describes it) and downloads it from /file/bot<token>/<path>, as aiogram's
+    Bot.download does. An unknown id is refused; a wrong token or path is 404."""
+    content = "Имя;Телефон\r\nИван;+79001234567\r\n".encode("cp1251")
+    message = emu.send_document(ANNA, "leads.csv", content)
+    assert message["document"]["file_name"] == "leads.csv"
+    assert message["document"]["file_size"] == len(content)
+    described = await bot.get_file(message["document"]["file_id"])
+    assert (described.file_size, described.file_path) == (len(content), "documents/file_1.csv")
+    downloaded = await bot.download(message["document"]["file_id"])
+    assert downloaded is not None and downloaded.read() == content
+    with pytest.raises(TelegramBadRequest, match="invalid file_id"):
+        await bot.get_file("document-999")
+    async with http.get(f"{emu.base_url}/file/bot{TOKEN}/documents/file_9.csv") as missing:
+        assert missing.status == 404
+    async with http.get(f"{emu.base_url}/file/bot1:wrong/documents/file_1.csv") as forged:
+        assert forged.status == 404
+    downloads = [r.status for r in emu.requests if r.method == "download"]
+    assert downloads == [200, 404, 404]
+
+
 async def test_commands_chat_action_and_chat_info(bot: Bot) -> None:
     """The command menu round-trips per language; a chat action needs a known action."""
     await bot.set_my_commands(

@@ -57,6 +57,7 @@ PREFIXES = [
     "rv",
     "rd",
     "rdp",
+    "imp",
 ]
 
 

@@ -20,6 +20,9 @@ from bot.common.lifecycle import CLOSED_EVENT, Action
 from bot.common.reasons import idle_age
 from bot.common.render import LOCALES, TEMPLATES_DIR, labels, render, render_alert
 from bot.intake.connectors import SOURCES
+from bot.intake.imports.columns import FIELDS, ORIGINS
+from bot.intake.imports.rows import PROBLEMS
+from bot.intake.imports.store import IMPORTED_EVENT
 from bot.intake.input import DEFAULT_SOURCE
 from bot.leads.actions import Refusal
 from bot.leads.call_backs import CallBackChoice
@@ -33,6 +36,7 @@ from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
 from bot.team.staff import StaffRefusal
 from bot.telephony.calls import CALL_SOURCE, CallStatus, Direction
+from handlers.keyboards.imports import ImportDo
 from handlers.keyboards.qualify import StepChoice
 from handlers.keyboards.staff import DutyChoice
 from storage.models import TELEGRAM_SOURCE, LeadStatus, Role
@@ -150,6 +154,7 @@ def _event_kinds() -> set[str]:
         "client_blocked",  # bot/intake/client_chat.py reply_not_delivered
         "missed_call_done",
         "missed_call_retry",  # bot/telephony/missed_calls.py
+        IMPORTED_EVENT,  # bot/intake/imports/store.py (and the history it dates: created...)
         # apply_action's default: the action's own value
         Action.JUNK.value,
         Action.REFUSE.value,
@@ -214,6 +219,9 @@ LOOKED_UP: dict[str, set[str]] = {
     # bot/reports/export.py (nested tables: checked below; the report workbook's words by
     # tests/core/test_report_export.py, which writes it in every language)
     "export": {"leads_sheet", "columns", "statuses", "sheets", "report"},
+    # handlers/keyboards/imports.py; bot/intake/imports (nested tables: checked below)
+    "import_buttons": {*_values(ImportDo), "import"},
+    "imports": {"row_column", "reason_column", "rejected_file", "problems", "origins", "fields"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}
@@ -266,6 +274,22 @@ def test_the_reports_buttons_have_their_words(locale: str) -> None:
     for kind in (DrillKind.JUNK_REASON, DrillKind.REFUSAL_REASON):
         assert "Spam" in report["drill"][kind.value].format(reason="Spam")
     assert set(report["buttons"]) == REPORT_BUTTONS
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_imports_have_their_words(locale: str) -> None:
+    """Every reason a row is rejected for (with the column's header in it), every system a
+    file may come from, every field a column may be read as."""
+    imports = labels(locale)["imports"]
+    assert set(imports["problems"]) == PROBLEMS
+    for problem, words in imports["problems"].items():
+        assert (
+            "“X”" in words.format(column="X")
+            or "«X»" in words.format(column="X")
+            or ("{column}" not in words and problem in ("unreadable_line", "no_contact"))
+        ), problem
+    assert set(imports["origins"]) == set(ORIGINS)
+    assert set(imports["fields"]) == set(FIELDS)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -27,6 +27,9 @@ from bot.common.render import (
 )
 from bot.config import AlertKind, load_app_config
 from bot.devtools.emulator.telegram_html import parse_html, utf16_len
+from bot.intake.imports.columns import map_columns
+from bot.intake.imports.preview import Preview
+from bot.intake.imports.rows import Rejection
 from bot.leads.cards import EXTRA_LIMIT, FIELD_LIMIT, MESSAGE_LIMIT, NAME_LIMIT
 from bot.leads.lists import LeadList
 from bot.leads.notes import ShownLine
@@ -60,6 +63,7 @@ from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
 from bot.team.overview import TeamMember
 from bot.team.staff import MAX_CAPACITY, MAX_SKILL_LENGTH, MAX_SKILLS, StaffRefusal
+from handlers.import_desk import preview_context
 from storage.models import Lead, LeadStatus, Role, Staff
 
 Sample = dict[str, Any]
@@ -387,8 +391,58 @@ def _spend_samples() -> dict[str, list[Sample]]:
     }
 
 
+def _import_samples() -> dict[str, list[Sample]]:
+    """The import's messages at their largest: a hostile, long file name; more columns than
+    the preview lists, with 10 kB headers; three rejected rows with long reasons."""
+    name = "<b>Лиды</b> & 🎉 " + "Ж" * 300 + ".csv"
+    huge = "З" * 10_240
+    headers = [f"{huge}{n}" for n in range(40)]
+    columns = map_columns(["Имя", "Телефон", *headers, "E-mail", "Статус", "Сумма"])
+    full = Preview(name, "csv", "cp1251", "\t", columns, rows=50_000, new=40_000)
+    full.duplicates, full.already, full.rejected = 5_000, 4_000, 1_000
+    full.closed.update({"converted": 10_000, "refused": 3_000, "junk": 2_000})
+    full.unknown_owners.update({huge: 3, "Анна": 2, "<b>x</b>": 1, "y": 1})
+    full.unknown_statuses.update({huge: 3, "Переговоры": 2, "z": 1, "w": 1})
+    full.samples = [
+        Rejection(n, problem, "phone", huge, huge, ())
+        for n, problem in ((2, "bad_phone"), (3, "future"), (4, "unreadable_line"))
+    ]
+    plain = Preview("leads.xlsx", "xlsx", None, None, map_columns(["Телефон"]), rows=3, new=3)
+    nothing = Preview("x.csv", "csv", "utf-8", ";", map_columns(["?"]), rows=2, rejected=2)
+    nothing.samples = [Rejection(2, "no_contact"), Rejection(3, "no_contact")]
+    counts = {"created": 40_000, "attached": 5_000, "updated": 0, "skipped": 0}
+    counts |= {"already": 4_000, "rejected": 1_000}
+    return {
+        "import_reading.html.j2": [{"file_name": name}],
+        "import_preview.html.j2": [
+            preview_context(preview, "ru") for preview in (full, plain, nothing)
+        ],
+        "import_progress.html.j2": [
+            {"file_name": name, "rows": 50_000, "done": 12_500, **counts},
+            {"file_name": "a.csv", "rows": 1, "done": 0, **dict.fromkeys(counts, 0)},
+        ],
+        "import_done.html.j2": [
+            {"file_name": name, **counts},
+            {"file_name": name, **dict.fromkeys(counts, 0)},
+        ],
+        "import_failed.html.j2": [{"file_name": name, "done": 12_500}],
+        "import_cancelled.html.j2": [{"file_name": name}],
+        "import_unreadable.html.j2": [
+            {"file_name": name, "problem": problem}
+            for problem in ("empty", "no_header", "old_excel", "bad_xlsx", "not_text", "failed")
+        ],
+        "import_too_big.html.j2": [{"file_name": name}],
+        "import_rejected_file.html.j2": [{"file_name": name, "count": 1_000}],
+        "import_usage.html.j2": [{}],
+        "import_refused.html.j2": [{}],
+        "import_refused.txt.j2": [{}],
+        "import_expired.txt.j2": [{}],
+    }
+
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
+    **_import_samples(),
     **_spend_samples(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],

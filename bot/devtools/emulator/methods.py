@@ -43,6 +43,7 @@ CHAT_ACTIONS = frozenset(
 BOT_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_CALLBACK_ANSWER = 200
 MAX_ALBUM = 10  # items in one sendMediaGroup
+MAX_DOWNLOAD = 20 * 1024 * 1024  # bytes: the largest file a bot may download (getFile)
 
 
 # the Message fields that hold content other than text; a copy keeps the kind ("sendPhoto")
@@ -92,6 +93,7 @@ class BotApi:
             "getMyCommands": self.get_my_commands,
             "sendChatAction": self.send_chat_action,
             "getChat": self.get_chat,
+            "getFile": self.get_file,
         }
 
     # --- chats -------------------------------------------------------------------------
@@ -411,6 +413,18 @@ class BotApi:
         markup = self._markup(params, inline_only=False)
         source = str(params.get("caption", ""))
         return self._store_new(chat_id, params, caption, markup, source, method.name)
+
+    # --- files ------------------------------------------------------------------------
+
+    async def get_file(self, params: dict[str, Any]) -> Any:
+        """A user's file, ready to download from /file/bot<token>/<file_path>; as Telegram,
+        nothing over 20 MB (a bot downloads no more)."""
+        found = self.state.files.get(params["file_id"])
+        if found is None:
+            raise bad_request("invalid file_id")
+        if len(found.content) > MAX_DOWNLOAD:
+            raise bad_request("file is too big")
+        return found.as_file()
 
     # --- buttons, commands, chats ------------------------------------------------------
 

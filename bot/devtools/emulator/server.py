@@ -25,6 +25,7 @@ from bot.devtools.emulator.state import (
     EmulatedUser,
     EmulatorState,
     RecordedRequest,
+    UserFile,
 )
 
 EMULATOR_KEY: web.AppKey[TelegramEmulator] = web.AppKey("telegram_emulator")
@@ -65,6 +66,7 @@ class TelegramEmulator:
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
         app[EMULATOR_KEY] = self
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
 
     async def start(
@@ -219,6 +221,37 @@ class TelegramEmulator:
         if content is None:
             raise KeyError(f"unknown media kind {kind!r}")
         body: dict[str, Any] = {kind: content}
+        if caption is not None:
+            body["caption"] = caption
+        return self._user_message(user_id, chat_id, body | extra)
+
+    def send_document(
+        self,
+        user_id: int,
+        file_name: str,
+        content: bytes,
+        mime_type: str | None = "text/csv",
+        caption: str | None = None,
+        chat_id: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The user sends a file with these bytes; the bot can getFile it and download it."""
+        self._next_file += 1
+        number = self._next_file
+        suffix = file_name.rpartition(".")[2] if "." in file_name else "bin"
+        stored = UserFile(
+            f"document-{number}", f"u{number}", f"documents/file_{number}.{suffix}", content
+        )
+        self.state.files[stored.file_id] = stored
+        document: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "file_size": len(content),
+        }
+        if mime_type:
+            document["mime_type"] = mime_type
+        body: dict[str, Any] = {"document": document}
         if caption is not None:
             body["caption"] = caption
         return self._user_message(user_id, chat_id, body | extra)
@@ -424,6 +457,24 @@ class TelegramEmulator:
         )
         self.state.state_changed()
         return web.json_response(body, status=status)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET /file/bot<token>/<file_path>: a file's bytes, as api.telegram.org serves them
+        (a wrong token or an unknown path: 404; during an outage, its status)."""
+        arrived = time.monotonic()
+        path = request.match_info["path"]
+        found = next((f for f in self.state.files.values() if f.file_path == path), None)
+        status, body = 200, {"ok": True}
+        if outage := self.faults.outage("download"):
+            status, body = outage.status, outage.payload()
+        elif request.match_info["token"] != self.token or found is None:
+            status, body = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        self.state.requests.append(
+            RecordedRequest("download", {"path": path}, status, body, arrived)
+        )
+        if status != 200 or found is None:
+            return web.json_response(body, status=status)
+        return web.Response(body=found.content, content_type="application/octet-stream")
 
     def _admit(self, token: str, name: str, chat_id: object = None) -> MethodSpec:
         """Telegram's order: outage, token, method name, then injected faults."""

@@ -149,6 +149,25 @@ def update_type(update: dict[str, Any]) -> str:
     return next(key for key in update if key != "update_id")
 
 
+@dataclass(frozen=True)
+class UserFile:
+    """A file a user sent (a document): its bytes, and the path getFile hands out."""
+
+    file_id: str
+    file_unique_id: str
+    file_path: str  # documents/file_3.csv, as Telegram names them
+    content: bytes
+
+    def as_file(self) -> dict[str, Any]:
+        """The File object getFile answers."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.content),
+            "file_path": self.file_path,
+        }
+
+
 @dataclass
 class EmulatorState:
     bot_id: int
@@ -167,6 +186,8 @@ class EmulatorState:
     requests: list[RecordedRequest] = field(default_factory=list)
     # the files the bot uploaded (multipart parts), in order: (file name, bytes)
     uploads: list[tuple[str, bytes]] = field(default_factory=list)
+    # the files users sent, by file_id: what getFile describes and /file/bot<token>/ serves
+    files: dict[str, UserFile] = field(default_factory=dict)
     changed: Signal = field(default_factory=Signal)
     update_arrived: Signal = field(default_factory=Signal)
     observers: Observers = field(default_factory=Observers)
