@@ -49,7 +49,10 @@ from tests.harness import (
 BACKENDS = ["sqlite", "postgresql"]
 # Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
 #   pytestmark = pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
+# Redis runs with PostgreSQL only: it is the several-instances set-up (SQLite serves one
+# process), and the dialogue's storage does not depend on the database (memory runs on both).
 FSM_STORAGES = ["memory", "redis"]
+NOT_PAIRED = {("sqlite", "redis")}
 
 RINGS = ("unit", "core", "app", "http", "browser")
 # What a ring's tests may not ask for (fixtures that need them count too): a unit test has no
@@ -65,6 +68,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark each test with its ring (the directory under tests/ it sits in). A test outside
     every ring, or asking for more than its ring allows, fails and says why."""
     root = Path(__file__).parent
+    unpaired = [item for item in items if _pairing(item) in NOT_PAIRED]
+    if unpaired:
+        config.hook.pytest_deselected(items=unpaired)
+        items[:] = [item for item in items if _pairing(item) not in NOT_PAIRED]
     for item in items:
         try:
             ring = item.path.relative_to(root).parts[0]
@@ -78,6 +85,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if beyond:
             needs = ", ".join(sorted(beyond))
             item.stash[MISPLACED] = f"needs {needs}, beyond the {ring} ring: move it out"
+
+
+def _pairing(item: pytest.Item) -> tuple[str, str] | None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "database_url" in params and "fsm_storage" in params:
+        return str(params["database_url"]), str(params["fsm_storage"])
+    return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
