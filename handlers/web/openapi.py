@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from handlers.web.schemas.common import ErrorAnswer
+from handlers.web.schemas.webhooks import EVENT_SUMMARIES, WebhookEnvelope
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -257,6 +258,7 @@ def build_document(routes: Iterable[tuple[str, str, Operation]]) -> dict[str, An
         models.update(
             (answer.model, "serialization") for answer in operation.answers if answer.model
         )
+    models.add((WebhookEnvelope, "validation"))
     ordered = sorted(models, key=lambda item: (item[0].__name__, item[1]))
     refs, schemas = models_json_schema(ordered, ref_template=REF)
     defs: dict[str, Any] = dict(schemas.get("$defs", {}))
@@ -278,7 +280,52 @@ def build_document(routes: Iterable[tuple[str, str, Operation]]) -> dict[str, An
             'numbers out. Refusals are JSON `{"error", "field"}`; see README.md.',
         },
         "paths": paths,
+        "webhooks": _webhooks(refs[(WebhookEnvelope, "validation")]),
         "components": {"schemas": dict(sorted(defs.items())), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+# what leadbot sends with every webhook POST (README: Sending changes to other systems)
+HOOK_HEADERS = (
+    ("X-Leadbot-Event", "the event, as in the body"),
+    ("X-Leadbot-Timestamp", "Unix seconds when this attempt was sent"),
+    (
+        "X-Leadbot-Signature",
+        "`sha256=` + hex HMAC-SHA256, with the secret, of `<timestamp>.<body>`",
+    ),
+    ("Idempotency-Key", "the event's `id`: the same on every retry"),
+)
+
+
+def _webhooks(envelope: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI 3.1's `webhooks`: what leadbot POSTs to a `[[webhooks]]` receiver, per event."""
+    return {
+        str(event): {
+            "post": {
+                "operationId": f"webhook_{event.value.replace('.', '_')}",
+                "summary": summary,
+                "tags": ["webhooks"],
+                "parameters": [
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": True,
+                        "description": description,
+                        "schema": {"type": "string"},
+                    }
+                    for name, description in HOOK_HEADERS
+                ],
+                "requestBody": {"required": True, "content": {JSON: {"schema": envelope}}},
+                "responses": {
+                    "2XX": {"description": "delivered"},
+                    "default": {
+                        "description": "anything else, or no answer in 10 s: sent again with "
+                        "back-off (2 s growing to 10 minutes) for 24 hours"
+                    },
+                },
+            }
+        }
+        for event, summary in EVENT_SUMMARIES.items()
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
+from handlers.web.schemas.webhooks import WebhookEnvelope
 from storage.models import Staff
 from tests.harness import ANNA, Intake, Phone, outbox_sent, running_app, unpaced_config
 from tests.webhook_stands import SECRET, Bitrix24Stand, Receiver, webhooks_delivered
@@ -77,6 +78,8 @@ async def test_a_taken_and_converted_lead_reaches_the_receiver_and_bitrix24(
         ("lead.taken", 200, True),
         ("lead.converted", 200, True),
     ]
+    for request in receiver.requests:  # every body is what the OpenAPI document says
+        WebhookEnvelope.model_validate(request.payload)
     taken = receiver.requests[1].payload
     assert taken["actor"] == {"telegram_id": ANNA, "name": "Anna"}
     assert receiver.requests[2].payload["lead"]["amount"] == "15000.00"

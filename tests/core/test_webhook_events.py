@@ -25,6 +25,7 @@ from bot.leads.reassign import reassign_lead
 from bot.sla.stale import close_stale_leads
 from bot.team.staff import deactivate_staff
 from bot.telephony.calls import parse_call_event, record_call
+from handlers.web.schemas.webhooks import WebhookEnvelope
 from storage.db import SessionFactory
 from storage.models import HookDelivery, Lead, LeadStatus, OutboxState, Role, Staff
 
@@ -52,7 +53,10 @@ async def _rows(sessions: SessionFactory, target: str = "crm") -> list[HookDeliv
         found = await session.scalars(
             select(HookDelivery).where(HookDelivery.target == target).order_by(HookDelivery.id)
         )
-        return list(found.all())
+        rows = list(found.all())
+    for row in rows:  # every body is what the OpenAPI document's `webhooks` says
+        WebhookEnvelope.model_validate(row.payload)
+    return rows
 
 
 def _events(rows: list[HookDelivery]) -> list[str]:

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from bot.app import Application
 from bot.common.clock import ManualClock
+from bot.common.hook_events import HookEvent
 from bot.devtools.emulator import TelegramEmulator
 from bot.telephony.pbx import zadarma_signature
 from handlers.web.openapi import build_document, operation_of, served_routes
@@ -110,10 +111,10 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 def _models(document: dict[str, Any]) -> dict[str, type[BaseModel]]:
     """Every model a route of the document names, by its component name."""
-    from handlers.web.schemas import calls, common, connectors, intake, leads, reports
+    from handlers.web.schemas import calls, common, connectors, intake, leads, reports, webhooks
 
     found = {}
-    for module in (calls, common, connectors, intake, leads, reports):
+    for module in (calls, common, connectors, intake, leads, reports, webhooks):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
                 found[value.__name__] = value
@@ -133,6 +134,21 @@ def test_every_example_is_what_its_model_takes(document: dict[str, Any]) -> None
                 assert json.loads(parsed.model_dump_json(by_alias=True)) == example, name
             checked += 1
     assert checked >= 12
+
+
+def test_the_webhooks_leadbot_sends_are_described(document: dict[str, Any]) -> None:
+    """OpenAPI 3.1's `webhooks`: every event a receiver may get, its signed headers and the
+    envelope (tests/app/test_e2e_webhooks.py checks real bodies against the same model)."""
+    assert set(document["webhooks"]) == {event.value for event in HookEvent}
+    taken = document["webhooks"]["lead.taken"]["post"]
+    assert {p["name"] for p in taken["parameters"]} == {
+        "X-Leadbot-Event",
+        "X-Leadbot-Timestamp",
+        "X-Leadbot-Signature",
+        "Idempotency-Key",
+    }
+    body = taken["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/WebhookEnvelope"}
 
 
 def test_adding_a_route_to_the_document_is_one_decorator() -> None:
