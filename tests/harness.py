@@ -16,7 +16,7 @@ from bot.common.clock import ManualClock
 from bot.config import AppConfig, Settings, load_app_config
 from bot.devtools.emulator import BotMessage, TelegramEmulator
 from storage.db import SessionFactory
-from storage.models import OutboxMessage, OutboxState
+from storage.models import HookDelivery, OutboxMessage, OutboxState
 
 TOKEN = "123456789:AAHtest-token-for-the-emulator_0123456789"
 INTAKE_TOKEN = "intake-secret-for-tests"
@@ -100,19 +100,27 @@ async def outbox_sent(sessions: SessionFactory, within: float = 20.0) -> None:
     """Return once no outbox row is pending: everything the application has decided to send
     so far is in Telegram (the emulator), or given up. Then what the rows record (cards,
     events, sent rows) says what came, and that nothing more is on its way: no pause needed."""
+    await none_pending(sessions, OutboxMessage, "outbox", within)
+
+
+async def none_pending(
+    sessions: SessionFactory,
+    rows: type[OutboxMessage] | type[HookDelivery],
+    what: str,
+    within: float,
+) -> None:
+    """Return once no row of `rows` (a queue with a `state`) is pending; fail after `within`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         async with sessions() as session:
             pending = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.state == OutboxState.PENDING)
+                select(func.count()).select_from(rows).where(rows.state == OutboxState.PENDING)
             )
         if not pending:
             return
         if loop.time() > deadline:
-            raise AssertionError(f"{pending} outbox row(s) still pending after {within} s")
+            raise AssertionError(f"{pending} {what} row(s) still pending after {within} s")
         await asyncio.sleep(0.02)
 
 

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
 
 from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import ManualClock
 from bot.common.deliveries import next_delivery_at
 from storage.db import SessionFactory
 from storage.models import HookDelivery, OutboxState
+from tests.harness import none_pending
 
 SECRET = "whsec-test-0123456789abcdef"
 TOLERANCE = 300  # seconds a signature's timestamp may be off
@@ -135,20 +135,7 @@ async def drain(
 
 async def webhooks_delivered(sessions: SessionFactory, within: float = 20.0) -> None:
     """Return once no delivery row is pending (as harness.outbox_sent does for the outbox)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        async with sessions() as session:
-            pending = await session.scalar(
-                select(func.count())
-                .select_from(HookDelivery)
-                .where(HookDelivery.state == OutboxState.PENDING)
-            )
-        if not pending:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"{pending} webhook row(s) still pending after {within} s")
-        await asyncio.sleep(0.02)
+    await none_pending(sessions, HookDelivery, "webhook", within)
 
 
 # What Bitrix24's REST documents for the two record types (apidocs.bitrix24.com,
