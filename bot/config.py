@@ -556,6 +556,68 @@ class StaffRules(BaseModel):
     invite_ttl: PositiveDuration = timedelta(hours=48)
 
 
+# --- follow-up sequences (issue 16: [[sequences]]) ------------------------------------------
+
+SEQUENCE_CONVERTED = "converted"  # the trigger of a sequence after a deal
+SEQUENCE_TASKS = ("call_again",)  # what a step may ask the owner to do (labels: sequence_tasks)
+_SEQUENCE_NAME = re.compile(r"[a-z0-9_]{1,32}")
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,64}")
+
+
+class SequenceStep(BaseModel):
+    """One step: `after` the previous one (or the trigger), a message to the client (a template
+    under templates/<locale>/, with the Yes / Not interested buttons when `buttons`), or a task
+    for the lead's owner."""
+
+    after: PositiveDuration
+    message: str | None = None
+    buttons: bool = False
+    task: str | None = None
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> SequenceStep:
+        if (self.message is None) == (self.task is None):
+            raise ValueError("a sequence step is either a `message` or a `task`")
+        if self.message is not None and not _TEMPLATE_NAME.fullmatch(self.message):
+            raise ValueError(f"message: a template name (a-z, 0-9, _), not {self.message[:40]!r}")
+        if self.task is not None and self.task not in SEQUENCE_TASKS:
+            raise ValueError(f"task: one of {', '.join(SEQUENCE_TASKS)}, not {self.task[:40]!r}")
+        return self
+
+
+class Sequence(BaseModel):
+    """Follow-ups after a lead closes: `trigger` is a refusal reason's code (`timing`,
+    `no_answer`...) or `converted`."""
+
+    name: str
+    trigger: str
+    steps: list[SequenceStep] = Field(min_length=1, max_length=50)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _SEQUENCE_NAME.fullmatch(value):
+            raise ValueError(f"a sequence name is 1 to 32 of a-z, 0-9 and _, not {value[:40]!r}")
+        return value
+
+
+def _check_sequences(config: AppConfig) -> AppConfig:
+    names = [sequence.name for sequence in config.sequences]
+    if len(names) != len(set(names)):
+        raise ValueError("sequences: two sequences have the same name")
+    known = {reason.code for reason in config.refuse_reasons} | {SEQUENCE_CONVERTED}
+    for sequence in config.sequences:
+        if sequence.trigger not in known:
+            raise ValueError(
+                f"sequences: {sequence.name}: trigger {sequence.trigger[:40]!r} is neither "
+                "a refuse reason's code nor converted"
+            )
+    return config
+
+
+# --- end of follow-up sequences -------------------------------------------------------------
+
+
 class AppConfig(BaseModel):
     """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
 
@@ -582,6 +644,8 @@ class AppConfig(BaseModel):
     webhooks: list[Webhook] = []
     webhook_delivery: WebhookDelivery = WebhookDelivery()
     crm: Crm = Crm()
+    # follow-up sequences (issue 16); checked against refuse_reasons by _sequences_known
+    sequences: list[Sequence] = []
 
     @field_validator("timezone")
     @classmethod
@@ -611,6 +675,17 @@ class AppConfig(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("webhooks: two webhooks have the same name")
         return value
+
+    @model_validator(mode="after")
+    def _sequences_known(self) -> AppConfig:
+        return _check_sequences(self)
+
+    def sequences_for(self, trigger: str) -> list[Sequence]:
+        """The sequences a lead enters when `trigger` happens (a refuse reason, converted)."""
+        return [sequence for sequence in self.sequences if sequence.trigger == trigger]
+
+    def sequence(self, name: str) -> Sequence | None:
+        return next((sequence for sequence in self.sequences if sequence.name == name), None)
 
     def junk_reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.junk_reasons if reason.code == code), None)
