@@ -9,6 +9,7 @@ from bot.common.clock import Clock
 from bot.config import AppConfig
 from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
+from handlers.client_sequences import client_sequences_router
 from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.import_desk import ImportDesk
 from handlers.imports import imports_router
@@ -49,6 +50,7 @@ def build_dispatcher(
         reports_router(),
         spend_router(),
         imports_router(),  # before the clients': a staff member's file is never a lead
+        client_sequences_router(),  # a client's answers to follow-ups, /stop
         client_router(),
         dialogue_fallback_router(),
         staff_help_router(),  # staff's unknown commands and free text: their commands
