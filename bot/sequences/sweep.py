@@ -194,7 +194,7 @@ async def _message_client(
         chat_id,
         None,
         step.message,
-        {"name": lead.name, "lead_id": lead.id},
+        {"client": lead.name},
         now,
         locale=config.locale,
     )
@@ -224,7 +224,7 @@ async def _ask_owner(
     owner = await session.get(Staff, lead.owner_id) if lead.owner_id else None
     context = {
         "lead_id": lead.id,
-        "name": lead.name,
+        "client": lead.name,
         "task": task,
         "sequence": row.sequence,
         "phone": lead.phone or (contact.phone if contact else None),

@@ -199,7 +199,7 @@ async def test_one_sequence_message_a_day_per_client(
     await _refused(sessions, clock, config, staff["anna"])
     assert await _run(sessions, THU_NOON, config) == [StepOutcome.SENT, StepOutcome.POSTPONED]
     assert len(await _texts(sessions, "sequence_not_now")) == 1
-    first, second = await _enrolments(sessions)
+    _first, second = await _enrolments(sessions)
     friday_opening = datetime(2026, 1, 9, 6, 0, tzinfo=UTC)
     assert second.due_at == friday_opening and second.step == 0
     assert await _run(sessions, THU_NOON + timedelta(hours=6), config) == []  # still Thursday

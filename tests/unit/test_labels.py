@@ -214,6 +214,9 @@ LOOKED_UP: dict[str, set[str]] = {
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},
+    # follow-up sequences: handlers/keyboards/sequences.py, sequence_task.html.j2
+    "sequence_buttons": {"yes", "no"},
+    "sequence_tasks": {"call_again", "reach_client"},
     # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
     "report": {"weekdays", "periods", "steps", "charts", "drill", "buttons"},
     # bot/reports/export.py (nested tables: checked below; the report workbook's words by

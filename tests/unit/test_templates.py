@@ -440,10 +440,30 @@ def _import_samples() -> dict[str, list[Sample]]:
     }
 
 
+def _sequence_samples() -> dict[str, list[Sample]]:
+    """Follow-up sequences (bot/sequences/sweep.py, bot/intake/sequence_answers.py)."""
+    task = {"lead_id": 42, "client": "<Ира> & Ко", "sequence": "not_now"}
+    return {
+        "sequence_not_now.html.j2": [{"client": "<Ира> 🎉"}, {"client": None}],
+        "sequence_task.html.j2": [
+            task | {"task": "call_again", "phone": "+79001234567", "email": None},
+            task | {"task": "reach_client", "phone": None, "email": "a@b.example", "client": None},
+        ],
+        "sequence_hot_headline.html.j2": [
+            {"lead_id": 42, "answer": "yes"},
+            {"lead_id": 42, "answer": "wrote"},
+        ],
+        "sequence_yes.html.j2": [{}],
+        "sequence_stopped.html.j2": [{}],
+        "sequence_ended.txt.j2": [{}],
+    }
+
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
     **_import_samples(),
     **_spend_samples(),
+    **_sequence_samples(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
     "callback_done.txt.j2": [{"lead_id": 42}],
