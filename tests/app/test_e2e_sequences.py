@@ -130,3 +130,33 @@ async def test_stop_ends_the_follow_ups_for_good(
     assert (row.state, row.stop_reason) == ("stopped", "stop_command")
     assert contact is not None and contact.sequences_stopped_at is not None
     assert (await _lead(sessions)).status == LeadStatus.REFUSED
+
+
+async def test_a_client_who_blocked_the_bot_gets_no_follow_up_ever_again(
+    app: Application, emulator: TelegramEmulator, sessions: SessionFactory, clock: ManualClock
+) -> None:
+    """Kate blocked the bot: the follow-up is refused (403) once, never retried, and every
+    sequence of hers ends for good; her next refused lead starts none."""
+    await _kate_refused(emulator)
+    emulator.block_bot(KATE)
+    since = len(emulator.requests)
+    clock.advance(timedelta(seconds=31))
+    app.clock_moved()
+    await emulator.wait_for(
+        lambda: any(
+            r.method == "sendMessage" and str(r.params.get("chat_id")) == str(KATE)
+            for r in emulator.requests[since:]
+        )
+    )
+    await outbox_sent(sessions)
+    tried = [
+        r.status
+        for r in emulator.requests[since:]
+        if r.method == "sendMessage" and str(r.params.get("chat_id")) == str(KATE)
+    ]
+    assert tried == [403]
+    async with sessions() as session:
+        [row] = (await session.scalars(select(SequenceEnrolment))).all()
+        contact = await session.scalar(select(Contact).where(Contact.telegram_id == KATE))
+    assert (row.state, row.stop_reason, row.messages_sent) == ("stopped", "blocked", 1)
+    assert contact is not None and contact.sequences_stopped_at is not None
