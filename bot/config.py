@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     mango_api_salt: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
+    # the bot's @username for the t.me links it hands out; unset: asked of Telegram (getMe)
+    bot_username: str | None = None
     redis_url: str | None = None
     leadbot_config: Path | None = None
     log_level: str = "INFO"
@@ -167,6 +169,7 @@ class Settings(BaseSettings):
         "telegram_webhook_url",
         "redis_url",
         "vk_confirmation_code",
+        "bot_username",
         mode="before",
     )
     @classmethod

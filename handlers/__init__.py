@@ -9,6 +9,7 @@ from bot.common.clock import Clock
 from bot.config import AppConfig
 from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
+from handlers.client_link import client_link_router
 from handlers.client_sequences import client_sequences_router
 from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.import_desk import ImportDesk
@@ -42,6 +43,7 @@ def build_dispatcher(
     # files sent for import: previews waiting for a press, imports running in the background
     dispatcher["import_desk"] = ImportDesk(sessions, config, clock)
     dispatcher.include_routers(
+        client_link_router(),  # /start <web-form link>: before the invites' /start <token>
         start_router(),
         staff_cancel_router(),
         manager_router(),

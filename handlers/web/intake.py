@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.common.clock import Clock
 from bot.intake.input import IntakeError, parse_lead_input
 from bot.intake.queue import IntakeQueue
+from bot.sequences.links import deep_link, link_token_for
 from handlers.web.body import (
     error_response,
     json_answer,
@@ -39,6 +42,9 @@ class IntakeSettings:
     token: str | None
     phone_region: str
     max_body_bytes: int
+    # the answer's telegram_link (follow-up sequences): the bot's username, and the clock
+    bot_username: Callable[[], Awaitable[str | None]] | None = None
+    clock: Clock | None = None
 
 
 INTAKE_SETTINGS = web.AppKey("intake_settings", IntakeSettings)
@@ -83,8 +89,31 @@ async def post_lead(request: web.Request) -> web.Response:
     except Exception:
         log.exception("intake failed source=%s", item.source)
         return error_response(503, "the lead could not be stored; try again")
-    answer = LeadAccepted(id=result.lead_id, status=result.status, duplicate_of=result.duplicate_of)
+    link = await _telegram_link(request, result.lead_id)
+    answer = LeadAccepted(
+        id=result.lead_id,
+        status=result.status,
+        duplicate_of=result.duplicate_of,
+        telegram_link=link,
+    )
     return json_answer(answer, 201 if result.created else 200)
+
+
+async def _telegram_link(request: web.Request, lead_id: int) -> str | None:
+    """A one-time t.me link for the lead's client, unless Telegram reaches them already."""
+    settings = request.app[INTAKE_SETTINGS]
+    if settings.bot_username is None or settings.clock is None:
+        return None
+    username = await settings.bot_username()
+    if not username:
+        return None
+    try:
+        async with request.app[SESSIONS]() as session:
+            token = await link_token_for(session, lead_id, settings.clock.now())
+    except Exception:  # the lead is stored: its answer goes out without a link
+        log.exception("telegram link failed lead=%s", lead_id)
+        return None
+    return deep_link(username, token) if token else None
 
 
 @documented(

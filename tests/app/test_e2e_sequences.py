@@ -17,7 +17,17 @@ from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadStatus, SequenceEnrolment, Staff
-from tests.harness import ANNA, Phone, card_buttons, outbox_sent, running_app, unpaced_config
+from tests.harness import (
+    ANNA,
+    STRANGER,
+    Intake,
+    Phone,
+    card_buttons,
+    outbox_sent,
+    running_app,
+    unpaced_config,
+    updates_handled,
+)
 
 KATE = 7001
 NOT_NOW: dict[str, Any] = {
@@ -160,3 +170,38 @@ async def test_a_client_who_blocked_the_bot_gets_no_follow_up_ever_again(
         contact = await session.scalar(select(Contact).where(Contact.telegram_id == KATE))
     assert (row.state, row.stop_reason, row.messages_sent) == ("stopped", "blocked", 1)
     assert contact is not None and contact.sequences_stopped_at is not None
+
+
+async def test_a_web_form_client_opens_the_telegram_link_and_is_linked_to_their_lead(
+    app: Application, emulator: TelegramEmulator, intake: Intake, sessions: SessionFactory
+) -> None:
+    """The form's answer carries a one-time t.me link; Kate opens it (`/start <token>`): she is
+    told she is linked, her contact gets her Telegram, and what she writes next joins lead #1
+    (no new lead). Someone else opening the same link is refused; a lead whose client the bot
+    reaches already gets no link."""
+    status, answer = await intake.post({"name": "Kate", "phone": "+7 900 123-45-67"})
+    link = answer["telegram_link"]
+    assert status == 201 and link.startswith("https://t.me/leadbot_test_bot?start=c-")
+    token = link.rsplit("=", 1)[1]
+    emulator.add_user(KATE, "Kate", language_code="en")
+    kate = Phone(emulator, KATE)
+    linked = await kate.write(f"/start {token}", "we will write to you here")
+    assert linked.text.startswith("✅ Thank you! We have your request")
+    async with sessions() as session:
+        contact = await session.scalar(select(Contact).where(Contact.telegram_id == KATE))
+    assert contact is not None and contact.phone == "+79001234567"
+    assert contact.preferred_channel == "telegram"
+    emulator.send_text(KATE, "When can you call?")
+    await emulator.wait_for(lambda: emulator.updates_pending == 0)
+    await updates_handled(app)
+    await outbox_sent(sessions)
+    async with sessions() as session:
+        leads = (await session.scalars(select(Lead))).all()
+    assert [lead.id for lead in leads] == [1]  # her message joined the form's lead
+
+    stranger = Phone(emulator, STRANGER)
+    refused = await stranger.write(f"/start {token}", "opened already")
+    assert refused.text == "This link has been opened already. Just write to us here."
+    # the same client again through the form: the bot reaches her already, no link
+    _, again = await intake.post({"name": "Kate", "phone": "+7 900 123-45-67"})
+    assert again["telegram_link"] is None

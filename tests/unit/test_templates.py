@@ -456,6 +456,10 @@ def _sequence_samples() -> dict[str, list[Sample]]:
         "sequence_yes.html.j2": [{}],
         "sequence_stopped.html.j2": [{}],
         "sequence_ended.txt.j2": [{}],
+        "client_linked.html.j2": [{}],
+        "client_link_refused.html.j2": [
+            {"reason": reason} for reason in ("unknown", "used", "taken", "staff")
+        ],
     }
 
 
