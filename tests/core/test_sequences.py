@@ -30,11 +30,13 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, reopen_lead, take_lead
 from bot.leads.merge import merge_leads
 from bot.sequences import sweep
+from bot.sequences.channels import set_channel
 from bot.sequences.stops import StopReason, person_said_stop
 from bot.sequences.sweep import StepOutcome, run_due_steps
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import (
     Contact,
+    ContactChannel,
     EnrolmentState,
     Lead,
     LeadEvent,
@@ -229,6 +231,13 @@ async def test_a_client_the_bot_cannot_write_to_becomes_a_task_for_the_owner(
     assert task.chat_id == anna.telegram_id
     assert task.payload["context"]["task"] == "reach_client"
     assert task.payload["context"]["phone"] == "+79001234567"
+    async with sessions() as session:
+        contact = await session.scalar(select(Contact))
+    # the person's first origin is where they first came from; no preferred channel known yet
+    assert contact is not None and (contact.first_origin, contact.preferred_channel) == (
+        "tilda",
+        None,
+    )
 
 
 async def test_a_client_message_stops_the_sequence_and_reopens_the_lead_hot_to_its_owner(
@@ -394,3 +403,21 @@ async def test_two_instances_on_postgresql_send_each_step_once(
     async with sessions() as session:
         sent = await session.scalar(select(func.sum(SequenceEnrolment.messages_sent)))
     assert sent == 12
+
+
+async def test_a_client_who_prefers_the_phone_gets_a_call_not_a_message(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    """Kate is in Telegram, but her preferred channel is the phone (a manager's choice): the
+    message step asks Anna to reach her instead of writing to her."""
+    config = _config()
+    lead_id = await _refused(sessions, clock, config, staff["anna"])
+    lead = await _lead(sessions, lead_id)
+    assert lead.contact_id is not None
+    async with sessions() as session:
+        await set_channel(session, lead.contact_id, ContactChannel.PHONE)
+        await session.commit()
+    assert await _run(sessions, THU_NOON, config) == [StepOutcome.TASK]
+    assert await _texts(sessions, "sequence_not_now") == []
+    [task] = await _texts(sessions, "sequence_task")
+    assert task.payload["context"]["task"] == "reach_client"
