@@ -17,6 +17,7 @@ from bot.common.outbox import card_message, enqueue
 from bot.config import AppConfig
 from bot.leads.actions import load_lead, reopen_lead
 from bot.sequences.channels import learn_channel
+from bot.sequences.stats import SEQUENCE_REPLY_EVENT
 from bot.sequences.stops import (
     StopReason,
     contacts_of_telegram,
@@ -33,8 +34,6 @@ from storage.models import (
     SequenceEnrolment,
     Staff,
 )
-
-SEQUENCE_REPLY_EVENT = "sequence_reply"  # the client answered a follow-up: a hot lead again
 
 
 def _system() -> Staff:
@@ -57,6 +56,10 @@ class PressRefusal(enum.StrEnum):
 class PressResult:
     refusal: PressRefusal | None = None
     reopened: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
 
 
 async def follow_up_answered(

@@ -29,8 +29,10 @@ from bot.intake.sequence_answers import (
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, reopen_lead, take_lead
 from bot.leads.merge import merge_leads
+from bot.leads.qualify import convert_lead
 from bot.sequences import sweep
 from bot.sequences.channels import set_channel
+from bot.sequences.stats import SequenceStats, sequence_stats
 from bot.sequences.stops import StopReason, person_said_stop
 from bot.sequences.sweep import StepOutcome, run_due_steps
 from storage.db import SessionFactory, create_engine, session_factory
@@ -421,3 +423,30 @@ async def test_a_client_who_prefers_the_phone_gets_a_call_not_a_message(
     assert await _texts(sessions, "sequence_not_now") == []
     [task] = await _texts(sessions, "sequence_task")
     assert task.payload["context"]["task"] == "reach_client"
+
+
+async def test_the_report_counts_enrolled_sent_replies_reopened_and_converted_after(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    """Kate and Lena are refused "timing" (2 enrolled); both get the follow-up on Thursday (2
+    sent); Kate presses Yes (1 reply, 1 reopened) and Anna converts her lead (1 converted
+    after). Lena converts nothing. The week before counts nothing."""
+    config = _config()
+    anna = staff["anna"]
+    kate_lead = await _refused(sessions, clock, config, anna)
+    await _refused(sessions, clock, config, anna, telegram_id=LENA)
+    assert await _run(sessions, THU_NOON, config) == [StepOutcome.SENT, StepOutcome.SENT]
+    kate_row = (await _enrolments(sessions))[0]
+    async with sessions() as session:
+        assert (await client_pressed_yes(session, kate_row.id, KATE, THU_NOON, config, None)).ok
+        answers = {"name": "Kate Ivanova", "phone": "+79001234567", "service": "tour"}
+        converted = await convert_lead(
+            session, kate_lead, anna, answers, THU_NOON + timedelta(hours=1), config
+        )
+        assert converted.ok
+    week = (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC))
+    async with sessions() as session:
+        stats = await sequence_stats(session, *week)
+        before = await sequence_stats(session, week[0] - timedelta(days=7), week[0])
+    assert stats == SequenceStats(enrolled=2, sent=2, replies=1, reopened=1, converted_after=1)
+    assert before.empty

@@ -457,6 +457,9 @@ def _sequence_samples() -> dict[str, list[Sample]]:
         "sequence_stopped.html.j2": [{}],
         "sequence_ended.txt.j2": [{}],
         "client_linked.html.j2": [{}],
+        "report_sequences.html.j2": [
+            {"enrolled": 12, "sent": 9, "replies": 3, "reopened": 3, "converted_after": 1}
+        ],
         "client_link_refused.html.j2": [
             {"reason": reason} for reason in ("unknown", "used", "taken", "staff")
         ],
