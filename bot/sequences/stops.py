@@ -23,6 +23,7 @@ class StopReason(enum.StrEnum):
     BLOCKED = "blocked"
     OPTED_OUT = "opted_out"  # a step found its client had said stop meanwhile
     UNKNOWN_SEQUENCE = "unknown_sequence"  # its `[[sequences]]` entry left the config
+    ERASED = "erased"  # the person's data was erased on request (bot/privacy)
 
 
 # these end every sequence of the person, and none starts for them again

@@ -30,6 +30,7 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, reopen_lead, take_lead
 from bot.leads.merge import merge_leads
 from bot.leads.qualify import convert_lead
+from bot.privacy.erase import erase_person, find_person
 from bot.sequences import sweep
 from bot.sequences.channels import set_channel
 from bot.sequences.stats import SequenceStats, sequence_stats
@@ -450,3 +451,17 @@ async def test_the_report_counts_enrolled_sent_replies_reopened_and_converted_af
         before = await sequence_stats(session, week[0] - timedelta(days=7), week[0])
     assert stats == SequenceStats(enrolled=2, sent=2, replies=1, reopened=1, converted_after=1)
     assert before.empty
+
+
+async def test_a_person_erased_on_request_gets_no_follow_up(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    config = _config()
+    await _refused(sessions, clock, config, staff["anna"])
+    async with sessions() as session:
+        person = await find_person(session, telegram_id=KATE)
+        await erase_person(session, person, "operator", clock.now())
+    [row] = await _enrolments(sessions)
+    assert (row.state, row.stop_reason) == ("stopped", StopReason.ERASED)
+    assert await _run(sessions, THU_NOON, config) == []
+    assert await _texts(sessions, "sequence_task") == []  # nobody is asked to call them either
