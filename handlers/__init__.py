@@ -14,6 +14,7 @@ from handlers.client_sequences import client_sequences_router
 from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.import_desk import ImportDesk
 from handlers.imports import imports_router
+from handlers.lead_channel import lead_channel_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
@@ -51,6 +52,7 @@ def build_dispatcher(
         team_router(),
         reports_router(),
         spend_router(),
+        lead_channel_router(),  # /channel: a client's preferred channel (follow-ups)
         imports_router(),  # before the clients': a staff member's file is never a lead
         client_sequences_router(),  # a client's answers to follow-ups, /stop
         client_router(),

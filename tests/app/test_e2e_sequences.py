@@ -19,6 +19,7 @@ from storage.db import SessionFactory
 from storage.models import Contact, Lead, LeadStatus, SequenceEnrolment, Staff
 from tests.harness import (
     ANNA,
+    BORIS,
     STRANGER,
     Intake,
     Phone,
@@ -205,3 +206,28 @@ async def test_a_web_form_client_opens_the_telegram_link_and_is_linked_to_their_
     # the same client again through the form: the bot reaches her already, no link
     _, again = await intake.post({"name": "Kate", "phone": "+7 900 123-45-67"})
     assert again["telegram_link"] is None
+
+
+async def test_the_owner_sets_the_phone_and_the_follow_up_becomes_a_call_for_her(
+    app: Application, emulator: TelegramEmulator, sessions: SessionFactory, clock: ManualClock
+) -> None:
+    """Anna types `/channel 1 phone` (Boris, not the owner, is refused; a made-up channel is
+    explained): the follow-up is not written to Kate; Anna is asked to reach her instead."""
+    await _kate_refused(emulator)
+    anna, boris, kate = Phone(emulator, ANNA), Phone(emulator, BORIS), Phone(emulator, KATE)
+    await boris.write("/start")
+    refused = await boris.write("/channel 1 phone", "#1")
+    assert refused.text == "Заявка #1 не ваша: это указывает её владелец или руководитель."
+    unknown = await anna.write("/channel 1 <pigeon>", "#1")
+    assert unknown.text == "Lead #1: write telegram, phone, email or auto."
+    usage = await anna.write("/channel", "/channel 42 phone")
+    assert "telegram, phone, email, or auto" in usage.text
+    done = await anna.write("/channel #1 Phone", "#1")
+    assert done.text == "✅ Lead #1: the client prefers the phone."
+    kate_before, anna_before = len(kate.messages()), len(anna.messages())
+    clock.advance(timedelta(seconds=31))
+    app.clock_moved()
+    task = await anna.next_message(anna_before, "Follow-up")
+    assert task.text.startswith("🔁 Follow-up «not_now», lead #1 (Kate <Ко> 🎉): the bot cannot")
+    await outbox_sent(sessions)
+    assert len(kate.messages()) == kate_before

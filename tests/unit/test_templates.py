@@ -457,6 +457,12 @@ def _sequence_samples() -> dict[str, list[Sample]]:
         "sequence_stopped.html.j2": [{}],
         "sequence_ended.txt.j2": [{}],
         "client_linked.html.j2": [{}],
+        "channel_usage.html.j2": [{}],
+        "channel_set.html.j2": [
+            {"lead_id": 42, "refusal": refusal, "channel": None}
+            for refusal in ("not_found", "not_yours", "no_contact", "unknown_channel", None)
+        ]
+        + [{"lead_id": 42, "refusal": None, "channel": c} for c in ("telegram", "phone", "email")],
         "report_sequences.html.j2": [
             {"enrolled": 12, "sent": 9, "replies": 3, "reopened": 3, "converted_after": 1}
         ],
