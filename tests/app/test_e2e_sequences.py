@@ -95,6 +95,7 @@ async def test_a_timing_refusal_comes_back_and_yes_reopens_the_lead_to_its_owner
     app.clock_moved()
     follow_up = await kate.next_message(before, "get back to you later")
     assert follow_up.text.startswith("Hello, Kate <Ко> 🎉! You asked us to get back to you")
+    assert follow_up.text.endswith("No more reminders: send /stop.")
     assert kate.button_texts(follow_up) == ["✅ Yes, call me", "🙅 Not interested"]
     assert all(len(data.encode()) <= 64 for _, data in card_buttons(follow_up))
 
