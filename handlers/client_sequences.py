@@ -18,6 +18,7 @@ from bot.intake.sequence_answers import (
     client_pressed_yes,
 )
 from bot.sequences.stops import StopReason, person_said_stop
+from handlers.errors import unchanged_or_gone
 from handlers.keyboards.sequences import FollowUpButton, FollowUpChoice
 from storage.models import Staff
 
@@ -53,7 +54,8 @@ def client_sequences_router() -> Router:
             return
         await query.answer()
         if query.message is not None:  # the buttons go: the answer is given
-            await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+            with unchanged_or_gone():  # pressed twice, or the message too old to edit
+                await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
         await query.bot.send_message(user_id, render(answer, locale))  # type: ignore[union-attr]
 
     async def is_client(message: Message, staff: Staff | None = None) -> bool:
