@@ -47,7 +47,7 @@ def client_sequences_router() -> Router:
             result = await client_not_interested(session, enrolment_id, user_id, clock.now())
             answer = "sequence_stopped.html.j2"
         if result.refusal is PressRefusal.NOT_YOURS:
-            await query.answer(render_alert("refusal_not_staff", locale), show_alert=True)
+            await query.answer(render_alert("sequence_not_yours", locale), show_alert=True)
             return
         if result.refusal is PressRefusal.ENDED:
             await query.answer(render_alert("sequence_ended", locale), show_alert=True)

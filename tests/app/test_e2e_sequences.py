@@ -23,6 +23,7 @@ from tests.harness import (
     STRANGER,
     Intake,
     Phone,
+    button_data,
     card_buttons,
     outbox_sent,
     running_app,
@@ -98,6 +99,13 @@ async def test_a_timing_refusal_comes_back_and_yes_reopens_the_lead_to_its_owner
     assert follow_up.text.endswith("No more reminders: send /stop.")
     assert kate.button_texts(follow_up) == ["✅ Yes, call me", "🙅 Not interested"]
     assert all(len(data.encode()) <= 64 for _, data in card_buttons(follow_up))
+
+    # a forged press: Stranger sends Kate's button's data under a message of his own
+    stranger = Phone(emulator, STRANGER)
+    own = await stranger.write("/start", "")
+    forged = await stranger.press_data(own, button_data(follow_up, "fu:yes"))
+    assert forged["text"] == "This button is not for you." and forged["show_alert"]
+    assert (await _lead(sessions)).status == LeadStatus.REFUSED
 
     anna_before = len(anna.messages())
     answer = await kate.press(follow_up, "fu:yes")

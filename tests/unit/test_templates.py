@@ -456,6 +456,7 @@ def _sequence_samples() -> dict[str, list[Sample]]:
         "sequence_yes.html.j2": [{}],
         "sequence_stopped.html.j2": [{}],
         "sequence_ended.txt.j2": [{}],
+        "sequence_not_yours.txt.j2": [{}],
         "client_linked.html.j2": [{}],
         "channel_usage.html.j2": [{}],
         "channel_set.html.j2": [
