@@ -609,7 +609,15 @@ def _check_sequences(config: AppConfig) -> AppConfig:
     if len(names) != len(set(names)):
         raise ValueError("sequences: two sequences have the same name")
     known = {reason.code for reason in config.refuse_reasons} | {SEQUENCE_CONVERTED}
+    shipped = resources.files("templates")
     for sequence in config.sequences:
+        for step in sequence.steps:
+            for locale in ("ru", "en") if step.message else ():
+                if not shipped.joinpath(locale, f"{step.message}.html.j2").is_file():
+                    raise ValueError(
+                        f"sequences: {sequence.name}: no template "
+                        f"templates/{locale}/{step.message}.html.j2"
+                    )
         if sequence.trigger not in known:
             raise ValueError(
                 f"sequences: {sequence.name}: trigger {sequence.trigger[:40]!r} is neither "

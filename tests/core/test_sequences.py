@@ -9,6 +9,7 @@ team works 09:00-19:00 Moscow time (06:00-16:00 UTC), Monday to Friday."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from bot.common.clock import ManualClock
 from bot.common.lifecycle import Action
 from bot.common.outbox import client_answer
-from bot.config import AppConfig, load_app_config
+from bot.config import AppConfig, ConfigError, load_app_config
 from bot.intake.client_chat import client_wrote, reply_not_delivered
 from bot.intake.input import LeadInput
 from bot.intake.sequence_answers import (
@@ -465,3 +466,23 @@ async def test_a_person_erased_on_request_gets_no_follow_up(
     assert (row.state, row.stop_reason) == ("stopped", StopReason.ERASED)
     assert await _run(sessions, THU_NOON, config) == []
     assert await _texts(sessions, "sequence_task") == []  # nobody is asked to call them either
+
+
+@pytest.mark.parametrize(
+    ("sequence", "error"),
+    [
+        ({**NOT_NOW, "trigger": "nope"}, "trigger 'nope' is neither a refuse reason"),
+        (
+            {**NOT_NOW, "steps": [{"after": "1d", "message": "no_such_template"}]},
+            "no template templates/ru/no_such_template.html.j2",
+        ),
+        ({**NOT_NOW, "steps": [{"after": "1d"}]}, "either a `message` or a `task`"),
+        ({**NOT_NOW, "steps": [{"after": "0s", "task": "call_again"}]}, "longer than zero"),
+        ({**NOT_NOW, "steps": [{"after": "1d", "task": "dance"}]}, "task: one of call_again"),
+    ],
+)
+def test_a_sequence_the_bot_cannot_run_is_refused_at_start(
+    sequence: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load_app_config(overrides={"sequences": [sequence]})
