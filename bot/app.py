@@ -7,7 +7,6 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass, field
-from functools import partial
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -21,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.telegram.gate import TelegramGate
-from bot.adapters.telegram.identity import bot_username
+from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
@@ -266,7 +265,7 @@ def build_application(
             token=settings.intake_token.get_secret_value() if settings.intake_token else None,
             phone_region=config.phone_region,
             max_body_bytes=config.intake.max_body_bytes,
-            bot_username=partial(bot_username, bot, settings.bot_username),
+            bot_username=BotUsername(bot, settings.bot_username),
             clock=clock,
         ),
     )

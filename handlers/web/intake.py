@@ -84,12 +84,14 @@ async def post_lead(request: web.Request) -> web.Response:
         item = parse_lead_input(fields, settings.phone_region)
     except IntakeError as exc:
         return error_response(422, str(exc), exc.field)
+    # the bot's username first: a getMe it may need goes before the lead's cards
+    username = await settings.bot_username() if settings.bot_username is not None else None
     try:
         result = await request.app[INTAKE_QUEUE].submit(item)
     except Exception:
         log.exception("intake failed source=%s", item.source)
         return error_response(503, "the lead could not be stored; try again")
-    link = await _telegram_link(request, result.lead_id)
+    link = await _telegram_link(request, result.lead_id, username)
     answer = LeadAccepted(
         id=result.lead_id,
         status=result.status,
@@ -99,17 +101,14 @@ async def post_lead(request: web.Request) -> web.Response:
     return json_answer(answer, 201 if result.created else 200)
 
 
-async def _telegram_link(request: web.Request, lead_id: int) -> str | None:
+async def _telegram_link(request: web.Request, lead_id: int, username: str | None) -> str | None:
     """A one-time t.me link for the lead's client, unless Telegram reaches them already."""
-    settings = request.app[INTAKE_SETTINGS]
-    if settings.bot_username is None or settings.clock is None:
-        return None
-    username = await settings.bot_username()
-    if not username:
+    clock = request.app[INTAKE_SETTINGS].clock
+    if not username or clock is None:
         return None
     try:
         async with request.app[SESSIONS]() as session:
-            token = await link_token_for(session, lead_id, settings.clock.now())
+            token = await link_token_for(session, lead_id, clock.now())
     except Exception:  # the lead is stored: its answer goes out without a link
         log.exception("telegram link failed lead=%s", lead_id)
         return None
