@@ -23,7 +23,8 @@ from bot.scoring.model import (
     ratio_of,
     rule_score,
 )
-from tests.unit.test_templates import _card, _lead
+from bot.scoring.quality import ScoreQuality
+from tests.unit.test_templates import _card, _lead, _report_sections
 
 SETTINGS = Scoring()  # min_closed 100, min_support 10, smoothing 10
 
@@ -185,3 +186,31 @@ def test_every_value_the_card_names_has_words(locale: str) -> None:
     }
     for factor, values in expected.items():
         assert set(words[factor]) == values, factor
+
+
+@pytest.mark.parametrize(
+    ("quality", "en"),
+    [
+        (
+            ScoreQuality(False, 5000, 100, 500, 0.7489),
+            "🎯 Lead score: on the 500 latest closed leads it put a won lead above a lost one "
+            "75 times in 100 (AUC 0.75): fair",
+        ),
+        (
+            ScoreQuality(True, 42, 100, 0, None),
+            "🎯 Lead score: rule score for now (42 closed leads of the 100 the model needs)",
+        ),
+        (
+            ScoreQuality(False, 150, 100, 0, None),
+            "🎯 Lead score: not checked yet (after the nightly recount)",
+        ),
+    ],
+)
+def test_the_report_says_how_far_to_trust_the_score(quality: ScoreQuality, en: str) -> None:
+    """/report's last message ends with one line on the score (a supervisor reads it)."""
+    values = _report_sections()["report_calls.html.j2"][0] | {"score_quality": quality}
+    text = render("report_calls.html.j2", "en", **values)
+    assert text.splitlines()[-1].replace("<b>", "").replace("</b>", "") == en
+    assert "🎯 <b>Оценка лидов</b>" in render("report_calls.html.j2", "ru", **values)
+    no_line = render("report_calls.html.j2", "en", **(values | {"score_quality": None}))
+    assert "🎯" not in no_line
