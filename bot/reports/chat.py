@@ -280,7 +280,8 @@ def sections(
                 "busiest_hour_leads": arrivals.by_hour[busiest_hour],
                 "busiest_day": busiest_day,
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
-                "score_quality": report.score_quality,
+                # plain values: the weekly report keeps its sections as JSON in the outbox
+                "score_quality": report.score_quality.as_values() if report.score_quality else None,
             },
         ),
     ]

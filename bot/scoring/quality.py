@@ -4,7 +4,7 @@ still stands in, and how many closed leads the model waits for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,10 @@ class ScoreQuality:
     @property
     def auc_percent(self) -> int | None:
         return round(self.auc * 100) if self.auc is not None else None
+
+    def as_values(self) -> dict[str, object]:
+        """What the report's template reads, as JSON can keep it."""
+        return {**asdict(self), "auc_percent": self.auc_percent}
 
 
 async def score_quality(session: AsyncSession, config: AppConfig) -> ScoreQuality:

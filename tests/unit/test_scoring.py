@@ -208,7 +208,7 @@ def test_every_value_the_card_names_has_words(locale: str) -> None:
 )
 def test_the_report_says_how_far_to_trust_the_score(quality: ScoreQuality, en: str) -> None:
     """/report's last message ends with one line on the score (a supervisor reads it)."""
-    values = _report_sections()["report_calls.html.j2"][0] | {"score_quality": quality}
+    values = _report_sections()["report_calls.html.j2"][0] | {"score_quality": quality.as_values()}
     text = render("report_calls.html.j2", "en", **values)
     assert text.splitlines()[-1].replace("<b>", "").replace("</b>", "") == en
     assert "🎯 <b>Оценка лидов</b>" in render("report_calls.html.j2", "ru", **values)
