@@ -303,6 +303,7 @@ class RoutingRule(BaseModel):
     field: str | None = None  # a lead field (extra fields too) that must equal `equals`
     equals: str | None = None
     min_amount: Decimal | None = None  # amount ≥ this
+    min_score: int | None = Field(default=None, ge=0, le=100)  # lead score ≥ this (issue 16)
     policy: Policy | None = None
     skill: str | None = None
 

@@ -26,7 +26,7 @@ from bot.scoring.features import lead_features
 from bot.scoring.recount import recount, recount_if_due
 from bot.scoring.scores import score_for, score_with
 from storage.db import SessionFactory
-from storage.models import Lead, LeadStatus, ScoreModel, Staff
+from storage.models import Lead, LeadStatus, OutboxKind, OutboxMessage, ScoreModel, Staff
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # the default [timezone]
 START = datetime(2026, 1, 5, tzinfo=MOSCOW)  # a Monday
@@ -45,7 +45,7 @@ BAND_OF_HOUR = {
     if h < 17
     else "evening"
     for h in range(24)
-}  # noqa: E501
+}
 
 
 def true_probability(source: str, service: str, hour: int) -> float:
@@ -319,3 +319,45 @@ async def test_the_nightly_recount_runs_once_a_local_day(
         assert await recount_if_due(session, night + timedelta(hours=20), config) is None
         again = await recount_if_due(session, night + timedelta(days=1, minutes=1), config)
         assert again is not None
+
+
+async def test_a_routing_rule_with_min_score_sends_hot_leads_to_its_skill(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    """[[routing.rules]] hot: min_score 60 → only managers with the skill "senior" (Boris).
+    No lead closed: the rule score. A lead from "vip" with a phone: 30 + 50 + 15 = 95 %, hot,
+    Boris alone gets its card; a website form's with a phone: 45 %, both managers do."""
+    config = load_app_config(
+        overrides={
+            "scoring": {"rules": {"sources": {"vip": 50}}},
+            "routing": {"rules": [{"name": "hot", "min_score": 60, "skill": "senior"}]},
+        }
+    )
+    async with sessions() as session:
+        boris = await session.get(Staff, staff["boris"].id)
+        assert boris is not None
+        boris.skills = ["senior"]
+        await session.commit()
+    async with sessions() as session:
+        hot, warm = await intake_leads(
+            session,
+            [
+                LeadInput(source="vip", phone="+79001110001"),
+                LeadInput(source="web_form", phone="+79001110002"),
+            ],
+            clock.now(),
+            config=config,
+        )
+    async with sessions() as session:
+        cards = (
+            await session.execute(
+                select(OutboxMessage.lead_id, OutboxMessage.staff_id).where(
+                    OutboxMessage.kind == OutboxKind.CARD
+                )
+            )
+        ).all()
+        lead = await session.get(Lead, hot.lead_id)
+    managers = {staff["anna"].id, staff["boris"].id}
+    assert {s for lead_id, s in cards if lead_id == hot.lead_id} == {staff["boris"].id}
+    assert {s for lead_id, s in cards if lead_id == warm.lead_id} == managers
+    assert lead is not None and lead.wanted_skill == "senior"
