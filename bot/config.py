@@ -583,6 +583,9 @@ class Scoring(BaseModel):
     holdout: int = Field(default=500, ge=0)
     # the nightly full recount, in the team's time zone
     recompute_at: time = time(3, 0)
+    # the "new leads" list: oldest band of this width first, the highest score first within
+    # a band (off: oldest first only)
+    list_band: OptionalDuration = timedelta(hours=1)
     rules: ScoringRules = ScoringRules()
 
 

@@ -21,6 +21,7 @@ from bot.config import AppConfig, load_app_config
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, reopen_lead, take_lead
+from bot.leads.lists import LeadList, lead_list
 from bot.scoring.counts import read_counts
 from bot.scoring.features import lead_features
 from bot.scoring.recount import recount, recount_if_due
@@ -361,3 +362,29 @@ async def test_a_routing_rule_with_min_score_sends_hot_leads_to_its_skill(
     assert {s for lead_id, s in cards if lead_id == hot.lead_id} == {staff["boris"].id}
     assert {s for lead_id, s in cards if lead_id == warm.lead_id} == managers
     assert lead is not None and lead.wanted_skill == "senior"
+
+
+async def test_new_leads_list_the_likeliest_first_within_each_hour(
+    sessions: SessionFactory, clock: ManualClock, staff: dict[str, Staff]
+) -> None:
+    """/leads → new, at 10:30: Ann's lead (09:00, website form, 45 %) and Vic's (09:10, "vip",
+    95 %) are both over an hour old: Vic first; Carl's (10:10, "vip", 95 %) is in the
+    younger band, so it comes after both. With `list_band = "off"`: oldest first."""
+    config = load_app_config(overrides={"scoring": {"rules": {"sources": {"vip": 50}}}})
+    start = clock.now()
+    arrivals = [
+        (timedelta(0), "web_form", "Ann"),
+        (timedelta(minutes=10), "vip", "Vic"),
+        (timedelta(minutes=70), "vip", "Carl"),
+    ]
+    for n, (after, source, name) in enumerate(arrivals):
+        async with sessions() as session:
+            item = LeadInput(source=source, name=name, phone=f"+7900222000{n}")
+            await intake_leads(session, [item], start + after, config=config)
+    now = start + timedelta(minutes=90)
+    async with sessions() as session:
+        listed = await lead_list(session, LeadList.NEW, staff["anna"], now, config)
+        assert [item.lead.name for item in listed.items] == ["Vic", "Ann", "Carl"]
+        plain = load_app_config(overrides={"scoring": {"list_band": "off"}})
+        listed = await lead_list(session, LeadList.NEW, staff["anna"], now, plain)
+        assert [item.lead.name for item in listed.items] == ["Ann", "Vic", "Carl"]
