@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.lifecycle import Action
-from bot.scoring.features import TOTAL, LeadFacts, lead_features
+from bot.scoring.features import TOTAL, ScoredLead, lead_features
 from bot.scoring.model import Counts, Tally
 from storage.models import Lead, LeadStatus, ScoreCount, ScoreModel
 
@@ -57,7 +57,7 @@ async def _add(session: AsyncSession, feature: str, value: str, won: int, lost: 
 
 
 async def count_lead(
-    session: AsyncSession, lead: LeadFacts, won: bool, zone: tzinfo, sign: int = 1
+    session: AsyncSession, lead: ScoredLead, won: bool, zone: tzinfo, sign: int = 1
 ) -> None:
     """Add (sign 1) or take back (sign -1) one closed lead's values; the caller commits."""
     won_delta, lost_delta = (sign, 0) if won else (0, sign)
@@ -75,7 +75,7 @@ def was_counted(closed_at: datetime | None, recount: ScoreModel | None) -> bool:
 
 
 async def lead_closed(
-    session: AsyncSession, lead: LeadFacts, status: LeadStatus, zone: tzinfo
+    session: AsyncSession, lead: ScoredLead, status: LeadStatus, zone: tzinfo
 ) -> None:
     """A lead was just closed: its values count from now on."""
     if status in WON_STATUSES or status in LOST_STATUSES:
@@ -84,7 +84,7 @@ async def lead_closed(
 
 async def lead_reopened(
     session: AsyncSession,
-    lead: LeadFacts,
+    lead: ScoredLead,
     was: LeadStatus,
     closed_at: datetime | None,
     zone: tzinfo,

@@ -32,7 +32,7 @@ CALL_SOURCES = frozenset({"call", "missed_call"})
 EMAIL_SOURCES = frozenset({"email", "e-mail", "mail"})
 
 
-class LeadFacts(Protocol):
+class ScoredLead(Protocol):
     """What the score reads of a lead (a Lead row, or a test's stand-in)."""
 
     source: str
@@ -95,7 +95,7 @@ def yes_no(present: object) -> str:
     return "yes" if present else "no"
 
 
-def lead_features(lead: LeadFacts, zone: tzinfo) -> dict[str, str]:
+def lead_features(lead: ScoredLead, zone: tzinfo) -> dict[str, str]:
     """Every factor's value for one lead."""
     hour, weekday = time_values(lead.created_at, zone)
     # untrimmed, as SQL's length() counts it in the recount

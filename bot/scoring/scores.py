@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.scoring.counts import read_counts
-from bot.scoring.features import LeadFacts, lead_features
+from bot.scoring.features import ScoredLead, lead_features
 from bot.scoring.model import Counts, LeadScore, model_ready, model_score, rule_score
 from storage.models import OPEN_STATUSES, Lead
 
 
-def score_with(counts: Counts, lead: LeadFacts, config: AppConfig) -> LeadScore:
+def score_with(counts: Counts, lead: ScoredLead, config: AppConfig) -> LeadScore:
     """The model's score once it has enough closed leads; the rule score until then."""
     features = lead_features(lead, config.zone)
     if model_ready(counts, config.scoring):
