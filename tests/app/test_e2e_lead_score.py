@@ -74,3 +74,31 @@ async def test_the_card_shows_the_rule_score_then_the_model(
     # on every lead (ratio 1). The hour and weekday come from the history's arrival times.
     assert lines[1].startswith("🔥 ") and " · Tilda form ×3.0" in lines[1]
     assert "rules" not in lines[1]
+
+
+async def test_the_nightly_job_recounts_once_after_three(
+    app: Application, clock: ManualClock
+) -> None:
+    """The scheduler's `score_recount` job (scheduler/jobs.py): the clock stands at 12:00
+    Moscow, past `recompute_at` (03:00), so the first run recounts and a second the same day
+    does nothing; the next day, after 03:00, it runs again."""
+    async with app.sessions() as session:
+        await session.execute(
+            insert(Lead),
+            [
+                {
+                    "source": "tilda",
+                    "status": LeadStatus.CONVERTED if n % 2 else LeadStatus.REFUSED,
+                    "created_at": clock.now() - timedelta(days=2),
+                    "updated_at": clock.now() - timedelta(days=1),
+                    "closed_at": clock.now() - timedelta(days=1, minutes=n),
+                }
+                for n in range(10)
+            ],
+        )
+        await session.commit()
+    first = await app.jobs.recount_scores()
+    assert first is not None and (first.closed, first.held_out, first.counted) == (10, 2, 8)
+    assert await app.jobs.recount_scores() is None
+    clock.advance(timedelta(hours=16))  # 04:00 Moscow the next day
+    assert await app.jobs.recount_scores() is not None
