@@ -303,6 +303,7 @@ class RoutingRule(BaseModel):
     field: str | None = None  # a lead field (extra fields too) that must equal `equals`
     equals: str | None = None
     min_amount: Decimal | None = None  # amount ≥ this
+    min_score: int | None = Field(default=None, ge=0, le=100)  # lead score ≥ this (issue 16)
     policy: Policy | None = None
     skill: str | None = None
 
@@ -556,6 +557,41 @@ class StaffRules(BaseModel):
     invite_ttl: PositiveDuration = timedelta(hours=48)
 
 
+# --- lead score (issue 16) -----------------------------------------------------------------
+class ScoringRules(BaseModel):
+    """The rule score that stands in until enough leads are closed: `base` points, plus points
+    per source, per field present, for a returning client and per keyword in the message."""
+
+    base: int = 30
+    sources: dict[str, int] = {}  # a Lead.source -> points (may be negative)
+    phone: int = 15
+    email: int = 10
+    repeat: int = 20
+    keywords: dict[str, int] = {}  # a word found in the message (any case) -> points
+
+
+class Scoring(BaseModel):
+    """The lead score ([scoring]; README "Lead score")."""
+
+    # the model stands in for the rules once this many leads are closed (won or lost)
+    min_closed: int = Field(default=100, ge=1)
+    # a (factor, value) seen on fewer closed leads than this is ignored
+    min_support: int = Field(default=10, ge=1)
+    # pseudo-leads at the overall rate added to each value: small counts lean to the average
+    smoothing: float = Field(default=10.0, gt=0)
+    # the most recent closed leads kept out of the counts, to measure the model on (AUC)
+    holdout: int = Field(default=500, ge=0)
+    # the nightly full recount, in the team's time zone
+    recompute_at: time = time(3, 0)
+    # the "new leads" list: oldest band of this width first, the highest score first within
+    # a band (off: oldest first only)
+    list_band: OptionalDuration = timedelta(hours=1)
+    rules: ScoringRules = ScoringRules()
+
+
+# --- end of lead score ----------------------------------------------------------------------
+
+
 class AppConfig(BaseModel):
     """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
 
@@ -582,6 +618,7 @@ class AppConfig(BaseModel):
     webhooks: list[Webhook] = []
     webhook_delivery: WebhookDelivery = WebhookDelivery()
     crm: Crm = Crm()
+    scoring: Scoring = Scoring()  # lead score (issue 16)
 
     @field_validator("timezone")
     @classmethod

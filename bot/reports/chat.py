@@ -23,6 +23,7 @@ from bot.reports.drill import Drill, DrillKind
 from bot.reports.periods import PeriodKind, local_today, report_period
 from bot.reports.request import ReportRequest
 from bot.reports.summary import ReportSummary, report_summary
+from bot.scoring.quality import ScoreQuality, score_quality
 
 TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N more"
 NAME_LIMIT = 40  # a source or a person's name in a line
@@ -40,6 +41,8 @@ class ChatReport:
     summary: ReportSummary
     charts: ChartData
     reader_telegram_id: int
+    # how far to trust the lead score (its AUC on recent closed leads); None: not shown
+    score_quality: ScoreQuality | None = None
 
     @property
     def own(self) -> bool:
@@ -68,7 +71,8 @@ async def chat_report(
     filters = {"source": request.source, "manager_telegram_id": manager}
     summary = await report_summary(session, request.period, config, now=now, **filters)
     data = await chart_data(session, request.period, config, **filters)
-    return ChatReport(request, summary, data, reader_telegram_id)
+    quality = await score_quality(session, config)
+    return ChatReport(request, summary, data, reader_telegram_id, quality)
 
 
 def ready_made(kind: PeriodKind, now: datetime, config: AppConfig, own: bool) -> ReportRequest:
@@ -276,6 +280,8 @@ def sections(
                 "busiest_hour_leads": arrivals.by_hour[busiest_hour],
                 "busiest_day": busiest_day,
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
+                # plain values: the weekly report keeps its sections as JSON in the outbox
+                "score_quality": report.score_quality.as_values() if report.score_quality else None,
             },
         ),
     ]

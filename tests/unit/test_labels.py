@@ -222,6 +222,8 @@ LOOKED_UP: dict[str, set[str]] = {
     # handlers/keyboards/imports.py; bot/intake/imports (nested tables: checked below)
     "import_buttons": {*_values(ImportDo), "import"},
     "imports": {"row_column", "reason_column", "rejected_file", "problems", "origins", "fields"},
+    # bot/scoring/line.py (nested tables: tests/unit/test_scoring.py checks every value)
+    "score": {"rules", "hour", "weekday", "channel", "phone", "email", "repeat", "length"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}

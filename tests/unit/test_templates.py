@@ -149,6 +149,7 @@ def _card(lead: Lead, **context: Any) -> Sample:
         "offered_name": None,
         "offered_to_me": False,
         "missed_call": None,
+        "score_line": None,
         "limits": CARD_LIMITS,
     }
     return values | context
@@ -453,6 +454,9 @@ SAMPLES: dict[str, list[Sample]] = {
     "callback_unreadable.html.j2": [{"text": "<когда-нибудь> & потом"}],
     "card.html.j2": [
         _card(_lead()),
+        _card(
+            _lead(), score_line="🔥 72 % · <b>Tilda</b> & co ×1.8 · evening ×1.3 · no e-mail ×0.6"
+        ),
         _card(
             _lead(is_repeat=True, possible_duplicate_of_id=41),
             requests=3,
