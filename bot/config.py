@@ -557,10 +557,13 @@ class StaffRules(BaseModel):
 
 
 # --- client self-service (issue 16): the services a client picks from, and the slots ---------
+SERVICE_CODE_MAX = 24  # a service code rides in a button's callback data
+
+
 class Service(BaseModel):
     """A service a client may pick when leaving a request in the bot (`[[services]]`)."""
 
-    code: str = Field(pattern=r"^[a-z0-9_]{1,24}$")  # rides in a button's callback data
+    code: str = Field(pattern=rf"^[a-z0-9_]{{1,{SERVICE_CODE_MAX}}}$")
     ru: str = Field(min_length=1, max_length=64)
     en: str = Field(min_length=1, max_length=64)
 

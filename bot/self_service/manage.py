@@ -233,6 +233,6 @@ async def nudge_team(
     session.add(
         LeadEvent(lead_id=lead.id, kind=NUDGED_EVENT, actor_id=None, data={}, created_at=now)
     )
-    await _tell(session, lead, "client_nudged", {"lead_id": lead.id, "name": lead.name}, now)
+    await _tell(session, lead, "client_nudged", {"lead_id": lead.id, "client": lead.name}, now)
     await session.commit()
     return Outcome(lead_id=lead.id)

@@ -134,6 +134,39 @@ async def my_request(session: AsyncSession, telegram_id: int, now: datetime) -> 
     return Outcome(lead_id=lead.id, view=await request_view(session, lead, now))
 
 
+async def check_picks(
+    session: AsyncSession,
+    telegram_id: int,
+    service_code: str | None,
+    at: datetime | None,
+    now: datetime,
+    config: AppConfig,
+) -> Outcome:
+    """May the client go on with these picks (so far): no request open, the service offered
+    (one is picked when any are), the slot still free. Each step of the dialogue asks again."""
+    lead = await open_request(session, telegram_id)
+    if lead is not None:
+        view = await request_view(session, lead, now)
+        return Outcome(SelfRefusal.ALREADY_OPEN, view.lead_id, view)
+    if config.services or service_code:
+        if config.service(service_code or "") is None:
+            return Outcome(SelfRefusal.SERVICE_GONE)
+    if at is not None and not is_free_slot(at, now, config):
+        return Outcome(SelfRefusal.SLOT_GONE)
+    return Outcome()
+
+
+async def their_request(
+    session: AsyncSession, telegram_id: int, lead_id: int, now: datetime
+) -> Outcome:
+    """Request `lead_id` as its client sees it; NOT_THEIRS for a forged, foreign or closed
+    one (a button of an old message)."""
+    lead = await their_open_lead(session, telegram_id, lead_id)
+    if lead is None:
+        return Outcome(SelfRefusal.NOT_THEIRS)
+    return Outcome(lead_id=lead.id, view=await request_view(session, lead, now))
+
+
 def lead_message(at: datetime, config: AppConfig) -> str:
     """What the card's message says of the picked time, in the team's language: the card is
     read by managers, whatever language the client speaks."""
@@ -156,17 +189,10 @@ async def leave_request(
     time (in its message, and as a `client_time` event for "My request"), through the intake
     like any client message (routing, card, webhooks). Refused while one is open, for a slot
     no longer free, a service no longer offered, a phone that is not one. Commits."""
-    lead = await open_request(session, telegram_id)
-    if lead is not None:
-        view = await request_view(session, lead, now)
-        return Outcome(SelfRefusal.ALREADY_OPEN, view.lead_id, view)
-    service = None
-    if config.services or service_code is not None:
-        service = config.service(service_code or "")
-        if service is None:
-            return Outcome(SelfRefusal.SERVICE_GONE)
-    if not is_free_slot(at, now, config):
-        return Outcome(SelfRefusal.SLOT_GONE)
+    checked = await check_picks(session, telegram_id, service_code, at, now, config)
+    if not checked.ok:
+        return checked
+    service = config.service(service_code or "")
     try:
         phone = normalise_phone(raw_phone, config.phone_region)
     except InvalidContactField:
