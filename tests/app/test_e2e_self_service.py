@@ -181,3 +181,48 @@ async def test_a_client_moves_the_call_back_nudges_and_cancels_and_the_owner_is_
     # an old Move button on a closed request: refused, not a second call-back
     stale = await _press(kate, mine, "🕒 Move the call", "no longer open")
     assert stale.text.startswith("⚠️ This request is no longer open")
+
+
+async def test_forged_presses_and_a_wrong_phone_get_clear_answers_in_the_clients_language(
+    emulator: TelegramEmulator, self_app: Application, sessions: SessionFactory
+) -> None:
+    for who in (ANNA, BORIS):
+        await Phone(emulator, who).write("/start")
+    emulator.add_user(KATE, "Катя", language_code="ru")
+    kate = Phone(emulator, KATE)
+    menu = await kate.write("/start", "Здравствуйте!")
+    assert card_buttons(menu)[0][0] == "📝 Оставить заявку"
+
+    async def forged(data: str, contains: str) -> str:
+        before = len(kate.messages())
+        await kate.press_data(menu, data)
+        return (await kate.next_message(before, contains)).text or ""
+
+    # a service that is not (or no longer) offered, a slot that never was one, one long past
+    assert (await forged("csv:massage", "больше не оказываем")).startswith("⚠️ Эту услугу")
+    assert (await forged("cst:5:0:install", "недоступно")).startswith("⌛ Это время")
+    assert (await forged("cst:29432880:0:install", "недоступно")).startswith("⌛ Это время")
+    assert (await forged("csl:move:1", "не ваша")).startswith("⚠️ Эта заявка уже закрыта")
+    assert "нет открытой заявки" in await forged("csm:nudge", "нет открытой")
+
+    services = await _press(kate, menu, "📝 Оставить заявку", "Выберите услугу")
+    slots = await _press(kate, services, "Ремонт", "Когда вам удобно")
+    assert [text for text, _ in card_buttons(slots)][:2] == ["Сегодня 12:30", "Сегодня 13:00"]
+    await _press(kate, slots, "Сегодня 13:00", "поделитесь номером")
+    # words instead of the button, and someone else's contact card: asked again, no lead yet
+    hint = await kate.write("позвоните <b>скорее</b> 🙏" * 500, "кнопку")
+    assert hint.text.startswith("📱 Нажмите кнопку «Поделиться номером» ниже")
+    before = len(kate.messages())
+    someone = {"phone_number": "+79001112233", "first_name": "Oleg", "user_id": STRANGER}
+    emulator.send_contact(KATE, "+7 900 111-22-33", contact=someone)
+    own = await kate.next_message(before, "своим номером")
+    assert own.text.startswith("Поделитесь, пожалуйста, своим номером кнопкой ниже")
+    async with sessions() as session:
+        assert (await session.scalars(select(Lead))).all() == []
+    before = len(kate.messages())
+    emulator.send_contact(KATE, "+7 900 555-44-33")
+    done = await kate.next_message(before, "заявка #1")
+    assert done.text == (
+        "✅ Спасибо! Ваша заявка #1 принята: Ремонт. Менеджер позвонит 05.01 13:00 "
+        "(по нашему времени). Её статус — в «Моя заявка» по /start."
+    )
