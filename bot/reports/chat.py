@@ -276,6 +276,7 @@ def sections(
                 "busiest_hour_leads": arrivals.by_hour[busiest_hour],
                 "busiest_day": busiest_day,
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
+                "nudges": summary.client_nudges,
             },
         ),
     ]

@@ -5,7 +5,7 @@ nudging, each refused for a forged or foreign lead."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -13,7 +13,9 @@ from bot.common.clock import ManualClock
 from bot.config import AppConfig, load_app_config
 from bot.leads.actions import take_lead
 from bot.leads.call_backs import schedule_call_back
-from bot.self_service.manage import cancel_request, move_call, nudge_team
+from bot.reports.summary import NUDGED_EVENT as reports_nudged_event
+from bot.reports.summary import report_summary
+from bot.self_service.manage import NUDGED_EVENT, cancel_request, move_call, nudge_team
 from bot.self_service.requests import Outcome, SelfRefusal, Stage, leave_request, my_request
 from bot.self_service.slots import (
     SlotDay,
@@ -297,3 +299,8 @@ async def test_still_waiting_nudges_once_per_period(
         )
         assert len(nudges.all()) == 2
     assert await _told(sessions, "client_nudged") == [1003, 1002]  # then Boris, the owner
+    async with sessions() as session:  # /report counts them, for the days they were pressed
+        report = await report_summary(session, (date(2026, 12, 3), date(2026, 12, 3)), config)
+        other_day = await report_summary(session, (date(2026, 12, 4), date(2026, 12, 4)), config)
+    assert (report.client_nudges, other_day.client_nudges) == (2, 0)
+    assert NUDGED_EVENT == reports_nudged_event
