@@ -13,6 +13,7 @@ from bot.common.clock import ManualClock
 from bot.config import AppConfig, load_app_config
 from bot.leads.actions import take_lead
 from bot.leads.call_backs import schedule_call_back
+from bot.leads.notes import lead_history, shown_history
 from bot.reports.summary import NUDGED_EVENT as reports_nudged_event
 from bot.reports.summary import report_summary
 from bot.self_service.manage import NUDGED_EVENT, cancel_request, move_call, nudge_team
@@ -228,6 +229,10 @@ async def test_moving_the_call_back_moves_the_owners_task_and_tells_them(
         )
         assert kinds.all() == ["created", "client_time", "repeat_request", "client_time"]
     assert view is not None and (view.stage, view.call_at) == (Stage.RECEIVED, _msk(4, 12))
+    async with sessions() as session:  # the manager's History shows the time she picked
+        lines, _ = await lead_history(session, oleg.lead_id, 0)
+    newest = shown_history(lines, config, "en")[0]
+    assert (newest.kind, newest.who, newest.detail) == ("client_time", None, "4 Dec 12:00")
 
 
 async def test_cancel_closes_as_refused_by_the_client_and_tells_the_owner(
