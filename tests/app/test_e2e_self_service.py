@@ -17,6 +17,7 @@ from bot.devtools.emulator import BotMessage, TelegramEmulator
 from bot.leads.call_backs import schedule_call_back
 from storage.db import SessionFactory
 from storage.models import Lead, LeadStatus, Staff
+from tests.conftest import FSM_STORAGES
 from tests.harness import ANNA, BORIS, STRANGER, Phone, card_buttons, running_app, unpaced_config
 
 KATE = 7001
@@ -34,9 +35,12 @@ async def self_app(
     database_url: str,
     clock: ManualClock,
     staff: dict[str, Staff],
+    redis_url: str | None,
 ) -> AsyncIterator[Application]:
     config = unpaced_config(services=SERVICES)
-    async with running_app(emulator, database_url, clock, config=config) as application:
+    async with running_app(
+        emulator, database_url, clock, config=config, redis_url=redis_url
+    ) as application:
         yield application
 
 
@@ -72,6 +76,8 @@ async def _leave(kate: Phone, menu: BotMessage, slot: str = "Today 13:00") -> Bo
     return await kate.next_message(before, "request #")
 
 
+# the picks wait in the dialogue's storage between presses: Redis too (several instances)
+@pytest.mark.parametrize("fsm_storage", FSM_STORAGES, indirect=True)
 async def test_a_client_leaves_a_request_with_buttons_and_a_manager_gets_its_card(
     emulator: TelegramEmulator, self_app: Application, sessions: SessionFactory, clock: ManualClock
 ) -> None:
