@@ -1,4 +1,4 @@
-"""End to end: a client helps themselves in the bot (handlers/self_service.py) through the real
+"""End to end: a client helps themselves in the bot (handlers/self_service/) through the real
 application and the emulated Bot API: leaves a request with buttons and a shared phone, sees
 it, moves its call, nudges the team, cancels it; a second request, a slot that has passed and
 a forged press are refused with a clear answer."""

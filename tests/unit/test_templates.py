@@ -790,7 +790,7 @@ SAMPLES: dict[str, list[Sample]] = {
             "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}],
         },
     ],
-    # client self-service (handlers/self_service.py): hostile names, every stage and refusal
+    # client self-service (handlers/self_service/): hostile names, every stage and refusal
     "self_menu.html.j2": [{}],
     "self_pick_service.html.j2": [{}],
     "self_pick_slot.html.j2": [{"service": None}, {"service": "<b>Ремонт</b> 🛠" * 4}],
