@@ -25,7 +25,7 @@ def self_service_router() -> Router:
     @router.message(CommandStart(deep_link=False), F.text.regexp(r"^/start(@\w+)?\s*$"))
     async def menu(message: Message, state: FSMContext, locale: str) -> None:
         """A plain /start: the menu. It also ends a request half left (the picks are dropped;
-        the client's pace and campaign data stay, as handlers/start.py keeps them)."""
+        the pace data stay, and the campaign tag is reset as handlers/start.py does)."""
         await state.set_state(None)
         await state.update_data({SERVICE: None, AT: None, START_TAG: None})
         await message.answer(
