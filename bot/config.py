@@ -590,6 +590,32 @@ class Scoring(BaseModel):
 
 
 # --- end of lead score ----------------------------------------------------------------------
+# --- client self-service (issue 16): the services a client picks from, and the slots ---------
+SERVICE_CODE_MAX = 24  # a service code rides in a button's callback data
+
+
+class Service(BaseModel):
+    """A service a client may pick when leaving a request in the bot (`[[services]]`)."""
+
+    code: str = Field(pattern=rf"^[a-z0-9_]{{1,{SERVICE_CODE_MAX}}}$")
+    ru: str = Field(min_length=1, max_length=64)
+    en: str = Field(min_length=1, max_length=64)
+
+    def label(self, locale: str) -> str:
+        return self.en if locale == "en" else self.ru
+
+
+class SelfService(BaseModel):
+    """`[self_service]`: the times a client may pick for a call, and how often they may nudge."""
+
+    slot_length: PositiveDuration = timedelta(minutes=30)  # slots start on these boundaries
+    notice: Duration = timedelta(minutes=30)  # the earliest slot is at least this far ahead
+    days_ahead: int = Field(default=3, ge=1, le=14)  # working days offered (today counts)
+    slots_shown: int = Field(default=12, ge=1, le=40)  # buttons in one picker
+    nudge_every: PositiveDuration = timedelta(hours=4)  # "Still waiting?" at most this often
+
+
+# --- end of client self-service ----------------------------------------------------------------
 
 
 class AppConfig(BaseModel):
@@ -619,6 +645,9 @@ class AppConfig(BaseModel):
     webhook_delivery: WebhookDelivery = WebhookDelivery()
     crm: Crm = Crm()
     scoring: Scoring = Scoring()  # lead score (issue 16)
+    # client self-service (issue 16): services offered in the bot, slot settings
+    services: list[Service] = []
+    self_service: SelfService = SelfService()
 
     @field_validator("timezone")
     @classmethod
@@ -648,6 +677,17 @@ class AppConfig(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("webhooks: two webhooks have the same name")
         return value
+
+    @field_validator("services")
+    @classmethod
+    def _distinct_services(cls, value: list[Service]) -> list[Service]:
+        codes = [service.code for service in value]
+        if len(codes) != len(set(codes)):
+            raise ValueError("services: a code is listed twice")
+        return value
+
+    def service(self, code: str) -> Service | None:
+        return next((service for service in self.services if service.code == code), None)
 
     def junk_reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.junk_reasons if reason.code == code), None)

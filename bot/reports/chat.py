@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.common.lifecycle import STALE_REASON
+from bot.common.lifecycle import CLIENT_CANCELLED_REASON, STALE_REASON
 from bot.common.render import cut, labels, local_day
 from bot.config import AppConfig
 from bot.leads.qualify import format_amount
@@ -103,6 +103,8 @@ def _top(items: list[Any]) -> tuple[list[Any], int]:
 def reason_name(code: str, config: AppConfig, locale: str, junk: bool) -> str:
     if code == STALE_REASON:
         return str(labels(locale)["stale"]["reason_short"])
+    if code == CLIENT_CANCELLED_REASON:
+        return str(labels(locale)["events"][CLIENT_CANCELLED_REASON])
     found = next((r for r in config.reasons("junk" if junk else "refuse") if r.code == code), None)
     return found.label(locale) if found else code
 
@@ -282,6 +284,7 @@ def sections(
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
                 # plain values: the weekly report keeps its sections as JSON in the outbox
                 "score_quality": report.score_quality.as_values() if report.score_quality else None,
+                "nudges": summary.client_nudges,
             },
         ),
     ]

@@ -58,6 +58,11 @@ PREFIXES = [
     "rd",
     "rdp",
     "imp",
+    # client self-service (handlers/keyboards/self_service.py)
+    "csm",
+    "csv",
+    "cst",
+    "csl",
 ]
 
 
