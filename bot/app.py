@@ -273,7 +273,7 @@ def build_application(
     add_call_routes(web_app, settings, config, sessions, clock, settings.leads_chat_id)
     api_token = settings.api_token.get_secret_value() if settings.api_token else None
     add_report_routes(web_app, ReportSettings(api_token, config, sessions, clock))
-    add_lead_routes(web_app, LeadApiSettings(api_token, sessions))
+    add_lead_routes(web_app, LeadApiSettings(api_token, sessions, config))
     add_openapi_route(web_app)
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret

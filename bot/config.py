@@ -306,6 +306,7 @@ class RoutingRule(BaseModel):
     field: str | None = None  # a lead field (extra fields too) that must equal `equals`
     equals: str | None = None
     min_amount: Decimal | None = None  # amount ≥ this
+    min_score: int | None = Field(default=None, ge=0, le=100)  # lead score ≥ this (issue 16)
     policy: Policy | None = None
     skill: str | None = None
 
@@ -627,6 +628,65 @@ def _check_sequences(config: AppConfig) -> AppConfig:
 
 
 # --- end of follow-up sequences -------------------------------------------------------------
+# --- lead score (issue 16) -----------------------------------------------------------------
+class ScoringRules(BaseModel):
+    """The rule score that stands in until enough leads are closed: `base` points, plus points
+    per source, per field present, for a returning client and per keyword in the message."""
+
+    base: int = 30
+    sources: dict[str, int] = {}  # a Lead.source -> points (may be negative)
+    phone: int = 15
+    email: int = 10
+    repeat: int = 20
+    keywords: dict[str, int] = {}  # a word found in the message (any case) -> points
+
+
+class Scoring(BaseModel):
+    """The lead score ([scoring]; README "Lead score")."""
+
+    # the model stands in for the rules once this many leads are closed (won or lost)
+    min_closed: int = Field(default=100, ge=1)
+    # a (factor, value) seen on fewer closed leads than this is ignored
+    min_support: int = Field(default=10, ge=1)
+    # pseudo-leads at the overall rate added to each value: small counts lean to the average
+    smoothing: float = Field(default=10.0, gt=0)
+    # the most recent closed leads kept out of the counts, to measure the model on (AUC)
+    holdout: int = Field(default=500, ge=0)
+    # the nightly full recount, in the team's time zone
+    recompute_at: time = time(3, 0)
+    # the "new leads" list: oldest band of this width first, the highest score first within
+    # a band (off: oldest first only)
+    list_band: OptionalDuration = timedelta(hours=1)
+    rules: ScoringRules = ScoringRules()
+
+
+# --- end of lead score ----------------------------------------------------------------------
+# --- client self-service (issue 16): the services a client picks from, and the slots ---------
+SERVICE_CODE_MAX = 24  # a service code rides in a button's callback data
+
+
+class Service(BaseModel):
+    """A service a client may pick when leaving a request in the bot (`[[services]]`)."""
+
+    code: str = Field(pattern=rf"^[a-z0-9_]{{1,{SERVICE_CODE_MAX}}}$")
+    ru: str = Field(min_length=1, max_length=64)
+    en: str = Field(min_length=1, max_length=64)
+
+    def label(self, locale: str) -> str:
+        return self.en if locale == "en" else self.ru
+
+
+class SelfService(BaseModel):
+    """`[self_service]`: the times a client may pick for a call, and how often they may nudge."""
+
+    slot_length: PositiveDuration = timedelta(minutes=30)  # slots start on these boundaries
+    notice: Duration = timedelta(minutes=30)  # the earliest slot is at least this far ahead
+    days_ahead: int = Field(default=3, ge=1, le=14)  # working days offered (today counts)
+    slots_shown: int = Field(default=12, ge=1, le=40)  # buttons in one picker
+    nudge_every: PositiveDuration = timedelta(hours=4)  # "Still waiting?" at most this often
+
+
+# --- end of client self-service ----------------------------------------------------------------
 
 
 class AppConfig(BaseModel):
@@ -657,6 +717,10 @@ class AppConfig(BaseModel):
     crm: Crm = Crm()
     # follow-up sequences (issue 16); checked against refuse_reasons by _sequences_known
     sequences: list[Sequence] = []
+    scoring: Scoring = Scoring()  # lead score (issue 16)
+    # client self-service (issue 16): services offered in the bot, slot settings
+    services: list[Service] = []
+    self_service: SelfService = SelfService()
 
     @field_validator("timezone")
     @classmethod
@@ -697,6 +761,17 @@ class AppConfig(BaseModel):
 
     def sequence(self, name: str) -> Sequence | None:
         return next((sequence for sequence in self.sequences if sequence.name == name), None)
+
+    @field_validator("services")
+    @classmethod
+    def _distinct_services(cls, value: list[Service]) -> list[Service]:
+        codes = [service.code for service in value]
+        if len(codes) != len(set(codes)):
+            raise ValueError("services: a code is listed twice")
+        return value
+
+    def service(self, code: str) -> Service | None:
+        return next((service for service in self.services if service.code == code), None)
 
     def junk_reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.junk_reasons if reason.code == code), None)

@@ -18,6 +18,7 @@ from handlers.lead_channel import lead_channel_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
+from handlers.self_service import self_service_router
 from handlers.spend import spend_router
 from handlers.staff_admin import staff_admin_router, staff_cancel_router
 from handlers.start import fallback_router, staff_help_router, start_router
@@ -45,6 +46,7 @@ def build_dispatcher(
     dispatcher["import_desk"] = ImportDesk(sessions, config, clock)
     dispatcher.include_routers(
         client_link_router(),  # /start <web-form link>: before the invites' /start <token>
+        self_service_router(),  # a client's plain /start and self-service presses
         start_router(),
         staff_cancel_router(),
         manager_router(),

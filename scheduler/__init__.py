@@ -43,6 +43,8 @@ SCHEDULE = (
     Job("weekly_job", 60, "run_weekly", overlap=2),
     # follow-up sequences' due steps ([[sequences]]): each claimed once, so runs may overlap
     Job("sequence_sweep", 30, "run_sequence_steps", overlap=2),
+    # the lead score's full recount, once a local day after `[scoring] recompute_at`
+    Job("score_recount", 300, "recount_scores"),
 )
 # what may have become due when business time jumps
 CLOCK_MOVED_JOBS = (

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.telegram.notifier import Notifier
 from bot.common.clock import Clock
@@ -17,6 +18,7 @@ from bot.config import AppConfig
 from bot.reports.daily import DailyRun, run_daily
 from bot.reports.weekly import WeeklyRun, run_weekly
 from bot.routing.rules import pass_expired_offers
+from bot.scoring.recount import Recount, recount_if_due
 from bot.sequences.sweep import StepRun, run_due_steps
 from bot.sla.sweep import FiredAlert, fire_due_alerts
 from bot.team.staff import active_staff
@@ -117,6 +119,25 @@ class Jobs:
             self._locale_of,
             self.dialogue_isolation,
         )
+
+    async def recount_scores(self) -> Recount | None:
+        """The lead score's nightly recount ([scoring] recompute_at); None when not due. Two
+        instances may start it at once: one writes first, the other's insert fails harmlessly."""
+        try:
+            async with self.sessions() as session:
+                done = await recount_if_due(session, self.clock.now(), self.config)
+        except IntegrityError:
+            log.info("score recount: another instance did it")
+            return None
+        if done is not None:
+            log.info(
+                "score recount: closed=%s counted=%s held out=%s auc=%s",
+                done.closed,
+                done.counted,
+                done.held_out,
+                done.auc,
+            )
+        return done
 
     def sweep_outbox(self) -> None:
         """The notifier is woken by every commit; this is the safety net for anything that

@@ -518,3 +518,36 @@ class TelegramLink(Base):
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(BigInteger)  # the opener's Telegram id
+
+
+# --- lead score (issue 16) -----------------------------------------------------------------
+class ScoreCount(Base):
+    """The lead score's counts: of the closed leads counted, how many with this value of this
+    factor were won (converted) and lost (refused, junk). The row ("_all", "") holds the
+    totals. Rebuilt nightly (bot/scoring/recount.py); a close adds its lead, a reopen takes
+    it back (bot/scoring/counts.py). A score is computed from these rows when it is read."""
+
+    __tablename__ = "score_counts"
+
+    feature: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+    lost: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScoreModel(Base):
+    """The last full recount (one row, id 1): when, which closed leads were kept out of the
+    counts (closed from `held_out_from` to `computed_at`) and how well the counts ranked
+    them (`auc`, NULL while there are too few of either outcome)."""
+
+    __tablename__ = "score_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime]
+    held_out_from: Mapped[datetime | None]
+    held_out: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)  # closed leads at the recount
+    auc: Mapped[float | None] = mapped_column(Float)
+
+
+# --- end of lead score ----------------------------------------------------------------------

@@ -200,12 +200,14 @@ class Phone:
         data = button_data(self.now(message), starts_with)
         return await self.press_data(message, data)
 
-    async def shows_buttons(self, message: BotMessage, texts: list[str]) -> list[str]:
+    async def shows_buttons(self, message: BotMessage, texts: list[str]) -> bool:
         """Wait until `message` shows exactly these buttons (a picker drawn after the press
-        was answered); the buttons shown."""
-        with contextlib.suppress(TimeoutError):  # not drawn: the caller's assert shows what is
+        was answered); fails naming the buttons it shows instead."""
+        with contextlib.suppress(TimeoutError):  # not drawn: the assert below shows what is
             await self.emulator.wait_for(lambda: self.button_texts(message) == texts)
-        return self.button_texts(message)
+        shown = self.button_texts(message)
+        assert shown == texts, f"the message shows {shown}, not {texts}"
+        return True
 
     def button_texts(self, message: BotMessage) -> list[str]:
         return [text for text, _ in card_buttons(self.now(message))]

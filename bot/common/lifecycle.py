@@ -58,6 +58,9 @@ SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # the system makes with no actor (so may_act is not asked); supervisors may reopen them.
 STALE_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.CALL_BACK})
 STALE_REASON = "stale"  # close_reason of those leads; never in the pickers' reason lists
+# close_reason of a request the client cancelled in the bot (bot/self_service): a refusal only
+# the client gives, so never in the managers' picker either
+CLIENT_CANCELLED_REASON = "client_cancelled"
 CLOSED_EVENT = "closed"  # event of a close by the system, not by a person (data: reason, status)
 
 

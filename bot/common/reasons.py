@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.common.lifecycle import STALE_REASON
+from bot.common.lifecycle import CLIENT_CANCELLED_REASON, STALE_REASON
 from bot.common.render import labels
 from bot.config import AppConfig
 
@@ -23,6 +23,8 @@ def idle_age(after: timedelta | None) -> dict[str, Any]:
 def system_reason_label(code: str | None, locale: str, config: AppConfig) -> str | None:
     """The card's label of a reason only the system gives ("stale (no activity for 7 days)");
     any other code is shown as it is."""
+    if code == CLIENT_CANCELLED_REASON:
+        return str(labels(locale)["events"][CLIENT_CANCELLED_REASON])
     if code != STALE_REASON:
         return code
     words = labels(locale)["stale"]

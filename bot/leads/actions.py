@@ -18,6 +18,7 @@ from bot.common.outbox import card_refresh, enqueue
 from bot.common.webhooks import announce
 from bot.config import AppConfig, default_config
 from bot.leads.announce import listened, transition_events
+from bot.scoring.counts import closed_state, transition_counted
 from bot.sequences.enrol import enrol
 from bot.sequences.stops import StopReason, stop_lead_sequences
 from bot.sla.lead_timers import record_work_waits, restarted_alert
@@ -192,6 +193,8 @@ async def apply_action(
     milestones = _milestones(action, kind, actor, values or {}, now)
     listening = listened(config_or_default, action, kind)
     before: LeadStatus | None = None
+    # the lead score's counts take a reopened lead back: what it was, and when it closed
+    reopened = await closed_state(session, lead_id) if action is Action.REOPEN else None
     for _ in range(3):
         # a receiver hears the status it moved from: read, then changed only from that status
         # (re-read if it moved meanwhile), so the UPDATE itself proves it
@@ -221,6 +224,7 @@ async def apply_action(
     lead = await load_lead(session, lead_id)
     assert lead is not None
     record_work_waits(lead, config_or_default)
+    await transition_counted(session, action, lead, reopened, config_or_default.zone)
     session.add(
         LeadEvent(
             lead=lead,

@@ -11,7 +11,7 @@ read moves, nothing is skipped or repeated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.config import AppConfig, default_config
 from bot.leads.cursor import Position, Sort
+from bot.scoring.model import LeadScore
+from bot.scoring.scores import scores_for
 from storage.models import Lead, LeadEvent, LeadStatus, Staff
 
 EVENTS_MAX = 1000  # the newest events a single lead's answer holds; older ones are counted
@@ -69,6 +72,27 @@ class LeadRecord:
     contacted_at: datetime | None
     closed_at: datetime | None
     version: int
+    # the lead score (open leads; None when closed): percent and the reasons that moved it
+    score: int | None = None
+    score_factors: tuple[ScoreFactor, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreFactor:
+    factor: str
+    value: str
+    ratio: float | None  # the model's likelihood ratio; None for the rule score
+    points: int | None  # the rule score's points; None for the model
+
+
+def _scored(record: LeadRecord, score: LeadScore | None) -> LeadRecord:
+    if score is None:
+        return record
+    factors = tuple(
+        ScoreFactor(f.factor, f.value, round(f.ratio, 2) if f.ratio is not None else None, f.points)
+        for f in score.factors
+    )
+    return replace(record, score=score.percent, score_factors=factors)
 
 
 @dataclass(frozen=True)
@@ -169,6 +193,7 @@ async def lead_page(
     sort: Sort,
     after: Position | None,
     limit: int,
+    config: AppConfig | None = None,
 ) -> LeadPage:
     """The first `limit` leads matching `filters` after `after` (from the start when None)."""
     query = _leads().where(*_conditions(filters))
@@ -179,7 +204,11 @@ async def lead_page(
     else:
         query = query.order_by(Lead.updated_at, Lead.id)
     rows = (await session.execute(query.limit(limit + 1))).all()
-    leads = [_record(lead, telegram_id, name) for lead, telegram_id, name in rows[:limit]]
+    scores = await scores_for(session, [row[0] for row in rows[:limit]], config or default_config())
+    leads = [
+        _scored(_record(lead, telegram_id, name), scores[lead.id])
+        for lead, telegram_id, name in rows[:limit]
+    ]
     if leads:
         last = leads[-1]
         end: Position | None = Position(
@@ -191,7 +220,10 @@ async def lead_page(
 
 
 async def lead_detail(
-    session: AsyncSession, lead_id: int, events_max: int = EVENTS_MAX
+    session: AsyncSession,
+    lead_id: int,
+    events_max: int = EVENTS_MAX,
+    config: AppConfig | None = None,
 ) -> LeadDetail | None:
     """One lead and its history (oldest first); None when there is no such lead."""
     row = (await session.execute(_leads().where(Lead.id == lead_id))).first()
@@ -224,4 +256,5 @@ async def lead_detail(
         )
         for event, actor_telegram_id, actor_name in reversed(newest)
     ]
-    return LeadDetail(_record(lead, telegram_id, name), events, omitted)
+    score = (await scores_for(session, [lead], config or default_config()))[lead.id]
+    return LeadDetail(_scored(_record(lead, telegram_id, name), score), events, omitted)

@@ -21,6 +21,9 @@ from bot.common.render import (
     visible_length,
 )
 from bot.config import AppConfig
+from bot.scoring.line import score_line
+from bot.scoring.model import LeadScore
+from bot.scoring.scores import score_for
 from storage.models import (
     CALL_BACK_TASK,
     MISSED_CALL_TASK,
@@ -166,6 +169,7 @@ def card_view(
     offered_name: str | None = None,
     missed_call: dict[str, object] | None = None,
     zone: tzinfo = UTC,
+    score: LeadScore | None = None,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -184,6 +188,8 @@ def card_view(
             offered_name=offered_name,
             offered_to_me=reader.staff_id is not None and reader.staff_id == lead.offered_to_id,
             missed_call=missed_call,
+            # the lead score's one line, open leads only (a closed lead's outcome is known)
+            score_line=score_line(score, reader.locale) if score is not None else None,
             limits={
                 "name": NAME_LIMIT,
                 "field": FIELD_LIMIT,
@@ -275,6 +281,7 @@ def card_as_seen_by(
     requests: int,
     call_back_due: datetime | None = None,
     missed: MissedCalls | None = None,
+    score: LeadScore | None = None,
 ) -> tuple[CardView, str]:
     """The card of `lead` as `staff` (None: the team chat) sees it; `lead.owner` loaded."""
     reader = reader_for(staff, config.locale)
@@ -301,6 +308,7 @@ def card_as_seen_by(
         offered_name=lead.offered_to.name if lead.offered_to_id and lead.offered_to else None,
         missed_call=missed_call_lines(missed, now, config, reader.locale),
         zone=config.zone,
+        score=score,
     )
     return view, reader.locale
 
@@ -315,7 +323,8 @@ async def card_for(
     requests = (await request_counts(session, [lead.id]))[lead.id]
     due = (await call_backs_due(session, [lead.id])).get(lead.id)
     missed = (await missed_calls(session, [lead.id])).get(lead.id)
-    return card_as_seen_by(lead, staff, config, now, requests, due, missed)
+    score = await score_for(session, lead, config)
+    return card_as_seen_by(lead, staff, config, now, requests, due, missed, score)
 
 
 async def remember_card(

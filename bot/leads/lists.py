@@ -17,6 +17,7 @@ from bot.common.contacts import InvalidContactField, normalise_email, normalise_
 from bot.common.lifecycle import SUPERVISING
 from bot.config import AppConfig
 from bot.leads.overdue import overdue_leads
+from bot.scoring.scores import scores_for
 from storage.models import CALL_BACK_TASK, OPEN_STATUSES, Contact, Lead, LeadStatus, Staff, Task
 
 PAGE = 8  # lines per page: one phone screen of buttons
@@ -83,7 +84,8 @@ async def lead_list(
             .where(Lead.status == LeadStatus.NEW)
             .order_by(Lead.created_at, Lead.id)
         )
-        return _page_of([ListedLead(lead) for lead in rows], page)
+        fresh = await by_score_within_age(session, list(rows), now, config)
+        return _page_of([ListedLead(lead) for lead in fresh], page)
     if kind is LeadList.TODAY:
         due = await session.execute(
             select(Lead, Task.due_at)
@@ -101,6 +103,24 @@ async def lead_list(
         return _page_of([ListedLead(lead, at) for lead, at in due], page)
     late = await overdue_leads(session, now, config, None if supervising else reader.id)
     return _page_of([ListedLead(item.lead, item.since) for item in late], page)
+
+
+async def by_score_within_age(
+    session: AsyncSession, leads: list[Lead], now: datetime, config: AppConfig
+) -> list[Lead]:
+    """Oldest first, by bands of `[scoring] list_band` (an hour): within a band, the likeliest
+    to buy first, so a hot lead is not queued behind a cold one of the same hour, and no lead
+    waits behind fresher ones. `leads` come oldest first; ties keep that order."""
+    band = config.scoring.list_band
+    if not band or len(leads) < 2:
+        return leads
+    scores = await scores_for(session, leads, config)
+
+    def key(lead: Lead) -> tuple[int, int]:
+        score = scores.get(lead.id)
+        return (-((now - lead.created_at) // band), -(score.percent if score else 0))
+
+    return sorted(leads, key=key)
 
 
 _LEAD_ID = re.compile(r"^(?:#|№)?\s*(\d{1,9})$")

@@ -108,6 +108,8 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         return system_reason_label(data["reason"], locale, config)
     if line.kind == "callback_scheduled" and "due_at" in data:
         return local_time(datetime.fromisoformat(data["due_at"]), config.zone, locale)
+    if line.kind == "client_time" and "at" in data:  # a time the client picked in the bot
+        return local_time(datetime.fromisoformat(data["at"]), config.zone, locale)
     if line.kind == "call":  # incoming, missed, 0 s
         names = labels(locale)["calls"]
         parts = [names.get(str(data.get("direction")), ""), names.get(str(data.get("status")), "")]

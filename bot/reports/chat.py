@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.common.lifecycle import STALE_REASON
+from bot.common.lifecycle import CLIENT_CANCELLED_REASON, STALE_REASON
 from bot.common.render import cut, labels, local_day
 from bot.config import AppConfig
 from bot.leads.qualify import format_amount
@@ -23,6 +23,7 @@ from bot.reports.drill import Drill, DrillKind
 from bot.reports.periods import PeriodKind, local_today, report_period
 from bot.reports.request import ReportRequest
 from bot.reports.summary import ReportSummary, period_bounds, report_summary
+from bot.scoring.quality import ScoreQuality, score_quality
 from bot.sequences.stats import SequenceStats, sequence_stats
 
 TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N more"
@@ -41,6 +42,8 @@ class ChatReport:
     summary: ReportSummary
     charts: ChartData
     reader_telegram_id: int
+    # how far to trust the lead score (its AUC on recent closed leads); None: not shown
+    score_quality: ScoreQuality | None = None
     # follow-up sequences' numbers (everybody's report, unfiltered); None: not read
     sequences: SequenceStats | None = None
 
@@ -74,7 +77,8 @@ async def chat_report(
     follow_ups = None
     if not request.own and not request.filtered:  # the team's numbers, not a person's
         follow_ups = await sequence_stats(session, *period_bounds(request.period, config))
-    return ChatReport(request, summary, data, reader_telegram_id, follow_ups)
+    quality = await score_quality(session, config)
+    return ChatReport(request, summary, data, reader_telegram_id, quality, follow_ups)
 
 
 def ready_made(kind: PeriodKind, now: datetime, config: AppConfig, own: bool) -> ReportRequest:
@@ -105,6 +109,8 @@ def _top(items: list[Any]) -> tuple[list[Any], int]:
 def reason_name(code: str, config: AppConfig, locale: str, junk: bool) -> str:
     if code == STALE_REASON:
         return str(labels(locale)["stale"]["reason_short"])
+    if code == CLIENT_CANCELLED_REASON:
+        return str(labels(locale)["events"][CLIENT_CANCELLED_REASON])
     found = next((r for r in config.reasons("junk" if junk else "refuse") if r.code == code), None)
     return found.label(locale) if found else code
 
@@ -282,6 +288,9 @@ def sections(
                 "busiest_hour_leads": arrivals.by_hour[busiest_hour],
                 "busiest_day": busiest_day,
                 "busiest_day_leads": arrivals.by_weekday[busiest_day],
+                # plain values: the weekly report keeps its sections as JSON in the outbox
+                "score_quality": report.score_quality.as_values() if report.score_quality else None,
+                "nudges": summary.client_nudges,
             },
         ),
         *_sequences(report.sequences),

@@ -54,6 +54,9 @@ NO_SERVICE = "no_service"  # the junk reason whose words are the demand we do no
 UNANSWERED_CALLS = ("missed", "busy", "no_answer")
 CALL_BACK_EVENT = "missed_call_done"  # the caller was reached (a call, or Called back)
 ANSWER_EVENT = "replied"  # a manager's answer to the client, queued (bot/intake/client_chat)
+# a client's "Still waiting?" in the bot (bot/self_service/manage.py NUDGED_EVENT; a sibling
+# package, so the name is repeated here and a test keeps the two equal)
+NUDGED_EVENT = "client_nudged"
 CENT = Decimal("0.01")
 TAKE, TAKE_WORK, CONTACT = (
     1,
@@ -166,6 +169,7 @@ class ReportSummary:
     client_messages: ClientMessages = ClientMessages()
     after_hours: AfterHours = AfterHours()
     by_campaign: list[CampaignRow] = field(default_factory=list)  # utm and deep-link tags
+    client_nudges: int = 0  # clients' "Still waiting?" in the period (self-service)
 
 
 def period_bounds(period: Period, config: AppConfig) -> tuple[datetime, datetime]:
@@ -311,7 +315,25 @@ async def report_summary(
         arrivals=arrivals,
         after_hours=_after_hours(quarters, takes, config),
         by_campaign=await campaign_rows(session, cohort),
+        client_nudges=await _client_nudges(session, scope),
     )
+
+
+async def _client_nudges(session: AsyncSession, scope: Scope) -> int:
+    """Clients' "Still waiting?" presses that reached the team in the period (on leads of
+    the report's filters, whenever those leads arrived)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(LeadEvent)
+        .join(Lead, Lead.id == LeadEvent.lead_id)
+        .where(
+            LeadEvent.kind == NUDGED_EVENT,
+            LeadEvent.created_at >= scope.start,
+            LeadEvent.created_at < scope.end,
+            *scope.filters(),
+        )
+    )
+    return int(found or 0)
 
 
 def _with_spend(rows: list[SourceRow], spend: dict[str, Decimal]) -> list[SourceRow]:

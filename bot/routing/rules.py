@@ -12,7 +12,7 @@ are told; the first manager to come on duty gets it (`deliver_waiting`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.common.outbox import card_message, card_refresh, enqueue, text_message
 from bot.config import AppConfig, RoutingRule
 from bot.leads.actions import open_lead_counts
+from bot.scoring.scores import scores_for
 from storage.models import (
     Lead,
     LeadEvent,
@@ -50,6 +51,7 @@ class LeadFacts:
     amount: Decimal | None = None
     contact_id: int | None = None
     is_repeat: bool = False
+    score: int | None = None  # the lead score, read only when a rule asks for `min_score`
 
     @classmethod
     def of(cls, lead: Lead) -> LeadFacts:
@@ -139,7 +141,24 @@ def matches(rule: RoutingRule, lead: LeadFacts) -> bool:
         amount = _amount(lead)
         if amount is None or amount < rule.min_amount:
             return False
+    if rule.min_score is not None and (lead.score is None or lead.score < rule.min_score):
+        return False
     return True
+
+
+async def scored(
+    session: AsyncSession, leads: Sequence[LeadFacts], config: AppConfig
+) -> list[LeadFacts]:
+    """The leads with their scores, when a rule needs them (`min_score`); else as they are.
+    The leads are read back (written in this transaction): the score reads all their factors."""
+    if not any(rule.min_score is not None for rule in config.routing.rules):
+        return list(leads)
+    rows = await session.scalars(select(Lead).where(Lead.id.in_([lead.id for lead in leads])))
+    scores = await scores_for(session, rows.all(), config)
+    return [
+        replace(lead, score=score.percent if (score := scores.get(lead.id)) else None)
+        for lead in leads
+    ]
 
 
 def rule_for(lead: LeadFacts, rules: Iterable[RoutingRule]) -> RoutingRule | None:
@@ -236,6 +255,7 @@ async def route_new_leads(
     if not leads:
         return []
     team = await load_team(session, config)
+    leads = await scored(session, leads, config)
     owners = await last_owners(session, leads) if config.routing.sticky else {}
     outbox: list[dict[str, Any]] = []
     offers: list[dict[str, Any]] = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.config import AppConfig
 from bot.leads.api_view import LeadFilter, lead_detail, lead_page
 from bot.leads.cursor import MAX_ID, CursorError, Position, decode_cursor, encode_cursor
 from handlers.web.body import error_response, json_answer, query_fields, refuse_reader, validated
@@ -23,6 +24,7 @@ READER = "the leads API"
 class LeadApiSettings:
     token: str | None  # API_TOKEN; None: the read API is off
     sessions: SessionFactory
+    config: AppConfig | None = None  # the lead score's settings and time zone (None: defaults)
 
 
 LEAD_API_SETTINGS = web.AppKey("lead_api_settings", LeadApiSettings)
@@ -72,7 +74,7 @@ async def list_leads(request: web.Request) -> web.Response:
         updated_since=query.updated_since,
     )
     async with settings.sessions() as session:
-        page = await lead_page(session, filters, query.sort, after, query.limit)
+        page = await lead_page(session, filters, query.sort, after, query.limit, settings.config)
     answer = LeadPageAnswer.model_validate(
         {
             "leads": page.leads,
@@ -106,7 +108,7 @@ async def get_lead(request: web.Request) -> web.Response:
     if isinstance(path, web.Response):
         return path
     async with settings.sessions() as session:
-        detail = await lead_detail(session, path.id)
+        detail = await lead_detail(session, path.id, config=settings.config)
     if detail is None:
         return error_response(404, f"no lead #{path.id}", "id")
     answer = LeadDetailAnswer.model_validate(

@@ -129,7 +129,10 @@ async def test_web_form_lead_reaches_both_managers_live(
             event = await stream.next_of("message")
             cards[event["chat_id"]] = event["message"]
         for card in cards.values():
-            assert card["text"].startswith("Lead #1 · website form\n👤 Maria\n📞 +7 900 123-45-67")
+            # the lead score's line: no lead closed yet, so the rule score (30 + 15 for a phone)
+            assert card["text"].startswith(
+                "Lead #1 · website form\n🌤 45 % rules · phone +15\n👤 Maria\n📞 +7 900 123-45-67"
+            )
             labels = [button["text"] for row in card["buttons"] for button in row]
             assert labels == ["✋ Take", "🚫 Refuse", "🗑 Junk"]
 

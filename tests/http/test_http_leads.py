@@ -19,10 +19,11 @@ from yarl import URL as URL_
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
-from bot.leads.actions import take_lead
+from bot.leads.actions import junk_lead, take_lead
 from bot.leads.notes import add_note
+from bot.team.staff import add_staff
 from storage.db import SessionFactory
-from storage.models import Staff
+from storage.models import Role, Staff
 from tests.harness import ANNA, BORIS, INTAKE_TOKEN, SVETA, TOKEN, running_app
 
 API_TOKEN = "leads-reader-secret-for-tests"
@@ -393,3 +394,29 @@ async def test_any_bytes_in_the_query_or_the_id_get_an_answer_never_a_5xx(
         if response.status >= 400 and response.status != 404:
             body = json.loads(text)
             assert isinstance(body["error"], str), text[:300]
+
+
+async def test_a_lead_carries_its_score_and_reasons(
+    http: aiohttp.ClientSession, app: Application, clock: ManualClock
+) -> None:
+    """No lead is closed yet, so the rule score speaks ([scoring.rules]): 30 to start, +15 for
+    the phone, +10 for the e-mail = 55 %, the phone first (more points). The list says the
+    same as the lead's own answer; a closed lead has no score (its outcome is known)."""
+    lead_id = await _post_lead(http, email="client@example.com")
+    status, lead = await _get(http, f"{URL}/{lead_id}")
+    assert status == 200
+    assert lead["score"] == 55
+    assert lead["score_factors"] == [
+        {"factor": "phone", "value": "yes", "ratio": None, "points": 15},
+        {"factor": "email", "value": "yes", "ratio": None, "points": 10},
+    ]
+    status, page = await _get(http)
+    assert [(item["id"], item["score"]) for item in page["leads"]] == [(lead_id, 55)]
+    async with app.sessions() as session:
+        manager = await add_staff(session, 4242, Role.MANAGER, "Kim", clock.now())
+        reason = app.config.junk_reasons[0].code
+        assert (
+            await junk_lead(session, lead_id, manager, reason, None, clock.now(), app.config)
+        ).ok
+    status, lead = await _get(http, f"{URL}/{lead_id}")
+    assert (lead["score"], lead["score_factors"]) == (None, [])

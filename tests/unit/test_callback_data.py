@@ -59,6 +59,11 @@ PREFIXES = [
     "rdp",
     "imp",
     "fu",  # handlers/keyboards/sequences.py: a client's answer to a follow-up
+    # client self-service (handlers/keyboards/self_service.py)
+    "csm",
+    "csv",
+    "cst",
+    "csl",
 ]
 
 

@@ -31,6 +31,9 @@ from bot.leads.lists import LeadList
 from bot.reports.drill import DrillKind
 from bot.reports.export import COLUMNS as EXPORT_COLUMNS
 from bot.reports.periods import PeriodKind
+from bot.self_service.manage import CANCELLED_EVENT, NUDGED_EVENT
+from bot.self_service.requests import CLIENT_TIME_EVENT
+from bot.self_service.slots import SlotDay
 from bot.sla.sweep import EVENT_OF_STEP
 from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
@@ -38,6 +41,7 @@ from bot.team.staff import StaffRefusal
 from bot.telephony.calls import CALL_SOURCE, CallStatus, Direction
 from handlers.keyboards.imports import ImportDo
 from handlers.keyboards.qualify import StepChoice
+from handlers.keyboards.self_service import MenuItem, RequestAction
 from handlers.keyboards.staff import DutyChoice
 from storage.models import TELEGRAM_SOURCE, LeadStatus, Role
 
@@ -160,6 +164,9 @@ def _event_kinds() -> set[str]:
         Action.REFUSE.value,
         Action.CONVERT.value,
         Action.REOPEN.value,
+        CLIENT_TIME_EVENT,  # bot/self_service: the client's own steps
+        CANCELLED_EVENT,
+        NUDGED_EVENT,
     }
     return found | computed
 
@@ -226,6 +233,18 @@ LOOKED_UP: dict[str, set[str]] = {
     # handlers/keyboards/imports.py; bot/intake/imports (nested tables: checked below)
     "import_buttons": {*_values(ImportDo), "import"},
     "imports": {"row_column", "reason_column", "rejected_file", "problems", "origins", "fields"},
+    # bot/scoring/line.py (nested tables: tests/unit/test_scoring.py checks every value)
+    "score": {"rules", "hour", "weekday", "channel", "phone", "email", "repeat", "length"},
+    # handlers/keyboards/self_service.py (the buttons, slot days), bot/self_service/requests.py
+    "self_service": {
+        *_values(MenuItem),
+        *(action.value for action in (RequestAction.MOVE, RequestAction.CANCEL)),
+        "cancel_yes",
+        "cancel_no",
+        *(day.value for day in SlotDay if day is not SlotDay.LATER),
+        "weekdays",
+        "lead_message",
+    },
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}

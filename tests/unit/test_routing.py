@@ -127,3 +127,10 @@ def test_nobody_fitting_means_the_lead_waits() -> None:
     skilled = _config(rules=[{"name": "vip", "service": "vip", "skill": "senior"}])
     decided = route(_lead(service="vip"), _team(_manager(1)), skilled, TEAM_CHAT)
     assert decided.waiting and decided.skill == "senior"
+
+
+def test_min_score_matches_a_score_at_or_above_it_and_never_an_unknown_one() -> None:
+    rule = RoutingRule(name="hot", min_score=60)
+    assert matches(rule, _lead(score=60)) and matches(rule, _lead(score=99))
+    assert not matches(rule, _lead(score=59))
+    assert not matches(rule, _lead())  # no score read: not ≥ 60

@@ -58,6 +58,7 @@ from bot.reports.summary import (
     ReportSummary,
     SourceRow,
 )
+from bot.self_service.requests import RequestView, SelfRefusal, Stage
 from bot.sla.deadlines import Step
 from bot.team.invites import InviteRefusal
 from bot.team.menus import commands_for
@@ -149,6 +150,7 @@ def _card(lead: Lead, **context: Any) -> Sample:
         "offered_name": None,
         "offered_to_me": False,
         "missed_call": None,
+        "score_line": None,
         "limits": CARD_LIMITS,
     }
     return values | context
@@ -488,6 +490,9 @@ SAMPLES: dict[str, list[Sample]] = {
     "card.html.j2": [
         _card(_lead()),
         _card(
+            _lead(), score_line="🔥 72 % · <b>Tilda</b> & co ×1.8 · evening ×1.3 · no e-mail ×0.6"
+        ),
+        _card(
             _lead(is_repeat=True, possible_duplicate_of_id=41),
             requests=3,
             offered_name="Борис",
@@ -822,6 +827,42 @@ SAMPLES: dict[str, list[Sample]] = {
             "age": {},
             "leads": [{"id": 41, "name": "Иван", "phone": None, "email": None}],
         },
+    ],
+    # client self-service (handlers/self_service/): hostile names, every stage and refusal
+    "self_menu.html.j2": [{}],
+    "self_pick_service.html.j2": [{}],
+    "self_pick_slot.html.j2": [{"service": None}, {"service": "<b>Ремонт</b> 🛠" * 4}],
+    "self_ask_phone.html.j2": [{"at": "5 Jan 13:00"}],
+    "self_phone_only.html.j2": [{}],
+    "self_received.html.j2": [
+        {"lead_id": 42, "service": "<i>Installation</i>", "at": "5 Jan 13:00"},
+        {"lead_id": 42, "service": None, "at": "05.01 13:00"},
+    ],
+    "self_request.html.j2": [
+        {"view": RequestView(42, stage, "<b>x</b>" * 20, call_at), "at": at}
+        for stage in Stage
+        for call_at, at in ((None, None), (datetime(2026, 1, 5, tzinfo=UTC), "5 Jan 13:00"))
+    ],
+    "self_refused.html.j2": [
+        {
+            "reason": reason.value,
+            "view": RequestView(42, Stage.CALL_BACK, None, None),
+            "at": "5 Jan 16:00",
+        }
+        for reason in SelfRefusal
+    ]
+    + [{"reason": "no_slots", "view": None, "at": None}],
+    "self_pick_move.html.j2": [{}],
+    "self_moved.html.j2": [{"at": "5 Jan 15:30"}],
+    "self_confirm_cancel.html.j2": [{"lead_id": 42}],
+    "self_cancelled.html.j2": [{"lead_id": 42}],
+    "self_kept.html.j2": [{}],
+    "self_nudged.html.j2": [{"lead_id": 42}],
+    "client_moved_call.html.j2": [{"lead_id": 42, "at": "5 Jan 15:30"}],
+    "client_cancelled.html.j2": [{"lead_id": 42}],
+    "client_nudged.html.j2": [
+        {"lead_id": 42, "client": "<script>" * 2000},
+        {"lead_id": 42, "client": None},
     ],
     "start_guest.html.j2": [{}],
     "start_staff.html.j2": [

@@ -72,6 +72,7 @@ from bot.leads.cards import (
 )
 from bot.leads.reassign import may_own_leads
 from bot.reports.album import Album, draw_album
+from bot.scoring.scores import scores_for
 from bot.sequences.stops import StopReason, person_said_stop
 from bot.sla.alerts import AlertSubject, headline_context, settled_context, still_pending
 from handlers.keyboards.escalation import alert_keyboard
@@ -517,6 +518,7 @@ class Notifier:
             )
             requests = await request_counts(session, lead_ids)
             missed = await missed_calls(session, lead_ids)
+            scores = await scores_for(session, leads.values(), self._config)
             viewers = {row.staff_id for row in rows if row.staff_id is not None}
             staff = {staff_id: await session.get(Staff, staff_id) for staff_id in viewers}
         now = self._clock.now()
@@ -529,7 +531,13 @@ class Notifier:
             viewer = staff.get(row.staff_id) if row.staff_id is not None else None
             try:
                 view, locale = card_as_seen_by(
-                    lead, viewer, self._config, now, requests[lead.id], missed=missed.get(lead.id)
+                    lead,
+                    viewer,
+                    self._config,
+                    now,
+                    requests[lead.id],
+                    missed=missed.get(lead.id),
+                    score=scores.get(lead.id),
                 )
                 markup = card_keyboard(view, locale)
                 text = _with_headline(view.text, row.payload, locale)

@@ -46,6 +46,12 @@ _LEAD = {
     "contacted_at": None,
     "closed_at": None,
     "version": 2,
+    "score": 72,
+    "score_factors": [
+        {"factor": "source", "value": "tilda", "ratio": 1.8, "points": None},
+        {"factor": "hour", "value": "evening", "ratio": 1.3, "points": None},
+        {"factor": "email", "value": "no", "ratio": 0.6, "points": None},
+    ],
 }
 _EVENTS = [
     {"id": 1, "kind": "created", "at": "2026-01-05T09:00:00Z", "actor": None, "data": {}},
@@ -91,6 +97,26 @@ class PersonOut(BaseModel):
     name: str
 
 
+class ScoreFactorOut(BaseModel):
+    """One reason for the score: a factor's value and how much it moved it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    factor: str = Field(
+        description="source, utm_source, service, channel, hour, weekday, phone, email, "
+        "repeat, length (the rule score: also keyword)"
+    )
+    value: str = Field(description='the lead\'s value of it, as counted: "tilda", "evening", "no"')
+    ratio: float | None = Field(
+        description="the model's likelihood ratio: above 1 raises the chance, below lowers it; "
+        "null for the rule score"
+    )
+    points: int | None = Field(
+        description="the rule score's points (before `[scoring] min_closed` leads are closed); "
+        "null for the model"
+    )
+
+
 class LeadOut(BaseModel):
     """A lead as it is now. Times are UTC (RFC 3339); `version` grows with every change."""
 
@@ -120,6 +146,13 @@ class LeadOut(BaseModel):
     contacted_at: datetime | None = Field(description="when the client was first reached")
     closed_at: datetime | None
     version: int
+    score: int | None = Field(
+        description='how likely the lead is to buy, 0-100 % (README, "Lead score"); null for '
+        "a closed lead"
+    )
+    score_factors: list[ScoreFactorOut] = Field(
+        description="the (at most three) reasons that moved the score most, strongest first"
+    )
 
 
 class LeadPageAnswer(BaseModel):
