@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.telegram.gate import TelegramGate
+from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
@@ -264,6 +265,8 @@ def build_application(
             token=settings.intake_token.get_secret_value() if settings.intake_token else None,
             phone_region=config.phone_region,
             max_body_bytes=config.intake.max_body_bytes,
+            bot_username=BotUsername(bot, settings.bot_username),
+            clock=clock,
         ),
     )
     add_connector_routes(web_app, settings, config)

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     mango_api_salt: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
+    # the bot's @username for the t.me links it hands out; unset: asked of Telegram (getMe)
+    bot_username: str | None = None
     redis_url: str | None = None
     leadbot_config: Path | None = None
     log_level: str = "INFO"
@@ -167,6 +169,7 @@ class Settings(BaseSettings):
         "telegram_webhook_url",
         "redis_url",
         "vk_confirmation_code",
+        "bot_username",
         mode="before",
     )
     @classmethod
@@ -557,6 +560,74 @@ class StaffRules(BaseModel):
     invite_ttl: PositiveDuration = timedelta(hours=48)
 
 
+# --- follow-up sequences (issue 16: [[sequences]]) ------------------------------------------
+
+SEQUENCE_CONVERTED = "converted"  # the trigger of a sequence after a deal
+SEQUENCE_TASKS = ("call_again",)  # what a step may ask the owner to do (labels: sequence_tasks)
+_SEQUENCE_NAME = re.compile(r"[a-z0-9_]{1,32}")
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,64}")
+
+
+class SequenceStep(BaseModel):
+    """One step: `after` the previous one (or the trigger), a message to the client (a template
+    under templates/<locale>/, with the Yes / Not interested buttons when `buttons`), or a task
+    for the lead's owner."""
+
+    after: PositiveDuration
+    message: str | None = None
+    buttons: bool = False
+    task: str | None = None
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> SequenceStep:
+        if (self.message is None) == (self.task is None):
+            raise ValueError("a sequence step is either a `message` or a `task`")
+        if self.message is not None and not _TEMPLATE_NAME.fullmatch(self.message):
+            raise ValueError(f"message: a template name (a-z, 0-9, _), not {self.message[:40]!r}")
+        if self.task is not None and self.task not in SEQUENCE_TASKS:
+            raise ValueError(f"task: one of {', '.join(SEQUENCE_TASKS)}, not {self.task[:40]!r}")
+        return self
+
+
+class Sequence(BaseModel):
+    """Follow-ups after a lead closes: `trigger` is a refusal reason's code (`timing`,
+    `no_answer`...) or `converted`."""
+
+    name: str
+    trigger: str
+    steps: list[SequenceStep] = Field(min_length=1, max_length=50)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _SEQUENCE_NAME.fullmatch(value):
+            raise ValueError(f"a sequence name is 1 to 32 of a-z, 0-9 and _, not {value[:40]!r}")
+        return value
+
+
+def _check_sequences(config: AppConfig) -> AppConfig:
+    names = [sequence.name for sequence in config.sequences]
+    if len(names) != len(set(names)):
+        raise ValueError("sequences: two sequences have the same name")
+    known = {reason.code for reason in config.refuse_reasons} | {SEQUENCE_CONVERTED}
+    shipped = resources.files("templates")
+    for sequence in config.sequences:
+        for step in sequence.steps:
+            for locale in ("ru", "en") if step.message else ():
+                if not shipped.joinpath(locale, f"{step.message}.html.j2").is_file():
+                    raise ValueError(
+                        f"sequences: {sequence.name}: no template "
+                        f"templates/{locale}/{step.message}.html.j2"
+                    )
+        if sequence.trigger not in known:
+            raise ValueError(
+                f"sequences: {sequence.name}: trigger {sequence.trigger[:40]!r} is neither "
+                "a refuse reason's code nor converted"
+            )
+    return config
+
+
+# --- end of follow-up sequences -------------------------------------------------------------
 # --- lead score (issue 16) -----------------------------------------------------------------
 class ScoringRules(BaseModel):
     """The rule score that stands in until enough leads are closed: `base` points, plus points
@@ -644,6 +715,8 @@ class AppConfig(BaseModel):
     webhooks: list[Webhook] = []
     webhook_delivery: WebhookDelivery = WebhookDelivery()
     crm: Crm = Crm()
+    # follow-up sequences (issue 16); checked against refuse_reasons by _sequences_known
+    sequences: list[Sequence] = []
     scoring: Scoring = Scoring()  # lead score (issue 16)
     # client self-service (issue 16): services offered in the bot, slot settings
     services: list[Service] = []
@@ -677,6 +750,17 @@ class AppConfig(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("webhooks: two webhooks have the same name")
         return value
+
+    @model_validator(mode="after")
+    def _sequences_known(self) -> AppConfig:
+        return _check_sequences(self)
+
+    def sequences_for(self, trigger: str) -> list[Sequence]:
+        """The sequences a lead enters when `trigger` happens (a refuse reason, converted)."""
+        return [sequence for sequence in self.sequences if sequence.trigger == trigger]
+
+    def sequence(self, name: str) -> Sequence | None:
+        return next((sequence for sequence in self.sequences if sequence.name == name), None)
 
     @field_validator("services")
     @classmethod

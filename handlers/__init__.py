@@ -9,9 +9,12 @@ from bot.common.clock import Clock
 from bot.config import AppConfig
 from handlers.card import dialogue_fallback_router, manager_router
 from handlers.client import client_router
+from handlers.client_link import client_link_router
+from handlers.client_sequences import client_sequences_router
 from handlers.dialogues import DialogueTimeoutMiddleware
 from handlers.import_desk import ImportDesk
 from handlers.imports import imports_router
+from handlers.lead_channel import lead_channel_router
 from handlers.middlewares import DbSessionMiddleware, StaffMiddleware
 from handlers.presses import EveryPressAnswered
 from handlers.reports import reports_router
@@ -42,6 +45,7 @@ def build_dispatcher(
     # files sent for import: previews waiting for a press, imports running in the background
     dispatcher["import_desk"] = ImportDesk(sessions, config, clock)
     dispatcher.include_routers(
+        client_link_router(),  # /start <web-form link>: before the invites' /start <token>
         self_service_router(),  # a client's plain /start and self-service presses
         start_router(),
         staff_cancel_router(),
@@ -50,7 +54,9 @@ def build_dispatcher(
         team_router(),
         reports_router(),
         spend_router(),
+        lead_channel_router(),  # /channel: a client's preferred channel (follow-ups)
         imports_router(),  # before the clients': a staff member's file is never a lead
+        client_sequences_router(),  # a client's answers to follow-ups, /stop
         client_router(),
         dialogue_fallback_router(),
         staff_help_router(),  # staff's unknown commands and free text: their commands

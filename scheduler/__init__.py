@@ -41,11 +41,20 @@ SCHEDULE = (
     Job("daily_job", 60, "run_daily", overlap=2),
     # the same for the weekly report: an instance down at `weekly_at` sends it later that week
     Job("weekly_job", 60, "run_weekly", overlap=2),
+    # follow-up sequences' due steps ([[sequences]]): each claimed once, so runs may overlap
+    Job("sequence_sweep", 30, "run_sequence_steps", overlap=2),
     # the lead score's full recount, once a local day after `[scoring] recompute_at`
     Job("score_recount", 300, "recount_scores"),
 )
 # what may have become due when business time jumps
-CLOCK_MOVED_JOBS = ("dialogue_sweep", "offer_sweep", "alert_sweep", "daily_job", "weekly_job")
+CLOCK_MOVED_JOBS = (
+    "dialogue_sweep",
+    "offer_sweep",
+    "alert_sweep",
+    "daily_job",
+    "weekly_job",
+    "sequence_sweep",
+)
 
 
 def build_scheduler(

@@ -19,6 +19,7 @@ from bot.reports.daily import DailyRun, run_daily
 from bot.reports.weekly import WeeklyRun, run_weekly
 from bot.routing.rules import pass_expired_offers
 from bot.scoring.recount import Recount, recount_if_due
+from bot.sequences.sweep import StepRun, run_due_steps
 from bot.sla.sweep import FiredAlert, fire_due_alerts
 from bot.team.staff import active_staff
 from handlers.dialogues import close_abandoned
@@ -27,6 +28,7 @@ from storage.db import SessionFactory
 log = logging.getLogger("leadbot.jobs")
 
 ALERT_BATCH = 500  # alerts claimed per transaction when a backlog is drained
+SEQUENCE_BATCH = 200  # due sequence steps read per batch (each step its own transaction)
 
 
 @dataclass
@@ -55,6 +57,19 @@ class Jobs:
             fired += batch
             if len(batch) < ALERT_BATCH:
                 return fired
+
+    async def run_sequence_steps(self) -> list[StepRun]:
+        """Follow-up steps whose time has come ([[sequences]]); every step once, however many
+        instances sweep."""
+        runs: list[StepRun] = []
+        while True:
+            async with self.sessions() as session:
+                batch = await run_due_steps(
+                    session, self.clock.now(), self.config, self.leads_chat_id, SEQUENCE_BATCH
+                )
+            runs += batch
+            if len(batch) < SEQUENCE_BATCH:
+                return runs
 
     async def pass_expired_offers(self) -> list[int]:
         """Offers to one manager not taken within `[routing] offer_timeout` pass to the next;

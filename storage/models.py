@@ -116,6 +116,14 @@ class Contact(Base):
     name_key: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # --- follow-up sequences (issue 16) ---
+    # how the client wants to be reached (ContactChannel; NULL: not known): set by a manager
+    # on the card, or learned from the channel the client answers on
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    # where the person first came from (the first lead's source)
+    first_origin: Mapped[str | None] = mapped_column(String(64))
+    # the client said stop (/stop, Not interested) or blocked the bot: no sequence, ever again
+    sequences_stopped_at: Mapped[datetime | None]
 
 
 class Staff(Base):
@@ -459,6 +467,57 @@ class AdSpend(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # in the configured currency
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     entered_at: Mapped[datetime]
+
+
+# --- follow-up sequences (issue 16) ---------------------------------------------------------
+
+
+class ContactChannel(enum.StrEnum):
+    TELEGRAM = "telegram"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class EnrolmentState(enum.StrEnum):
+    ACTIVE = "active"  # a step is due at `due_at`
+    FINISHED = "finished"  # every step ran
+    STOPPED = "stopped"  # ended early: `stop_reason` says why
+
+
+class SequenceEnrolment(Base):
+    """A lead in a follow-up sequence (`[[sequences]]`): the step due next and when. A due step
+    is claimed by advancing this row (UPDATE ... WHERE step = the one read) in the transaction
+    that writes its outbox row, so it runs once across restarts and instances."""
+
+    __tablename__ = "sequence_enrolments"
+    __table_args__ = (Index("ix_sequence_enrolments_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sequence: Mapped[str] = mapped_column(String(32))  # the `[[sequences]]` name
+    step: Mapped[int] = mapped_column(Integer, default=0)  # the index of the step due next
+    state: Mapped[EnrolmentState] = mapped_column(String(16), default=EnrolmentState.ACTIVE)
+    due_at: Mapped[datetime | None]  # when the next step may run (NULL once ended)
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    messages_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[datetime | None]  # one sequence message a day per client
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class TelegramLink(Base):
+    """A one-time `t.me/<bot>?start=<token>` handed to a web form's client: whoever opens it
+    first is linked to the lead's contact (their Telegram id), so the bot can reach them."""
+
+    __tablename__ = "telegram_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)  # the opener's Telegram id
 
 
 # --- lead score (issue 16) -----------------------------------------------------------------

@@ -68,7 +68,7 @@ def wanted(config: AppConfig, *events: HookEvent) -> bool:
 
 def person(staff: Staff | None) -> dict[str, Any] | None:
     """A member of staff as receivers see them: their Telegram id and name."""
-    if staff is None:
+    if staff is None or staff.id is None:  # the system acting on a client's word (a stand-in)
         return None
     return {"telegram_id": staff.telegram_id, "name": staff.name}
 

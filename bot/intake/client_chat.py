@@ -17,8 +17,10 @@ from bot.common.outbox import client_answer, copied_message, enqueue, text_messa
 from bot.common.render import render
 from bot.config import AppConfig
 from bot.intake.input import IntakeResult, LeadInput
+from bot.intake.sequence_answers import follow_up_answered
 from bot.intake.store import intake_leads
 from bot.leads.actions import ActionResult, Refusal, load_lead, why_refused
+from bot.sequences.stops import StopReason, person_said_stop
 from bot.sla.answer_wait import client_answered, client_waits
 from storage.models import (
     TELEGRAM_SOURCE,
@@ -68,6 +70,8 @@ async def client_wrote(
         telegram_id=telegram_id,
         utm={"start": tag} if tag else {},
     )
+    # an answer to a follow-up reopens its lead first: the message joins it ([[sequences]])
+    await follow_up_answered(session, telegram_id, now, config, leads_chat_id)
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     await session.commit()
@@ -122,6 +126,8 @@ async def client_sent_media(
         telegram_id=telegram_id,
         utm={"start": tag} if tag else {},
     )
+    # an answer to a follow-up reopens its lead first: the message joins it ([[sequences]])
+    await follow_up_answered(session, telegram_id, now, config, leads_chat_id)
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     chats = await _news_chats(session, result.lead_id)
@@ -219,6 +225,8 @@ async def client_shared_phone(
     except InvalidContactField:
         return None
     item = LeadInput(source=TELEGRAM_SOURCE, name=_name(name), phone=phone, telegram_id=telegram_id)
+    # an answer to a follow-up reopens its lead first: the message joins it ([[sequences]])
+    await follow_up_answered(session, telegram_id, now, config, leads_chat_id)
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
     await session.commit()
@@ -371,6 +379,8 @@ async def reply_not_delivered(
         replied = await session.get(LeadEvent, answer.payload.get("event_id", 0))
         text = str((replied.data if replied else {}).get("text", ""))
         kind, data = "client_blocked", {"text": text[:MESSAGE_LIMIT]}
+        if answer.chat_id is not None:  # no follow-up ever again ([[sequences]])
+            await person_said_stop(session, answer.chat_id, StopReason.BLOCKED, now)
         told = _told_manager(answer, "reply_blocked", {}, now)
     else:
         kind, data = "delivery_failed", {"chat_id": answer.chat_id, "error": error[:300]}

@@ -38,6 +38,7 @@ class _Contact:
     email: str | None = None
     telegram_id: int | None = None
     learnt: bool = False  # an existing contact got a field it lacked
+    origin: str | None = None  # a new contact's first source (contacts.first_origin)
 
     def learn(self, item: LeadInput) -> None:
         """A returning person may bring what we did not know yet; never overwrite what we know."""
@@ -216,7 +217,7 @@ async def intake_leads(
             continue
         contact = batch.match(item)
         if contact is None:
-            contact = _Contact(None)
+            contact = _Contact(None, origin=item.source)
             batch.new_contacts.append(contact)
         contact.learn(item)
         batch.remember(contact)
@@ -269,6 +270,7 @@ async def _write(
                 "telegram_id": c.telegram_id,
                 "name_key": name_key(c.name),
                 "created_at": now,
+                "first_origin": c.origin,
             }
             for c in batch.new_contacts
         ]

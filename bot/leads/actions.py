@@ -19,6 +19,8 @@ from bot.common.webhooks import announce
 from bot.config import AppConfig, default_config
 from bot.leads.announce import listened, transition_events
 from bot.scoring.counts import closed_state, transition_counted
+from bot.sequences.enrol import enrol
+from bot.sequences.stops import StopReason, stop_lead_sequences
 from bot.sla.lead_timers import record_work_waits, restarted_alert
 from storage.models import (
     OPEN_STATUSES,
@@ -232,6 +234,8 @@ async def apply_action(
             created_at=now,
         )
     )
+    if target is not Lead.status and action is not Action.REASSIGN:  # the status moved
+        await stop_lead_sequences(session, [lead.id], StopReason.STATUS_CHANGED, now)
     if then is not None:  # more rows of the same change (a task), in the same transaction
         await then(lead)
     await enqueue(session, [card_refresh(lead.id, now)])
@@ -391,6 +395,8 @@ async def close_lead(
 
     async def nothing_waits(lead: Lead) -> None:
         await close_open_tasks(session, lead.id, now)
+        if outcome is Action.REFUSE:  # a refusal's reason may start follow-ups ([[sequences]])
+            await enrol(session, lead, reason, now, config)
 
     return await apply_action(
         session,
@@ -423,9 +429,11 @@ async def reopen_lead(
     actor: Staff,
     now: datetime,
     config: AppConfig | None = None,
+    then: Callable[[Lead], Awaitable[None]] | None = None,
 ) -> ActionResult:
-    """A supervisor brings a closed lead back: to its owner's work, or to the pool."""
+    """A supervisor brings a closed lead back: to its owner's work, or to the pool. `then`:
+    more rows of the same change (a client's answer to a follow-up marks the lead hot)."""
     values = {"close_reason": None, "close_comment": None, "closed_at": None}
     return await apply_action(
-        session, lead_id, actor, Action.REOPEN, now, values=values, config=config
+        session, lead_id, actor, Action.REOPEN, now, values=values, config=config, then=then
     )

@@ -15,6 +15,7 @@ from bot.common.outbox import card_refresh, enqueue
 from bot.common.webhooks import Happened, announce, lead_json, person, wanted
 from bot.config import AppConfig, default_config
 from bot.leads.actions import ActionResult, Refusal, close_open_tasks, load_lead
+from bot.sequences.stops import StopReason, stop_lead_sequences
 from storage.models import Contact, Lead, LeadEvent, LeadStatus, Staff, Task
 
 
@@ -97,6 +98,7 @@ async def merge_leads(
         return ActionResult(survivor, Refusal.OUTDATED)  # merged meanwhile
     # its promises end with it (the survivor's own call-back stands); the rows move over
     await close_open_tasks(session, lead_id, now)
+    await stop_lead_sequences(session, [lead_id, into_id], StopReason.MERGED, now)
     await session.execute(update(Task).where(Task.lead_id == lead_id).values(lead_id=into_id))
     await session.execute(
         update(LeadEvent).where(LeadEvent.lead_id == lead_id).values(lead_id=into_id)

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.contacts import InvalidContactField, display_phone, normalise_email, normalise_phone
 from bot.common.lifecycle import Action
-from bot.config import LEAD_COLUMNS, AppConfig, DealField, FieldKind
+from bot.config import LEAD_COLUMNS, SEQUENCE_CONVERTED, AppConfig, DealField, FieldKind
 from bot.leads.actions import ActionResult, Refusal, apply_action, close_open_tasks, load_lead
+from bot.sequences.enrol import enrol
 from storage.models import Contact, Lead, Staff
 
 MAX_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2)
@@ -202,6 +203,7 @@ async def convert_lead(
     async def deal_closes(saved: Lead) -> None:
         await _fill_contact(session, saved, answers)
         await close_open_tasks(session, saved.id, now)
+        await enrol(session, saved, SEQUENCE_CONVERTED, now, config)  # follow-ups after a deal
 
     return await apply_action(
         session,

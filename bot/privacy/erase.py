@@ -52,6 +52,7 @@ from bot.common.contacts import normalise_email, normalise_phone
 from bot.common.deliveries import scrub_deliveries
 from bot.common.outbox import card_refresh, enqueue
 from bot.privacy.scrub import Traces
+from bot.sequences.stops import StopReason, stop_lead_sequences
 from storage.models import (
     Base,
     Contact,
@@ -184,9 +185,12 @@ async def erase_person(session: AsyncSession, person: Person, by: str, now: date
     traces = person.traces
     if person.contact_ids:
         await session.execute(
-            update(Contact).where(Contact.id.in_(person.contact_ids)).values(**CONTACT_BLANKS)
+            update(Contact)
+            .where(Contact.id.in_(person.contact_ids))
+            .values(**CONTACT_BLANKS, sequences_stopped_at=now)  # no follow-up ever again
         )
         erased.count("contacts", len(person.contact_ids))
+    await stop_lead_sequences(session, person.lead_ids, StopReason.ERASED, now)
     await _blank_leads(session, person, erased)
     erased.count(HookDelivery.__tablename__, await scrub_deliveries(session, person.lead_ids))
     for table in _tables():

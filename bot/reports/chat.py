@@ -22,8 +22,9 @@ from bot.reports.chart_data import ChartData, chart_data
 from bot.reports.drill import Drill, DrillKind
 from bot.reports.periods import PeriodKind, local_today, report_period
 from bot.reports.request import ReportRequest
-from bot.reports.summary import ReportSummary, report_summary
+from bot.reports.summary import ReportSummary, period_bounds, report_summary
 from bot.scoring.quality import ScoreQuality, score_quality
+from bot.sequences.stats import SequenceStats, sequence_stats
 
 TOP = 10  # sources, reasons and unmet demand listed; the rest as "… and N more"
 NAME_LIMIT = 40  # a source or a person's name in a line
@@ -43,6 +44,8 @@ class ChatReport:
     reader_telegram_id: int
     # how far to trust the lead score (its AUC on recent closed leads); None: not shown
     score_quality: ScoreQuality | None = None
+    # follow-up sequences' numbers (everybody's report, unfiltered); None: not read
+    sequences: SequenceStats | None = None
 
     @property
     def own(self) -> bool:
@@ -71,8 +74,11 @@ async def chat_report(
     filters = {"source": request.source, "manager_telegram_id": manager}
     summary = await report_summary(session, request.period, config, now=now, **filters)
     data = await chart_data(session, request.period, config, **filters)
+    follow_ups = None
+    if not request.own and not request.filtered:  # the team's numbers, not a person's
+        follow_ups = await sequence_stats(session, *period_bounds(request.period, config))
     quality = await score_quality(session, config)
-    return ChatReport(request, summary, data, reader_telegram_id, quality)
+    return ChatReport(request, summary, data, reader_telegram_id, quality, follow_ups)
 
 
 def ready_made(kind: PeriodKind, now: datetime, config: AppConfig, own: bool) -> ReportRequest:
@@ -287,7 +293,22 @@ def sections(
                 "nudges": summary.client_nudges,
             },
         ),
+        *_sequences(report.sequences),
     ]
+
+
+def _sequences(stats: SequenceStats | None) -> list[tuple[str, dict[str, Any]]]:
+    """The follow-ups' section, when any ran in the period."""
+    if stats is None or stats.empty:
+        return []
+    values = {
+        "enrolled": stats.enrolled,
+        "sent": stats.sent,
+        "replies": stats.replies,
+        "reopened": stats.reopened,
+        "converted_after": stats.converted_after,
+    }
+    return [("report_sequences.html.j2", values)]
 
 
 @dataclass(frozen=True)

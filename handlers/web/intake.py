@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.common.clock import Clock
 from bot.intake.input import IntakeError, parse_lead_input
 from bot.intake.queue import IntakeQueue
+from bot.sequences.links import deep_link, link_token_for
 from handlers.web.body import (
     error_response,
     json_answer,
@@ -39,6 +42,9 @@ class IntakeSettings:
     token: str | None
     phone_region: str
     max_body_bytes: int
+    # the answer's telegram_link (follow-up sequences): the bot's username, and the clock
+    bot_username: Callable[[], Awaitable[str | None]] | None = None
+    clock: Clock | None = None
 
 
 INTAKE_SETTINGS = web.AppKey("intake_settings", IntakeSettings)
@@ -78,13 +84,35 @@ async def post_lead(request: web.Request) -> web.Response:
         item = parse_lead_input(fields, settings.phone_region)
     except IntakeError as exc:
         return error_response(422, str(exc), exc.field)
+    # the bot's username first: a getMe it may need goes before the lead's cards
+    username = await settings.bot_username() if settings.bot_username is not None else None
     try:
         result = await request.app[INTAKE_QUEUE].submit(item)
     except Exception:
         log.exception("intake failed source=%s", item.source)
         return error_response(503, "the lead could not be stored; try again")
-    answer = LeadAccepted(id=result.lead_id, status=result.status, duplicate_of=result.duplicate_of)
+    link = await _telegram_link(request, result.lead_id, username)
+    answer = LeadAccepted(
+        id=result.lead_id,
+        status=result.status,
+        duplicate_of=result.duplicate_of,
+        telegram_link=link,
+    )
     return json_answer(answer, 201 if result.created else 200)
+
+
+async def _telegram_link(request: web.Request, lead_id: int, username: str | None) -> str | None:
+    """A one-time t.me link for the lead's client, unless Telegram reaches them already."""
+    clock = request.app[INTAKE_SETTINGS].clock
+    if not username or clock is None:
+        return None
+    try:
+        async with request.app[SESSIONS]() as session:
+            token = await link_token_for(session, lead_id, clock.now())
+    except Exception:  # the lead is stored: its answer goes out without a link
+        log.exception("telegram link failed lead=%s", lead_id)
+        return None
+    return deep_link(username, token) if token else None
 
 
 @documented(

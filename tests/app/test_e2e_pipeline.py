@@ -64,6 +64,7 @@ async def test_form_lead_reaches_every_on_duty_manager_as_a_card(
             "utm_source": "yandex",
         }
     )
+    assert body.pop("telegram_link").startswith("https://t.me/leadbot_test_bot?start=c-")
     assert (status, body) == (201, {"id": 1, "status": "new", "duplicate_of": None})
     anna_card, boris_card = await _cards(emulator, ANNA, BORIS)
     # Anna's Telegram is in English, Boris's in Russian: each reads the card in their language
@@ -253,6 +254,7 @@ async def test_client_writing_again_joins_the_open_lead_and_its_owner_hears(
     )
     await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
     status, body = await intake.post({"phone": "+7 900 123 4567", "message": "are you there?"})
+    assert body.pop("telegram_link").startswith("https://t.me/")  # she is not in Telegram yet
     assert (status, body) == (200, {"id": 1, "status": "in_work", "duplicate_of": 1})
     await emulator.wait_for(lambda: "again" in emulator.chat_messages(ANNA)[-1].text)
     assert "are you there?" in emulator.chat_messages(ANNA)[-1].text

@@ -122,6 +122,7 @@ async def test_web_form_lead_reaches_both_managers_live(
         status, answer = await _post(
             http, sandbox, "/sandbox/web-form", {"name": "Maria", "phone": "8 900 123-45-67"}
         )
+        assert answer.pop("telegram_link").startswith("https://t.me/")
         assert (status, answer) == (201, {"id": 1, "status": "new", "duplicate_of": None})
         cards: dict[int, dict[str, Any]] = {}
         while set(cards) != set(MANAGERS):  # the two cards are sent side by side, in any order

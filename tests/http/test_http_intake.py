@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -51,7 +52,10 @@ async def test_form_builder_posts_urlencoded_with_the_token_in_the_url(
         data={"name": "Ольга", "phone": "8 900 765 43 21", "formid": "form-7", "utm_medium": "cpc"},
     ) as response:
         assert response.status == 201
-        assert await response.json() == {"id": 1, "status": "new", "duplicate_of": None}
+        answer = await response.json()
+        # a web-form client can be reached in Telegram: the link for the thank-you page
+        assert re.fullmatch(r"https://t\.me/\w+\?start=c-[\w-]{24}", answer.pop("telegram_link"))
+        assert answer == {"id": 1, "status": "new", "duplicate_of": None}
     async with sessions() as session:
         lead = await session.get(Lead, 1)
     assert lead is not None
@@ -68,7 +72,9 @@ async def test_same_external_id_again_answers_200_with_the_same_lead(
         first_id = (await first.json())["id"]
     async with http.post("/api/v1/leads", json=lead, headers=AUTH) as again:
         assert again.status == 200
-        assert await again.json() == {"id": first_id, "status": "new", "duplicate_of": None}
+        answer = await again.json()
+        assert answer.pop("telegram_link").startswith("https://t.me/")  # a new one-time token
+        assert answer == {"id": first_id, "status": "new", "duplicate_of": None}
     assert await _leads(sessions) == 1
 
 

@@ -24,7 +24,7 @@ from bot.leads.notes import add_note
 from bot.team.staff import add_staff
 from storage.db import SessionFactory
 from storage.models import Role, Staff
-from tests.harness import ANNA, INTAKE_TOKEN, TOKEN, running_app
+from tests.harness import ANNA, BORIS, INTAKE_TOKEN, SVETA, TOKEN, running_app
 
 API_TOKEN = "leads-reader-secret-for-tests"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -36,6 +36,9 @@ async def emulator() -> AsyncIterator[TelegramEmulator]:
     emu = TelegramEmulator(token=TOKEN)
     await emu.start()
     emu.add_user(ANNA, "Anna")
+    # the other managers' cards arrive too: none fails into the history the tests read
+    emu.add_user(BORIS, "Boris")
+    emu.add_user(SVETA, "Sveta")
     yield emu
     await emu.stop()
 

@@ -58,6 +58,7 @@ PREFIXES = [
     "rd",
     "rdp",
     "imp",
+    "fu",  # handlers/keyboards/sequences.py: a client's answer to a follow-up
     # client self-service (handlers/keyboards/self_service.py)
     "csm",
     "csv",

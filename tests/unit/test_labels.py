@@ -221,6 +221,10 @@ LOOKED_UP: dict[str, set[str]] = {
     "reassign": {"load"},
     "merge": {"confirm"},
     "client": {"share_phone"},
+    # follow-up sequences: handlers/keyboards/sequences.py, sequence_task.html.j2
+    "sequence_buttons": {"yes", "no"},
+    "sequence_tasks": {"call_again", "reach_client"},
+    "contact_channels": {"telegram", "phone", "email"},  # channel_set.html.j2
     # bot/reports/chat.py and the report_*.html.j2 templates (nested tables: checked below)
     "report": {"weekdays", "periods", "steps", "charts", "drill", "buttons"},
     # bot/reports/export.py (nested tables: checked below; the report workbook's words by

@@ -442,10 +442,44 @@ def _import_samples() -> dict[str, list[Sample]]:
     }
 
 
+def _sequence_samples() -> dict[str, list[Sample]]:
+    """Follow-up sequences (bot/sequences/sweep.py, bot/intake/sequence_answers.py)."""
+    task = {"lead_id": 42, "client": "<Ира> & Ко", "sequence": "not_now"}
+    return {
+        "sequence_not_now.html.j2": [{"client": "<Ира> 🎉"}, {"client": None}],
+        "sequence_task.html.j2": [
+            task | {"task": "call_again", "phone": "+79001234567", "email": None},
+            task | {"task": "reach_client", "phone": None, "email": "a@b.example", "client": None},
+        ],
+        "sequence_hot_headline.html.j2": [
+            {"lead_id": 42, "answer": "yes"},
+            {"lead_id": 42, "answer": "wrote"},
+        ],
+        "sequence_yes.html.j2": [{}],
+        "sequence_stopped.html.j2": [{}],
+        "sequence_ended.txt.j2": [{}],
+        "sequence_not_yours.txt.j2": [{}],
+        "client_linked.html.j2": [{}],
+        "channel_usage.html.j2": [{}],
+        "channel_set.html.j2": [
+            {"lead_id": 42, "refusal": refusal, "channel": None}
+            for refusal in ("not_found", "not_yours", "no_contact", "unknown_channel", None)
+        ]
+        + [{"lead_id": 42, "refusal": None, "channel": c} for c in ("telegram", "phone", "email")],
+        "report_sequences.html.j2": [
+            {"enrolled": 12, "sent": 9, "replies": 3, "reopened": 3, "converted_after": 1}
+        ],
+        "client_link_refused.html.j2": [
+            {"reason": reason} for reason in ("unknown", "used", "taken", "staff")
+        ],
+    }
+
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
     **_import_samples(),
     **_spend_samples(),
+    **_sequence_samples(),
     "admin_only.html.j2": [{}],
     "callback_ask_time.html.j2": [{"lead_id": 42, "zone": "Europe/Moscow"}],
     "callback_done.txt.j2": [{"lead_id": 42}],

@@ -73,9 +73,11 @@ from bot.leads.cards import (
 from bot.leads.reassign import may_own_leads
 from bot.reports.album import Album, draw_album
 from bot.scoring.scores import scores_for
+from bot.sequences.stops import StopReason, person_said_stop
 from bot.sla.alerts import AlertSubject, headline_context, settled_context, still_pending
 from handlers.keyboards.escalation import alert_keyboard
 from handlers.keyboards.lead import card_keyboard, missed_call_keyboard, reply_keyboard
+from handlers.keyboards.sequences import follow_up_keyboard
 from storage.db import SessionFactory
 from storage.models import (
     AlertCopy,
@@ -792,6 +794,9 @@ class Notifier:
         )
         if payload.get("calls") and row.lead_id:  # a missed call: Called back / No answer
             markup = missed_call_keyboard(row.lead_id, locale)
+        follow_up = payload.get("sequence")  # a follow-up step's message to a client
+        if follow_up and follow_up.get("buttons"):
+            markup = follow_up_keyboard(int(follow_up["enrolment"]), locale)
         outcome = await self._call(
             row.chat_id,
             lambda: self._bot.send_message(chat_id=row.chat_id, text=text, reply_markup=markup),
@@ -805,6 +810,10 @@ class Notifier:
             )
             if markup is not None and payload.get("reply"):
                 await self._remember_relayed(row, outcome)
+        if follow_up and outcome.forbidden:  # the client blocked the bot: no follow-up again
+            async with self._sessions() as session:
+                await person_said_stop(session, row.chat_id, StopReason.BLOCKED, self._clock.now())
+                await session.commit()
         return outcome
 
     async def _locale_of(self, row: OutboxMessage) -> str:

@@ -57,9 +57,25 @@ class LeadAccepted(BaseModel):
     the same `external_id` came again."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"id": 7, "status": "new", "duplicate_of": None}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "status": "new",
+                    "duplicate_of": None,
+                    "telegram_link": "https://t.me/leadbot?start=c-Qx8mZbK2pL0vR7nT4yW1sD5f",
+                }
+            ]
+        }
     )
 
     id: int
     status: LeadStatus
     duplicate_of: int | None = Field(description="the open lead the request joined, if any")
+    # follow-up sequences (issue 16): web-form clients reached in Telegram
+    telegram_link: str | None = Field(
+        None,
+        description="a one-time https://t.me/<bot>?start=<token> for the form's thank-you "
+        "page: the client who opens it is linked to this lead in Telegram; null when the bot "
+        "can reach them there already, or does not know its username",
+    )
