@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from storage.models import Role
 
-CLIENT_COMMANDS = ("start",)
+CLIENT_COMMANDS = ("start", "stop")  # /stop: no more follow-up messages
 STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
-    Role.MANAGER: ("leads", "find", "report", "duty", "cancel"),
+    Role.MANAGER: ("leads", "find", "report", "channel", "duty", "cancel"),
     Role.SUPERVISOR: (
         "leads",
         "find",
@@ -18,6 +18,7 @@ STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
         "spend",
         "merge",
         "import",
+        "channel",
         "duty",
         "cancel",
     ),
@@ -33,6 +34,7 @@ STAFF_COMMANDS: dict[Role, tuple[str, ...]] = {
         "import",
         "invite",
         "staff",
+        "channel",
         "duty",
         "cancel",
     ),

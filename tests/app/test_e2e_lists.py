@@ -246,7 +246,8 @@ async def test_each_role_gets_its_command_menu_in_its_language(
     def menu(scope: str, language: str = "") -> list[str]:
         return [c["command"] for c in emulator.state.commands.get((scope, language), [])]
 
-    assert menu(f"chat_id={ANNA},type=chat") == ["leads", "find", "report", "duty", "cancel"]
+    manager = ["leads", "find", "report", "channel", "duty", "cancel"]
+    assert menu(f"chat_id={ANNA},type=chat") == manager
     assert menu(f"chat_id={SVETA},type=chat") == [
         "leads",
         "find",
@@ -257,9 +258,10 @@ async def test_each_role_gets_its_command_menu_in_its_language(
         "spend",
         "merge",
         "import",
+        "channel",
         "duty",
         "cancel",
     ]
-    assert menu("type=default") == menu("type=default", "en") == ["start"]
+    assert menu("type=default") == menu("type=default", "en") == ["start", "stop"]
     described = emulator.state.commands[(f"chat_id={SVETA},type=chat", "")]
     assert described[0]["description"] == "Списки лидов: мои, новые, перезвоны, просроченные"

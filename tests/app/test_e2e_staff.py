@@ -80,7 +80,7 @@ async def test_a_stranger_opens_an_invite_link_and_works_as_a_manager(
     assert "You are on duty: new leads arrive here as cards." in welcome.text
     told = await alex.next_message(before, "joined")
     assert told.text == "✅ Stranger opened your invite link and joined the team as a manager."
-    manager_menu = ["leads", "find", "report", "duty", "cancel"]
+    manager_menu = ["leads", "find", "report", "channel", "duty", "cancel"]
     await emulator.wait_for(lambda: _menu(emulator, STRANGER) == manager_menu)
     person = await _person(sessions, STRANGER)
     assert person is not None and (person.role, person.is_active) == (Role.MANAGER, True)

@@ -335,6 +335,7 @@ async def test_the_bots_command_menu_follows_scope_and_language(
             "/leads Lead lists: mine, new, call-backs, overdue",
             "/find Find a lead: phone, name, e-mail or #id",
             "/report Report: funnel, channels, managers, reasons, charts",
+            "/channel How a client wants to be reached: /channel 12 phone",
             "/duty Go on or off duty",
             "/cancel Cancel the current dialogue",
         ]
