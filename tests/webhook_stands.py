@@ -55,6 +55,21 @@ class Request:
     payload: dict[str, Any]
 
 
+async def serve(path: str, handler: web.Handler, port: int) -> web.AppRunner:
+    """One POST route on 127.0.0.1:`port`, serving until `stop_serving`."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def stop_serving(runner: web.AppRunner | None) -> None:
+    if runner is not None:
+        await runner.cleanup()
+
+
 @dataclass
 class Receiver:
     """A webhook receiver on 127.0.0.1. `fails(n)` says whether the n-th request (from 1) is
@@ -77,16 +92,11 @@ class Receiver:
         return [r for r in self.requests if r.status == 200]
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hooks/leadbot", self._take)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve("/hooks/leadbot", self._take, self.port)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await stop_serving(self._runner)
+        self._runner = None
 
     async def _take(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -195,15 +205,11 @@ class Bitrix24Stand:
         return [method for method, _ in self.calls]
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/rest/{user}/{key}/{method}", self._call)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve("/rest/{user}/{key}/{method}", self._call, self.port)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await stop_serving(self._runner)
+        self._runner = None
 
     async def _call(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["user"] != str(USER_ID) or request.match_info["key"] != KEY:

@@ -21,13 +21,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.hook_events import HookEvent
+from bot.common.money import amount_text
 from bot.config import BITRIX24_TARGET, AppConfig
 from storage.db import note_outbox_written
 from storage.models import HookDelivery, OutboxState, Staff
@@ -77,11 +77,6 @@ def _moment(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _amount(value: Decimal | float | int | None) -> str | None:
-    # as a string: 15000.50 stays exactly that (a JSON number may come back as 15000.5000001)
-    return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else None
-
-
 def lead_json(lead: Any, owner: Staff | None, currency: str) -> dict[str, Any]:
     """The lead as receivers see it. `lead` is a Lead, or anything with its attributes (intake
     builds it from the row it inserts)."""
@@ -95,7 +90,7 @@ def lead_json(lead: Any, owner: Staff | None, currency: str) -> dict[str, Any]:
         "email": lead.email,
         "service": lead.service,
         "message": lead.message,
-        "amount": _amount(lead.amount),
+        "amount": amount_text(lead.amount),
         "currency": currency,
         "owner": person(owner),
         "contact_id": lead.contact_id,

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.common.money import CENT, amount_text
 from storage.models import LeadStatus
 
-CENT = Decimal("0.01")
 TAG_KEY = "start"  # bot/intake/client_chat.py keeps the deep link's tag under this utm key
 
 
@@ -95,7 +95,7 @@ def campaigns_json(rows: list[CampaignRow]) -> list[dict[str, Any]]:
             "received": row.received,
             "junk": row.junk,
             "converted": row.converted,
-            "amount": str(row.amount.quantize(CENT)),
+            "amount": amount_text(row.amount),
         }
         for row in rows
     ]

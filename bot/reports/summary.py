@@ -26,6 +26,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.common.money import CENT, amount_text
 from bot.config import AlertKind, AppConfig
 from bot.leads.overdue import overdue_counts
 from bot.reports.campaigns import CampaignRow, campaign_rows, campaigns_json
@@ -57,7 +58,6 @@ ANSWER_EVENT = "replied"  # a manager's answer to the client, queued (bot/intake
 # a client's "Still waiting?" in the bot (bot/self_service/manage.py NUDGED_EVENT; a sibling
 # package, so the name is repeated here and a test keeps the two equal)
 NUDGED_EVENT = "client_nudged"
-CENT = Decimal("0.01")
 TAKE, TAKE_WORK, CONTACT = (
     1,
     2,
@@ -715,8 +715,7 @@ def summary_json(summary: ReportSummary) -> dict[str, Any]:
     """The summary as the API answers it: amounts as two-place strings, seconds as numbers
     (whole ones as integers) or null."""
 
-    def amount(value: Decimal | None) -> str | None:
-        return None if value is None else str(value.quantize(CENT))
+    amount = amount_text
 
     funnel = summary.funnel
     return {

@@ -52,6 +52,11 @@ def json_answer(answer: BaseModel, status: int = 200) -> web.Response:
     )
 
 
+def validated_query(request: web.Request, model: type[M]) -> M | web.Response:
+    """The query string read by the route's typed query model, or the 422 naming the field."""
+    return validated(model, query_fields(request, model))
+
+
 def query_fields(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
     """The query parameters by name, for `model` to read (a list for a list field:
     `?status=a&status=b`); a parameter the model does not know is passed on for it to refuse.

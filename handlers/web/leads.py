@@ -11,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.config import AppConfig
 from bot.leads.api_view import LeadFilter, lead_detail, lead_page
 from bot.leads.cursor import MAX_ID, CursorError, Position, decode_cursor, encode_cursor
-from handlers.web.body import error_response, json_answer, query_fields, refuse_reader, validated
+from handlers.web.body import (
+    error_response,
+    json_answer,
+    refuse_reader,
+    validated,
+    validated_query,
+)
 from handlers.web.openapi import READ_AUTH, Answer, Operation, documented, refused
 from handlers.web.schemas.leads import LeadDetailAnswer, LeadPageAnswer, LeadsQuery
 from handlers.web.schemas.query import WholeNumber
@@ -57,7 +63,7 @@ async def list_leads(request: web.Request) -> web.Response:
     settings = request.app[LEAD_API_SETTINGS]
     if (refusal := refuse_reader(request, settings.token, READER)) is not None:
         return refusal
-    query = validated(LeadsQuery, query_fields(request, LeadsQuery))
+    query = validated_query(request, LeadsQuery)
     if isinstance(query, web.Response):
         return query
     after: Position | None = None

@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.common.clock import Clock
 from bot.config import AppConfig
 from bot.reports.summary import report_summary, summary_json
-from handlers.web.body import error_response, query_fields, refuse_reader, validated
+from handlers.web.body import error_response, refuse_reader, validated_query
 from handlers.web.metrics import timed_report
 from handlers.web.openapi import READ_AUTH, Answer, Operation, documented, refused
 from handlers.web.schemas.reports import SummaryAnswer, SummaryQuery
@@ -44,10 +44,9 @@ REPORT_SETTINGS = web.AppKey("report_settings", ReportSettings)
 )
 async def get_summary(request: web.Request) -> web.Response:
     settings = request.app[REPORT_SETTINGS]
-    refused_ = refuse_reader(request, settings.token, "the reports API")
-    if refused_ is not None:
-        return refused_
-    query = validated(SummaryQuery, query_fields(request, SummaryQuery))
+    if (refusal := refuse_reader(request, settings.token, "the reports API")) is not None:
+        return refusal
+    query = validated_query(request, SummaryQuery)
     if isinstance(query, web.Response):
         return query
     if query.from_ > query.to:

@@ -8,16 +8,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from bot.common.money import amount_text
 from bot.leads.cursor import MAX_CURSOR, Sort
 from handlers.web.schemas.query import Moment, TelegramId, WholeNumber
 from storage.models import LeadStatus
 
 PAGE_DEFAULT, PAGE_MAX = 100, 500
-CENT = Decimal("0.01")
 
 Money = Annotated[
     Decimal,
-    PlainSerializer(lambda amount: str(amount.quantize(CENT)), return_type=str),
+    PlainSerializer(amount_text, return_type=str),
     Field(description='the deal\'s amount with two places, as text: "54700.50"'),
 ]
 
