@@ -36,14 +36,13 @@ from bot.self_service.requests import (
     their_open_lead,
 )
 from bot.self_service.slots import is_free_slot
-from bot.sla.lead_timers import lead_alert
+from bot.sla.stale import closed_without_staff, tasks_done
 from storage.models import (
     TELEGRAM_SOURCE,
     Lead,
     LeadEvent,
     LeadStatus,
     Staff,
-    Task,
 )
 
 CLIENT_CANCELLED = CLIENT_CANCELLED_REASON  # a system reason: not in the managers' picker
@@ -143,19 +142,7 @@ async def cancel_request(
     changed = await session.execute(
         update(Lead)
         .where(Lead.id == lead.id, Lead.status == before)
-        .values(
-            status=target,
-            close_reason=CLIENT_CANCELLED,
-            close_comment=None,
-            closed_at=now,
-            closed_by_id=None,  # by the client: nobody's outcome in the reports
-            updated_at=now,
-            version=Lead.version + 1,
-            offered_to_id=None,
-            offered_at=None,
-            waiting_since=None,
-            **lead_alert(target, False, now, config),
-        )
+        .values(**closed_without_staff(target, CLIENT_CANCELLED, now, config))
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
@@ -165,12 +152,7 @@ async def cancel_request(
     session.add(
         LeadEvent(lead_id=lead.id, kind=CANCELLED_EVENT, actor_id=None, data=data, created_at=now)
     )
-    await session.execute(
-        update(Task)
-        .where(Task.lead_id == lead.id, Task.done_at.is_(None))
-        .values(done_at=now, alert_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    await tasks_done(session, [lead.id], now)
     await enqueue(session, [card_refresh(lead.id, now)])
     await _tell(session, lead, "client_cancelled", {"lead_id": lead.id}, now)
     await _announce_closed(session, lead.id, before, now, config)

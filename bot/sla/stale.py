@@ -99,19 +99,7 @@ async def _close_batch(
                 *_stale(cutoff),
                 *([Lead.status.in_(group)] if group else []),
             )
-            .values(
-                status=STALE_TARGET,
-                close_reason=STALE_REASON,
-                close_comment=None,
-                closed_at=now,
-                closed_by_id=None,  # closed by the system: nobody's outcome in the reports
-                updated_at=now,
-                version=Lead.version + 1,
-                offered_to_id=None,
-                offered_at=None,
-                waiting_since=None,
-                **lead_alert(STALE_TARGET, False, now, config),
-            )
+            .values(**closed_without_staff(STALE_TARGET, STALE_REASON, now, config))
             .returning(Lead.id)
             .execution_options(synchronize_session=False)
         )
@@ -134,16 +122,41 @@ async def _close_batch(
             for lead_id in closed
         ],
     )
-    await session.execute(
-        update(Task)
-        .where(Task.lead_id.in_(closed), Task.done_at.is_(None))
-        .values(done_at=now, alert_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    await tasks_done(session, closed, now)
     await enqueue(session, [card_refresh(lead_id, now) for lead_id in closed])
     if listening:
         await _announce(session, closed, before, now, config)
     return closed
+
+
+def closed_without_staff(
+    target: LeadStatus, reason: str, now: datetime, config: AppConfig
+) -> dict[str, Any]:
+    """A lead's columns when the system (the auto-close) or the client (a cancelled request)
+    closes it: no member of staff closed it, so it is nobody's outcome in the reports."""
+    return {
+        "status": target,
+        "close_reason": reason,
+        "close_comment": None,
+        "closed_at": now,
+        "closed_by_id": None,
+        "updated_at": now,
+        "version": Lead.version + 1,
+        "offered_to_id": None,
+        "offered_at": None,
+        "waiting_since": None,
+        **lead_alert(target, False, now, config),
+    }
+
+
+async def tasks_done(session: AsyncSession, lead_ids: list[int], now: datetime) -> None:
+    """The closed leads' open tasks are done, and no longer alert."""
+    await session.execute(
+        update(Task)
+        .where(Task.lead_id.in_(lead_ids), Task.done_at.is_(None))
+        .values(done_at=now, alert_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _announce(
