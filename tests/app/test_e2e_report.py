@@ -23,7 +23,7 @@ from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
 from bot.leads.qualify import convert_lead
 from storage.models import Staff
-from tests.harness import ANNA, STRANGER, SVETA, Phone, card_buttons, updates_handled
+from tests.harness import ANNA, STRANGER, SVETA, Phone, card_buttons, outbox_sent, updates_handled
 
 ARRIVED = datetime(2026, 1, 5, 7, tzinfo=UTC)  # 10:00 Moscow, a Monday
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -54,6 +54,8 @@ async def _three_leads(app: Application, staff: dict[str, Staff]) -> None:
             app.config,
         )
         assert closed.ok
+    # The cards go out on their own; a report counted from a chat's length starts after them.
+    await outbox_sent(app.sessions)
 
 
 def _report_messages(phone: Phone, after: int) -> list[str]:
