@@ -106,6 +106,24 @@ class Settings(BaseSettings):
     zadarma_api_secret: SecretStr | None = None  # checks Zadarma's Signature (/hooks/zadarma)
     mango_api_key: SecretStr | None = None  # Mango Office VPBX key and salt (/hooks/mango/...)
     mango_api_salt: SecretStr | None = None
+    # the office PBX's API, for click-to-call and call recordings (the stand-ins in tests
+    # are local servers: hence configurable bases)
+    zadarma_api_key: SecretStr | None = None
+    zadarma_api_base: str = "https://api.zadarma.com"
+    mango_api_base: str = "https://app.mango-office.ru/vpbx"
+    # e-mail as a channel: intake is on when IMAP_HOST is set; replies go out by SMTP
+    imap_host: str | None = None
+    imap_port: int | None = None  # unset: 993 with IMAP_TLS, 143 without
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = "INBOX"
+    imap_tls: bool = True
+    smtp_host: str | None = None
+    smtp_port: int | None = None  # unset: 465 for ssl, 587 for starttls, 25 for none
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_from: str | None = None  # the team address the replies come from
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     leads_chat_id: int | None = None
     # the bot's @username for the t.me links it hands out; unset: asked of Telegram (getMe)

@@ -551,3 +551,37 @@ class ScoreModel(Base):
 
 
 # --- end of lead score ----------------------------------------------------------------------
+
+
+# --- e-mail ---------------------------------------------------------------------------------
+
+
+class EmailLetter(Base):
+    """One e-mail seen or sent by leadbot. An incoming letter is recorded, with its mailbox
+    UID and Message-ID, in the transaction that makes its lead (or joins it to one, or records
+    that it was an auto-reply / list / bounce): so it is processed once, whatever restarts or
+    instances. An outgoing letter (a manager's reply) is recorded when queued, so a later
+    reply in the same thread (In-Reply-To / References) finds its lead."""
+
+    __tablename__ = "email_letters"
+    __table_args__ = (
+        UniqueConstraint("direction", "message_id", name="uq_email_letters_direction_message_id"),
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_email_letters_mailbox_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in, out
+    message_id: Mapped[str] = mapped_column(String(998))  # without the angle brackets
+    # where an incoming letter was read (NULL for outgoing ones)
+    mailbox: Mapped[str | None] = mapped_column(String(255))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    thread_refs: Mapped[str | None] = mapped_column(Text)  # the References header, as sent
+    subject: Mapped[str | None] = mapped_column(Text)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    # in: lead, joined, auto_reply, list, bounce, ignored; out: queued, sent, bounced, failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
