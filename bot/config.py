@@ -707,6 +707,33 @@ class SelfService(BaseModel):
 # --- end of client self-service ----------------------------------------------------------------
 
 
+# --- e-mail intake (issue 17, mailin) ---------------------------------------------------------
+
+
+class EmailIntake(BaseModel):
+    """The mailbox watcher ([email]): how often it looks without IDLE, how it retries a
+    mailbox that is down, and what of a letter's files reaches Telegram."""
+
+    poll_every: PositiveDuration = timedelta(seconds=30)  # without IDLE (and IDLE's safety net)
+    idle_renew: PositiveDuration = timedelta(minutes=25)  # RFC 2177: re-issue IDLE within 29m
+    retry_first: PositiveDuration = timedelta(seconds=5)  # a mailbox down: first wait, doubling
+    retry_max: PositiveDuration = timedelta(minutes=5)
+    tell_admins_after: int = Field(default=3, ge=1)  # failed attempts in a row before told
+    timeout: PositiveDuration = timedelta(seconds=60)  # one IMAP command
+    flag: str = Field(default="$Leadbot", pattern=r"^\\?[A-Za-z$][A-Za-z0-9$_.-]{0,40}$")
+    # a letter larger than this is read in part: its headers and the first max_text_bytes
+    max_letter_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_text_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # files passed on to Telegram as documents (a bot may send 50 MB): larger ones, and those
+    # past the letter's total or count, are listed by name and size instead
+    max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=0, le=50 * 1024 * 1024)
+    max_files_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
+    max_files: int = Field(default=10, ge=0, le=50)
+
+
+# --- end of e-mail intake --------------------------------------------------------------------
+
+
 class AppConfig(BaseModel):
     """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
 
@@ -739,6 +766,7 @@ class AppConfig(BaseModel):
     # client self-service (issue 16): services offered in the bot, slot settings
     services: list[Service] = []
     self_service: SelfService = SelfService()
+    email: EmailIntake = EmailIntake()  # e-mail intake's watcher (issue 17)
 
     @field_validator("timezone")
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -93,6 +94,7 @@ class OutboxKind(enum.StrEnum):
     COPY = "copy"  # a client's photo, document, voice... copied to a manager (copyMessage)
     CLIENT_ANSWER = "client_answer"  # a manager's answer to a client, in the client's chat
     CHARTS = "charts"  # a report's charts, drawn when sent: one photo, or an album of them
+    DOCUMENT = "document"  # a file that came with a client's e-mail (email_attachments)
 
 
 class OutboxState(enum.StrEnum):
@@ -584,4 +586,25 @@ class EmailLetter(Base):
     to_address: Mapped[str | None] = mapped_column(String(320))
     # in: lead, joined, auto_reply, list, bounce, ignored; out: queued, sent, bounced, failed
     outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+# --- e-mail attachments (issue 17, mailin) ----------------------------------------------------
+
+
+class EmailAttachment(Base):
+    """A file that came with a client's letter, on its way to Telegram as a document (one
+    outbox row per chat). The bytes are kept only until every such row is done (sent or given
+    up): then Telegram holds the file and `data` is emptied; the name and size stay for the
+    history."""
+
+    __tablename__ = "email_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("email_letters.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]

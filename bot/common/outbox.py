@@ -117,6 +117,15 @@ def copied_message(
     return _row(OutboxKind.COPY, lead_id, now, chat_id, staff_id, payload)
 
 
+def document_message(
+    lead_id: int, chat_id: int, staff_id: int | None, attachment_id: int, now: datetime
+) -> dict[str, Any]:
+    """A file from a client's e-mail (email_attachments) sent into a staff chat as a
+    document, with a Reply button (bot/email/files.py)."""
+    payload = {"attachment_id": attachment_id}
+    return _row(OutboxKind.DOCUMENT, lead_id, now, chat_id, staff_id, payload)
+
+
 def client_answer(
     lead_id: int,
     chat_id: int,

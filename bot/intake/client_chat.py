@@ -130,7 +130,7 @@ async def client_sent_media(
     await follow_up_answered(session, telegram_id, now, config, leads_chat_id)
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)
-    chats = await _news_chats(session, result.lead_id)
+    chats = await news_chats(session, result.lead_id)
     await enqueue(
         session,
         [
@@ -142,7 +142,7 @@ async def client_sent_media(
     return result
 
 
-async def _news_chats(session: AsyncSession, lead_id: int) -> list[tuple[int, int | None]]:
+async def news_chats(session: AsyncSession, lead_id: int) -> list[tuple[int, int | None]]:
     """Where news of a lead goes: its owner's chat; while nobody owns it, every chat its card
     went to or is about to go to (rows written earlier in this transaction included)."""
     lead = await session.get(Lead, lead_id, populate_existing=True)

@@ -96,6 +96,12 @@ class LeadInput:
     telegram_id: int | None = None
     utm: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # a reply in a known thread (an e-mail's In-Reply-To): it joins this lead while the lead
+    # is open, whoever's contact it is; a closed one is left and the request goes as any other
+    thread_lead_id: int | None = None
+    # the client can be answered from the bot (a Telegram chat, an e-mail address): the owner's
+    # news of the request carries Reply
+    answerable: bool = False
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class _Batch:
     by_email: dict[str, _Contact] = field(default_factory=dict)
     by_telegram: dict[int, _Contact] = field(default_factory=dict)
     open_lead: dict[int, _Lead] = field(default_factory=dict)  # id(contact) -> open lead
+    thread_lead: dict[int, _Lead] = field(default_factory=dict)  # open leads replies name
     had_leads: set[int] = field(default_factory=set)  # id(contact) of people we have seen
     loaded: list[_Contact] = field(default_factory=list)  # people we knew before the batch
     new_contacts: list[_Contact] = field(default_factory=list)
@@ -104,6 +105,14 @@ async def _load(session: AsyncSession, inputs: Sequence[LeadInput]) -> _Batch:
         )
         for lead_id, source, external_id, status in rows:
             batch.by_external_id[(source, external_id)] = _Lead(lead_id, LeadStatus(status))
+    if threads := {item.thread_lead_id for item in inputs if item.thread_lead_id}:
+        rows = await session.execute(
+            select(Lead.id, Lead.status, Lead.owner_id).where(
+                Lead.id.in_(threads), Lead.status.in_(OPEN_STATUSES)
+            )
+        )
+        for lead_id, status, owner_id in rows:
+            batch.thread_lead[lead_id] = _Lead(lead_id, LeadStatus(status), owner_id)
     matchers = []
     if phones := {item.phone for item in inputs if item.phone}:
         matchers.append(Contact.phone.in_(phones))
@@ -214,6 +223,11 @@ async def intake_leads(
         key = (item.source, item.external_id or "")
         if item.external_id and key in batch.by_external_id:
             outcomes.append((batch.by_external_id[key], False, False))
+            continue
+        thread = batch.thread_lead.get(item.thread_lead_id or 0)
+        if thread is not None:  # a reply in the lead's own thread: that lead hears it
+            _join(thread, item, now)
+            outcomes.append((thread, False, True))
             continue
         contact = batch.match(item)
         if contact is None:
@@ -407,7 +421,7 @@ async def _append_to_open_lead(
                 "lead_appended",
                 context,
                 now,
-                reply=item.telegram_id is not None,
+                reply=item.telegram_id is not None or item.answerable,
             )
         )
     return notes

@@ -883,6 +883,20 @@ SAMPLES: dict[str, list[Sample]] = {
         {"day": "02.03", "members": []},
     ],
     "team_refused.html.j2": [{}],
+    # e-mail intake (issue 17)
+    "email_mailbox_down.html.j2": [
+        {"mailbox": "sales@example.com/INBOX", "error": "LOGIN failed <b>&"},
+        {"mailbox": "<x>" * 2000, "error": "x" * 5000},
+    ],
+    "email_mailbox_back.html.j2": [{"mailbox": "sales@example.com/INBOX"}],
+    "email_files_too_big.html.j2": [
+        {"lead_id": 42, "files": [{"name": "video <1>.mp4", "size": "31.2 MB"}]},
+        {"lead_id": 42, "files": [{"name": "я" * 10000, "size": "12 MB"}] * 100},
+    ],
+    "email_file.html.j2": [
+        {"lead_id": 42, "file_name": "offer & <price>.pdf"},
+        {"lead_id": 42, "file_name": "ф" * 10000},
+    ],
 }
 
 

@@ -29,7 +29,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +53,7 @@ from bot.common.outbox import (
 )
 from bot.common.render import render
 from bot.config import AppConfig
+from bot.email.files import file_settled, file_to_send
 from bot.intake.client_chat import (
     relayed_replies_gone,
     remember_relayed,
@@ -330,6 +331,8 @@ class Notifier:
                 return [await self._send_client_answer(rows[0])]
             if rows[0].kind == OutboxKind.CHARTS:
                 return [await self._send_charts(rows[0])]
+            if rows[0].kind == OutboxKind.DOCUMENT:
+                return [await self._send_document(rows[0])]
             return [await self._send_text(rows[0])]
         except Exception as exc:  # a bug or the database: never lose the row
             log.exception("delivery crashed outbox=%s lead=%s", rows[0].id, rows[0].lead_id)
@@ -979,6 +982,38 @@ class Notifier:
         if outcome.result is Result.DONE:
             log.info("message copied lead=%s chat=%s", row.lead_id, row.chat_id)
             await self._remember_relayed(row, outcome)
+        return outcome
+
+    async def _send_document(self, row: OutboxMessage) -> Outcome:
+        """A file from a client's e-mail, as a document with Reply (bot/email/files.py); its
+        bytes are dropped once the last chat waiting for it is served."""
+        assert row.chat_id is not None and row.lead_id is not None
+        attachment_id = int(row.payload["attachment_id"])
+        async with self._sessions() as session:
+            stored = await file_to_send(session, attachment_id)
+            staff = await session.get(Staff, row.staff_id) if row.staff_id else None
+        if stored is None or stored.data is None:
+            return Outcome(Result.FAILED, "the file is no longer kept")
+        locale = reader_for(staff, self._config.locale).locale
+        caption = render(
+            "email_file.html.j2", locale, file_name=stored.name, lead_id=row.lead_id
+        )
+        document = BufferedInputFile(stored.data, stored.name)
+        outcome = await self._call(
+            row.chat_id,
+            lambda: self._bot.send_document(
+                chat_id=row.chat_id,
+                document=document,
+                caption=caption,
+                reply_markup=reply_keyboard(row.lead_id or 0, locale),
+            ),
+        )
+        if outcome.result is Result.DONE:
+            log.info("document sent lead=%s chat=%s", row.lead_id, row.chat_id)
+            await self._remember_relayed(row, outcome)
+        if outcome.result is not Result.RETRY:
+            async with self._sessions() as session:
+                await file_settled(session, attachment_id, row.id)
         return outcome
 
     async def _send_client_answer(self, row: OutboxMessage) -> Outcome:
