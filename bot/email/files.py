@@ -111,7 +111,6 @@ async def send_files(
     return len(plan.passed) * len(chats)
 
 
-
 async def file_to_send(session: AsyncSession, attachment_id: int) -> EmailAttachment | None:
     """The stored file a DOCUMENT row sends; None once its bytes are gone."""
     found = await session.get(EmailAttachment, attachment_id)

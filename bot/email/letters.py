@@ -294,7 +294,7 @@ def _filename(part: Message, problems: list[str]) -> str | None:
     # a name is shown and sent as a file's name: no folders, no control characters
     name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", storable_text(str(name))).strip(" .")
     if len(name) > FILENAME_LIMIT:
-        stem, dot, ext = name.rpartition(".")
+        _stem, dot, ext = name.rpartition(".")
         ext = ext[:10] if dot and len(ext) <= 10 else ""
         name = name[: FILENAME_LIMIT - len(ext) - 2] + "…" + (f".{ext}" if ext else "")
     return name or None

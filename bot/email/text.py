@@ -56,8 +56,9 @@ def html_to_text(html: str) -> str:
         parser.close()
     except Exception:  # HTMLParser is lenient; whatever it still trips on, keep what it read
         pass
+    # blocks in mail HTML stand for lines more often than for paragraphs: no empty lines
     lines = [line.strip() for line in "".join(parser.parts).splitlines()]
-    return _squeeze("\n".join(lines))
+    return "\n".join(line for line in lines if line)
 
 
 # where the letter being replied to begins (everything from that line on is cut)
