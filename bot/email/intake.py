@@ -121,7 +121,9 @@ async def _act(
     if kind is not LetterKind.PERSON:
         return LetterResult(kind.value)
     address = _address(letter.sender_address)
-    if address is None and not letter.text and not letter.subject and not letter.attachments:
+    said = any(char.isalnum() for char in f"{letter.subject or ''}{letter.text}")
+    if address is None and not said and not letter.attachments:
+        # nobody to answer and nothing to read (garbage, an empty letter): no lead
         log.warning("letter ignored: no sender address and nothing in it (uid=%s)", row.uid)
         return LetterResult(IGNORED)
     thread_lead = await thread_lead_of(session, letter)

@@ -995,9 +995,7 @@ class Notifier:
         if stored is None or stored.data is None:
             return Outcome(Result.FAILED, "the file is no longer kept")
         locale = reader_for(staff, self._config.locale).locale
-        caption = render(
-            "email_file.html.j2", locale, file_name=stored.name, lead_id=row.lead_id
-        )
+        caption = render("email_file.html.j2", locale, file_name=stored.name, lead_id=row.lead_id)
         document = BufferedInputFile(stored.data, stored.name)
         outcome = await self._call(
             row.chat_id,
