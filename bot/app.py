@@ -19,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.mail.imap import ImapAccount, MailboxWatcher
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
@@ -67,6 +68,7 @@ class Application:
     jobs: Jobs
     scheduler: AsyncIOScheduler
     metrics: Metrics
+    mail: MailboxWatcher | None = None  # e-mail intake, when IMAP_HOST is set
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -91,6 +93,8 @@ class Application:
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         self.scheduler.start()
+        if self.mail is not None:  # a mailbox that is down is retried in the background
+            self.mail.start()
         await self._check_dialogue_storage()
         # Telegram being down must not stop intake: updates are connected in the background
         self._tasks.append(asyncio.create_task(self._connect_updates(), name="updates"))
@@ -164,6 +168,8 @@ class Application:
         # imports under way stop at their batch (what was committed stays): engine goes next
         await self.dispatcher["import_desk"].stop()
         await self.intake.stop()
+        if self.mail is not None:  # a letter being processed is rolled back: read again later
+            await self.mail.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.notifier.stop()
@@ -281,6 +287,12 @@ def build_application(
             dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
         ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
     jobs = Jobs(sessions, config, clock, notifier, bot, storage, isolation, settings.leads_chat_id)
+    account = ImapAccount.from_settings(settings)
+    mail = (
+        MailboxWatcher(account, sessions, config, clock, settings.leads_chat_id)
+        if account is not None
+        else None
+    )
     return Application(
         settings=settings,
         config=config,
@@ -296,6 +308,7 @@ def build_application(
         jobs=jobs,
         scheduler=build_scheduler(jobs, metrics=metrics),
         metrics=metrics,
+        mail=mail,
     )
 
 

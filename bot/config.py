@@ -714,7 +714,8 @@ class EmailIntake(BaseModel):
     """The mailbox watcher ([email]): how often it looks without IDLE, how it retries a
     mailbox that is down, and what of a letter's files reaches Telegram."""
 
-    poll_every: PositiveDuration = timedelta(seconds=30)  # without IDLE (and IDLE's safety net)
+    idle: bool = True  # IMAP IDLE where the server offers it; false: always poll
+    poll_every: PositiveDuration = timedelta(seconds=30)  # without IDLE
     idle_renew: PositiveDuration = timedelta(minutes=25)  # RFC 2177: re-issue IDLE within 29m
     retry_first: PositiveDuration = timedelta(seconds=5)  # a mailbox down: first wait, doubling
     retry_max: PositiveDuration = timedelta(minutes=5)

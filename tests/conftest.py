@@ -45,6 +45,7 @@ from tests.harness import (
     running_app,
     unpaced_config,
 )
+from tests.mailbox import ImapMailbox, imap_server_url, new_mailbox
 
 BACKENDS = ["sqlite", "postgresql"]
 # Dialogue (FSM) storages. Every e2e test runs on memory; a module runs on both with
@@ -309,6 +310,19 @@ async def redis_url(fsm_storage: str) -> str | None:
     finally:
         await client.aclose()
     return url
+
+
+@pytest.fixture
+def mailbox() -> ImapMailbox:
+    """A clean mailbox (a user of its own) on the test IMAP server, TEST_IMAP_URL (started by
+    scripts/test-imap). Without it the test is skipped; CI sets LEADBOT_REQUIRE_IMAP=1, and
+    there it fails instead."""
+    url = imap_server_url()
+    if not url:
+        if os.environ.get("LEADBOT_REQUIRE_IMAP") == "1":
+            pytest.fail("TEST_IMAP_URL is not set: export TEST_IMAP_URL=$(scripts/test-imap)")
+        pytest.skip("TEST_IMAP_URL is not set: IMAP run skipped")
+    return new_mailbox(url, worker_index())
 
 
 @pytest.fixture

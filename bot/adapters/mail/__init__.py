@@ -1,0 +1,1 @@
+"""Mail adapters: the IMAP watcher that feeds e-mail intake (bot/email/)."""

@@ -1,0 +1,284 @@
+"""End to end, against a real IMAP server (Dovecot, scripts/test-imap): a letter delivered to
+the team's mailbox becomes a lead whose card reaches the managers' Telegram; the client's reply
+in the thread reaches the owner with Reply, its file as a document; auto-replies, lists and
+bounces make no lead; a restart (even one between the commit and the flag) processes nothing
+twice; IDLE and polling both work; a mailbox that is down is retried and the admins told once,
+and told when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.app import Application
+from bot.common.clock import ManualClock
+from bot.devtools.emulator import TelegramEmulator
+from storage.db import SessionFactory
+from storage.models import EmailAttachment, EmailLetter, Lead, Staff
+from tests.harness import ANNA, BORIS, STRANGER, Phone, card_buttons, running_app, unpaced_config
+from tests.mailbox import ImapMailbox, free_port
+
+FLAG = "$Leadbot"
+# the watcher as the tests drive it: fast retries, admins told after 2 failures in a row
+WATCHER = {"retry_first": "0.05s", "retry_max": "0.2s", "tell_admins_after": 2, "timeout": "5s"}
+IDLE = {**WATCHER, "poll_every": "1h"}  # only IDLE can bring a letter in time
+POLL = {**WATCHER, "idle": False, "poll_every": "0.1s"}
+
+
+def letter(
+    text: str,
+    *,
+    sender: str = '"Ivan <b>Petrov</b>" <ivan@client.example>',
+    subject: str = "Kitchen <price>",
+    message_id: str = "first@client.example",
+    in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+    files: tuple[tuple[str, bytes], ...] = (),
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "sales@ourteam.example"
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{in_reply_to}>"
+        message["References"] = f"<{in_reply_to}>"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    for name, data in files:
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    return message.as_bytes()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
+    """The first truthy result of `check`, asked again until `within` seconds have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {within} s: {check}")
+        await asyncio.sleep(0.02)
+
+
+async def watching(app: Application, emulator: TelegramEmulator, passes: int = 1) -> None:
+    """The watcher has connected and looked at the mailbox `passes` times (and the managers
+    have opened the bot: their cards come in their language)."""
+    assert app.mail is not None
+    for who in (ANNA, BORIS):
+        await Phone(emulator, who).write("/start")
+
+    async def done() -> bool:
+        return app.mail is not None and app.mail.passes >= passes
+
+    await eventually(done)
+
+
+async def flagged(mailbox: ImapMailbox, count: int) -> dict[int, set[str]]:
+    async def check() -> dict[int, set[str]] | None:
+        flags = await mailbox.flags()
+        done = [uid for uid, found in flags.items() if FLAG in found]
+        return flags if len(done) >= count else None
+
+    return await eventually(check)
+
+
+async def counted(sessions: SessionFactory, model: type) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def outcomes(sessions: SessionFactory) -> list[tuple[int | None, str]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(EmailLetter.uid, EmailLetter.outcome).order_by(EmailLetter.uid)
+        )
+        return [(uid, outcome) for uid, outcome in rows]
+
+
+async def test_a_letter_becomes_a_lead_and_a_reply_in_its_thread_reaches_the_owner(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=IDLE)
+    async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
+        await watching(app, emulator)
+        assert app.mail is not None and app.mail.uses_idle  # Dovecot offers IDLE
+        await mailbox.deliver(letter("Need a kitchen.\nCall me: 8 900 123-45-67\n-- \nIvan"))
+        anna = Phone(emulator, ANNA)
+        card = await anna.next_message(0, "Lead #1")
+        # the card as a manager sees it: the source, the sender, the subject and words (the
+        # sender's HTML shown as text, the signature gone)
+        assert card.text.startswith("Lead #1 · e-mail")
+        assert "Ivan <b>Petrov</b>" in card.text and "+7 900 123-45-67" in card.text
+        assert "Kitchen <price>" in card.text and "Need a kitchen." in card.text
+        assert "-- " not in card.text
+        await Phone(emulator, BORIS).next_message(0, "Лид #1")  # Boris reads Russian
+        assert FLAG in (await flagged(mailbox, 1))[1]  # flagged after the commit
+
+        await anna.press(card, "lead:take:1")
+        await anna.until(card, "In work — yours")
+        before = len(anna.messages())
+        reply = letter(
+            "Tuesday suits me.\n\nOn Mon, 1 Dec 2026, Anna <sales@ourteam.example> wrote:\n> When?",
+            subject="Re: Kitchen <price>",
+            message_id="second@client.example",
+            in_reply_to="first@client.example",
+            files=(("plan.pdf", b"%PDF-1.4 plan"),),
+        )
+        await mailbox.deliver(reply)
+        relayed = await anna.next_message(before, "got in touch again")
+        assert "💬 Tuesday suits me." in relayed.text and "When?" not in relayed.text
+        assert "📎 plan.pdf (13 B)" in relayed.text  # the file named in the history
+        assert [text for text, _ in card_buttons(relayed)] == ["💬 Reply"]
+        document = await anna.next_message(before, "plan.pdf — from the client's e-mail")
+        assert document.kind == "sendDocument"
+        assert [text for text, _ in card_buttons(document)] == ["💬 Reply"]
+        await flagged(mailbox, 2)
+    assert await counted(sessions, Lead) == 1
+    assert await outcomes(sessions) == [(1, "lead"), (2, "joined")]
+    async with sessions() as session:
+        stored = await session.scalar(select(EmailAttachment))
+
+    async def dropped() -> bool:
+        async with sessions() as session:
+            row = await session.get(EmailAttachment, stored.id if stored else 0)
+            return row is not None and row.data is None
+
+    assert stored is not None and stored.name == "plan.pdf"
+    await eventually(dropped)  # Telegram has it now: leadbot keeps only its name and size
+
+
+DSN = (
+    b"From: Mail Delivery System <MAILER-DAEMON@mx.client.example>\r\n"
+    b"Subject: Undelivered Mail Returned to Sender\r\n"
+    b"Message-ID: <dsn-1@mx.client.example>\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+    b"--B\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+    b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+    b"Final-Recipient: rfc822; gone@client.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <ours-1@ourteam.example>\r\n"
+    b"--B--\r\n"
+)
+
+
+async def test_machines_letters_make_no_lead_and_polling_finds_the_rest(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=POLL)
+    async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
+        await watching(app, emulator)
+        assert app.mail is not None and not app.mail.uses_idle
+        await mailbox.deliver(
+            letter("I am away", message_id="a@x", headers={"Auto-Submitted": "auto-replied"}),
+            letter("Sale!", message_id="b@x", headers={"List-Id": "<news.shop.example>"}),
+            DSN,
+            letter("<script>alert(1)</script> 💥 " + "Ж" * 10_000, message_id="c@x"),
+        )
+        await flagged(mailbox, 4)
+        anna = Phone(emulator, ANNA)
+        card = await anna.next_message(0, "Lead #1")
+        assert "<script>alert(1)</script> 💥" in card.text  # shown as text, not markup
+    assert await outcomes(sessions) == [(1, "auto_reply"), (2, "list"), (3, "bounce"), (4, "lead")]
+    assert await counted(sessions, Lead) == 1
+    assert len([m for m in anna.messages() if " · e-mail" in m.text]) == 1
+
+
+async def test_a_restart_processes_nothing_twice_even_between_commit_and_flag(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=POLL)
+    settings = mailbox.settings()
+    # two letters arrive while leadbot is down: read when it starts
+    await mailbox.deliver(
+        letter("First", message_id="1@c", sender="one@client.example"),
+        letter("Second", message_id="2@c", sender="two@client.example"),
+    )
+    async with running_app(emulator, database_url, clock, config, **settings) as app:
+        await watching(app, emulator)
+        await flagged(mailbox, 2)
+    # as if the process died after the commit and before the flag: the flag is not there
+    await mailbox.unflag(2)
+    await mailbox.deliver(letter("Third", message_id="3@c", sender="three@client.example"))
+    async with running_app(emulator, database_url, clock, config, **settings) as app:
+        await watching(app, emulator)
+        flags = await flagged(mailbox, 3)
+    assert all(FLAG in found for found in flags.values())
+    assert await outcomes(sessions) == [(1, "lead"), (2, "lead"), (3, "lead")]
+    assert await counted(sessions, Lead) == 3
+    anna = Phone(emulator, ANNA)
+    # one card a lead (the first two may come before Anna's /start: in Russian)
+    cards = [m.text.split(" · ")[0] for m in anna.messages() if " · e-mail" in m.text]
+    assert sorted(card.split()[-1] for card in cards) == ["#1", "#2", "#3"]
+
+
+async def test_a_mailbox_down_is_retried_and_the_admins_told_once_then_told_it_is_back(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=POLL)
+    port = free_port()  # nothing listens there yet: the mailbox is down
+    settings = mailbox.settings(port=port)
+    await mailbox.deliver(letter("Waiting in the mailbox", message_id="w@c"))
+    admin = Phone(emulator, STRANGER)
+    async with running_app(
+        emulator, database_url, clock, config, admin_ids=[STRANGER], **settings
+    ) as app:
+        assert app.mail is not None
+
+        async def failed_a_while() -> bool:
+            return app.mail is not None and app.mail.failures >= 5
+
+        await eventually(failed_a_while)
+        down = await admin.next_message(0, "недоступен")
+        assert down.text.startswith(f"📭 Почтовый ящик {mailbox.user}@127.0.0.1/INBOX")
+        await mailbox.open_forwarder(port)
+        try:
+            back = await admin.next_message(0, "снова читается")
+            assert back.text.startswith("📬 Почтовый ящик")
+            await Phone(emulator, ANNA).next_message(0, "#1")  # what waited came in
+        finally:
+            await mailbox.close_forwarder()
+    told = [m.text for m in admin.messages()]
+    assert len([t for t in told if t.startswith("📭")]) == 1  # five failures, told once
+    assert len([t for t in told if t.startswith("📬")]) == 1
+
+
+async def test_a_refused_login_is_a_mailbox_down_too(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=POLL)
+    settings = {**mailbox.settings(), "imap_password": "wrong"}
+    admin = Phone(emulator, STRANGER)
+    async with running_app(emulator, database_url, clock, config, admin_ids=[STRANGER], **settings):
+        down = await admin.next_message(0, "недоступен")
+    assert "LOGIN refused" in down.text and "wrong" not in down.text
