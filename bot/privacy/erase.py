@@ -38,6 +38,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     String,
+    LargeBinary,
     Table,
     and_,
     cast,
@@ -243,6 +244,8 @@ async def _scrub_linked(
     """A table's rows tied to the person's leads, without any trace of them."""
     rows = (await session.execute(select(table).where(table.c.lead_id.in_(person.lead_ids)))).all()
     blanks = {"raw": {}} if "raw" in table.c else {}  # a PBX's payload: the call's every detail
+    # a file the person sent (an e-mail's attachment, still on its way): dropped whole
+    blanks |= {c.name: None for c in table.c if isinstance(c.type, LargeBinary) and c.nullable}
     for row in rows:
         current = row._mapping
         values = _scrubbed(table, current, person.traces, blanks) | blanks

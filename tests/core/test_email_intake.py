@@ -18,6 +18,7 @@ from bot.email.intake import DONE_BEFORE, IGNORED, MailboxPlace, take_letter
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.leads.actions import close_lead, take_lead
+from bot.privacy.erase import erase_person, find_person
 from storage.db import SessionFactory
 from storage.models import (
     ANSWER_TASK,
@@ -357,3 +358,17 @@ async def test_two_instances_reading_one_letter_make_one_lead(
     assert sorted(outcome for outcome, _ in results) == [DONE_BEFORE] * 3 + ["lead"]
     assert await count(sessions, Lead) == 1
     assert await count(sessions, EmailLetter) == 1
+
+
+async def test_erasing_the_client_drops_their_files_and_address(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    _, lead_id = await take(sessions, clock, config, mail(files=[("id.pdf", b"passport")]), uid=1)
+    async with sessions() as session:
+        person = await find_person(session, email="ivan@client.example")
+        await erase_person(session, person, "operator", clock.now())
+    async with sessions() as session:
+        stored = await session.scalar(select(EmailAttachment))
+        letter = await session.scalar(select(EmailLetter))
+    assert stored is not None and stored.lead_id == lead_id and stored.data is None
+    assert letter is not None and letter.from_address is None
