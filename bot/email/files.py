@@ -27,11 +27,16 @@ class FilesPlan:
     listed: list[Attachment]  # too big (or too many): named only
 
 
-def plan_files(attachments: tuple[Attachment, ...], limits: EmailIntake) -> FilesPlan:
+def plan_files(
+    attachments: tuple[Attachment, ...], limits: EmailIntake, complete: bool = True
+) -> FilesPlan:
     """Which files go on, in the letter's order: each within max_file_bytes, all of them
-    within max_files_bytes and max_files; an empty file is not worth a message."""
+    within max_files_bytes and max_files; an empty file is not worth a message. Of a letter
+    read in part (not `complete`) none goes on: its files are cut, they are only named."""
     passed: list[Attachment] = []
     listed: list[Attachment] = []
+    if not complete:
+        return FilesPlan([], list(attachments))
     total = 0
     for item in attachments:
         if not item.size:
@@ -57,9 +62,13 @@ def size_text(size: int) -> str:
 LINES_SHOWN = 20
 
 
-def files_lines(attachments: tuple[Attachment, ...]) -> str:
-    """The lead's text's "📎 name (size)" lines, one per file (the first LINES_SHOWN)."""
-    lines = [f"📎 {item.name} ({size_text(item.size)})" for item in attachments[:LINES_SHOWN]]
+def files_lines(attachments: tuple[Attachment, ...], sizes: bool = True) -> str:
+    """The lead's text's "📎 name (size)" lines, one per file (the first LINES_SHOWN); without
+    `sizes` (a letter read in part: its files are cut) the names alone."""
+    lines = [
+        f"📎 {item.name} ({size_text(item.size)})" if sizes else f"📎 {item.name}"
+        for item in attachments[:LINES_SHOWN]
+    ]
     if len(attachments) > LINES_SHOWN:
         lines.append(f"📎 … +{len(attachments) - LINES_SHOWN}")
     return "\n".join(lines)
@@ -71,6 +80,7 @@ async def send_files(
     lead_id: int,
     plan: FilesPlan,
     now: datetime,
+    complete: bool = True,
 ) -> int:
     """Store the files that go on and queue them for the lead's news chats (rows written
     earlier in this transaction, a new lead's cards, count); the ones that do not are named
@@ -101,7 +111,10 @@ async def send_files(
             for attachment_id in ids
         ]
     if plan.listed:
-        files = [{"name": item.name, "size": size_text(item.size)} for item in plan.listed]
+        files = [
+            {"name": item.name, "size": size_text(item.size) if complete else "?"}
+            for item in plan.listed
+        ]
         context = {"lead_id": lead_id, "files": files}
         rows += [
             text_message(lead_id, chat_id, staff_id, "email_files_too_big", context, now)

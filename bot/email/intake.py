@@ -58,8 +58,11 @@ async def take_letter(
     now: datetime,
     config: AppConfig,
     leads_chat_id: int | None,
+    complete: bool = True,
 ) -> LetterResult:
-    """Process one letter's bytes, committing once; never raises for what the letter holds."""
+    """Process one letter's bytes, committing once; never raises for what the letter holds.
+    Not `complete`: the bytes are the start of a letter too large to read whole (its files
+    are only named)."""
     letter = parse_letter(raw)
     kind = letter_kind(letter)
     row = EmailLetter(
@@ -84,7 +87,7 @@ async def take_letter(
         await session.rollback()
         log.info("letter done before mailbox=%s uid=%s", place.mailbox, place.uid)
         return LetterResult(DONE_BEFORE)
-    result = await _act(session, letter, kind, row, now, config, leads_chat_id)
+    result = await _act(session, letter, kind, row, now, config, leads_chat_id, complete)
     row.outcome = result.outcome
     row.lead_id = result.lead_id
     await session.commit()
@@ -112,6 +115,7 @@ async def _act(
     now: datetime,
     config: AppConfig,
     leads_chat_id: int | None,
+    complete: bool,
 ) -> LetterResult:
     if kind is LetterKind.BOUNCE:
         if letter.original_message_id:
@@ -120,6 +124,10 @@ async def _act(
         return LetterResult(kind.value)
     if kind is not LetterKind.PERSON:
         return LetterResult(kind.value)
+    if letter.message_id and await _ours(session, letter.message_id):
+        # one of our own answers came back (the team address in its Cc or Bcc): not a client
+        log.info("letter ignored: it is our own (uid=%s)", row.uid)
+        return LetterResult(IGNORED)
     address = _address(letter.sender_address)
     said = any(char.isalnum() for char in f"{letter.subject or ''}{letter.text}")
     if address is None and not said and not letter.attachments:
@@ -133,15 +141,15 @@ async def _act(
         phone=_phone_in(f"{letter.subject or ''}\n{letter.text}", config.phone_region),
         email=address,
         # a reply in its thread needs no "Re: subject" over it
-        message=_lead_text(letter, with_subject=thread_lead is None),
+        message=_lead_text(letter, with_subject=thread_lead is None, sizes=complete),
         thread_lead_id=thread_lead,
         answerable=address is not None,
     )
     [result] = await intake_leads(session, [item], now, leads_chat_id, config, commit=False)
     await client_waits(session, result.lead_id, now, config)  # the `answer` limit starts
     await session.flush()
-    plan = plan_files(letter.attachments, config.email)
-    await send_files(session, row.id, result.lead_id, plan, now)
+    plan = plan_files(letter.attachments, config.email, complete)
+    await send_files(session, row.id, result.lead_id, plan, now, complete)
     return LetterResult("lead" if result.created else "joined", result.lead_id)
 
 
@@ -157,6 +165,15 @@ async def thread_lead_of(session: AsyncSession, letter: IncomingLetter) -> int |
     )
     leads = {message_id: lead_id for message_id, lead_id in found}
     return next((leads[ref] for ref in ids if ref in leads), None)
+
+
+async def _ours(session: AsyncSession, message_id: str) -> bool:
+    found = await session.scalar(
+        select(EmailLetter.id).where(
+            EmailLetter.direction == "out", EmailLetter.message_id == message_id
+        )
+    )
+    return found is not None
 
 
 def _address(raw: str | None) -> str | None:
@@ -178,7 +195,7 @@ def _phone_in(text: str, region: str) -> str | None:
     return None
 
 
-def _lead_text(letter: IncomingLetter, with_subject: bool = True) -> str | None:
+def _lead_text(letter: IncomingLetter, with_subject: bool = True, sizes: bool = True) -> str | None:
     """What the lead's message holds: the subject, the new words, the files' names."""
     parts = []
     if with_subject and letter.subject:
@@ -186,7 +203,7 @@ def _lead_text(letter: IncomingLetter, with_subject: bool = True) -> str | None:
     if letter.text:
         parts.append(letter.text)
     if letter.attachments:
-        parts.append(files_lines(letter.attachments))
+        parts.append(files_lines(letter.attachments, sizes))
     text = "\n\n".join(parts)
     return text or None
 

@@ -26,7 +26,7 @@ FLAG = "$Leadbot"
 # the watcher as the tests drive it: fast retries, admins told after 2 failures in a row
 WATCHER = {"retry_first": "0.05s", "retry_max": "0.2s", "tell_admins_after": 2, "timeout": "5s"}
 IDLE = {**WATCHER, "poll_every": "1h"}  # only IDLE can bring a letter in time
-POLL = {**WATCHER, "idle": False, "poll_every": "0.1s"}
+POLL = {**WATCHER, "idle": False, "poll_every": "0.1s", "max_letter_bytes": 100_000}
 
 
 def letter(
@@ -190,14 +190,32 @@ async def test_machines_letters_make_no_lead_and_polling_finds_the_rest(
             letter("Sale!", message_id="b@x", headers={"List-Id": "<news.shop.example>"}),
             DSN,
             letter("<script>alert(1)</script> 💥 " + "Ж" * 10_000, message_id="c@x"),
+            # 400 kB, above max_letter_bytes: read in part, its file named, not passed on
+            letter(
+                "Big letter from Olga",
+                sender="olga@client.example",
+                message_id="d@x",
+                files=(("scan.pdf", b"%PDF" * 100_000),),
+            ),
         )
-        await flagged(mailbox, 4)
+        await flagged(mailbox, 5)
         anna = Phone(emulator, ANNA)
         card = await anna.next_message(0, "Lead #1")
         assert "<script>alert(1)</script> 💥" in card.text  # shown as text, not markup
-    assert await outcomes(sessions) == [(1, "auto_reply"), (2, "list"), (3, "bounce"), (4, "lead")]
-    assert await counted(sessions, Lead) == 1
-    assert len([m for m in anna.messages() if " · e-mail" in m.text]) == 1
+        big = await anna.next_message(0, "Lead #2")
+        assert "Big letter from Olga" in big.text and "📎 scan.pdf" in big.text
+        named = await anna.next_message(0, "too big to pass on")
+        assert "• scan.pdf — ?" in named.text
+    assert await outcomes(sessions) == [
+        (1, "auto_reply"),
+        (2, "list"),
+        (3, "bounce"),
+        (4, "lead"),
+        (5, "lead"),
+    ]
+    assert await counted(sessions, Lead) == 2
+    assert await counted(sessions, EmailAttachment) == 0
+    assert len([m for m in anna.messages() if " · e-mail" in m.text]) == 2
 
 
 async def test_a_restart_processes_nothing_twice_even_between_commit_and_flag(

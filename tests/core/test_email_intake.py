@@ -372,3 +372,26 @@ async def test_erasing_the_client_drops_their_files_and_address(
         letter = await session.scalar(select(EmailLetter))
     assert stored is not None and stored.lead_id == lead_id and stored.data is None
     assert letter is not None and letter.from_address is None
+
+
+async def test_our_own_answer_coming_back_is_no_lead(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    _, lead_id = await take(sessions, clock, config, mail(), uid=1)
+    async with sessions() as session:
+        session.add(
+            EmailLetter(
+                lead_id=lead_id,
+                direction="out",
+                message_id="answer-3@ourteam.example",
+                outcome="sent",
+                created_at=clock.now(),
+            )
+        )
+        await session.commit()
+    # the team address was in the answer's Bcc: the mailbox holds a copy of it
+    copy = mail(
+        "Our prices are...", sender="sales@ourteam.example", message_id="answer-3@ourteam.example"
+    )
+    assert await take(sessions, clock, config, copy, uid=2) == (IGNORED, None)
+    assert await count(sessions, Lead) == 1

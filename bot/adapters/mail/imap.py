@@ -200,38 +200,41 @@ class MailboxWatcher:
                 done = await recorded_uids(session, mailbox, uidvalidity, uids)
             for uid in uids:
                 if uid not in done:
-                    raw = await self._fetch(client, uid)
-                    if raw is None:
+                    fetched = await self._fetch(client, uid)
+                    if fetched is None:
                         continue  # gone meanwhile (expunged)
                     async with self._sessions() as session:
                         await take_letter(
                             session,
-                            raw,
+                            fetched[0],
                             MailboxPlace(mailbox, uidvalidity, uid),
                             self._clock.now(),
                             self._config,
                             self._leads_chat_id,
+                            complete=fetched[1],
                         )
                 # only now, after the commit: a crash before this leaves the UID recorded
                 _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", f"({flag})"), "STORE")
         self.passes += 1
 
-    async def _fetch(self, client: aioimaplib.IMAP4, uid: int) -> bytes | None:
-        """The letter's bytes; a letter above max_letter_bytes is read in part (its headers and
-        the first max_text_bytes of its body): what could be read still becomes a lead."""
+    async def _fetch(self, client: aioimaplib.IMAP4, uid: int) -> tuple[bytes, bool] | None:
+        """The letter's bytes and whether they are all of it: a letter above max_letter_bytes
+        is read in part (its headers and the first max_text_bytes of its body); what could be
+        read still becomes a lead."""
         settings = self._config.email
         sized = _ok(await client.uid("fetch", str(uid), "(RFC822.SIZE)"), "FETCH")
         size = next((int(m.group(1)) for line in sized.lines if (m := _SIZE.search(line))), None)
         if size is None:
             return None
         parts = "(BODY.PEEK[])"
-        if size > settings.max_letter_bytes:
+        complete = size <= settings.max_letter_bytes
+        if not complete:
             parts = f"(BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.{settings.max_text_bytes}>)"
             log.warning("letter uid=%s is %d bytes: read in part", uid, size)
         fetched = _ok(await client.uid("fetch", str(uid), parts), "FETCH")
         # the literals (headers, then the body) come as bytearrays between the response lines
         chunks = [bytes(line) for line in fetched.lines if isinstance(line, bytearray)]
-        return b"".join(chunks) if chunks else None
+        return (b"".join(chunks), complete) if chunks else None
 
     def _close(self) -> None:
         """Drop the connection at once (a stop or a failure: no LOGOUT round trip)."""
