@@ -716,7 +716,7 @@ class EmailIntake(BaseModel):
 
     idle: bool = True  # IMAP IDLE where the server offers it; false: always poll
     poll_every: PositiveDuration = timedelta(seconds=30)  # without IDLE
-    idle_renew: PositiveDuration = timedelta(minutes=25)  # RFC 2177: re-issue IDLE within 29m
+    idle_renew: PositiveDuration = timedelta(minutes=10)  # RFC 2177: re-issue IDLE within 29m
     retry_first: PositiveDuration = timedelta(seconds=5)  # a mailbox down: first wait, doubling
     retry_max: PositiveDuration = timedelta(minutes=5)
     tell_admins_after: int = Field(default=3, ge=1)  # failed attempts in a row before told

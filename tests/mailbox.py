@@ -32,6 +32,7 @@ class ImapMailbox:
     password: str
     folder: str = "INBOX"
     _forwarder: asyncio.Server | None = field(default=None, repr=False)
+    _piped: list[asyncio.StreamWriter] = field(default_factory=list, repr=False)
 
     def settings(self, port: int | None = None) -> dict[str, Any]:
         """The IMAP_* settings that point the application at this mailbox."""
@@ -87,6 +88,7 @@ class ImapMailbox:
 
         async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+            self._piped += [writer, upstream_writer]
 
             async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
                 with contextlib.suppress(Exception):
@@ -100,9 +102,13 @@ class ImapMailbox:
         self._forwarder = await asyncio.start_server(forward, "127.0.0.1", port)
 
     async def close_forwarder(self) -> None:
+        """The mailbox goes down: nothing answers on the port, open connections drop."""
         if self._forwarder is not None:
             self._forwarder.close()
             self._forwarder = None
+        for writer in self._piped:
+            writer.close()
+        self._piped.clear()
 
 
 def imap_server_url() -> str | None:

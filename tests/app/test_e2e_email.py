@@ -300,3 +300,34 @@ async def test_a_refused_login_is_a_mailbox_down_too(
     async with running_app(emulator, database_url, clock, config, admin_ids=[STRANGER], **settings):
         down = await admin.next_message(0, "недоступен")
     assert "LOGIN refused" in down.text and "wrong" not in down.text
+
+
+async def test_a_connection_dropped_during_idle_is_made_again(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    config = unpaced_config(email=IDLE)
+    port = free_port()
+    await mailbox.open_forwarder(port)
+    try:
+        settings = mailbox.settings(port=port)
+        async with running_app(emulator, database_url, clock, config, **settings) as app:
+            await watching(app, emulator)
+            assert app.mail is not None and app.mail.uses_idle
+            await mailbox.close_forwarder()  # the server goes away in the middle of IDLE
+
+            async def noticed() -> bool:
+                return app.mail is not None and app.mail.failures >= 1
+
+            await eventually(noticed)
+            await mailbox.open_forwarder(port)
+            await watching(app, emulator, passes=2)  # connected again, caught up, in IDLE
+            await mailbox.deliver(letter("After the outage"))
+            card = await Phone(emulator, ANNA).next_message(0, "Lead #1")
+            assert "After the outage" in card.text
+    finally:
+        await mailbox.close_forwarder()

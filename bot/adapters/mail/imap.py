@@ -5,7 +5,8 @@ default, so people reading the mailbox keep their own \\Seen). A crash between t
 the flag does no harm: the letter's UID is recorded, so it is only flagged next time.
 
 How it waits: IMAP IDLE (RFC 2177) where CAPABILITY lists it, re-issued every `idle_renew`
-(servers drop an IDLE after 30 minutes); else SEARCH every `poll_every`. On every (re)connect
+(servers drop an IDLE after 30 minutes, NAT boxes a silent connection sooner); a dropped
+connection ends the wait at once; else SEARCH every `poll_every`. On every (re)connect
 it catches up: the UIDs above the highest recorded for this mailbox and UIDVALIDITY (RFC 3501
 2.3.1.1: a new UIDVALIDITY means the old UIDs mean nothing), and every letter still without
 the flag. A mailbox that is down or refuses the login is tried again after `retry_first`,
@@ -35,6 +36,7 @@ from storage.db import SessionFactory
 
 log = logging.getLogger("leadbot.mail")
 
+_LOST = [b"connection lost"]  # put in the IDLE queue when the connection drops
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _UID = re.compile(rb"UID (\d+)")
@@ -95,6 +97,7 @@ class MailboxWatcher:
         self.told_down = False
         self.uses_idle: bool | None = None  # known once connected
         self.passes = 0  # catch-ups done (tests wait on it)
+        self._lost = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="mailbox")
@@ -152,6 +155,10 @@ class MailboxWatcher:
         kind = aioimaplib.IMAP4_SSL if account.tls else aioimaplib.IMAP4
         client = kind(host=account.host, port=account.port, timeout=timeout)
         self._client = client
+        self._lost = False
+        # aioimaplib leaves a command waiting when the connection drops (an IDLE for minutes):
+        # a dropped connection ends the wait, and the watcher reconnects
+        client.protocol.conn_lost_cb = self._connection_lost
         await client.wait_hello_from_server()
         _ok(await client.login(account.user, account.password), "LOGIN")
         return client
@@ -165,7 +172,9 @@ class MailboxWatcher:
             "mailbox %s watched (%s)", self._account.mailbox, "IDLE" if self.uses_idle else "poll"
         )
         while True:
+            self._alive()
             await self._catch_up(client, uidvalidity)
+            self._alive()
             if self.uses_idle:
                 await self._idle(client, settings.idle_renew)
             else:
@@ -178,8 +187,8 @@ class MailboxWatcher:
             await client.wait_server_push(timeout=renew.total_seconds() + 5)
         except TimeoutError:
             pass
-        finally:
-            client.idle_done()
+        self._alive()
+        client.idle_done()
         await asyncio.wait_for(idle, self._config.email.timeout.total_seconds())
 
     async def _catch_up(self, client: aioimaplib.IMAP4, uidvalidity: int) -> None:
@@ -235,6 +244,16 @@ class MailboxWatcher:
         # the literals (headers, then the body) come as bytearrays between the response lines
         chunks = [bytes(line) for line in fetched.lines if isinstance(line, bytearray)]
         return (b"".join(chunks), complete) if chunks else None
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        client = self._client
+        if client is not None:
+            client.protocol.idle_queue.put_nowait(_LOST)
+
+    def _alive(self) -> None:
+        if self._lost:
+            raise MailboxError("the connection was lost")
 
     def _close(self) -> None:
         """Drop the connection at once (a stop or a failure: no LOGOUT round trip)."""
