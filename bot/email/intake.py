@@ -102,6 +102,36 @@ async def take_letter(
     return result
 
 
+async def record_unprocessable(
+    session: AsyncSession, raw: bytes, place: MailboxPlace, now: datetime, error: str
+) -> LetterResult:
+    """A letter whose processing failed for a reason of its own (a bug its content hits, not
+    the database): recorded as `ignored` so it does not stop every letter after it, with why
+    in the log. It stays in the mailbox for people to read. Commits."""
+    await session.rollback()
+    letter = parse_letter(raw)
+    session.add(
+        EmailLetter(
+            direction="in",
+            message_id=letter.message_id or storable_id(_made_up_id(place)),
+            mailbox=place.mailbox,
+            uidvalidity=place.uidvalidity,
+            uid=place.uid,
+            subject=letter.subject,
+            from_address=(letter.sender_address or "")[:320] or None,
+            outcome=IGNORED,
+            created_at=now,
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return LetterResult(DONE_BEFORE)
+    log.error("letter ignored: it could not be processed uid=%s error=%s", place.uid, error[:300])
+    return LetterResult(IGNORED)
+
+
 def _made_up_id(place: MailboxPlace) -> str:
     """A letter without a Message-ID is known by where it lies."""
     return f"{place.uidvalidity}.{place.uid}.{place.mailbox}@leadbot.invalid"

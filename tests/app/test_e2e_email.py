@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.adapters.mail import imap
 from bot.app import Application
 from bot.common.clock import ManualClock
 from bot.devtools.emulator import TelegramEmulator
@@ -331,3 +333,33 @@ async def test_a_connection_dropped_during_idle_is_made_again(
             assert "After the outage" in card.text
     finally:
         await mailbox.close_forwarder()
+
+
+async def test_a_letter_that_breaks_processing_is_set_aside_and_the_next_ones_still_come(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = imap.take_letter
+
+    async def breaks_on_poison(session: Any, raw: bytes, *args: Any, **kwargs: Any) -> Any:
+        if b"poison" in raw:
+            raise ValueError("a bug this letter hits")
+        return await real(session, raw, *args, **kwargs)
+
+    monkeypatch.setattr(imap, "take_letter", breaks_on_poison)
+    await mailbox.deliver(
+        letter("poison", message_id="p@c", sender="p@client.example"),
+        letter("Fine letter", message_id="f@c", sender="f@client.example"),
+    )
+    config = unpaced_config(email=POLL)
+    async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
+        await watching(app, emulator)
+        await flagged(mailbox, 2)  # both marked: the poison is not read again and again
+        assert app.mail is not None and app.mail.failures == 0
+    assert await outcomes(sessions) == [(1, "ignored"), (2, "lead")]
+    assert await counted(sessions, Lead) == 1

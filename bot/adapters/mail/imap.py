@@ -27,10 +27,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import aioimaplib
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.common.clock import Clock
 from bot.config import AppConfig, Settings
-from bot.email.intake import MailboxPlace, last_uid, recorded_uids, take_letter
+from bot.email.intake import (
+    MailboxPlace,
+    last_uid,
+    record_unprocessable,
+    recorded_uids,
+    take_letter,
+)
 from bot.email.mailbox import tell_admins
 from storage.db import SessionFactory
 
@@ -212,19 +219,34 @@ class MailboxWatcher:
                     fetched = await self._fetch(client, uid)
                     if fetched is None:
                         continue  # gone meanwhile (expunged)
-                    async with self._sessions() as session:
-                        await take_letter(
-                            session,
-                            fetched[0],
-                            MailboxPlace(mailbox, uidvalidity, uid),
-                            self._clock.now(),
-                            self._config,
-                            self._leads_chat_id,
-                            complete=fetched[1],
-                        )
+                    await self._take(
+                        fetched[0], MailboxPlace(mailbox, uidvalidity, uid), fetched[1]
+                    )
                 # only now, after the commit: a crash before this leaves the UID recorded
                 _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", f"({flag})"), "STORE")
         self.passes += 1
+
+    async def _take(self, raw: bytes, place: MailboxPlace, complete: bool) -> None:
+        """The core processes the letter. A database error goes up (the letter is read again
+        after the back-off); any other error is the letter's own: it is recorded as ignored,
+        so one letter never stops the ones after it."""
+        async with self._sessions() as session:
+            try:
+                await take_letter(
+                    session,
+                    raw,
+                    place,
+                    self._clock.now(),
+                    self._config,
+                    self._leads_chat_id,
+                    complete=complete,
+                )
+            except (asyncio.CancelledError, SQLAlchemyError):
+                raise
+            except Exception as exc:
+                log.exception("letter uid=%s could not be processed", place.uid)
+                error = f"{type(exc).__name__}: {exc}"
+                await record_unprocessable(session, raw, place, self._clock.now(), error)
 
     async def _fetch(self, client: aioimaplib.IMAP4, uid: int) -> tuple[bytes, bool] | None:
         """The letter's bytes and whether they are all of it: a letter above max_letter_bytes
