@@ -289,19 +289,29 @@ async def test_a_mailbox_down_is_retried_and_the_admins_told_once_then_told_it_i
     assert len([t for t in told if t.startswith("📬")]) == 1
 
 
-async def test_a_refused_login_is_a_mailbox_down_too(
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("imap_password", "wrong-password", "LOGIN refused"),
+        ("imap_folder", "Leads <2026>", "SELECT refused"),  # no such folder
+    ],
+)
+async def test_a_refused_login_or_folder_is_a_mailbox_down_too(
     emulator: TelegramEmulator,
     database_url: str,
     clock: ManualClock,
     staff: dict[str, Staff],
     mailbox: ImapMailbox,
+    setting: str,
+    value: str,
+    said: str,
 ) -> None:
     config = unpaced_config(email=POLL)
-    settings = {**mailbox.settings(), "imap_password": "wrong"}
+    settings = {**mailbox.settings(), setting: value}
     admin = Phone(emulator, STRANGER)
     async with running_app(emulator, database_url, clock, config, admin_ids=[STRANGER], **settings):
         down = await admin.next_message(0, "недоступен")
-    assert "LOGIN refused" in down.text and "wrong" not in down.text
+    assert said in down.text and "wrong-password" not in down.text
 
 
 async def test_a_connection_dropped_during_idle_is_made_again(

@@ -121,16 +121,12 @@ class MailboxWatcher:
         while True:
             try:
                 client = await self._connect()
-                self.failures = 0
-                if self.told_down:
-                    await self._tell("email_mailbox_back", None)
-                    self.told_down = False
                 await self._watch(client)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.failures += 1
-                error = _error_text(exc)
+                error = _error_text(exc, self._account.password)
                 if self.failures >= settings.tell_admins_after and not self.told_down:
                     try:
                         await self._tell("email_mailbox_down", error)
@@ -151,6 +147,13 @@ class MailboxWatcher:
                 await asyncio.sleep(delay.total_seconds())
             finally:
                 self._close()
+
+    async def _healthy(self) -> None:
+        """Connected, logged in, the folder selected and read once: the mailbox works."""
+        self.failures = 0
+        if self.told_down:
+            await self._tell("email_mailbox_back", None)
+            self.told_down = False
 
     async def _tell(self, template: str, error: str | None) -> None:
         async with self._sessions() as session:
@@ -181,6 +184,7 @@ class MailboxWatcher:
         while True:
             self._alive()
             await self._catch_up(client, uidvalidity)
+            await self._healthy()
             self._alive()
             if self.uses_idle:
                 await self._idle(client, settings.idle_renew)
@@ -319,7 +323,12 @@ def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _error_text(exc: BaseException) -> str:
+def _error_text(exc: BaseException, password: str) -> str:
+    """Why, for the log and the admins: never the password (a timed-out LOGIN's command is
+    in its exception's text)."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "no answer (timeout)"
-    return (str(exc) or type(exc).__name__)[:200]
+    text = str(exc) or type(exc).__name__
+    if password:
+        text = text.replace(password, "***")
+    return text[:200]
