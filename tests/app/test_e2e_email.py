@@ -57,7 +57,7 @@ def letter(
     return message.as_bytes()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
     """The first truthy result of `check`, asked again until `within` seconds have passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
