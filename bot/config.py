@@ -721,6 +721,9 @@ class EmailIntake(BaseModel):
     retry_max: PositiveDuration = timedelta(minutes=5)
     tell_admins_after: int = Field(default=3, ge=1)  # failed attempts in a row before told
     timeout: PositiveDuration = timedelta(seconds=60)  # one IMAP command
+    # on the very first read of a mailbox, letters that arrived longer ago than this are set
+    # aside (recorded, never leads); "off": every letter there becomes a lead
+    first_start_back: OptionalDuration = timedelta(days=3)
     flag: str = Field(default="$Leadbot", pattern=r"^\\?[A-Za-z$][A-Za-z0-9$_.-]{0,40}$")
     # a letter larger than this is read in part: its headers and the first max_text_bytes
     max_letter_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -236,6 +236,36 @@ def _lead_text(letter: IncomingLetter, with_subject: bool = True, sizes: bool = 
         parts.append(files_lines(letter.attachments, sizes))
     text = "\n\n".join(parts)
     return text or None
+
+
+async def mailbox_known(session: AsyncSession, mailbox: str) -> bool:
+    """Whether leadbot has read this mailbox before (under any UIDVALIDITY)."""
+    found = await session.scalar(
+        select(EmailLetter.id).where(EmailLetter.mailbox == mailbox).limit(1)
+    )
+    return found is not None
+
+
+async def set_aside(session: AsyncSession, places: list[MailboxPlace], now: datetime) -> None:
+    """Letters that were in the mailbox long before leadbot first read it ([email]
+    first_start_back): recorded as `ignored` without being read, so years of old mail never
+    become leads and are never looked at again. Commits."""
+    rows = [
+        {
+            "direction": "in",
+            "message_id": storable_id(_made_up_id(place)),
+            "mailbox": place.mailbox,
+            "uidvalidity": place.uidvalidity,
+            "uid": place.uid,
+            "outcome": IGNORED,
+            "created_at": now,
+        }
+        for place in places
+    ]
+    for start in range(0, len(rows), 500):
+        await session.execute(insert(EmailLetter.__table__), rows[start : start + 500])
+    await session.commit()
+    log.info("letters from before leadbot set aside: %d", len(rows))
 
 
 async def last_uid(session: AsyncSession, mailbox: str, uidvalidity: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -371,5 +372,29 @@ async def test_a_letter_that_breaks_processing_is_set_aside_and_the_next_ones_st
         await watching(app, emulator)
         await flagged(mailbox, 2)  # both marked: the poison is not read again and again
         assert app.mail is not None and app.mail.failures == 0
+    assert await outcomes(sessions) == [(1, "ignored"), (2, "lead")]
+    assert await counted(sessions, Lead) == 1
+
+
+async def test_on_its_first_read_of_a_mailbox_old_mail_is_set_aside(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+) -> None:
+    # a month before the application's clock (5 Jan 2026): long before first_start_back (3d)
+    async with mailbox.client() as client:
+        old = letter("An old letter from last year", message_id="old@c")
+        response = await client.append(old, mailbox="INBOX", date=clock.now() - timedelta(days=30))
+        assert response.result == "OK"
+    await mailbox.deliver(letter("A new one", message_id="new@c"))
+    config = unpaced_config(email=POLL)
+    async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
+        await watching(app, emulator)
+        await flagged(mailbox, 2)
+        card = await Phone(emulator, ANNA).next_message(0, "Lead #1")
+        assert "A new one" in card.text
     assert await outcomes(sessions) == [(1, "ignored"), (2, "lead")]
     assert await counted(sessions, Lead) == 1

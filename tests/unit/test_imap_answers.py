@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.mail.imap import MailboxError, _error_text, _quoted, _uids, _uidvalidity
+from bot.adapters.mail.imap import (
+    MailboxError,
+    _error_text,
+    _imap_date,
+    _quoted,
+    _uids,
+    _uidvalidity,
+)
 
 
 def test_search_answers_give_their_uids() -> None:
@@ -31,3 +38,8 @@ def test_the_password_never_shows_in_what_is_said() -> None:
     assert _error_text(failed, "s3cret-pass") == "command timed out: A001 LOGIN ['sales', '***']"
     assert _error_text(TimeoutError(), "x") == "no answer (timeout)"
     assert _error_text(ConnectionRefusedError(111, "refused"), "") == "[Errno 111] refused"
+
+
+def test_search_dates_are_written_as_rfc_3501_wants_them() -> None:
+    assert _imap_date(datetime(2026, 12, 5, 23, 59, tzinfo=UTC)) == "5-Dec-2026"
+    assert _imap_date(datetime(2027, 1, 31, tzinfo=UTC)) == "31-Jan-2027"

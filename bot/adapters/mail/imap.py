@@ -24,7 +24,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aioimaplib
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,8 +34,10 @@ from bot.config import AppConfig, Settings
 from bot.email.intake import (
     MailboxPlace,
     last_uid,
+    mailbox_known,
     record_unprocessable,
     recorded_uids,
+    set_aside,
     take_letter,
 )
 from bot.email.mailbox import tell_admins
@@ -105,6 +107,7 @@ class MailboxWatcher:
         self.uses_idle: bool | None = None  # known once connected
         self.passes = 0  # catch-ups done (tests wait on it)
         self._lost = False
+        self._known = False  # the mailbox was read before (first_start_back is done with)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="mailbox")
@@ -206,9 +209,11 @@ class MailboxWatcher:
         """Every letter not done yet, oldest first: above the highest recorded UID, or still
         without the flag."""
         mailbox = self._account.mailbox
+        flag = self._config.email.flag
+        if not self._known:
+            await self._set_aside_old_mail(client, uidvalidity)
         async with self._sessions() as session:
             highest = await last_uid(session, mailbox, uidvalidity)
-        flag = self._config.email.flag
         unflagged = await client.uid_search("UNKEYWORD", flag, charset=None)
         found = set(_uids(_ok(unflagged, "SEARCH").lines))
         newer = _ok(await client.uid_search(f"UID {highest + 1}:*", charset=None), "SEARCH")
@@ -229,6 +234,26 @@ class MailboxWatcher:
                 # only now, after the commit: a crash before this leaves the UID recorded
                 _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", f"({flag})"), "STORE")
         self.passes += 1
+
+    async def _set_aside_old_mail(self, client: aioimaplib.IMAP4, uidvalidity: int) -> None:
+        """The first read of a mailbox ever: what arrived before `first_start_back` is set
+        aside and flagged, never read (an inbox of years must not become a thousand leads)."""
+        back = self._config.email.first_start_back
+        async with self._sessions() as session:
+            known = await mailbox_known(session, self._account.mailbox)
+        if not known and back is not None:
+            flag = self._config.email.flag
+            before = _imap_date(self._clock.now() - back)
+            found = await client.uid_search("UNKEYWORD", flag, "BEFORE", before, charset=None)
+            uids = _uids(_ok(found, "SEARCH").lines)
+            if uids:
+                places = [MailboxPlace(self._account.mailbox, uidvalidity, uid) for uid in uids]
+                async with self._sessions() as session:
+                    await set_aside(session, places, self._clock.now())
+                for start in range(0, len(uids), 500):
+                    chunk = ",".join(str(uid) for uid in uids[start : start + 500])
+                    _ok(await client.uid("store", chunk, "+FLAGS.SILENT", f"({flag})"), "STORE")
+        self._known = True
 
     async def _take(self, raw: bytes, place: MailboxPlace, complete: bool) -> None:
         """The core processes the letter. A database error goes up (the letter is read again
@@ -317,6 +342,14 @@ def _uids(lines: list[bytes]) -> list[int]:
             text = text.removeprefix("SEARCH")
         return [int(word) for word in text.split() if word.isdigit()]
     return []
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _imap_date(moment: datetime) -> str:
+    """RFC 3501's date for SEARCH: 5-Dec-2026 (English months, whatever the locale)."""
+    return f"{moment.day}-{_MONTHS[moment.month - 1]}-{moment.year}"
 
 
 def _quoted(folder: str) -> str:
