@@ -3,6 +3,8 @@ gives (as Dovecot sends them), and what it says when the mailbox fails."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.adapters.mail.imap import (
