@@ -37,8 +37,8 @@ async def claim_dial(
     try:
         async with session.begin_nested():  # the lead's first call, or someone holds it
             session.add(DialHold(lead_id=lead_id, **values))
-    except IntegrityError:
-        await session.rollback()
+    except IntegrityError:  # the savepoint is undone; ending with a commit (it wrote nothing)
+        await session.commit()  # keeps the session's objects loaded, as a rollback would not
         return None
     await session.commit()
     return token

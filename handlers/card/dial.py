@@ -37,7 +37,7 @@ def dial_alert(result: DialResult, staff: Staff, locale: str) -> str:
         reason=reason,
         telegram_id=staff.telegram_id,
         role=staff.role,
-        name=cut(staff.name.replace('"', "'"), NAME_IN_ALERT),
+        staff_name=cut(staff.name.replace('"', "'"), NAME_IN_ALERT),
     )
 
 
