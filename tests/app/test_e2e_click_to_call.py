@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -273,8 +274,34 @@ async def test_mango_office_gets_its_signed_callback_command_and_its_codes_are_w
         assert taken.params["from"] == {"extension": "101"}
         assert taken.params["to_number"] == "79001234567"
         assert str(taken.params["command_id"]).startswith("leadbot-")
-        # the PBX reported nothing yet: a minute on, the PBX says the extension is unknown
-        clock.advance(timedelta(seconds=61))
+        # Mango's summary of the call it set up (outgoing, answered, 95 s talk) reaches
+        # /hooks/mango/events/summary: recorded on the lead, and the button is free at once
+        summary = {
+            "entry_id": "MjQ3NjA5NjE3Mjo0MDE=",
+            "call_direction": 2,
+            "from": {"extension": "101", "number": "74950000000"},
+            "to": {"number": "79001234567"},
+            "create_time": 1767603660,
+            "forward_time": 1767603661,
+            "talk_time": 1767603670,
+            "end_time": 1767603765,
+            "entry_result": 1,
+        }
+        body = json.dumps(summary)
+        sign = hashlib.sha256((MANGO_KEY + body + MANGO_SALT).encode()).hexdigest()
+        form = {"vpbx_api_key": MANGO_KEY, "sign": sign, "json": body}
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{app.http_port}/hooks/mango/events/summary"
+            async with http.post(url, data=form) as response:
+                assert response.status == 200, await response.text()
+        async with app.sessions() as session:
+            call = await session.scalar(select(Call))
+        assert call is not None and (call.lead_id, call.provider, call.status) == (
+            1,
+            "mango",
+            "answered",
+        )
+        # the next press (same moment): the PBX says the extension is unknown
         pbx.mango_refusal = 3330
         answer = await anna.press(card, "lead:dial")
         assert (
