@@ -222,6 +222,10 @@ async def test_a_pbx_that_fails_refuses_or_is_slow_frees_the_button_at_once(
         assert answer["text"] == (
             "📵 Lead #1: the PBX refused the call: <b>Недостаточно</b> средств & <script>"
         )
+        # 10 kB of words: the PBX's first 120 characters, the alert whole within its 200
+        pbx.refusal = "🙈" + "x" * 10_000
+        answer = await anna.press(card, "lead:dial")
+        assert answer["text"] == "📵 Lead #1: the PBX refused the call: 🙈" + "x" * 119
         # slower than [telephony] request_timeout (0.3 s here): unreachable, the press answered
         pbx.refusal, pbx.delay = None, 0.6
         answer = await anna.press(card, "lead:dial")
@@ -354,6 +358,10 @@ async def test_what_is_missing_is_said_and_only_the_owner_calls(
         assert await anna.shows_buttons(second, WORKING)
         answer = await anna.press_data(second, "lead:dial:2")
         assert answer["text"] == "📵 Lead #2 has no phone number to call."
+        # a forged press naming a lead that does not exist
+        assert (await anna.press_data(second, "lead:dial:999999"))[
+            "text"
+        ] == "There is no such lead."
         assert pbx.received == []
 
 
