@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.mail.imap import ImapAccount, MailboxWatcher
+from bot.adapters.pbx.dialer import pbx_dialer
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
@@ -248,6 +249,7 @@ def build_application(
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
+    dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )
