@@ -609,6 +609,7 @@ class EmailAttachment(Base):
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
 
+
 # --- click-to-call (issue 17) ---------------------------------------------------------------
 
 
