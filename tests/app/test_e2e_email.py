@@ -26,6 +26,9 @@ from tests.harness import ANNA, BORIS, STRANGER, Phone, card_buttons, running_ap
 from tests.mailbox import ImapMailbox, free_port
 
 FLAG = "$Leadbot"
+# the tests of the mailbox itself (down, refused, dropped, old mail, a bad letter) run on SQLite
+# only: the database's part of them is test_email_intake's, on both
+MAILBOX_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 # the watcher as the tests drive it: fast retries, admins told after 2 failures in a row
 WATCHER = {"retry_first": "0.05s", "retry_max": "0.2s", "tell_admins_after": 2, "timeout": "5s"}
 IDLE = {**WATCHER, "poll_every": "1h"}  # only IDLE can bring a letter in time
@@ -254,6 +257,7 @@ async def test_a_restart_processes_nothing_twice_even_between_commit_and_flag(
     assert sorted(card.split()[-1] for card in cards) == ["#1", "#2", "#3"]
 
 
+@MAILBOX_ONLY
 async def test_a_mailbox_down_is_retried_and_the_admins_told_once_then_told_it_is_back(
     emulator: TelegramEmulator,
     database_url: str,
@@ -290,6 +294,7 @@ async def test_a_mailbox_down_is_retried_and_the_admins_told_once_then_told_it_i
     assert len([t for t in told if t.startswith("📬")]) == 1
 
 
+@MAILBOX_ONLY
 @pytest.mark.parametrize(
     ("setting", "value", "said"),
     [
@@ -315,6 +320,7 @@ async def test_a_refused_login_or_folder_is_a_mailbox_down_too(
     assert said in down.text and "wrong-password" not in down.text
 
 
+@MAILBOX_ONLY
 async def test_a_connection_dropped_during_idle_is_made_again(
     emulator: TelegramEmulator,
     database_url: str,
@@ -346,6 +352,7 @@ async def test_a_connection_dropped_during_idle_is_made_again(
         await mailbox.close_forwarder()
 
 
+@MAILBOX_ONLY
 async def test_a_letter_that_breaks_processing_is_set_aside_and_the_next_ones_still_come(
     emulator: TelegramEmulator,
     database_url: str,
@@ -376,6 +383,7 @@ async def test_a_letter_that_breaks_processing_is_set_aside_and_the_next_ones_st
     assert await counted(sessions, Lead) == 1
 
 
+@MAILBOX_ONLY
 async def test_on_its_first_read_of_a_mailbox_old_mail_is_set_aside(
     emulator: TelegramEmulator,
     database_url: str,
