@@ -81,6 +81,7 @@ class LeadStatus(enum.StrEnum):
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALL_BACK)
 CALL_BACK_TASK = "callback"  # Task.kind of a scheduled call-back
 TELEGRAM_SOURCE = "telegram"  # Lead.source of a client who wrote to the bot
+EMAIL_SOURCE = "email"  # Lead.source of a client who wrote to the team's address
 MISSED_CALL_TASK = "missed_call"  # call back a client whose call nobody answered
 ANSWER_TASK = "answer"  # a client's message waits for an answer
 
@@ -567,6 +568,8 @@ class EmailLetter(Base):
     __table_args__ = (
         UniqueConstraint("direction", "message_id", name="uq_email_letters_direction_message_id"),
         UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_email_letters_mailbox_uid"),
+        # the outgoing letters due: the mail sender's claim (bot/email/outgoing.py)
+        Index("ix_email_letters_outcome_next_attempt_at", "outcome", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -585,3 +588,12 @@ class EmailLetter(Base):
     # in: lead, joined, auto_reply, list, bounce, ignored; out: queued, sent, bounced, failed
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    # --- an outgoing letter on its way (migration 0020): the row is its own queue entry, as a
+    # webhook delivery is; the mail sender (bot/adapters/mail/smtp.py) claims and settles it
+    body: Mapped[str | None] = mapped_column(Text)  # the text/plain body, as the manager wrote it
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # who wrote it
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]  # NULL: due at once
+    claimed_until: Mapped[datetime | None]  # a sender holds the row until then
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]  # the mail server took it
