@@ -24,6 +24,7 @@ from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
+from bot.adapters.mail.smtp import MailSender, SmtpServer
 from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import Clock, SystemClock
 from bot.common.metrics import Metrics
@@ -62,6 +63,7 @@ class Application:
     dispatcher: Dispatcher
     notifier: Notifier
     webhooks: WebhookSender
+    mail: MailSender  # the managers' answers by e-mail (SMTP_*)
     intake: IntakeQueue
     web_app: web.Application
     jobs: Jobs
@@ -86,6 +88,7 @@ class Application:
         self.intake.start()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         self._tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+        self._tasks.append(asyncio.create_task(self.mail.run(), name="mail"))
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -168,6 +171,7 @@ class Application:
             self.scheduler.shutdown(wait=False)
         await self.notifier.stop()
         await self.webhooks.stop()
+        await self.mail.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -183,6 +187,7 @@ class Application:
         next periodic sweep."""
         self.notifier.wake()
         self.webhooks.wake()
+        self.mail.wake()
         run_now(self.scheduler)
 
     async def run_until_signalled(self) -> None:
@@ -210,9 +215,9 @@ def build_application(
     token = settings.require_bot_token()
     secrets = outbound_secrets(config)  # a webhook's missing secret stops the start here
     engine = create_engine(settings.database_url)
-    senders: list[Notifier | WebhookSender] = []
+    senders: list[Notifier | WebhookSender | MailSender] = []
 
-    def woken() -> None:  # a commit wrote outbox or webhook rows: both senders look
+    def woken() -> None:  # a commit wrote outbox, webhook or letter rows: every sender looks
         for sender in senders:
             sender.wake()
 
@@ -237,11 +242,16 @@ def build_application(
     notifier = Notifier(bot, sessions, config, clock)
     # the application's clock: a sandbox or test jump makes back-offs and give-ups due too
     webhooks = WebhookSender(sessions, config, secrets, clock)
-    senders += [notifier, webhooks]
+    # the managers' answers by e-mail: off (nothing claimed) while SMTP_HOST / SMTP_FROM are unset
+    smtp = SmtpServer.of(settings)
+    mail = MailSender(sessions, config, smtp, clock)
+    senders += [notifier, webhooks, mail]
     storage, isolation = dialogue_storage(settings.redis_url)
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
+    # the Reply handler makes an answer's Message-ID on the team address's domain
+    dispatcher["mail_from"] = smtp.sender if smtp is not None else None
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )
@@ -291,6 +301,7 @@ def build_application(
         dispatcher=dispatcher,
         notifier=notifier,
         webhooks=webhooks,
+        mail=mail,
         intake=intake,
         web_app=web_app,
         jobs=jobs,

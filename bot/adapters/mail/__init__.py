@@ -1,0 +1,1 @@
+"""Outgoing e-mail: the SMTP client that sends the managers' answers (aiosmtplib)."""
