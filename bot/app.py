@@ -19,12 +19,12 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.mail.smtp import MailSender, SmtpServer
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
 from bot.adapters.telegram.notifier import Notifier
 from bot.adapters.telegram.session import BotApiSession
-from bot.adapters.mail.smtp import MailSender, SmtpServer
 from bot.adapters.webhooks.sender import WebhookSender
 from bot.common.clock import Clock, SystemClock
 from bot.common.metrics import Metrics

@@ -117,7 +117,9 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
     if line.kind in ("created", "repeat_request") and data.get("source"):
         source = str(data["source"])  # a form may send any source: unknown ones as they are
         return str(labels(locale)["channels"].get(source, source))
-    if line.kind in ("note", "replied", "client_blocked"):
+    if line.kind == "replied" and data.get("email"):  # by e-mail (bot/email/replies.py)
+        return f"✉️ {data['email']}: {data.get('text', '')}"
+    if line.kind in ("note", "replied", "client_blocked", "email_bounced", "email_failed"):
         return str(data.get("text", ""))
     if line.kind == "erased":  # bot/privacy/erase.py: the operator who erased the person's data
         return str(data.get("by", ""))

@@ -740,7 +740,22 @@ SAMPLES: dict[str, list[Sample]] = {
     "reply_not_sent.html.j2": [
         {"refusal": "Лид уже взял(а) Борис.", "text": "Здравствуйте! <Цена> & сроки"}
     ],
-    "reply_ask.html.j2": [{"lead_id": 42}],
+    "reply_ask.html.j2": [
+        {"lead_id": 42},
+        {"lead_id": 42, "address": None},
+        {"lead_id": 42, "address": "kate+<x>@example.com"},
+    ],
+    "email_off.txt.j2": [{}],
+    "email_off.html.j2": [{}],
+    "email_text_only.html.j2": [{"address": "kate+<x>@example.com"}],
+    "email_sent.html.j2": [{"lead_id": 42, "address": "kate@example.com"}],
+    "email_bounced.html.j2": [
+        {"lead_id": 42, "address": "kate@example.com", "reason": "550 5.1.1 <kate>: no such user"},
+        {"lead_id": 42, "address": "kate@example.com", "reason": "5" * 400},
+    ],
+    "email_failed.html.j2": [
+        {"lead_id": 42, "address": "kate@example.com", "reason": "451 4.3.0 try later & <soon>"},
+    ],
     "reply_blocked.html.j2": [{"lead_id": 42}],
     "reply_failed.html.j2": [
         {"lead_id": 42, "reason": "Bad Request: message to copy not found"},

@@ -21,12 +21,8 @@ def upgrade() -> None:
     with op.batch_alter_table("email_letters", schema=None) as batch_op:
         batch_op.add_column(sa.Column("body", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("staff_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
