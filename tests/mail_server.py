@@ -8,6 +8,7 @@ AUTH (PLAIN / LOGIN, allowed without TLS here) and takes only that user and pass
 from __future__ import annotations
 
 import asyncio
+import warnings
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -73,7 +74,9 @@ class MailServer:
                 "auth_require_tls": False,
                 "authenticator": self._authenticate,
             }
-        return SMTP(self, hostname="mail.test", **options)
+        with warnings.catch_warnings():  # AUTH without TLS: on purpose, on 127.0.0.1
+            warnings.simplefilter("ignore", UserWarning)
+            return SMTP(self, hostname="mail.test", **options)
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -82,7 +85,8 @@ class MailServer:
             data.login.decode(),
             data.password.decode(),
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure itself (535)
+        return AuthResult(success=ok, handled=False)
 
     async def handle_RCPT(
         self,
