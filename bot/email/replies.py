@@ -46,6 +46,10 @@ BODY_LIMIT = 20_000  # characters; a Telegram message has at most 4096
 REQUESTS_READ = 50  # the lead's latest requests looked at to tell where the client wrote last
 
 
+def _token(value: str) -> str:
+    return "".join(one_line(value).split()).strip("<>").replace("<", "").replace(">", "") or "-"
+
+
 @dataclass(frozen=True)
 class AnswerTarget:
     """Where a manager's answer goes: the client's Telegram chat, or by e-mail in the thread
@@ -133,7 +137,8 @@ async def queue_email_reply(
     )
     # an answer is a step of the work: the lead is not stalled (the card does not change)
     await session.execute(update(Lead).where(Lead.id == lead_id).values(updated_at=now))
-    theirs = bare_id(replying_to.message_id) or replying_to.message_id
+    # as the intake recorded it (bare); a malformed one is kept as one clean token
+    theirs = bare_id(replying_to.message_id) or _token(replying_to.message_id)
     letter = EmailLetter(
         lead_id=lead_id,
         direction=OUT,

@@ -46,7 +46,7 @@ def bare_id(value: str | None) -> str | None:
     found = MESSAGE_ID.search(text)
     if found:
         return found.group(1)
-    return text if text and " " not in text and "@" in text else None
+    return text if text and " " not in text and "@" in text and "<" not in text else None
 
 
 def thread_references(references: str | None, message_id: str) -> list[str]:

@@ -360,3 +360,57 @@ async def test_the_login_is_used_when_smtp_user_is_set(
         assert (await _letter(sessions, queued.id)).outcome == "sent"
     finally:
         await server.stop()
+
+
+async def test_nothing_a_client_sends_starts_a_header_of_its_own(
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
+    staff: dict[str, Staff],
+    mail_server: MailServer,
+) -> None:
+    """Kate's letter came with CR/LF in its subject, its Message-ID and its References, each
+    followed by a header of hers: our answer carries none of them, only one line each."""
+    anna = staff["anna"]
+    lead_id = await email_lead(
+        sessions,
+        clock.now(),
+        config,
+        subject="Привет 😀 <b>\r\nBcc: all@victim.test",
+        message_id="kate.9@mail.example.com\r\nX-Evil: 1",
+        references="<a@x>\r\nX-Evil: 2\r\n <b@y>",
+        from_address='"Kate \\"<b>\\" 😀" <kate@example.com>',
+    )
+    async with sessions() as session:
+        assert (await take_lead(session, lead_id, anna, clock.now(), config)).ok
+    async with sessions() as session:
+        target = await answer_target(session, lead_id, anna)
+        assert target.letter is not None and target.address == KATE_ADDRESS
+        await queue_email_reply(
+            session, lead_id, anna, target.letter, KATE_ADDRESS, "Hi", TEAM_FROM, clock.now()
+        )
+    assert await _sender(sessions, config, mail_server, clock).deliver_due() == 1
+    [got] = mail_server.received
+    message = got.message
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["Subject"] == "Re: Привет 😀 <b> Bcc: all@victim.test"
+    # a malformed Message-ID of hers is kept as one token: the thread still holds together
+    assert message["In-Reply-To"] == "<kate.9@mail.example.comX-Evil:1>"
+    assert message["References"].split() == ["<a@x>", "<b@y>", "<kate.9@mail.example.comX-Evil:1>"]
+    assert got.rcpt_tos == [KATE_ADDRESS]
+    headers = got.raw.split(b"\r\n\r\n", 1)[0].decode("ascii")  # non-ASCII encoded (RFC 2047)
+    names = [line.split(":", 1)[0] for line in headers.split("\r\n") if not line[:1].isspace()]
+    assert sorted(names) == sorted(
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "In-Reply-To",
+            "References",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+        ]
+    )
