@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Literal
@@ -63,7 +63,7 @@ class SmtpServer:
     tls: Literal["none", "starttls", "ssl"]
     sender: str  # SMTP_FROM, as the From header has it ("Sales <sales@example.com>")
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
 
     @classmethod
     def of(cls, settings: Settings) -> SmtpServer | None:
