@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.mail.smtp import MailSender, SmtpServer
+from bot.adapters.telegram.files import TelegramFiles
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
@@ -244,7 +245,7 @@ def build_application(
     webhooks = WebhookSender(sessions, config, secrets, clock)
     # the managers' answers by e-mail: off (nothing claimed) while SMTP_HOST / SMTP_FROM are unset
     smtp = SmtpServer.of(settings)
-    mail = MailSender(sessions, config, smtp, clock)
+    mail = MailSender(sessions, config, smtp, clock, files=TelegramFiles(bot))
     senders += [notifier, webhooks, mail]
     storage, isolation = dialogue_storage(settings.redis_url)
     dispatcher = build_dispatcher(

@@ -597,3 +597,6 @@ class EmailLetter(Base):
     claimed_until: Mapped[datetime | None]  # a sender holds the row until then
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]  # the mail server took it
+    # a photo or file the manager answered with: {file_id, name, type, size}; fetched from
+    # Telegram (getFile) when the letter is sent, never stored here
+    attachment: Mapped[dict[str, Any] | None]

@@ -197,8 +197,21 @@ async def letter_postponed(
             )
         )
         return False
+    hours = rules.give_up_after.total_seconds() / 3600
+    await letter_given_up(
+        session, letter, f"the mail server did not take it in {hours:g} h: {error}", now
+    )
+    return True
+
+
+async def letter_given_up(
+    session: AsyncSession, letter: EmailLetter, error: str, now: datetime
+) -> None:
+    """The letter will not be sent (the server did not take it for `give_up_after`, or its
+    attachment can no longer be fetched): "failed", the lead's history records it (`email_failed`)
+    and its writer is told why. The caller commits."""
     if not await _settled(session, letter, FAILED, now, error[:ERROR_LIMIT]):
-        return True
+        return
     if letter.lead_id is not None:
         session.add(
             LeadEvent(
@@ -211,4 +224,3 @@ async def letter_postponed(
         )
     context = {"address": letter.to_address, "reason": error[:200]}
     await tell(session, [letter.staff_id], letter.lead_id, "email_failed", context, now)
-    return True

@@ -6,8 +6,10 @@ answered where they wrote last, as a manager expects: the lead's latest request
 (`created` / `repeat_request`) from Telegram or from e-mail decides; the Telegram chat wins a
 tie only when no letter came after its message.
 
-Only text goes by e-mail: a photo or file answer to an e-mail lead is refused with a clear
-message (the manager can send it from their own mail program), so nothing is half-sent."""
+A photo, document, voice message or video as the answer goes as the letter's attachment (its
+caption as the text): the letter keeps the Telegram file's id, and the mail sender fetches the
+file (getFile, through the one Bot API path) when it sends. A sticker does not go by e-mail;
+a file over ATTACHMENT_LIMIT is refused before anything is queued."""
 
 from __future__ import annotations
 
@@ -42,8 +44,24 @@ QUEUED, SENT, BOUNCED, FAILED = "queued", "sent", "bounced", "failed"
 # incoming letters that were the client writing (not an auto-reply, a list, a bounce)
 CLIENT_WROTE = ("lead", "joined")
 REQUESTS = ("created", "repeat_request")
+# what a mail server takes in one letter, with base64's third more: 10 MiB is accepted by the
+# common ones (many refuse 25 MB); Telegram lets a bot fetch up to 20 MB
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
 BODY_LIMIT = 20_000  # characters; a Telegram message has at most 4096
 REQUESTS_READ = 50  # the lead's latest requests looked at to tell where the client wrote last
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A Telegram file the manager answered with: fetched when the letter is sent."""
+
+    file_id: str
+    name: str  # the file name the client sees
+    type: str  # its MIME type, e.g. image/jpeg
+    size: int | None = None  # bytes, as Telegram said
+
+    def payload(self) -> dict[str, object]:
+        return {"file_id": self.file_id, "name": self.name, "type": self.type, "size": self.size}
 
 
 def _token(value: str) -> str:
@@ -120,18 +138,22 @@ async def queue_email_reply(
     text: str,
     sender: str,
     now: datetime,
+    *,
+    attachment: Attachment | None = None,
+    shown: str | None = None,
 ) -> EmailLetter:
     """A manager's answer by e-mail: the lead's history records it (`replied`, as a Telegram
     answer) and the outgoing letter is queued (an `email_letters` row, outcome "queued"), in one
     transaction; its Message-ID is made now, so a letter sent again after a crash carries the
-    same one. The mail sender sends it after the commit, which wakes it. `sender` is SMTP_FROM.
-    The letter."""
+    same one. The mail sender sends it after the commit, which wakes it. `sender` is SMTP_FROM;
+    `text` is the body (a file's caption, or nothing), `shown` what the history says when it
+    is not the text (a file's mark and caption). The letter."""
     session.add(
         LeadEvent(
             lead_id=lead_id,
             kind="replied",
             actor_id=actor.id,
-            data={"text": text[:MESSAGE_LIMIT], "email": address},
+            data={"text": (shown or text)[:MESSAGE_LIMIT], "email": address},
             created_at=now,
         )
     )
@@ -153,6 +175,7 @@ async def queue_email_reply(
         body=text[:BODY_LIMIT],
         staff_id=actor.id,
         attempts=0,
+        attachment=attachment.payload() if attachment is not None else None,
     )
     session.add(letter)
     note_outbox_written(session)  # the commit wakes the senders, the mail sender among them

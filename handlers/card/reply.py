@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.common.clock import Clock
 from bot.common.render import render, render_alert
 from bot.config import AppConfig
-from bot.email.replies import AnswerTarget, answer_target, queue_email_reply
+from bot.email.replies import ATTACHMENT_LIMIT, AnswerTarget, answer_target, queue_email_reply
 from bot.intake.client_chat import (
     MEDIA_MARKS,
     MESSAGE_LIMIT,
@@ -32,6 +32,7 @@ from bot.intake.client_chat import (
 from bot.leads.actions import ActionResult, take_if_new
 from bot.leads.cards import CardAction
 from handlers.card.answers import ask
+from handlers.card.attachments import attachment_of
 from handlers.errors import refusal_text, refuse, refuse_in_chat
 from handlers.keyboards.lead import LeadButton
 from storage.models import Staff
@@ -164,18 +165,42 @@ async def _answer_by_email(
     clock: Clock,
     mail_from: str | None,
 ) -> None:
-    """The client wrote by e-mail: the text goes there, in their thread; a photo or file is
-    refused (only text goes by e-mail) with the reason, and nothing is queued."""
+    """The client wrote by e-mail: the answer goes there, in their thread; a photo, file,
+    voice message or video as its attachment (the caption as its text). A sticker, or a file
+    too big for a letter, is refused with the reason, and nothing is queued."""
     assert target.letter is not None and target.address is not None
-    text = (message.text or "").strip()
     if mail_from is None:
         await message.answer(render("email_off.html.j2", locale))
         return
-    if message.content_type in MEDIA_MARKS or not text:
-        await message.answer(render("email_text_only.html.j2", locale, address=target.address))
-        return
+    shown = None
+    attachment = None
+    if message.content_type in MEDIA_MARKS:
+        attachment = attachment_of(message)
+        if attachment is None:
+            await message.answer(render("email_no_sticker.html.j2", locale))
+            return
+        if (attachment.size or 0) > ATTACHMENT_LIMIT:
+            size_mb = round((attachment.size or 0) / 1024 / 1024, 1)
+            limit_mb = ATTACHMENT_LIMIT // 1024 // 1024
+            await message.answer(
+                render("email_too_big.html.j2", locale, size_mb=size_mb, limit_mb=limit_mb)
+            )
+            return
+        shown = media_text(message.content_type, message.caption)
+        text = (message.caption or "").strip()
+    else:
+        text = (message.text or "").strip()
     await queue_email_reply(
-        session, lead_id, staff, target.letter, target.address, text, mail_from, clock.now()
+        session,
+        lead_id,
+        staff,
+        target.letter,
+        target.address,
+        text,
+        mail_from,
+        clock.now(),
+        attachment=attachment,
+        shown=shown,
     )
 
 

@@ -76,7 +76,8 @@ async def _asked_for_answer(app: Application, emulator: TelegramEmulator) -> Bot
     question = await anna.press_for_reply(card, "lead:reply:1", "Your answer")
     assert question.text == (
         "💬 Your answer to the client of lead #1: send it in one message (or /cancel).\n\n"
-        "✉️ It goes by e-mail to kate@example.com, in their thread: text only."
+        "✉️ It goes by e-mail to kate@example.com, in their thread (a photo or file as an "
+        "attachment)."
     )
     return card
 
@@ -191,22 +192,43 @@ async def test_a_550_is_a_bounce_on_the_history_and_anna_is_told_why(
     assert not [m for m in anna.messages()[before:] if "Sent" in (m.text or "")]
 
 
-async def test_a_photo_for_an_email_client_is_refused_only_text_goes(
+async def test_a_file_goes_as_an_attachment_and_a_sticker_is_refused(
     mail_app: Application, emulator: TelegramEmulator, mail_server: MailServer
 ) -> None:
-    """Anna sends a photo as her answer: she reads that only text goes by e-mail; nothing is
-    queued or sent."""
-    await _asked_for_answer(mail_app, emulator)
+    """Anna sends a sticker: she reads that a sticker does not go by e-mail, and nothing is
+    queued. She presses Reply again and sends the price list (a PDF with a caption): Kate gets
+    one letter whose text is the caption and whose attachment is the file, byte for byte
+    (fetched from Telegram with getFile when the letter went); Anna reads "Sent"; the history
+    shows "📎 document: ..."."""
+    card = await _asked_for_answer(mail_app, emulator)
     anna = Phone(emulator, ANNA)
     before = len(anna.messages())
-    emulator.send_media(ANNA, "photo", caption="the blue one")
-    told = await anna.next_message(before, "only text")
+    emulator.send_media(ANNA, "sticker")
+    told = await anna.next_message(before, "sticker")
     assert told.text == (
-        "✉️ Not sent: this client wrote by e-mail, and only text goes by e-mail. Write your "
-        "answer as text, or send the file from your own mail to kate@example.com."
+        "✉️ Not sent: a sticker does not go by e-mail. Write your answer as text, or send a "
+        "photo or a file."
     )
     async with mail_app.sessions() as session:
         out = await session.scalar(
             select(func.count()).select_from(EmailLetter).where(EmailLetter.direction == "out")
         )
-    assert out == 0 and mail_server.received == []
+    assert out == 0
+
+    await anna.press_for_reply(card, "lead:reply:1", "Your answer")  # the refusal ended it
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+    emulator.send_document(
+        ANNA, "Прайс <2026>.pdf", pdf, mime_type="application/pdf", caption="Our prices 😀"
+    )
+    await anna.next_message(before, "Sent")
+    [got] = mail_server.received
+    text, attached = got.message.iter_parts()
+    assert text.get_content().strip() == "Our prices 😀"
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename() == "Прайс <2026>.pdf"
+    assert attached.get_content() == pdf
+    assert any(r.method == "getFile" for r in emulator.requests)
+    history = await anna.press_for_reply(card, "lead:history", "history")
+    assert "answered the client: ✉️ kate@example.com: 📎 document: Our prices 😀" in (
+        history.text or ""
+    )

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.mail.smtp import MailSender, SmtpServer
+from bot.adapters.mail.smtp import FileGone, MailSender, SmtpServer
 from bot.common.clock import ManualClock
 from bot.config import AppConfig
 from bot.email.bounces import record_bounce
-from bot.email.replies import answer_target, queue_email_reply
+from bot.email.replies import Attachment, answer_target, queue_email_reply
 from bot.leads.actions import take_lead
 from bot.leads.notes import lead_history, shown_history
 from storage.db import SessionFactory
@@ -414,3 +414,105 @@ async def test_nothing_a_client_sends_starts_a_header_of_its_own(
             "MIME-Version",
         ]
     )
+
+
+async def _queued_file(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, anna: Staff
+) -> EmailLetter:
+    """Kate's e-mail lead, taken by Anna, and Anna's photo (Telegram file "photo-1") queued."""
+    lead_id = await email_lead(sessions, clock.now(), config)
+    async with sessions() as session:
+        assert (await take_lead(session, lead_id, anna, clock.now(), config)).ok
+    async with sessions() as session:
+        target = await answer_target(session, lead_id, anna)
+        assert target.letter is not None
+        return await queue_email_reply(
+            session,
+            lead_id,
+            anna,
+            target.letter,
+            KATE_ADDRESS,
+            "the blue one",
+            TEAM_FROM,
+            clock.now(),
+            attachment=Attachment("photo-1", "photo.jpg", "image/jpeg", 4),
+            shown="📷 photo: the blue one",
+        )
+
+
+async def test_a_photo_is_fetched_when_sent_and_goes_as_the_same_letter_every_time(
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
+    staff: dict[str, Staff],
+    mail_server: MailServer,
+) -> None:
+    """The photo is fetched from Telegram when the letter goes (not stored): Kate gets the
+    caption as the text and the photo attached. Telegram failing to give it (down) is tried
+    again; sent twice after a crash, the letter is the same, boundary and all."""
+    queued = await _queued_file(sessions, clock, config, staff["anna"])
+    asked: list[str] = []
+    down = [True]
+
+    async def files(file_id: str) -> bytes:
+        asked.append(file_id)
+        if down[0]:
+            raise ConnectionError("Telegram is down")
+        return b"\xff\xd8\xff\xe0"
+
+    sender = MailSender(sessions, config, _server(mail_server), clock, files=files)
+    assert await sender.deliver_due() == 1
+    letter = await _letter(sessions, queued.id)
+    assert letter.outcome == "queued" and "could not be fetched" in (letter.last_error or "")
+    assert mail_server.received == []
+
+    down[0] = False
+    clock.advance(timedelta(seconds=5))
+
+    async def dies(*_: Any) -> None:
+        raise ConnectionResetError("the database went away")
+
+    crashing = MailSender(sessions, config, _server(mail_server), clock, files=files)
+    crashing._settle = dies  # type: ignore[method-assign]
+    assert await crashing.deliver_due() == 1
+    clock.advance(config.email_delivery.claim_lease)
+    assert await sender.deliver_due() == 1
+    assert asked == ["photo-1"] * 3
+    first, second = mail_server.received
+    assert first.raw == second.raw
+    text, photo = first.message.iter_parts()
+    assert text.get_content().strip() == "the blue one"
+    assert (photo.get_content_type(), photo.get_filename()) == ("image/jpeg", "photo.jpg")
+    assert photo.get_content() == b"\xff\xd8\xff\xe0"
+    assert (await _letter(sessions, queued.id)).outcome == "sent"
+    assert queued.lead_id is not None
+    assert (await _history(sessions, config, queued.lead_id))[0] == (
+        f"replied: ✉️ {KATE_ADDRESS}: 📷 photo: the blue one"
+    )
+
+
+async def test_a_file_telegram_no_longer_gives_fails_the_letter_and_tells_the_manager(
+    sessions: SessionFactory,
+    clock: ManualClock,
+    config: AppConfig,
+    staff: dict[str, Staff],
+    mail_server: MailServer,
+) -> None:
+    anna = staff["anna"]
+    queued = await _queued_file(sessions, clock, config, anna)
+
+    async def gone(file_id: str) -> bytes:
+        raise FileGone("Telegram no longer gives the file (Bad Request: file not found)")
+
+    sender = MailSender(sessions, config, _server(mail_server), clock, files=gone)
+    assert await sender.deliver_due() == 1
+    assert (await _letter(sessions, queued.id)).outcome == "failed"
+    reason = "Telegram no longer gives the file (Bad Request: file not found)"
+    assert await _told(sessions) == [
+        (
+            anna.telegram_id,
+            "email_failed",
+            {"lead_id": queued.lead_id, "address": KATE_ADDRESS, "reason": reason},
+        )
+    ]
+    assert mail_server.received == []

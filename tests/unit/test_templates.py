@@ -747,7 +747,8 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "email_off.txt.j2": [{}],
     "email_off.html.j2": [{}],
-    "email_text_only.html.j2": [{"address": "kate+<x>@example.com"}],
+    "email_no_sticker.html.j2": [{}],
+    "email_too_big.html.j2": [{"size_mb": 12.5, "limit_mb": 10}],
     "email_sent.html.j2": [{"lead_id": 42, "address": "kate@example.com"}],
     "email_bounced.html.j2": [
         {"lead_id": 42, "address": "kate@example.com", "reason": "550 5.1.1 <kate>: no such user"},
@@ -755,6 +756,7 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "email_failed.html.j2": [
         {"lead_id": 42, "address": "kate@example.com", "reason": "451 4.3.0 try later & <soon>"},
+        {"lead_id": 42, "address": "kate@example.com", "reason": "x" * 600},
     ],
     "reply_blocked.html.j2": [{"lead_id": 42}],
     "reply_failed.html.j2": [

@@ -39,6 +39,7 @@ from bot.email.bounces import record_bounce
 from bot.email.outgoing import (
     claim_letters,
     due_again_now,
+    letter_given_up,
     letter_postponed,
     letter_sent,
     next_letter_at,
@@ -86,9 +87,22 @@ class Attempt:
     ok: bool
     error: str = ""
     permanent: bool = False  # a 5xx refusal of the address or letter: a bounce
+    gave_up: bool = False  # it cannot be sent at all (its attachment is gone): failed
 
 
 SendLetter = Callable[[SmtpServer, EmailMessage, float], Awaitable[Attempt]]
+# a Telegram file's bytes by its file_id (bot/adapters/telegram/files.py): getFile and the
+# download, through the one Bot API path. Raises FileGone when Telegram no longer has it;
+# anything else it raises is a failure for now (the letter is tried again).
+FetchFile = Callable[[str], Awaitable[bytes]]
+
+
+class FileGone(Exception):
+    """The attachment's file cannot be fetched, ever (Telegram refused its file_id)."""
+
+
+class NotFetched(Exception):
+    """The attachment's file could not be fetched now: the letter is tried again."""
 
 
 def _answer(code: int, message: str) -> str:
@@ -142,6 +156,7 @@ class MailSender:
         *,
         max_in_flight: int = 8,
         send: SendLetter = send_letter,
+        files: FetchFile | None = None,
     ) -> None:
         self._sessions = sessions
         self._config = config
@@ -149,6 +164,7 @@ class MailSender:
         self._server = server
         self._clock = clock  # the application's: a test or sandbox jump makes back-offs due
         self._send = send
+        self._files = files
         self._max_in_flight = max_in_flight
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -240,9 +256,14 @@ class MailSender:
     async def _deliver(self, letter: EmailLetter) -> None:
         assert self._server is not None
         try:
+            content = await self._attachment(letter)
             attempt = await self._send(
-                self._server, letter_message(letter), self._rules.timeout.total_seconds()
+                self._server, letter_message(letter, content), self._rules.timeout.total_seconds()
             )
+        except FileGone as gone:
+            attempt = Attempt(False, str(gone), gave_up=True)
+        except NotFetched as failed:
+            attempt = Attempt(False, str(failed))
         except Exception as exc:  # a bug: the letter is tried again, never lost
             log.exception("mail attempt crashed letter=%s", letter.id)
             attempt = Attempt(False, f"{type(exc).__name__}: {exc}"[:500])
@@ -255,6 +276,19 @@ class MailSender:
             self._in_flight.discard(letter.id)
             self.wake()
 
+    async def _attachment(self, letter: EmailLetter) -> bytes | None:
+        """The attachment's bytes, fetched from Telegram now (never stored by leadbot)."""
+        if not letter.attachment:
+            return None
+        if self._files is None:
+            raise FileGone("attachments cannot be fetched here")
+        try:
+            return await self._files(str(letter.attachment["file_id"]))
+        except FileGone:
+            raise
+        except Exception as exc:  # Telegram down, a 429: the letter waits like for a 4xx
+            raise NotFetched(f"the file could not be fetched from Telegram ({exc})"[:500]) from exc
+
     async def _settle(self, letter: EmailLetter, attempt: Attempt) -> None:
         async with self._sessions() as session:
             now = self._clock.now()
@@ -265,6 +299,11 @@ class MailSender:
                     await due_again_now(session, now)
                 await session.commit()
                 log.info("letter sent letter=%s lead=%s", letter.id, letter.lead_id)
+                return
+            if attempt.gave_up:
+                await letter_given_up(session, letter, attempt.error, now)
+                await session.commit()
+                log.warning("letter given up letter=%s: %s", letter.id, attempt.error)
                 return
             if attempt.permanent:
                 await record_bounce(session, letter.message_id, attempt.error, now, self._config)

@@ -1,5 +1,6 @@
-"""Outgoing letters carry their body, their writer and their delivery state: the row is the
-mail sender's queue entry (claimed, retried with back-off, settled)
+"""Outgoing letters carry their body, their attachment's Telegram file, their writer and their
+delivery state: the row is the mail sender's queue entry (claimed, retried with back-off,
+settled)
 
 Revision ID: 0020
 Revises: 0018
@@ -26,6 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("attachment", sa.JSON(), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f("fk_email_letters_staff_id_staff"), "staff", ["staff_id"], ["id"]
         )
@@ -38,6 +40,7 @@ def downgrade() -> None:
     with op.batch_alter_table("email_letters", schema=None) as batch_op:
         batch_op.drop_index("ix_email_letters_outcome_next_attempt_at")
         batch_op.drop_constraint(batch_op.f("fk_email_letters_staff_id_staff"), type_="foreignkey")
+        batch_op.drop_column("attachment")
         batch_op.drop_column("sent_at")
         batch_op.drop_column("last_error")
         batch_op.drop_column("claimed_until")
