@@ -4,8 +4,8 @@ voice... all reach the client from the bot: the answer is queued (the outbox) wi
 in the lead's history, and the notifier delivers it and tells the manager it arrived.
 
 A client who wrote by e-mail is answered by e-mail, in their thread (bot/email/replies.py
-says which channel when both are open): text only; the mail sender sends it and tells the
-manager "✉️ sent to <address>"."""
+says which channel when both are open), a photo or file as its attachment; the mail sender
+sends it and tells the manager "✉️ sent to <address>"."""
 
 from __future__ import annotations
 
