@@ -196,10 +196,10 @@ async def test_a_file_goes_as_an_attachment_and_a_sticker_is_refused(
     mail_app: Application, emulator: TelegramEmulator, mail_server: MailServer
 ) -> None:
     """Anna sends a sticker: she reads that a sticker does not go by e-mail, and nothing is
-    queued. She presses Reply again and sends the price list (a PDF with a caption): Kate gets
-    one letter whose text is the caption and whose attachment is the file, byte for byte
-    (fetched from Telegram with getFile when the letter went); Anna reads "Sent"; the history
-    shows "📎 document: ..."."""
+    queued; an 11 MB file: that a letter takes up to 10 MB. She presses Reply again and sends
+    the price list (a PDF with a caption): Kate gets one letter whose text is the caption and
+    whose attachment is the file, byte for byte (fetched from Telegram with getFile when the
+    letter went); Anna reads "Sent"; the history shows "📎 document: ..."."""
     card = await _asked_for_answer(mail_app, emulator)
     anna = Phone(emulator, ANNA)
     before = len(anna.messages())
@@ -216,6 +216,14 @@ async def test_a_file_goes_as_an_attachment_and_a_sticker_is_refused(
     assert out == 0
 
     await anna.press_for_reply(card, "lead:reply:1", "Your answer")  # the refusal ended it
+    before = len(anna.messages())
+    emulator.send_document(ANNA, "video.zip", bytes(11 * 1024 * 1024), mime_type=None)
+    too_big = await anna.next_message(before, "MB")
+    assert too_big.text == (
+        "✉️ Not sent: the file is 11.0 MB, and a letter takes up to 10 MB. Send a smaller one, "
+        "or a link to it."
+    )
+    await anna.press_for_reply(card, "lead:reply:1", "Your answer")
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
     emulator.send_document(
         ANNA, "Прайс <2026>.pdf", pdf, mime_type="application/pdf", caption="Our prices 😀"
