@@ -16,8 +16,11 @@ server answers decides (RFC 5321 section 4.2.1):
 - a 5xx to our own login or sender address (535, 553): the team's set-up is wrong, not the
   client's address; retried like a 4xx, so the letters go once an admin fixes it.
 
-A crash between the server taking a letter and its being recorded sends it again with the
-same Message-ID (made when it was queued), which the client's mail program shows once."""
+A letter with an attachment has its file fetched from Telegram (`files`, getFile) just before
+it is sent: Telegram not answering is a failure for now (retried), a file Telegram refuses
+fails the letter (the manager told). A crash between the server taking a letter and its
+being recorded sends it again with the same Message-ID (made when it was queued), which the
+client's mail program shows once."""
 
 from __future__ import annotations
 
