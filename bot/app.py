@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.mail.smtp import MailSender, SmtpServer
+from bot.adapters.pbx.dialer import pbx_dialer
 from bot.adapters.telegram.files import TelegramFiles
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
@@ -253,6 +254,7 @@ def build_application(
     )
     # the Reply handler makes an answer's Message-ID on the team address's domain
     dispatcher["mail_from"] = smtp.sender if smtp is not None else None
+    dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )
