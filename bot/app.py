@@ -19,7 +19,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.adapters.mail.smtp import MailSender, SmtpServer
+from bot.adapters.mail.sender import MailSender
+from bot.adapters.mail.smtp import SmtpServer
 from bot.adapters.pbx.dialer import pbx_dialer
 from bot.adapters.telegram.files import TelegramFiles
 from bot.adapters.telegram.gate import TelegramGate

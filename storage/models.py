@@ -589,7 +589,7 @@ class EmailLetter(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     # --- an outgoing letter on its way (migration 0020): the row is its own queue entry, as a
-    # webhook delivery is; the mail sender (bot/adapters/mail/smtp.py) claims and settles it
+    # webhook delivery is; the mail sender (bot/adapters/mail/sender.py) claims and settles it
     body: Mapped[str | None] = mapped_column(Text)  # the text/plain body, as the manager wrote it
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # who wrote it
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

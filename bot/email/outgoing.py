@@ -1,6 +1,6 @@
 """The database side of sending letters: claiming the outgoing letters due, settling an
 attempt (sent, tried again after a back-off, given up), and telling the manager. The SMTP
-client (bot/adapters/mail/smtp.py) does the network; nothing here knows of it.
+client (bot/adapters/mail/: sender.py, smtp.py) does the network; nothing here knows of it.
 
 A letter is its own queue entry (an `email_letters` row, direction "out", outcome "queued"),
 as a webhook delivery is: the Telegram outbox's claim, pace and outage probe are Telegram's,

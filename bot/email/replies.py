@@ -3,8 +3,8 @@
 Which channel: a lead whose client wrote by e-mail is answered by e-mail, in the thread of
 their last letter. A client reachable both ways (they wrote to the bot and by e-mail) is
 answered where they wrote last, as a manager expects: the lead's latest request
-(`created` / `repeat_request`) from Telegram or from e-mail decides; the Telegram chat wins a
-tie only when no letter came after its message.
+(`created` / `repeat_request`) from Telegram or from e-mail decides (requests from forms or
+calls say nothing of either).
 
 A photo, document, voice message or video as the answer goes as the letter's attachment (its
 caption as the text): the letter keeps the Telegram file's id, and the mail sender fetches the

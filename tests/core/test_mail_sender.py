@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.mail.smtp import FileGone, MailSender, SmtpServer
+from bot.adapters.mail.sender import FileGone, MailSender
+from bot.adapters.mail.smtp import SmtpServer
 from bot.common.clock import ManualClock
 from bot.config import AppConfig
 from bot.email.bounces import record_bounce

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
-from bot.adapters.mail.smtp import FileGone
+from bot.adapters.mail.sender import FileGone
 from bot.adapters.telegram.gate import one_attempt
 
 
