@@ -19,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.pbx.recordings import PbxAccess, RecordingFetcher
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
@@ -163,6 +164,7 @@ class Application:
             await self._runner.cleanup()
         # imports under way stop at their batch (what was committed stays): engine goes next
         await self.dispatcher["import_desk"].stop()
+        await self.dispatcher["recordings"].close()
         await self.intake.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -242,6 +244,8 @@ def build_application(
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
+    # call recordings: fetched from the PBX's API when a button is pressed (issue 17)
+    dispatcher["recordings"] = RecordingFetcher(PbxAccess.of(settings))
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )

@@ -1,0 +1,1 @@
+"""Office PBX APIs (outbound HTTP): click-to-call, call recordings."""
