@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -9,10 +11,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
-from bot.common.render import labels, render
+from bot.common.render import labels, local_time, render
 from bot.config import AppConfig
 from bot.leads.cards import CardAction
-from bot.leads.notes import add_note, lead_history, may_annotate, shown_history
+from bot.leads.notes import (
+    HistoryLine,
+    add_note,
+    lead_history,
+    may_annotate,
+    shown_history,
+)
 from bot.telephony.recordings import RECORDING_EVENT
 from handlers.card.answers import ask, card_message
 from handlers.errors import refuse, refuse_in_chat
@@ -34,11 +42,20 @@ async def _history_page(
     text = render("history.html.j2", locale, lead_id=lead_id, page=page, pages=pages, lines=shown)
     words = labels(locale)["recordings"]
     recordings = [
-        (int(line.data["recording"]), words["button"].format(length=seen.detail, at=seen.at))
+        (
+            int(line.data["recording"]),
+            words["button"].format(length=seen.detail, at=_called(line, seen.at, config, locale)),
+        )
         for line, seen in zip(lines, shown, strict=True)
         if line.kind == RECORDING_EVENT and isinstance(line.data.get("recording"), int)
     ]
     return text, history_keyboard(lead_id, page, pages, recordings)
+
+
+def _called(line: HistoryLine, recorded: str, config: AppConfig, locale: str) -> str:
+    """When the recorded call was made (the button names the call, not the notice)."""
+    at = line.data.get("at")
+    return local_time(datetime.fromisoformat(at), config.zone, locale) if at else recorded
 
 
 def notes_router() -> Router:
