@@ -10,7 +10,8 @@ to such a link for `download`, or {"result": 3xxx} as JSON when it refuses.
 
 What a test may turn: `down` (every API call answers 503), `expire_links` (a link is
 already gone when it is opened: 404, as after lifetime_till), `declared_size` (a file's
-Content-Length, to play a file over 50 MB without sending one).
+Content-Length, to play a file over 50 MB without sending one), `chunked` (no Content-Length:
+the size is known only once read).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class PbxRecordings:
     down: bool = False
     expire_links: bool = False
     declared_size: int | None = None
+    chunked: bool = False  # sent without a Content-Length: its size known only once read
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _links: dict[str, bytes] = field(default_factory=dict)
 
@@ -116,6 +118,14 @@ class PbxRecordings:
             response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
             response.content_length = self.declared_size
             await response.prepare(request)
+            return response
+        if self.chunked:
+            response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for start in range(0, len(audio), 4096):
+                await response.write(audio[start : start + 4096])
+            await response.write_eof()
             return response
         return web.Response(body=audio, content_type="audio/mpeg")
 
