@@ -230,6 +230,17 @@ async def test_zadarma_recording_plays_for_the_owner_only_and_problems_are_told(
     big = await anna.press(history, "rec:")
     assert big["text"].startswith("The recording is over 50 MB")
     assert len(_audio_sent(emulator)) == 1
+    # Telegram itself refuses the upload as too large (after the press was answered): a message
+    stand.declared_size = None
+    emulator.fail_next("sendAudio", 413, description="Request Entity Too Large")
+    before = len(anna.messages())
+    await anna.press(history, "rec:")
+    told = await anna.next_message(before, "was not sent")
+    assert told.text == (
+        "⚠️ The recording of lead #1 was not sent: The recording is over 50 MB, more than "
+        "Telegram takes. Listen to it in the phone system's account."
+    )
+    assert len(_audio_sent(emulator)) == 1
 
 
 async def test_mango_recording_before_its_call_is_linked_when_the_call_comes(
@@ -272,8 +283,11 @@ async def test_mango_recording_before_its_call_is_linked_when_the_call_comes(
     assert (await _mango(http, "summary", summary))["lead_id"] == 1
     history = await _history(anna, card)
     assert "🎧 Recording 2:35" in history.text
+    # Telegram answers the upload 429 once: the one path to Telegram waits and sends it again
+    emulator.fail_next("sendAudio", 429, retry_after=1)
     await anna.press(history, "rec:")
     await emulator.wait_for(lambda: len(_audio_sent(emulator)) == 1)
+    assert [r.status for r in emulator.requests if r.method == "sendAudio"] == [429, 200]
     assert emulator.state.uploads[-1] == ("lead-1-call-1.mp3", MANGO_AUDIO)
     [(vendor, form)] = stand.requests
     assert vendor == "mango" and json.loads(form["json"]) == {
