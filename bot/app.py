@@ -19,6 +19,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.pbx.dialer import pbx_dialer
 from bot.adapters.pbx.recordings import PbxAccess, RecordingFetcher
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
@@ -244,6 +245,7 @@ def build_application(
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
+    dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
     # call recordings: fetched from the PBX's API when a button is pressed (issue 17)
     dispatcher["recordings"] = RecordingFetcher(PbxAccess.of(settings))
     intake = IntakeQueue(

@@ -707,6 +707,25 @@ class SelfService(BaseModel):
 # --- end of client self-service ----------------------------------------------------------------
 
 
+# --- click-to-call (issue 17) -----------------------------------------------------------------
+class Telephony(BaseModel):
+    """`[telephony]`: the card's 📞 Call (README "Calling a client from the card"). The PBX's
+    keys are secrets and come from the environment (ZADARMA_*, MANGO_*); this says which PBX
+    rings and how long a press may take."""
+
+    # off: no 📞 Call on the cards; zadarma / mango: that PBX's API; auto: the PBX whose keys
+    # are set (Zadarma when both are)
+    click_to_call: Literal["off", "auto", "zadarma", "mango"] = "off"
+    # a second press is refused while a call is being set up: until the PBX reports the call,
+    # at most this long (a lost report never blocks the button for good)
+    hold: PositiveDuration = timedelta(seconds=60)
+    # the PBX's answer is waited for this long; then the press says the PBX is unreachable
+    request_timeout: PositiveDuration = timedelta(seconds=10)
+
+
+# --- end of click-to-call ----------------------------------------------------------------------
+
+
 class AppConfig(BaseModel):
     """Business rules read from bot/defaults.toml, overridden by LEADBOT_CONFIG."""
 
@@ -739,6 +758,7 @@ class AppConfig(BaseModel):
     # client self-service (issue 16): services offered in the bot, slot settings
     services: list[Service] = []
     self_service: SelfService = SelfService()
+    telephony: Telephony = Telephony()  # click-to-call (issue 17)
 
     @field_validator("timezone")
     @classmethod

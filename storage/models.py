@@ -587,6 +587,27 @@ class EmailLetter(Base):
     created_at: Mapped[datetime]
 
 
+# --- click-to-call (issue 17) ---------------------------------------------------------------
+
+
+class DialHold(Base):
+    """A call being set up for a lead (the card's 📞 Call): one row per lead, claimed by a
+    conditional UPDATE (or the INSERT of the lead's first row) and committed before the PBX is
+    asked, so of two presses, in one process or two, one rings. Released early when the PBX
+    fails or reports the call; else it lapses at `held_until`."""
+
+    __tablename__ = "dial_holds"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    token: Mapped[str] = mapped_column(String(32))  # whose claim: only it releases the row
+    requested_at: Mapped[datetime]
+    held_until: Mapped[datetime]
+
+
+# --- end of click-to-call -------------------------------------------------------------------
+
+
 # --- call recordings (issue 17) -------------------------------------------------------------
 
 

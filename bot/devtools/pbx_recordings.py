@@ -6,7 +6,9 @@ Zadarma: `GET /v1/pbx/record/request/` (Authorization `<key>:<signature>`; call_
 pbx_call_id; lifetime 180..5184000; format) answers {status, link, lifetime_till} or
 {status: "error", message}; the link is `/files/<token>.mp3`. Mango: `POST
 /queries/recording/post` (form vpbx_api_key, sign, json {recording_id, action}) answers a 302
-to such a link for `download`, or {"result": 3xxx} as JSON when it refuses.
+to such a link for `download`, or {"result": <code>} as JSON when it refuses (3105 an unknown
+key, 3102 a sign that does not match; 3100 for a recording it does not have is the
+stand-in's own choice).
 
 What a test may turn: `down` (every API call answers 503), `expire_links` (a link is
 already gone when it is opened: 404, as after lifetime_till), `declared_size` (a file's
@@ -88,8 +90,10 @@ class PbxRecordings:
             return web.Response(status=503, text="Service Unavailable")
         text = form.get("json", "")
         expected = hashlib.sha256((self.mango_key + text + self.mango_salt).encode()).hexdigest()
-        if form.get("vpbx_api_key") != self.mango_key or form.get("sign") != expected:
-            return web.json_response({"result": 3102})  # wrong key or sign
+        if form.get("vpbx_api_key") != self.mango_key:
+            return web.json_response({"result": 3105})  # an unknown key
+        if form.get("sign") != expected:
+            return web.json_response({"result": 3102})  # the sign does not match
         try:
             payload = json.loads(text)
         except ValueError:
@@ -97,8 +101,8 @@ class PbxRecordings:
         if payload.get("action") not in ("download", "play"):
             return web.json_response({"result": 3101})
         audio = self.mango.get(str(payload.get("recording_id", "")))
-        if audio is None:
-            return web.json_response({"result": 3105})  # no such recording
+        if audio is None:  # its code is not in the documents we followed: the stand-in's own
+            return web.json_response({"result": 3100})
         raise web.HTTPFound(self._link(request, audio))
 
     # --- the files --------------------------------------------------------------------

@@ -61,6 +61,7 @@ class CardAction(enum.StrEnum):
     REPLY = "reply"  # answer a client who wrote to the bot
     CALLED_BACK = "called_back"  # a missed call was returned
     NO_ANSWER = "no_answer"  # a missed call was returned, nobody picked up: try again later
+    DIAL = "dial"  # 📞 Call: the office PBX rings the owner, then the client (click-to-call)
 
 
 A = CardAction
@@ -100,14 +101,24 @@ class CardView:
 
 
 def card_actions(
-    lead: Lead, reader: Reader, missed_call_open: bool = False
+    lead: Lead, reader: Reader, missed_call_open: bool = False, dial: bool = False
 ) -> tuple[CardAction, ...]:
     """The buttons depend on the lead's status and on who looks: a new lead is anyone's to
     take; an open one is worked by its owner (and supervisors); a closed one only a
     supervisor can reopen. Supervisors may also hand an open lead to someone (Reassign).
-    The team chat sees only Take and Junk."""
+    The team chat sees only Take and Junk. With click-to-call on (`dial`), the owner of a
+    worked lead with a phone gets 📞 Call first."""
     supervising = reader.staff_id is not None and reader.role in (Role.SUPERVISOR, Role.ADMIN)
     actions = _status_actions(lead, reader, supervising)
+    if (
+        dial
+        and actions
+        and lead.phone
+        and lead.status in WORKING_ACTIONS
+        and reader.staff_id is not None
+        and reader.staff_id == lead.owner_id
+    ):
+        actions = (A.DIAL, *actions)
     if missed_call_open and actions and lead.status in WORKING_ACTIONS.keys() | {LeadStatus.NEW}:
         # whoever may work (or take) the lead may return the call; on a new lead it takes it
         actions = (A.CALLED_BACK, A.NO_ANSWER, *actions)
@@ -170,6 +181,7 @@ def card_view(
     missed_call: dict[str, object] | None = None,
     zone: tzinfo = UTC,
     score: LeadScore | None = None,
+    dial: bool = False,
 ) -> CardView:
     """Render the card; long fields are cut so it always fits in one Telegram message."""
     message_limit = MESSAGE_LIMIT
@@ -199,7 +211,7 @@ def card_view(
         )
         if visible_length(text) <= TELEGRAM_TEXT_LIMIT or message_limit < 100:
             missed_open = bool(missed_call and missed_call["open"])
-            return CardView(lead.id, text, card_actions(lead, reader, missed_open))
+            return CardView(lead.id, text, card_actions(lead, reader, missed_open, dial))
         message_limit //= 2
 
 
@@ -309,6 +321,7 @@ def card_as_seen_by(
         missed_call=missed_call_lines(missed, now, config, reader.locale),
         zone=config.zone,
         score=score,
+        dial=config.telephony.click_to_call != "off",  # click-to-call (issue 17)
     )
     return view, reader.locale
 

@@ -17,6 +17,7 @@ from bot.leads.cards import CardAction
 from handlers.card.answers import own_keyboard, show_keyboard
 from handlers.card.call_back import call_back_router
 from handlers.card.close import close_router
+from handlers.card.dial import dial_router
 from handlers.card.escalations import escalation_router
 from handlers.card.merge import merge_router
 from handlers.card.missed_calls import missed_calls_router
@@ -121,6 +122,7 @@ def manager_router() -> Router:
         merge_router(),
         reply_router(),
         missed_calls_router(),
+        dial_router(),  # 📞 Call (click-to-call)
         recordings_router(),  # a call recording's button on the history (issue 17)
     )
     return router

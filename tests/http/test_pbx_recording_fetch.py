@@ -10,14 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.adapters.pbx.recordings import (
-    PbxAccess,
-    Problem,
-    RecordingFetcher,
-    RecordingProblem,
-    mango_form,
-    zadarma_authorization,
-)
+from bot.adapters.pbx.mango import mango_form
+from bot.adapters.pbx.recordings import PbxAccess, Problem, RecordingFetcher, RecordingProblem
+from bot.adapters.pbx.zadarma import zadarma_authorization
 from bot.devtools.pbx_recordings import PbxRecordings
 
 KEY, SECRET = "zd-key-for-tests", "zd-secret-for-tests"
@@ -30,12 +25,12 @@ def test_zadarma_signs_path_sorted_query_and_its_md5() -> None:
     """Worked by hand: query "call_id=1704445200.123&format=json&lifetime=180", its md5
     689a4360...cd5a5, hmac-sha1 hex 583ca461...5f33f of path + query + md5, then base64."""
     params = {"lifetime": "180", "format": "json", "call_id": "1704445200.123"}
-    header = zadarma_authorization("/v1/pbx/record/request/", params, KEY, SECRET)
+    header = zadarma_authorization(KEY, "/v1/pbx/record/request/", params, SECRET)
     assert header == f"{KEY}:NTgzY2E0NjFiNjg2NDM0YTliYmM1OWVlMzNmZDcyYjQyOTE1ZjMzZg=="
 
 
 def test_mango_signs_key_json_salt() -> None:
-    form = mango_form({"recording_id": "MToxMDEy", "action": "download"}, MANGO_KEY, MANGO_SALT)
+    form = mango_form(MANGO_KEY, MANGO_SALT, {"recording_id": "MToxMDEy", "action": "download"})
     assert form == {
         "vpbx_api_key": MANGO_KEY,
         "sign": "a6adc3897f1348b747a69edd436cef5567fea1fc0bf8f9cda72618108dbdb6af",
@@ -98,6 +93,13 @@ async def test_every_failure_is_one_plain_answer(stand: tuple[PbxRecordings, str
         await _problem(_fetcher(base, zadarma_key=None), "zadarma", "r1") is Problem.NOT_CONFIGURED
     )
     assert await _problem(_fetcher(base, mango_salt=None), "mango", "m1") is Problem.NOT_CONFIGURED
+    # Mango refusing our key (3105) or our sign (3102): a setting as well
+    assert (
+        await _problem(_fetcher(base, mango_key="other"), "mango", "m1") is Problem.NOT_CONFIGURED
+    )
+    assert (
+        await _problem(_fetcher(base, mango_salt="guess"), "mango", "m1") is Problem.NOT_CONFIGURED
+    )
     # a key the PBX does not know: a setting to fix, not a missing recording
     assert (
         await _problem(_fetcher(base, zadarma_secret="guess"), "zadarma", "r1")

@@ -247,6 +247,9 @@ LOOKED_UP: dict[str, set[str]] = {
         "weekdays",
         "lead_message",
     },
+    # handlers/card/dial.py: Mango Office's result codes the 📞 Call alert says in words (any
+    # other code is shown as the number)
+    "pbx_results": {"2240", "3102", "3105", "3200", "3330", "4501"},
 }
 
 FUNNEL_STEPS = {"received", "taken", "contacted", "qualified", "converted"}

@@ -109,6 +109,26 @@ def test_card_buttons_depend_on_status_and_reader() -> None:
     assert "🕒 today 11:55" in card_view(new, None, other, NOW).text
 
 
+def test_call_is_the_owners_first_button_with_click_to_call_on_and_a_phone() -> None:
+    """[telephony] click_to_call on (`dial`): 📞 Call first on the owner's card of a worked lead
+    with a phone; nobody else's card, no lead without a phone, and nothing with it off."""
+    owner = Reader(staff_id=1, role=Role.MANAGER, locale="en")
+    supervisor = Reader(staff_id=3, role=Role.SUPERVISOR, locale="en")
+    a = CardAction
+    working = (a.CALL_BACK, a.QUALIFY, a.CONVERT, a.REFUSE, a.JUNK, a.NOTE, a.HISTORY)
+    taken = _lead(status=LeadStatus.IN_WORK, owner_id=1)
+    assert taken.phone  # the sample lead has one
+    assert card_view(taken, "Anna", owner, NOW, dial=True).actions == (a.DIAL, *working)
+    assert card_view(taken, "Anna", owner, NOW).actions == working  # off
+    # a supervisor who does not own it: no call through the owner's line
+    assert a.DIAL not in card_view(taken, "Anna", supervisor, NOW, dial=True).actions
+    calling = _lead(status=LeadStatus.CALL_BACK, owner_id=1)
+    assert card_view(calling, "Anna", owner, NOW, dial=True).actions[0] is a.DIAL
+    no_phone = _lead(status=LeadStatus.IN_WORK, owner_id=1, phone=None)
+    assert card_view(no_phone, "Anna", owner, NOW, dial=True).actions == working
+    assert card_view(_lead(), None, owner, NOW, dial=True).actions == (a.TAKE, a.REFUSE, a.JUNK)
+
+
 def test_dates_read_in_the_readers_format_and_a_card_shows_when_the_lead_arrived() -> None:
     from zoneinfo import ZoneInfo
 

@@ -899,6 +899,39 @@ SAMPLES: dict[str, list[Sample]] = {
     "team_refused.html.j2": [{}],
 }
 
+# --- click-to-call (issue 17): every 📞 Call alert gets handlers/card/dial.dial_alert's context;
+# the longest: a 19-digit Telegram id, a supervisor, a 30-character name, the PBX's 120 chars
+DIAL_SAMPLES: list[Sample] = [
+    {
+        "lead_id": 42,
+        "extension": "101",
+        "reason": "Not authorized",
+        "telegram_id": 1001,
+        "role": "manager",
+        "staff_name": "Anna",
+    },
+    {
+        "lead_id": 2147483647,
+        "extension": "1" * 32,
+        "reason": "<b>" + "x" * 117,
+        "telegram_id": 9007199254740991,  # 2**53 - 1: Telegram's ids fit 52 bits
+        "role": "supervisor",
+        "staff_name": "Я" * 30,
+    },
+]
+SAMPLES |= {
+    f"dial_{outcome}.txt.j2": DIAL_SAMPLES
+    for outcome in (
+        "calling",
+        "no_extension",
+        "no_phone",
+        "not_configured",
+        "in_progress",
+        "pbx_refused",
+        "pbx_unreachable",
+    )
+}
+
 
 def _templates(locale: str) -> set[str]:
     return {path.name for path in (TEMPLATES_DIR / locale).glob("*.j2")}

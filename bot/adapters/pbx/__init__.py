@@ -1,1 +1,1 @@
-"""Office PBX APIs (outbound HTTP): click-to-call, call recordings."""
+"""The office PBX's HTTP APIs (Zadarma, Mango Office): signed requests, plain answers."""

@@ -17,9 +17,10 @@ Followed:
   file, or a 302 to a short-lived link to it (followed); `action: "play"` would answer a
   link to listen to in a browser, which leadbot never shows.
 
-The signing functions here are small and named for what they do: the click-to-call client
-(bot/adapters/pbx/zadarma.py, mango.py) signs the same way, and one set replaces the other
-when both are in.
+Requests are signed by the click-to-call clients' functions (bot/adapters/pbx/zadarma.py
+`zadarma_authorization`, `php_query`; mango.py `mango_form`, `result_code`): one scheme per
+vendor, in one place. Mango's refusals are JSON result codes (3102: the sign does not match,
+3105: an unknown key: a setting to fix; anything else: no such recording for us).
 
 Every failure is one of four plain answers (`Problem`): the PBX's API is not configured,
 the recording is no longer there (the PBX says so, or its link expired), the PBX is down
@@ -29,20 +30,17 @@ the recording is no longer there (the PBX says so, or its link expired), the PBX
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
-import hashlib
-import hmac
-import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.adapters.pbx.mango import mango_form, result_code
+from bot.adapters.pbx.zadarma import php_query, zadarma_authorization
 from bot.config import Settings
 
 log = logging.getLogger("leadbot.recordings")
@@ -52,6 +50,7 @@ ZADARMA_RECORD_PATH = "/v1/pbx/record/request/"
 MANGO_RECORD_PATH = "/queries/recording/post"
 LINK_LIFETIME = 180  # seconds: the shortest Zadarma allows; the link is used at once
 CHUNK = 64 * 1024
+MANGO_KEY_REFUSED = frozenset({3102, 3105})  # the sign does not match; an unknown key
 
 
 class Problem(enum.StrEnum):
@@ -67,29 +66,6 @@ class RecordingProblem(Exception):
     def __init__(self, problem: Problem, detail: str = "") -> None:
         super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
         self.problem = problem
-
-
-# --- signing (the vendors' documented schemes) --------------------------------------------
-
-
-def zadarma_query(params: Mapping[str, str]) -> str:
-    """The parameters as Zadarma signs and sends them: sorted by name, RFC 1738 encoded."""
-    return urlencode(sorted(params.items()))
-
-
-def zadarma_authorization(path: str, params: Mapping[str, str], key: str, secret: str) -> str:
-    """The `Authorization` header of a Zadarma API call (lib/Client.php `_getAuthHeader`)."""
-    query = zadarma_query(params)
-    signed = path + query + hashlib.md5(query.encode()).hexdigest()
-    digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
-    return f"{key}:{base64.b64encode(digest.encode()).decode()}"
-
-
-def mango_form(payload: Mapping[str, Any], key: str, salt: str) -> dict[str, str]:
-    """A Mango VPBX API request's form: vpbx_api_key, sign, json."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    sign = hashlib.sha256((key + text + salt).encode()).hexdigest()
-    return {"vpbx_api_key": key, "sign": sign, "json": text}
 
 
 # --- fetching ----------------------------------------------------------------------------
@@ -204,14 +180,22 @@ class RecordingFetcher:
             log.warning("recording: %s unreachable (%s)", provider, type(exc).__name__)
             raise RecordingProblem(Problem.PBX_DOWN, type(exc).__name__) from None
         try:
-            self._check_file(provider, response)
+            await self._check_file(provider, response)
             yield Download(response, self.limit, self.download_within)
         finally:
             response.release()
 
-    def _check_file(self, provider: str, response: aiohttp.ClientResponse) -> None:
-        if response.status in (403, 404, 410) or response.content_type == "application/json":
-            # an expired link, a deleted recording; Mango answers an error as JSON
+    async def _check_file(self, provider: str, response: aiohttp.ClientResponse) -> None:
+        if response.content_type == "application/json":  # Mango refuses in JSON
+            try:
+                code = result_code(await response.json(content_type=None))
+            except (ValueError, AttributeError, aiohttp.ClientError):
+                code = None
+            log.info("recording: %s refused it (result %s)", provider, code)
+            if code in MANGO_KEY_REFUSED:
+                raise RecordingProblem(Problem.NOT_CONFIGURED, f"result {code}")
+            raise RecordingProblem(Problem.GONE, f"result {code}")
+        if response.status in (403, 404, 410):  # an expired link, a deleted recording
             log.info("recording: %s has no file (HTTP %s)", provider, response.status)
             raise RecordingProblem(Problem.GONE, f"HTTP {response.status}")
         if response.status != 200:
@@ -224,8 +208,8 @@ class RecordingFetcher:
         """Ask for the link (pbx/record/request), then open it."""
         key, secret = self.access.zadarma_key or "", self.access.zadarma_secret or ""
         params = {"call_id": ref, "lifetime": str(LINK_LIFETIME), "format": "json"}
-        headers = {"Authorization": zadarma_authorization(ZADARMA_RECORD_PATH, params, key, secret)}
-        url = f"{self.access.zadarma_base}{ZADARMA_RECORD_PATH}?{zadarma_query(params)}"
+        headers = {"Authorization": zadarma_authorization(key, ZADARMA_RECORD_PATH, params, secret)}
+        url = f"{self.access.zadarma_base}{ZADARMA_RECORD_PATH}?{php_query(params)}"
         async with self._session().get(url, headers=headers) as answer:
             if answer.status in (401, 403):  # our key or signature refused: a setting
                 log.warning("recording: zadarma refused the key (HTTP %s)", answer.status)
@@ -249,8 +233,8 @@ class RecordingFetcher:
         """queries/recording/post with action download: the file, or a redirect to it."""
         access = self.access
         form = mango_form(
-            {"recording_id": ref, "action": "download"},
             access.mango_key or "",
             access.mango_salt or "",
+            {"recording_id": ref, "action": "download"},
         )
         return await self._session().post(f"{access.mango_base}{MANGO_RECORD_PATH}", data=form)

@@ -1,7 +1,7 @@
 """Call recordings the PBX reported: what to ask its API for, tied to the call's lead
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0021
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
