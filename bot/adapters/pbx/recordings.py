@@ -68,9 +68,6 @@ class RecordingProblem(Exception):
         self.problem = problem
 
 
-# --- fetching ----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class PbxAccess:
     """The PBX APIs' keys and bases, as configured (None: that PBX's API is off)."""
