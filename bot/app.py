@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.adapters.mail.sender import MailSender
 from bot.adapters.mail.smtp import SmtpServer
 from bot.adapters.pbx.dialer import pbx_dialer
+from bot.adapters.pbx.recordings import PbxAccess, RecordingFetcher
 from bot.adapters.telegram.files import TelegramFiles
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
@@ -169,6 +170,7 @@ class Application:
             await self._runner.cleanup()
         # imports under way stop at their batch (what was committed stays): engine goes next
         await self.dispatcher["import_desk"].stop()
+        await self.dispatcher["recordings"].close()
         await self.intake.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -256,6 +258,8 @@ def build_application(
     # the Reply handler makes an answer's Message-ID on the team address's domain
     dispatcher["mail_from"] = smtp.sender if smtp is not None else None
     dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
+    # call recordings: fetched from the PBX's API when a button is pressed (issue 17)
+    dispatcher["recordings"] = RecordingFetcher(PbxAccess.of(settings))
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )

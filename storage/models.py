@@ -621,3 +621,34 @@ class DialHold(Base):
 
 
 # --- end of click-to-call -------------------------------------------------------------------
+
+
+# --- call recordings (issue 17) -------------------------------------------------------------
+
+
+class CallRecording(Base):
+    """A recording the PBX reported (Zadarma's NOTIFY_RECORD, Mango's recording events): what
+    to ask its API for, never the file or a link (leadbot fetches it at each press). Kept even
+    when its call is not known yet: the call's event links it later (`lead_id` set then, with
+    the lead's `recording` event). (provider, ref) makes the PBX's repeats no-ops."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (
+        UniqueConstraint("provider", "ref", name="uq_call_recordings_provider_ref"),
+        Index("ix_call_recordings_provider_call_id", "provider", "call_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))  # zadarma, mango
+    # the call it belongs to, as calls.call_id holds it (Zadarma's pbx_call_id, Mango's entry_id)
+    call_id: Mapped[str] = mapped_column(String(128))
+    # what the PBX's API is asked for: Zadarma's call_id_with_rec, Mango's recording_id
+    ref: Mapped[str] = mapped_column(String(255))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    duration: Mapped[int | None] = mapped_column(Integer)  # the call's, in seconds
+    started_at: Mapped[datetime | None]  # the call's start (the audio's title)
+    created_at: Mapped[datetime]
+    linked_at: Mapped[datetime | None]
+
+
+# --- end of call recordings -----------------------------------------------------------------

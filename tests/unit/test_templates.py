@@ -475,6 +475,8 @@ def _sequence_samples() -> dict[str, list[Sample]]:
     }
 
 
+RECORDING_PROBLEMS = ("not_configured", "gone", "pbx_down", "too_large")
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
     **_import_samples(),
@@ -630,7 +632,19 @@ SAMPLES: dict[str, list[Sample]] = {
         {"query": "Иван", "count": 20},
         {"query": "<nobody>", "count": 0},
     ],
+    "recording_sending.txt.j2": [{"lead_id": 42}],
+    "recording_problem.txt.j2": [{"problem": p} for p in RECORDING_PROBLEMS],
+    "recording_failed.html.j2": [{"lead_id": 42, "problem": p} for p in RECORDING_PROBLEMS],
     "history.html.j2": [
+        {
+            "lead_id": 42,
+            "page": 0,
+            "pages": 1,
+            "lines": [
+                ShownLine("02.03 09:00", None, "created", None),
+                ShownLine("02.03 09:20", "Анна", "recording", "2:35"),
+            ],
+        },
         {
             "lead_id": 42,
             "page": 0,
