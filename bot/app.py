@@ -20,7 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.mail.imap import ImapAccount, MailboxWatcher
+from bot.adapters.mail.sender import MailSender
+from bot.adapters.mail.smtp import SmtpServer
 from bot.adapters.pbx.dialer import pbx_dialer
+from bot.adapters.pbx.recordings import PbxAccess, RecordingFetcher
+from bot.adapters.telegram.files import TelegramFiles
 from bot.adapters.telegram.gate import TelegramGate
 from bot.adapters.telegram.identity import BotUsername
 from bot.adapters.telegram.limits import SendLimits
@@ -64,12 +68,13 @@ class Application:
     dispatcher: Dispatcher
     notifier: Notifier
     webhooks: WebhookSender
+    mail: MailSender  # the managers' answers by e-mail (SMTP_*)
     intake: IntakeQueue
     web_app: web.Application
     jobs: Jobs
     scheduler: AsyncIOScheduler
     metrics: Metrics
-    mail: MailboxWatcher | None = None  # e-mail intake, when IMAP_HOST is set
+    mailbox: MailboxWatcher | None = None  # e-mail intake, when IMAP_HOST is set
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
@@ -89,13 +94,14 @@ class Application:
         self.intake.start()
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         self._tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+        self._tasks.append(asyncio.create_task(self.mail.run(), name="mail"))
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         self.scheduler.start()
-        if self.mail is not None:  # a mailbox that is down is retried in the background
-            self.mail.start()
+        if self.mailbox is not None:  # a mailbox that is down is retried in the background
+            self.mailbox.start()
         await self._check_dialogue_storage()
         # Telegram being down must not stop intake: updates are connected in the background
         self._tasks.append(asyncio.create_task(self._connect_updates(), name="updates"))
@@ -168,13 +174,15 @@ class Application:
             await self._runner.cleanup()
         # imports under way stop at their batch (what was committed stays): engine goes next
         await self.dispatcher["import_desk"].stop()
+        await self.dispatcher["recordings"].close()
         await self.intake.stop()
-        if self.mail is not None:  # a letter being processed is rolled back: read again later
-            await self.mail.stop()
+        if self.mailbox is not None:  # a letter being processed is rolled back: read again
+            await self.mailbox.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.notifier.stop()
         await self.webhooks.stop()
+        await self.mail.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -190,6 +198,7 @@ class Application:
         next periodic sweep."""
         self.notifier.wake()
         self.webhooks.wake()
+        self.mail.wake()
         run_now(self.scheduler)
 
     async def run_until_signalled(self) -> None:
@@ -217,9 +226,9 @@ def build_application(
     token = settings.require_bot_token()
     secrets = outbound_secrets(config)  # a webhook's missing secret stops the start here
     engine = create_engine(settings.database_url)
-    senders: list[Notifier | WebhookSender] = []
+    senders: list[Notifier | WebhookSender | MailSender] = []
 
-    def woken() -> None:  # a commit wrote outbox or webhook rows: both senders look
+    def woken() -> None:  # a commit wrote outbox, webhook or letter rows: every sender looks
         for sender in senders:
             sender.wake()
 
@@ -244,12 +253,19 @@ def build_application(
     notifier = Notifier(bot, sessions, config, clock)
     # the application's clock: a sandbox or test jump makes back-offs and give-ups due too
     webhooks = WebhookSender(sessions, config, secrets, clock)
-    senders += [notifier, webhooks]
+    # the managers' answers by e-mail: off (nothing claimed) while SMTP_HOST / SMTP_FROM are unset
+    smtp = SmtpServer.of(settings)
+    mail = MailSender(sessions, config, smtp, clock, files=TelegramFiles(bot))
+    senders += [notifier, webhooks, mail]
     storage, isolation = dialogue_storage(settings.redis_url)
     dispatcher = build_dispatcher(
         sessions, config, clock, storage, isolation, leads_chat_id=settings.leads_chat_id
     )
+    # the Reply handler makes an answer's Message-ID on the team address's domain
+    dispatcher["mail_from"] = smtp.sender if smtp is not None else None
     dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
+    # call recordings: fetched from the PBX's API when a button is pressed (issue 17)
+    dispatcher["recordings"] = RecordingFetcher(PbxAccess.of(settings))
     intake = IntakeQueue(
         sessions, clock, settings.leads_chat_id, config.intake.max_batch, config, metrics
     )
@@ -290,7 +306,7 @@ def build_application(
         ).register(web_app, path=urlsplit(settings.telegram_webhook_url).path or "/")
     jobs = Jobs(sessions, config, clock, notifier, bot, storage, isolation, settings.leads_chat_id)
     account = ImapAccount.from_settings(settings)
-    mail = (
+    mailbox = (
         MailboxWatcher(account, sessions, config, clock, settings.leads_chat_id)
         if account is not None
         else None
@@ -305,12 +321,13 @@ def build_application(
         dispatcher=dispatcher,
         notifier=notifier,
         webhooks=webhooks,
+        mail=mail,
         intake=intake,
         web_app=web_app,
         jobs=jobs,
         scheduler=build_scheduler(jobs, metrics=metrics),
         metrics=metrics,
-        mail=mail,
+        mailbox=mailbox,
     )
 
 

@@ -736,6 +736,34 @@ class EmailIntake(BaseModel):
 
 
 # --- end of e-mail intake --------------------------------------------------------------------
+# --- e-mail replies (issue 17) ------------------------------------------------------------------
+
+
+class EmailDelivery(BaseModel):
+    """How a manager's answer by e-mail is sent (`[email_delivery]`): a letter the server did not
+    take (no connection, 4xx) is tried again after `first_retry`, each wait twice the one
+    before, up to `max_retry`; after `give_up_after` from when it was written it is failed and
+    the manager told. A 5xx refusal is a bounce at once."""
+
+    first_retry: PositiveDuration = timedelta(seconds=5)
+    max_retry: PositiveDuration = timedelta(minutes=10)
+    give_up_after: PositiveDuration = timedelta(hours=24)
+    timeout: PositiveDuration = timedelta(seconds=30)  # one letter, connect to the last answer
+    claim_lease: PositiveDuration = timedelta(seconds=120)  # an instance holds a letter this long
+
+    @model_validator(mode="after")
+    def _sensible(self) -> EmailDelivery:
+        if self.first_retry > self.max_retry:
+            raise ValueError("email_delivery: first_retry must not exceed max_retry")
+        if self.timeout >= self.claim_lease:
+            # a letter still being sent when its lease ends could be sent by another instance
+            raise ValueError("email_delivery: claim_lease must be longer than timeout")
+        return self
+
+
+# --- end of e-mail replies ----------------------------------------------------------------------
+
+
 # --- click-to-call (issue 17) -----------------------------------------------------------------
 class Telephony(BaseModel):
     """`[telephony]`: the card's 📞 Call (README "Calling a client from the card"). The PBX's
@@ -788,6 +816,7 @@ class AppConfig(BaseModel):
     services: list[Service] = []
     self_service: SelfService = SelfService()
     email: EmailIntake = EmailIntake()  # e-mail intake's watcher (issue 17)
+    email_delivery: EmailDelivery = EmailDelivery()  # e-mail replies (issue 17)
     telephony: Telephony = Telephony()  # click-to-call (issue 17)
 
     @field_validator("timezone")

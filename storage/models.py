@@ -82,6 +82,7 @@ class LeadStatus(enum.StrEnum):
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.IN_WORK, LeadStatus.CALL_BACK)
 CALL_BACK_TASK = "callback"  # Task.kind of a scheduled call-back
 TELEGRAM_SOURCE = "telegram"  # Lead.source of a client who wrote to the bot
+EMAIL_SOURCE = "email"  # Lead.source of a client who wrote to the team's address
 MISSED_CALL_TASK = "missed_call"  # call back a client whose call nobody answered
 ANSWER_TASK = "answer"  # a client's message waits for an answer
 
@@ -569,6 +570,8 @@ class EmailLetter(Base):
     __table_args__ = (
         UniqueConstraint("direction", "message_id", name="uq_email_letters_direction_message_id"),
         UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_email_letters_mailbox_uid"),
+        # the outgoing letters due: the mail sender's claim (bot/email/outgoing.py)
+        Index("ix_email_letters_outcome_next_attempt_at", "outcome", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -587,6 +590,18 @@ class EmailLetter(Base):
     # in: lead, joined, auto_reply, list, bounce, ignored; out: queued, sent, bounced, failed
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    # --- an outgoing letter on its way (migration 0020): the row is its own queue entry, as a
+    # webhook delivery is; the mail sender (bot/adapters/mail/sender.py) claims and settles it
+    body: Mapped[str | None] = mapped_column(Text)  # the text/plain body, as the manager wrote it
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # who wrote it
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]  # NULL: due at once
+    claimed_until: Mapped[datetime | None]  # a sender holds the row until then
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]  # the mail server took it
+    # a photo or file the manager answered with: {file_id, name, type, size}; fetched from
+    # Telegram (getFile) when the letter is sent, never stored here
+    attachment: Mapped[dict[str, Any] | None]
 
 
 # --- e-mail attachments (issue 17, mailin) ----------------------------------------------------
@@ -629,3 +644,34 @@ class DialHold(Base):
 
 
 # --- end of click-to-call -------------------------------------------------------------------
+
+
+# --- call recordings (issue 17) -------------------------------------------------------------
+
+
+class CallRecording(Base):
+    """A recording the PBX reported (Zadarma's NOTIFY_RECORD, Mango's recording events): what
+    to ask its API for, never the file or a link (leadbot fetches it at each press). Kept even
+    when its call is not known yet: the call's event links it later (`lead_id` set then, with
+    the lead's `recording` event). (provider, ref) makes the PBX's repeats no-ops."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (
+        UniqueConstraint("provider", "ref", name="uq_call_recordings_provider_ref"),
+        Index("ix_call_recordings_provider_call_id", "provider", "call_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))  # zadarma, mango
+    # the call it belongs to, as calls.call_id holds it (Zadarma's pbx_call_id, Mango's entry_id)
+    call_id: Mapped[str] = mapped_column(String(128))
+    # what the PBX's API is asked for: Zadarma's call_id_with_rec, Mango's recording_id
+    ref: Mapped[str] = mapped_column(String(255))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    duration: Mapped[int | None] = mapped_column(Integer)  # the call's, in seconds
+    started_at: Mapped[datetime | None]  # the call's start (the audio's title)
+    created_at: Mapped[datetime]
+    linked_at: Mapped[datetime | None]
+
+
+# --- end of call recordings -----------------------------------------------------------------

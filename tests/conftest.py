@@ -45,6 +45,7 @@ from tests.harness import (
     running_app,
     unpaced_config,
 )
+from tests.mail_server import MailServer
 from tests.mailbox import ImapMailbox, imap_server_url, new_mailbox
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -349,6 +350,15 @@ async def app(
 async def intake(app: Application) -> AsyncIterator[Intake]:
     async with aiohttp.ClientSession() as http:
         yield Intake(app, http)
+
+
+@pytest.fixture
+async def mail_server() -> AsyncIterator[MailServer]:
+    """A real SMTP server on a free port (tests/mail_server.py), stopped after the test."""
+    server = MailServer()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 __all__ = ["Base"]

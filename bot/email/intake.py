@@ -24,14 +24,14 @@ from bot.email.bounces import record_bounce
 from bot.email.files import files_lines, plan_files, send_files
 from bot.email.kinds import LetterKind, letter_kind
 from bot.email.letters import TEXT_LIMIT, IncomingLetter, parse_letter, storable_id
+from bot.email.replies import IN, OUT
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.sla.answer_wait import client_waits
-from storage.models import EmailLetter
+from storage.models import EMAIL_SOURCE, EmailLetter
 
 log = logging.getLogger("leadbot.email")
 
-EMAIL_SOURCE = "email"
 DONE_BEFORE = "done_before"  # not an outcome stored: the letter's row was there already
 IGNORED = "ignored"
 
@@ -66,7 +66,7 @@ async def take_letter(
     letter = parse_letter(raw)
     kind = letter_kind(letter)
     row = EmailLetter(
-        direction="in",
+        direction=IN,
         message_id=letter.message_id or storable_id(_made_up_id(place)),
         mailbox=place.mailbox,
         uidvalidity=place.uidvalidity,
@@ -112,7 +112,7 @@ async def record_unprocessable(
     letter = parse_letter(raw)
     session.add(
         EmailLetter(
-            direction="in",
+            direction=IN,
             message_id=letter.message_id or storable_id(_made_up_id(place)),
             mailbox=place.mailbox,
             uidvalidity=place.uidvalidity,
@@ -200,7 +200,7 @@ async def thread_lead_of(session: AsyncSession, letter: IncomingLetter) -> int |
 async def _ours(session: AsyncSession, message_id: str) -> bool:
     found = await session.scalar(
         select(EmailLetter.id).where(
-            EmailLetter.direction == "out", EmailLetter.message_id == message_id
+            EmailLetter.direction == OUT, EmailLetter.message_id == message_id
         )
     )
     return found is not None
@@ -252,7 +252,7 @@ async def set_aside(session: AsyncSession, places: list[MailboxPlace], now: date
     become leads and are never looked at again. Commits."""
     rows = [
         {
-            "direction": "in",
+            "direction": IN,
             "message_id": storable_id(_made_up_id(place)),
             "mailbox": place.mailbox,
             "uidvalidity": place.uidvalidity,

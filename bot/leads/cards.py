@@ -26,6 +26,7 @@ from bot.scoring.model import LeadScore
 from bot.scoring.scores import score_for
 from storage.models import (
     CALL_BACK_TASK,
+    EMAIL_SOURCE,
     MISSED_CALL_TASK,
     TELEGRAM_SOURCE,
     Lead,
@@ -42,6 +43,8 @@ NAME_LIMIT = 200
 FIELD_LIMIT = 200
 MESSAGE_LIMIT = 2400
 EXTRA_LIMIT = 300
+# leads whose client the card's Reply answers: in the bot, or by e-mail (bot/email/replies.py)
+ANSWERED_HERE = (TELEGRAM_SOURCE, EMAIL_SOURCE)
 
 
 class CardAction(enum.StrEnum):
@@ -137,7 +140,7 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
             return (A.TAKE, A.JUNK)
         # Refuse (and Reply to a client in Telegram) take the lead first: two taps, not three
         taking = (A.TAKE, A.REFUSE, A.JUNK)
-        if lead.source == TELEGRAM_SOURCE:
+        if lead.source in ANSWERED_HERE:
             taking = (A.REPLY, *taking)
         if supervising:
             return (*taking, A.REASSIGN)
@@ -147,7 +150,7 @@ def _status_actions(lead: Lead, reader: Reader, supervising: bool) -> tuple[Card
         return ()
     if lead.status in WORKING_ACTIONS:
         working = WORKING_ACTIONS[LeadStatus(lead.status)]
-        if lead.source == TELEGRAM_SOURCE:  # the client is in Telegram: answer them here
+        if lead.source in ANSWERED_HERE:  # the client is in Telegram or wrote by e-mail
             working = (A.REPLY, *working)
         if supervising:
             return (*working, A.REASSIGN)

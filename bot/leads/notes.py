@@ -114,13 +114,24 @@ def _detail(line: HistoryLine, config: AppConfig, locale: str) -> str | None:
         names = labels(locale)["calls"]
         parts = [names.get(str(data.get("direction")), ""), names.get(str(data.get("status")), "")]
         return ", ".join([*filter(None, parts), f"{int(data.get('duration') or 0)} s"])
+    if line.kind == "recording":  # bot/telephony/recordings.py: the call's length
+        return play_length(int(data.get("duration") or 0))
     if line.kind in ("created", "repeat_request") and data.get("source"):
         source = str(data["source"])  # a form may send any source: unknown ones as they are
         return str(labels(locale)["channels"].get(source, source))
-    if line.kind in ("note", "replied", "client_blocked"):
+    if line.kind == "replied" and data.get("email"):  # by e-mail (bot/email/replies.py)
+        return f"✉️ {data['email']}: {data.get('text', '')}"
+    if line.kind in ("note", "replied", "client_blocked", "email_bounced", "email_failed"):
         return str(data.get("text", ""))
     if line.kind == "erased":  # bot/privacy/erase.py: the operator who erased the person's data
         return str(data.get("by", ""))
     if line.kind == "imported" and data.get("file"):  # bot/intake/imports: the file and row
         return f"{data['file']}:{data.get('row', '')}"
     return None
+
+
+def play_length(seconds: int) -> str:
+    """A recording's length as a player shows it: "2:35", "1:02:03"."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

@@ -29,6 +29,7 @@ from bot.leads.actions import load_lead
 from bot.sla.deadlines import alert_time
 from bot.sla.lead_timers import contact_made
 from bot.telephony.dial_hold import call_reported
+from bot.telephony.recordings import link_waiting
 from storage.models import (
     MISSED_CALL_TASK,
     OPEN_STATUSES,
@@ -459,6 +460,8 @@ async def record_call(
         session.add(_call_event(lead_id, event, staff, now))
         if event.direction is Direction.OUT:  # a 📞 Call's call came back: the button is free
             await call_reported(session, lead_id, now)
+        # recordings the PBX reported before this call's event join the lead now
+        await link_waiting(session, call, now)
     await session.commit()
     return CallResult(event.call_id, event.status, False, lead_id, task_id, created, completed)
 

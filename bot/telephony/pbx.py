@@ -6,7 +6,8 @@ and lib/Webhook/Notify*.php): `zd_echo` is echoed back to verify the URL; the `S
 header is base64 of PHP's hash_hmac('sha1', ..., secret), which is the HEX digest (so base64
 of the hex text, not of the raw bytes); the signed string is caller_id . called_did .
 call_start for NOTIFY_START / NOTIFY_END / NOTIFY_INTERNAL / NOTIFY_ANSWER and internal .
-destination . call_start for NOTIFY_OUT_START / NOTIFY_OUT_END; `disposition` is one of
+destination . call_start for NOTIFY_OUT_START / NOTIFY_OUT_END, pbx_call_id . call_id_with_rec for
+NOTIFY_RECORD (lib/Webhook/NotifyRecord.php); `disposition` is one of
 answered, busy, cancel, no answer, failed, no money, unallocated number, no limit, ...
 
 Mango Office, followed: the VPBX API ("API Виртуальной АТС": requests from the PBX to the
@@ -31,6 +32,7 @@ from bot.telephony.calls import CallError, CallEvent, CallStatus, Direction, par
 
 ZADARMA_OUTGOING = frozenset({"NOTIFY_OUT_START", "NOTIFY_OUT_END"})
 ZADARMA_ENDS = frozenset({"NOTIFY_END", "NOTIFY_OUT_END"})
+ZADARMA_RECORD = "NOTIFY_RECORD"  # a call's recording is ready (bot/telephony/recordings.py)
 _ZADARMA_STATUS = {
     "answered": CallStatus.ANSWERED,
     "busy": CallStatus.BUSY,
@@ -45,11 +47,19 @@ def _same(given: str, expected: str) -> bool:
 
 def zadarma_signature(fields: Mapping[str, str], secret: str) -> str:
     """What Zadarma puts in the `Signature` header for these notification fields."""
+    if fields.get("event") == ZADARMA_RECORD:  # lib/Webhook/NotifyRecord.php
+        return _zadarma_hmac(
+            fields.get("pbx_call_id", "") + fields.get("call_id_with_rec", ""), secret
+        )
     if fields.get("event") in ZADARMA_OUTGOING:
         signed = fields.get("internal", "") + fields.get("destination", "")
     else:
         signed = fields.get("caller_id", "") + fields.get("called_did", "")
     signed += fields.get("call_start", "")
+    return _zadarma_hmac(signed, secret)
+
+
+def _zadarma_hmac(signed: str, secret: str) -> str:
     digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
     return base64.b64encode(digest.encode()).decode()
 

@@ -24,6 +24,7 @@ from handlers.card.missed_calls import missed_calls_router
 from handlers.card.notes import notes_router
 from handlers.card.qualify import qualify_router
 from handlers.card.reassign import reassign_router
+from handlers.card.recordings import recordings_router
 from handlers.card.reply import reply_router
 from handlers.errors import refuse
 from handlers.filters import IsStaff
@@ -122,5 +123,6 @@ def manager_router() -> Router:
         reply_router(),
         missed_calls_router(),
         dial_router(),  # 📞 Call (click-to-call)
+        recordings_router(),  # a call recording's button on the history (issue 17)
     )
     return router

@@ -118,16 +118,32 @@ def call_back_times_keyboard(lead_id: int, locale: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def history_keyboard(lead_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
-    if pages <= 1:
+class RecordingButton(CallbackData, prefix="rec"):
+    """A call recording on a history page: `rec:17` sends call_recordings row 17 as audio."""
+
+    recording_id: int
+
+
+def history_keyboard(
+    lead_id: int, page: int, pages: int, recordings: Sequence[tuple[int, str]] = ()
+) -> InlineKeyboardMarkup | None:
+    """The page's recordings (one button each: id, label), then the pages."""
+    if pages <= 1 and not recordings:
         return None
     builder = InlineKeyboardBuilder()
+    for recording_id, label in recordings:
+        builder.button(text=label, callback_data=RecordingButton(recording_id=recording_id))
+    if pages <= 1:
+        builder.adjust(1)
+        return builder.as_markup()
     if page > 0:
         builder.button(text="◀", callback_data=HistoryPage(lead_id=lead_id, page=page - 1))
     here = HistoryPage(lead_id=lead_id, page=page)
     builder.button(text=f"{page + 1}/{pages}", callback_data=here)
     if page + 1 < pages:
         builder.button(text="▶", callback_data=HistoryPage(lead_id=lead_id, page=page + 1))
+    turns = 1 + (page > 0) + (page + 1 < pages)
+    builder.adjust(*[1] * len(recordings), turns)
     return builder.as_markup()
 
 

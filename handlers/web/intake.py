@@ -76,10 +76,12 @@ async def post_lead(request: web.Request) -> web.Response:
     fields = await read_fields(request, settings.max_body_bytes)
     if isinstance(fields, web.Response):
         return fields
-    fields.pop("token", None)  # a form builder may echo the URL's token into the body
     typed = validated(LeadRequest, fields)
     if isinstance(typed, web.Response):
         return typed
+    # a form builder may echo the URL's token into the body: checked for its shape (above),
+    # then dropped, not kept as an extra field
+    fields.pop("token", None)
     try:
         item = parse_lead_input(fields, settings.phone_region)
     except IntakeError as exc:

@@ -1,5 +1,6 @@
 """Telephony over HTTP: POST /api/v1/calls (call events, INTAKE_TOKEN like /api/v1/leads) and
-the PBX webhooks /hooks/zadarma and /hooks/mango/events/{call,summary}.
+the PBX webhooks /hooks/zadarma and /hooks/mango/events/{call,summary}; the recordings' notices
+(Zadarma's NOTIFY_RECORD, Mango's events/recording and events/record/added).
 
 Refusals have the intake's shape ({"error", "field"}); nothing answers 500. A PBX hook whose
 secret is not configured answers 503 (as /api/v1/leads does without INTAKE_TOKEN): the
@@ -20,11 +21,19 @@ from bot.common.clock import Clock
 from bot.config import AppConfig, Settings
 from bot.telephony.calls import CallError, CallEvent, CallResult, parse_call_event, record_calls
 from bot.telephony.pbx import (
+    ZADARMA_RECORD,
     mango_json,
     mango_sign_ok,
     mango_summary_event,
     zadarma_event,
     zadarma_signature_ok,
+)
+from bot.telephony.recordings import (
+    RecordingError,
+    RecordingNotice,
+    mango_recording,
+    record_recording,
+    zadarma_recording,
 )
 from handlers.web.body import (
     MULTIPART,
@@ -172,7 +181,9 @@ async def post_calls(request: web.Request) -> web.Response:
 
 
 ZADARMA_SIGNATURE = Header(
-    "Signature", "base64 of the hex HMAC-SHA1 of the call's numbers and call_start (Secret key)"
+    "Signature",
+    "base64 of the hex HMAC-SHA1 of the call's numbers and call_start (NOTIFY_RECORD: "
+    "pbx_call_id and call_id_with_rec), with the Secret key",
 )
 HOOK_REFUSALS = refused(
     400,
@@ -199,8 +210,8 @@ HOOK_REFUSALS = refused(
 @documented(
     Operation(
         summary="Zadarma's PBX call notifications",
-        description="The end of a call (NOTIFY_END, NOTIFY_OUT_END) is recorded; other "
-        "notifications are acknowledged.",
+        description="The end of a call (NOTIFY_END, NOTIFY_OUT_END) and a call's recording "
+        "(NOTIFY_RECORD) are recorded; other notifications are acknowledged.",
         tag="calls",
         body=ZadarmaNotification,
         body_media=(FORM, MULTIPART),
@@ -233,6 +244,8 @@ async def zadarma_hook(request: web.Request) -> web.StreamResponse:
     if not zadarma_signature_ok(fields, request.headers.get("Signature"), settings.zadarma_secret):
         log.warning("zadarma: bad or missing signature event=%s", fields.get("event", "")[:32])
         return error_response(403, "bad or missing Signature")
+    if fields.get("event") == ZADARMA_RECORD:  # a recording is ready (issue 17)
+        return await _record_recording(request, "zadarma", lambda: zadarma_recording(fields))
     config = settings.config
     return await _record_hook(
         request, "zadarma", lambda: zadarma_event(fields, config.phone_region, config.zone)
@@ -283,6 +296,58 @@ async def mango_summary(request: web.Request) -> web.Response:
     )
 
 
+# --- call recordings (issue 17): bot/telephony/recordings.py ------------------------------
+
+
+async def _record_recording(
+    request: web.Request, provider: str, read: Callable[[], RecordingNotice | None]
+) -> web.Response:
+    """A recording notice: kept once, tied to its call's lead when the call is known (else
+    kept until the call's event links it); `recorded: false` for one only acknowledged."""
+    try:
+        notice = read()
+    except RecordingError as exc:
+        log.warning("provider=%s recording refused field=%s: %s", provider, exc.field, exc)
+        return error_response(422, str(exc), exc.field)
+    if notice is None:
+        return web.json_response({"ok": True, "recorded": False})
+    settings = request.app[CALL_SETTINGS]
+    try:
+        async with settings.sessions() as session:
+            result = await record_recording(session, notice, settings.clock.now())
+    except Exception:
+        log.exception("recording could not be stored provider=%s", provider)
+        return error_response(503, "the recording could not be stored; try again")
+    return web.json_response({"ok": True, **result.as_json()})
+
+
+@documented(_mango("Mango Office: a recording's state (Completed: recorded on the lead)"))
+async def mango_recording_event(request: web.Request) -> web.Response:
+    fields = await _mango_form(request)
+    if isinstance(fields, web.Response):
+        return fields
+    return await _record_recording(request, "mango", lambda: _mango_notice(fields, True))
+
+
+@documented(_mango("Mango Office: a recording put in the cloud (recorded on the lead)"))
+async def mango_record_added(request: web.Request) -> web.Response:
+    fields = await _mango_form(request)
+    if isinstance(fields, web.Response):
+        return fields
+    return await _record_recording(request, "mango", lambda: _mango_notice(fields, False))
+
+
+def _mango_notice(fields: dict[str, Any], stateful: bool) -> RecordingNotice | None:
+    try:
+        data = mango_json(fields)
+    except CallError as exc:
+        raise RecordingError(exc.field or "json", str(exc)) from None
+    return mango_recording(data, stateful)
+
+
+# --- end of call recordings -----------------------------------------------------------------
+
+
 @documented(_mango("Mango Office: any other event (acknowledged once signed)", MangoEventPath))
 async def mango_other(request: web.Request) -> web.Response:
     """Other Mango events (recordings, DTMF, SMS...): acknowledged once signed."""
@@ -316,4 +381,6 @@ def add_call_routes(
     app.router.add_route("POST", "/hooks/zadarma", zadarma_hook)
     app.router.add_post("/hooks/mango/events/call", mango_call)
     app.router.add_post("/hooks/mango/events/summary", mango_summary)
+    app.router.add_post("/hooks/mango/events/recording", mango_recording_event)
+    app.router.add_post("/hooks/mango/events/record/added", mango_record_added)
     app.router.add_post("/hooks/mango/events/{kind}", mango_other)

@@ -77,12 +77,12 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0) 
 async def watching(app: Application, emulator: TelegramEmulator, passes: int = 1) -> None:
     """The watcher has connected and looked at the mailbox `passes` times (and the managers
     have opened the bot: their cards come in their language)."""
-    assert app.mail is not None
+    assert app.mailbox is not None
     for who in (ANNA, BORIS):
         await Phone(emulator, who).write("/start")
 
     async def done() -> bool:
-        return app.mail is not None and app.mail.passes >= passes
+        return app.mailbox is not None and app.mailbox.passes >= passes
 
     await eventually(done)
 
@@ -120,7 +120,7 @@ async def test_a_letter_becomes_a_lead_and_a_reply_in_its_thread_reaches_the_own
     config = unpaced_config(email=IDLE)
     async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
         await watching(app, emulator)
-        assert app.mail is not None and app.mail.uses_idle  # Dovecot offers IDLE
+        assert app.mailbox is not None and app.mailbox.uses_idle  # Dovecot offers IDLE
         await mailbox.deliver(letter("Need a kitchen.\nCall me: 8 900 123-45-67\n-- \nIvan"))
         anna = Phone(emulator, ANNA)
         card = await anna.next_message(0, "Lead #1")
@@ -190,7 +190,7 @@ async def test_machines_letters_make_no_lead_and_polling_finds_the_rest(
     config = unpaced_config(email=POLL)
     async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
         await watching(app, emulator)
-        assert app.mail is not None and not app.mail.uses_idle
+        assert app.mailbox is not None and not app.mailbox.uses_idle
         await mailbox.deliver(
             letter("I am away", message_id="a@x", headers={"Auto-Submitted": "auto-replied"}),
             letter("Sale!", message_id="b@x", headers={"List-Id": "<news.shop.example>"}),
@@ -274,10 +274,10 @@ async def test_a_mailbox_down_is_retried_and_the_admins_told_once_then_told_it_i
     async with running_app(
         emulator, database_url, clock, config, admin_ids=[STRANGER], **settings
     ) as app:
-        assert app.mail is not None
+        assert app.mailbox is not None
 
         async def failed_a_while() -> bool:
-            return app.mail is not None and app.mail.failures >= 5
+            return app.mailbox is not None and app.mailbox.failures >= 5
 
         await eventually(failed_a_while)
         down = await admin.next_message(0, "недоступен")
@@ -336,11 +336,11 @@ async def test_a_connection_dropped_during_idle_is_made_again(
         settings = mailbox.settings(port=port)
         async with running_app(emulator, database_url, clock, config, **settings) as app:
             await watching(app, emulator)
-            assert app.mail is not None and app.mail.uses_idle
+            assert app.mailbox is not None and app.mailbox.uses_idle
             await mailbox.close_forwarder()  # the server goes away in the middle of IDLE
 
             async def noticed() -> bool:
-                return app.mail is not None and app.mail.failures >= 1
+                return app.mailbox is not None and app.mailbox.failures >= 1
 
             await eventually(noticed)
             await mailbox.open_forwarder(port)
@@ -378,7 +378,7 @@ async def test_a_letter_that_breaks_processing_is_set_aside_and_the_next_ones_st
     async with running_app(emulator, database_url, clock, config, **mailbox.settings()) as app:
         await watching(app, emulator)
         await flagged(mailbox, 2)  # both marked: the poison is not read again and again
-        assert app.mail is not None and app.mail.failures == 0
+        assert app.mailbox is not None and app.mailbox.failures == 0
     assert await outcomes(sessions) == [(1, "ignored"), (2, "lead")]
     assert await counted(sessions, Lead) == 1
 

@@ -384,6 +384,34 @@ async def test_a_document_upload_is_kept_with_its_name_and_bytes(
         await bot.send_document(ANNA, document, caption="x" * 1025)
 
 
+async def test_an_audio_upload_is_checked_against_the_api_and_kept(
+    bot: Bot, emu: TelegramEmulator, http: aiohttp.ClientSession
+) -> None:
+    """sendAudio (a call recording) as multipart: the file's bytes kept, title and duration
+    read as api.json types them; without the audio, or with a duration that is not a number,
+    Telegram's own refusals."""
+    audio = BufferedInputFile(b"ID3\x03fake-mp3", filename="lead-1-call-1.mp3")
+    sent = await bot.send_audio(ANNA, audio, title="Lead #1 · 5 Jan 12:20", duration=155)
+    assert sent.chat.id == ANNA
+    [call] = emu.calls("sendAudio")
+    assert (call.params["audio"], call.params["title"], call.params["duration"]) == (
+        "attach:lead-1-call-1.mp3",
+        "Lead #1 · 5 Jan 12:20",
+        155,
+    )
+    assert emu.state.uploads[-1] == ("lead-1-call-1.mp3", b"ID3\x03fake-mp3")
+    url = f"{emu.base_url}/bot{TOKEN}/sendAudio"
+    form = aiohttp.FormData({"chat_id": str(ANNA), "title": "x"})
+    async with http.post(url, data=form) as missing:
+        assert missing.status == 400
+        assert (await missing.json())["description"] == 'Bad Request: parameter "audio" is required'
+    form = aiohttp.FormData({"chat_id": str(ANNA), "duration": "two minutes"})
+    form.add_field("audio", b"ID3", filename="a.mp3")
+    async with http.post(url, data=form) as wrong:
+        assert wrong.status == 400
+        assert "must be an Integer" in (await wrong.json())["description"]
+
+
 async def test_a_users_document_is_described_by_get_file_and_downloaded(
     bot: Bot, emu: TelegramEmulator, http: aiohttp.ClientSession
 ) -> None:

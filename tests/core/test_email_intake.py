@@ -283,7 +283,7 @@ async def test_a_bounce_of_our_letter_is_recorded_on_its_lead(
         event = await session.scalar(select(LeadEvent).where(LeadEvent.kind == "email_bounced"))
     assert out is not None and out.outcome == "bounced"
     assert event is not None and event.lead_id == lead_id
-    assert event.data["diagnostic"] == "smtp; 550 no such user"
+    assert event.data["text"] == "smtp; 550 no such user"
     assert await count(sessions, Lead) == 1
 
 

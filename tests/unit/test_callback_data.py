@@ -64,6 +64,7 @@ PREFIXES = [
     "csv",
     "cst",
     "csl",
+    "rec",  # handlers/keyboards/lead.py: a call recording on a lead's history
 ]
 
 

@@ -182,6 +182,8 @@ def _commands() -> set[str]:
 
 # section -> the keys the code looks up in it (and where)
 LOOKED_UP: dict[str, set[str]] = {
+    # call recordings: history.html.j2, handlers/card/notes.py and recordings.py
+    "recordings": {"line", "button", "title"},
     "statuses": _values(LeadStatus),  # card.html.j2, the lists' lines
     # handlers/keyboards/lead.py and escalation.py
     "buttons": {*_values(CardAction), "back", "take_over", "snooze"},

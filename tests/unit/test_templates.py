@@ -475,6 +475,8 @@ def _sequence_samples() -> dict[str, list[Sample]]:
     }
 
 
+RECORDING_PROBLEMS = ("not_configured", "gone", "pbx_down", "too_large")
+
 SAMPLES: dict[str, list[Sample]] = {
     **_report_sections(),
     **_import_samples(),
@@ -630,7 +632,19 @@ SAMPLES: dict[str, list[Sample]] = {
         {"query": "Иван", "count": 20},
         {"query": "<nobody>", "count": 0},
     ],
+    "recording_sending.txt.j2": [{"lead_id": 42}],
+    "recording_problem.txt.j2": [{"problem": p} for p in RECORDING_PROBLEMS],
+    "recording_failed.html.j2": [{"lead_id": 42, "problem": p} for p in RECORDING_PROBLEMS],
     "history.html.j2": [
+        {
+            "lead_id": 42,
+            "page": 0,
+            "pages": 1,
+            "lines": [
+                ShownLine("02.03 09:00", None, "created", None),
+                ShownLine("02.03 09:20", "Анна", "recording", "2:35"),
+            ],
+        },
         {
             "lead_id": 42,
             "page": 0,
@@ -740,7 +754,24 @@ SAMPLES: dict[str, list[Sample]] = {
     "reply_not_sent.html.j2": [
         {"refusal": "Лид уже взял(а) Борис.", "text": "Здравствуйте! <Цена> & сроки"}
     ],
-    "reply_ask.html.j2": [{"lead_id": 42}],
+    "reply_ask.html.j2": [
+        {"lead_id": 42},
+        {"lead_id": 42, "address": None},
+        {"lead_id": 42, "address": "kate+<x>@example.com"},
+    ],
+    "email_off.txt.j2": [{}],
+    "email_off.html.j2": [{}],
+    "email_no_sticker.html.j2": [{}],
+    "email_too_big.html.j2": [{"size_mb": 12.5, "limit_mb": 10}],
+    "email_sent.html.j2": [{"lead_id": 42, "address": "kate@example.com"}],
+    "email_bounced.html.j2": [
+        {"lead_id": 42, "address": "kate@example.com", "reason": "550 5.1.1 <kate>: no such user"},
+        {"lead_id": 42, "address": "kate@example.com", "reason": "5" * 400},
+    ],
+    "email_failed.html.j2": [
+        {"lead_id": 42, "address": "kate@example.com", "reason": "451 4.3.0 try later & <soon>"},
+        {"lead_id": 42, "address": "kate@example.com", "reason": "x" * 600},
+    ],
     "reply_blocked.html.j2": [{"lead_id": 42}],
     "reply_failed.html.j2": [
         {"lead_id": 42, "reason": "Bad Request: message to copy not found"},

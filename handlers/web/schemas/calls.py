@@ -139,6 +139,9 @@ class ZadarmaNotification(BaseModel):
     destination: str | None = None
     disposition: str | None = None
     duration: str | None = None
+    call_id_with_rec: str | None = Field(
+        None, description="NOTIFY_RECORD: the recording's id (with pbx_call_id, the call's)"
+    )
     zd_echo: str | None = Field(None, description="the URL check: echoed back as text")
 
 

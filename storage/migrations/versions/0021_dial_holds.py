@@ -1,7 +1,7 @@
 """Click-to-call: the call being set up for a lead (one press rings)
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
