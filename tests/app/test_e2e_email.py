@@ -23,6 +23,7 @@ from bot.devtools.emulator import TelegramEmulator
 from storage.db import SessionFactory
 from storage.models import EmailAttachment, EmailLetter, Lead, Staff
 from tests.harness import ANNA, BORIS, STRANGER, Phone, card_buttons, running_app, unpaced_config
+from tests.mail_server import MailServer
 from tests.mailbox import ImapMailbox, free_port
 
 FLAG = "$Leadbot"
@@ -104,7 +105,9 @@ async def counted(sessions: SessionFactory, model: type) -> int:
 async def outcomes(sessions: SessionFactory) -> list[tuple[int | None, str]]:
     async with sessions() as session:
         rows = await session.execute(
-            select(EmailLetter.uid, EmailLetter.outcome).order_by(EmailLetter.uid)
+            select(EmailLetter.uid, EmailLetter.outcome)
+            .where(EmailLetter.direction == "in")
+            .order_by(EmailLetter.uid)
         )
         return [(uid, outcome) for uid, outcome in rows]
 
@@ -406,3 +409,71 @@ async def test_on_its_first_read_of_a_mailbox_old_mail_is_set_aside(
         assert "A new one" in card.text
     assert await outcomes(sessions) == [(1, "ignored"), (2, "lead")]
     assert await counted(sessions, Lead) == 1
+
+
+async def test_the_whole_round_an_email_a_lead_an_answer_by_email_the_clients_reply(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    staff: dict[str, Staff],
+    sessions: SessionFactory,
+    mailbox: ImapMailbox,
+    mail_server: MailServer,
+) -> None:
+    """Kate's letter to the team's mailbox (IMAP) becomes lead #1 on Anna's phone; Anna's
+    answer leaves by SMTP in Kate's thread; Kate's reply to it, from another address of hers,
+    comes back by IMAP to the same lead with Reply; a bounce of the answer is on its history."""
+    config = unpaced_config(email=IDLE)
+    smtp = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mail_server.port,
+        "smtp_tls": "none",
+        "smtp_from": "Sales team <sales@team.test>",
+    }
+    async with running_app(
+        emulator, database_url, clock, config, **mailbox.settings(), **smtp
+    ) as app:
+        await watching(app, emulator)
+        first = letter(
+            "How much is delivery to Moscow?",
+            sender="Kate <kate@client.example>",
+            subject="Delivery",
+            message_id="kate-1@client.example",
+        )
+        await mailbox.deliver(first)
+        anna = Phone(emulator, ANNA)
+        card = await anna.next_message(0, "Lead #1")
+        question = await anna.press_for_reply(card, "lead:reply:1", "Your answer")
+        assert "kate@client.example" in question.text  # it goes by e-mail
+        before = len(anna.messages())
+        emulator.send_text(ANNA, "Delivery is free.")
+        await anna.next_message(before, "Sent to kate@client.example")
+        [sent] = mail_server.received
+        assert sent.rcpt_tos == ["kate@client.example"]
+        assert sent.message["In-Reply-To"] == "<kate-1@client.example>"
+        assert sent.message["Subject"] == "Re: Delivery"
+        ours = sent.message["Message-ID"].strip("<>")
+
+        before = len(anna.messages())
+        reply = letter(
+            "Great, thanks!\n\nOn Mon, Sales team <sales@team.test> wrote:\n> Delivery is free.",
+            sender="kate.home@other.example",
+            subject="Re: Delivery",
+            message_id="kate-2@other.example",
+            in_reply_to=ours,
+        )
+        await mailbox.deliver(reply)
+        relayed = await anna.next_message(before, "got in touch again")
+        assert "💬 Great, thanks!" in relayed.text and "Delivery is free" not in relayed.text
+        assert [text for text, _ in card_buttons(relayed)] == ["💬 Reply"]
+
+        report = DSN.replace(b"ours-1@ourteam.example", ours.encode())
+        await mailbox.deliver(report)
+        bounced = await anna.next_message(before, "was not delivered")
+        # the report's words reach Anna: the status the receiving server gave
+        assert "kate@client.example" in bounced.text and "5.1.1" in bounced.text
+    assert await counted(sessions, Lead) == 1
+    assert await outcomes(sessions) == [(1, "lead"), (2, "joined"), (3, "bounce")]
+    async with sessions() as session:
+        answer = await session.scalar(select(EmailLetter).where(EmailLetter.direction == "out"))
+    assert answer is not None and answer.outcome == "bounced"
