@@ -196,14 +196,17 @@ class MailboxWatcher:
 
     async def _idle(self, client: aioimaplib.IMAP4, renew: timedelta) -> None:
         """Wait for the server's word of a new letter (or `renew`: IDLE is re-issued)."""
-        idle = await client.idle_start(timeout=renew.total_seconds())
+        # the server's "+ idling" within the command timeout: a connection lost just as IDLE
+        # was sent would otherwise leave this waiting for an answer that never comes
+        timeout = self._config.email.timeout.total_seconds()
+        idle = await asyncio.wait_for(client.idle_start(timeout=renew.total_seconds()), timeout)
         try:
             await client.wait_server_push(timeout=renew.total_seconds() + 5)
         except TimeoutError:
             pass
         self._alive()
         client.idle_done()
-        await asyncio.wait_for(idle, self._config.email.timeout.total_seconds())
+        await asyncio.wait_for(idle, timeout)
 
     async def _catch_up(self, client: aioimaplib.IMAP4, uidvalidity: int) -> None:
         """Every letter not done yet, oldest first: above the highest recorded UID, or still
