@@ -1,7 +1,7 @@
 """E-mail intake: the files of a client's letter, kept until Telegram has them as documents
 
 Revision ID: 0019
-Revises: 0022
+Revises: 0018
 
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0022"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@ delivery state: the row is the mail sender's queue entry (claimed, retried with 
 settled)
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 revision: str = "0020"
 # after main's 0021 (click-to-call), already merged there: a database at 0021 upgrades to this
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
