@@ -559,6 +559,20 @@ class ScoreModel(Base):
 # --- e-mail ---------------------------------------------------------------------------------
 
 
+class LetterDirection(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class LetterOutcome(enum.StrEnum):
+    """An outgoing letter's delivery state (incoming ones say what they were: bot/email)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+
+
 class EmailLetter(Base):
     """One e-mail seen or sent by leadbot. An incoming letter is recorded, with its mailbox
     UID and Message-ID, in the transaction that makes its lead (or joins it to one, or records

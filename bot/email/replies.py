@@ -36,11 +36,14 @@ from storage.models import (
     EmailLetter,
     Lead,
     LeadEvent,
+    LetterDirection,
+    LetterOutcome,
     Staff,
 )
 
-IN, OUT = "in", "out"
-QUEUED, SENT, BOUNCED, FAILED = "queued", "sent", "bounced", "failed"
+IN, OUT = LetterDirection.IN, LetterDirection.OUT
+QUEUED, SENT = LetterOutcome.QUEUED, LetterOutcome.SENT
+BOUNCED, FAILED = LetterOutcome.BOUNCED, LetterOutcome.FAILED
 # incoming letters that were the client writing (not an auto-reply, a list, a bounce)
 CLIENT_WROTE = ("lead", "joined")
 REQUESTS = ("created", "repeat_request")

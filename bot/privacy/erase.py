@@ -18,6 +18,9 @@ What, in one transaction:
 - everywhere else (another lead's message, a list sent to a manager), the person's phone,
   e-mail and Telegram id are replaced by ***; in the outbox, their name too (a name alone is
   not searched for in other people's leads: it may be someone else's);
+- their e-mail letters lose subject, body, addresses and attachment (a reply still queued is not
+  sent); their call recordings' rows are deleted, so no button fetches their voice from the
+  PBX any more (the PBX keeps its file: erase it there);
 - each lead gets an `erased` event saying who erased it (the operator) and when, and its card
   copies in Telegram are redrawn without the data.
 
@@ -42,6 +45,7 @@ from sqlalchemy import (
     Table,
     and_,
     cast,
+    delete,
     or_,
     select,
     update,
@@ -56,10 +60,14 @@ from bot.privacy.scrub import Traces
 from bot.sequences.stops import StopReason, stop_lead_sequences
 from storage.models import (
     Base,
+    CallRecording,
     Contact,
+    EmailLetter,
     HookDelivery,
     Lead,
     LeadEvent,
+    LetterDirection,
+    LetterOutcome,
     OutboxMessage,
     OutboxState,
 )
@@ -194,6 +202,7 @@ async def erase_person(session: AsyncSession, person: Person, by: str, now: date
     await stop_lead_sequences(session, person.lead_ids, StopReason.ERASED, now)
     await _blank_leads(session, person, erased)
     erased.count(HookDelivery.__tablename__, await scrub_deliveries(session, person.lead_ids))
+    await _forget_letters_and_recordings(session, person, erased)
     for table in _tables():
         if "lead_id" in table.c and table.name not in OWN_SCRUB and person.lead_ids:
             await _scrub_linked(session, table, person, erased)
@@ -220,6 +229,35 @@ async def erase_person(session: AsyncSession, person: Person, by: str, now: date
         erased.held,
     )
     return erased
+
+
+async def _forget_letters_and_recordings(
+    session: AsyncSession, person: Person, erased: Erased
+) -> None:
+    """What the generic scrub cannot tell is theirs: a letter's words and a call's voice."""
+    if not person.lead_ids:
+        return
+    theirs = EmailLetter.lead_id.in_(person.lead_ids)
+    held = await session.execute(
+        update(EmailLetter)
+        .where(
+            theirs,
+            EmailLetter.direction == LetterDirection.OUT,
+            EmailLetter.outcome == LetterOutcome.QUEUED,
+        )
+        .values(outcome=LetterOutcome.FAILED, last_error=HELD)
+    )
+    blanked = await session.execute(
+        update(EmailLetter)
+        .where(theirs)
+        .values(subject=None, body=None, from_address=None, to_address=None, attachment=None)
+    )
+    erased.count(EmailLetter.__tablename__, blanked.rowcount)  # type: ignore[attr-defined]
+    erased.held += held.rowcount  # type: ignore[attr-defined]
+    gone = await session.execute(
+        delete(CallRecording).where(CallRecording.lead_id.in_(person.lead_ids))
+    )
+    erased.count(CallRecording.__tablename__, gone.rowcount)  # type: ignore[attr-defined]
 
 
 def _tables() -> Sequence[Table]:

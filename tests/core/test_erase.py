@@ -30,16 +30,21 @@ from bot.telephony.calls import parse_call_event, record_calls
 from storage.db import SessionFactory
 from storage.models import (
     Base,
+    CallRecording,
     Contact,
+    EmailLetter,
     HookDelivery,
     Lead,
     LeadEvent,
     LeadStatus,
+    LetterDirection,
+    LetterOutcome,
     OutboxKind,
     OutboxMessage,
     OutboxState,
     Staff,
 )
+from tests.email_leads import KATE_ADDRESS, KATE_MESSAGE_ID, KATE_SUBJECT, email_lead
 
 NAME = "Иван <b>Petrovsky</b> 🙂"  # Cyrillic (escaped in stored JSON), HTML, an emoji
 EMAIL = "Ivan.P@Example.com"
@@ -278,3 +283,57 @@ async def test_erase_by_telegram_id_and_what_is_refused(
     async with sessions() as session:
         with pytest.raises(NobodyToErase):  # nothing of him is left to find
             await find_person(session, telegram_id=TELEGRAM_ID)
+
+
+async def test_erase_forgets_the_persons_letters_and_recordings(
+    sessions: SessionFactory, clock: ManualClock, config: AppConfig, staff: dict[str, Staff]
+) -> None:
+    """Kate wrote by e-mail, Anna's answer is still queued and a call of hers was recorded:
+    after the erase her letters keep no subject, body or address, the answer is not sent
+    (failed, "erased on request"), and her recording's row is gone, so no button on her lead
+    fetches her voice from the PBX."""
+    now = clock.now()
+    lead_id = await email_lead(sessions, now, config)
+    async with sessions() as session:
+        session.add_all(
+            [
+                EmailLetter(
+                    lead_id=lead_id,
+                    direction=LetterDirection.OUT,
+                    message_id="answer.1@team.test",
+                    in_reply_to=KATE_MESSAGE_ID,
+                    subject=f"Re: {KATE_SUBJECT}",
+                    from_address="sales@team.test",
+                    to_address=KATE_ADDRESS,
+                    body="Dear Kate, yes we do",
+                    staff_id=staff["anna"].id,
+                    outcome=LetterOutcome.QUEUED,
+                    created_at=now,
+                ),
+                CallRecording(
+                    provider="zadarma",
+                    call_id="c1",
+                    ref="c1-rec",
+                    lead_id=lead_id,
+                    duration=155,
+                    created_at=now,
+                ),
+            ]
+        )
+        await session.commit()
+    async with sessions() as session:
+        person = await find_person(session, email=KATE_ADDRESS)
+        erased = await erase_person(session, person, OPERATOR, now)
+    assert erased.held == 1
+    async with sessions() as session:
+        letters = (await session.scalars(select(EmailLetter).order_by(EmailLetter.id))).all()
+        recordings = await session.scalar(select(func.count()).select_from(CallRecording))
+    assert [(letter.direction, letter.outcome) for letter in letters] == [
+        ("in", "lead"),
+        ("out", "failed"),
+    ]
+    assert letters[1].last_error == HELD
+    assert {
+        (letter.subject, letter.body, letter.from_address, letter.to_address) for letter in letters
+    } == {(None, None, None, None)}
+    assert recordings == 0
