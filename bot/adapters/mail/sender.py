@@ -15,14 +15,15 @@ client's mail program shows once."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.mail.message import letter_message
 from bot.adapters.mail.smtp import Attempt, SendLetter, SmtpServer, send_letter
+from bot.adapters.queue_worker import QueueWorker
 from bot.common.clock import Clock
 from bot.config import AppConfig
 from bot.email.bounces import record_bounce
@@ -40,8 +41,6 @@ from storage.models import EmailLetter
 
 log = logging.getLogger("leadbot.mail")
 
-IDLE_WAKE = timedelta(seconds=5)  # letters another instance let go of are looked for this often
-
 # a Telegram file's bytes by its file_id (bot/adapters/telegram/files.py): getFile and the
 # download, through the one Bot API path. Raises FileGone when Telegram no longer has it;
 # anything else it raises is a failure for now (the letter is tried again).
@@ -56,7 +55,9 @@ class NotFetched(Exception):
     """The attachment's file could not be fetched now: the letter is tried again."""
 
 
-class MailSender:
+class MailSender(QueueWorker[EmailLetter]):
+    name = "mail"
+
     def __init__(
         self,
         sessions: SessionFactory,
@@ -68,102 +69,30 @@ class MailSender:
         send: SendLetter = send_letter,
         files: FetchFile | None = None,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock, max_in_flight, log)
         self._config = config
         self._rules = config.email_delivery
         self._server = server
-        self._clock = clock  # the application's: a test or sandbox jump makes back-offs due
         self._send = send
         self._files = files
-        self._max_in_flight = max_in_flight
-        self._in_flight: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._failing = False  # the last attempt here failed for want of the server
-        self._wake = asyncio.Event()
-        self._stopping = False
 
     @property
     def enabled(self) -> bool:
         return self._server is not None
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._in_flight)
+    async def _claim_rows(
+        self, session: AsyncSession, now: datetime, limit: int, held: set[int]
+    ) -> Sequence[EmailLetter]:
+        return await claim_letters(session, now, limit, self._rules.claim_lease, held=held)
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def _next_due(self, session: AsyncSession) -> datetime | None:
+        return await next_letter_at(session)
 
-    async def deliver_due(self, limit: int = 100) -> int:
-        """One round: claim what is due now, send it all, settle each; how many were tried.
-        Tests drive the sender with this and a moved clock (never sleeping for a back-off)."""
-        letters = await self._claim(limit)
-        await asyncio.gather(*(self._deliver(letter) for letter in letters))
-        return len(letters)
+    async def _release(self, session: AsyncSession, ids: list[int]) -> None:
+        await release_letters(session, ids)
 
-    async def run(self) -> None:
-        """Send until stopped or cancelled; nothing to do while SMTP is not configured."""
-        if self._server is None:
-            return
-        try:
-            while not self._stopping:
-                self._wake.clear()
-                try:
-                    room = self._max_in_flight - len(self._in_flight)
-                    letters = await self._claim(room) if room > 0 else []
-                    for letter in letters:
-                        task = asyncio.create_task(self._deliver(letter), name=f"mail-{letter.id}")
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                    if letters:
-                        continue
-                    await self._sleep_until_due()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("mail claim failed; retrying in 1s")
-                    await asyncio.sleep(1)
-        finally:
-            if not self._stopping:
-                for task in list(self._tasks):
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def stop(self, grace: float = 2.0) -> None:
-        """Let letters in flight finish (for up to `grace` seconds), hand back the rest."""
-        self._stopping = True
-        self.wake()
-        if self._tasks:
-            _, waiting = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in waiting:
-                task.cancel()
-            await asyncio.gather(*waiting, return_exceptions=True)
-        if self._in_flight:  # their leases would hold them from another instance till they end
-            with contextlib.suppress(Exception):
-                async with self._sessions() as session:
-                    await release_letters(session, list(self._in_flight))
-                    await session.commit()
-
-    async def _claim(self, limit: int) -> list[EmailLetter]:
-        if self._server is None:
-            return []
-        async with self._sessions() as session:
-            letters = await claim_letters(
-                session, self._clock.now(), limit, self._rules.claim_lease, held=self._in_flight
-            )
-        fresh = [letter for letter in letters if letter.id not in self._in_flight]
-        self._in_flight.update(letter.id for letter in fresh)
-        return fresh
-
-    async def _sleep_until_due(self) -> None:
-        async with self._sessions() as session:
-            due = await next_letter_at(session)
-        wait = IDLE_WAKE
-        if due is not None:
-            wait = min(wait, max(due - self._clock.now(), timedelta(milliseconds=10)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait.total_seconds())
-
-    async def _deliver(self, letter: EmailLetter) -> None:
+    async def _deliver_one(self, letter: EmailLetter) -> None:
         assert self._server is not None
         try:
             content = await self._attachment(letter)
@@ -177,14 +106,9 @@ class MailSender:
         except Exception as exc:  # a bug: the letter is tried again, never lost
             log.exception("mail attempt crashed letter=%s", letter.id)
             attempt = Attempt(False, f"{type(exc).__name__}: {exc}"[:500])
-        try:
-            await self._settle(letter, attempt)
-        except Exception:
-            # sent but not recorded: it goes again (same Message-ID) once its claim ends
-            log.exception("mail settle failed letter=%s: tried again after its lease", letter.id)
-        finally:
-            self._in_flight.discard(letter.id)
-            self.wake()
+        # sent but not recorded (settling fails): it goes again, with the same Message-ID,
+        # once its claim ends
+        await self._settle(letter, attempt)
 
     async def _attachment(self, letter: EmailLetter) -> bytes | None:
         """The attachment's bytes, fetched from Telegram now (never stored by leadbot)."""

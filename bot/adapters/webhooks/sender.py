@@ -9,13 +9,14 @@ A target that answers again after failing has its rows backing off made due at o
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.queue_worker import QueueWorker
 from bot.adapters.webhooks.attempt import Attempt
 from bot.adapters.webhooks.bitrix24 import Bitrix24Client, Bitrix24HandOff
 from bot.adapters.webhooks.post import post_event
@@ -35,11 +36,13 @@ from storage.models import HookDelivery
 
 log = logging.getLogger("leadbot.webhooks")
 
-IDLE_WAKE = timedelta(seconds=5)  # rows another instance let go of are looked for this often
 PRUNE_EVERY = timedelta(hours=1)
 
 
-class WebhookSender:
+class WebhookSender(QueueWorker[HookDelivery]):
+    name = "webhook"
+    round_limit = 500
+
     def __init__(
         self,
         sessions: SessionFactory,
@@ -49,10 +52,9 @@ class WebhookSender:
         *,
         max_in_flight: int = 32,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock, max_in_flight, log)
         self._config = config
         self._rules = config.webhook_delivery
-        self._clock = clock
         self._hooks = {
             hook.name: (hook.url, secrets.webhooks[hook.name]) for hook in config.webhooks
         }
@@ -62,121 +64,50 @@ class WebhookSender:
             self._hand_off = Bitrix24HandOff(client, config.crm.bitrix24, sessions, clock)
         # only configured targets are claimed: a removed webhook's rows wait for it
         self.targets = [*self._hooks, *([BITRIX24_TARGET] if self._hand_off else [])]
-        self._max_in_flight = max_in_flight
-        self._in_flight: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._failing: set[str] = set()  # targets whose last attempt here failed
-        self._wake = asyncio.Event()
-        self._stopping = False
         self._http: aiohttp.ClientSession | None = None
         self._pruned_at: datetime | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
     @property
-    def busy(self) -> bool:
-        return bool(self._in_flight)
+    def enabled(self) -> bool:
+        return bool(self.targets)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession()
         return self._http
 
-    async def deliver_due(self, limit: int = 500) -> int:
-        """One round: claim what is due now, send it all, settle each; how many were sent.
-        Tests drive the sender with this and a moved clock (never sleeping for a back-off)."""
-        rows = await self._claim(limit)
-        await asyncio.gather(*(self._deliver(row) for row in rows))
-        return len(rows)
-
-    async def run(self) -> None:
-        """Deliver until stopped or cancelled: rows go out as soon as they are due, up to
-        `max_in_flight` at once, each settled on its own."""
-        if not self.targets:
-            return
-        try:
-            while not self._stopping:
-                self._wake.clear()
-                try:
-                    await self._prune()
-                    room = self._max_in_flight - len(self._in_flight)
-                    rows = await self._claim(room) if room > 0 else []
-                    for row in rows:
-                        task = asyncio.create_task(self._deliver(row), name=f"webhook-{row.id}")
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                    if rows:
-                        continue
-                    await self._sleep_until_due()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("webhook claim failed; retrying in 1s")
-                    await asyncio.sleep(1)
-        finally:
-            if not self._stopping:
-                for task in list(self._tasks):
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def stop(self, grace: float = 2.0) -> None:
-        """Let attempts in flight finish (for up to `grace` seconds), hand back the rest."""
-        self._stopping = True
-        self.wake()
-        if self._tasks:
-            _, waiting = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in waiting:
-                task.cancel()
-            await asyncio.gather(*waiting, return_exceptions=True)
-        if self._in_flight:  # their leases would hold them for another instance till they end
-            with contextlib.suppress(Exception):
-                async with self._sessions() as session:
-                    await release_deliveries(session, list(self._in_flight))
-                    await session.commit()
-        await self.close()
-
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
             self._http = None
 
-    async def _claim(self, limit: int) -> list[HookDelivery]:
-        async with self._sessions() as session:
-            rows = await claim_deliveries(
-                session,
-                self.targets,
-                self._clock.now(),
-                limit,
-                self._rules.claim_lease,
-                held=self._in_flight,
-            )
-        fresh = [row for row in rows if row.id not in self._in_flight]
-        self._in_flight.update(row.id for row in fresh)
-        return fresh
+    async def _closed(self) -> None:
+        await self.close()
 
-    async def _sleep_until_due(self) -> None:
-        async with self._sessions() as session:
-            due = await next_delivery_at(session, self.targets)
-        wait = IDLE_WAKE
-        if due is not None:
-            wait = min(wait, max(due - self._clock.now(), timedelta(milliseconds=10)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait.total_seconds())
+    async def _claim_rows(
+        self, session: AsyncSession, now: datetime, limit: int, held: set[int]
+    ) -> Sequence[HookDelivery]:
+        return await claim_deliveries(
+            session, self.targets, now, limit, self._rules.claim_lease, held=held
+        )
 
-    async def _deliver(self, row: HookDelivery) -> None:
+    async def _next_due(self, session: AsyncSession) -> datetime | None:
+        return await next_delivery_at(session, self.targets)
+
+    async def _release(self, session: AsyncSession, ids: list[int]) -> None:
+        await release_deliveries(session, ids)
+
+    async def _round_start(self) -> None:
+        await self._prune()
+
+    async def _deliver_one(self, row: HookDelivery) -> None:
         try:
             attempt = await self._attempt(row)
         except Exception as exc:  # a bug or the database: the row is tried again, never lost
             log.exception("webhook attempt crashed delivery=%s target=%s", row.id, row.target)
             attempt = Attempt.failed(f"{type(exc).__name__}: {exc}")
-        try:
-            await self._settle(row, attempt)
-        except Exception:
-            log.exception("webhook settle failed delivery=%s: tried again after its lease", row.id)
-        finally:
-            self._in_flight.discard(row.id)
-            self.wake()
+        await self._settle(row, attempt)
 
     async def _attempt(self, row: HookDelivery) -> Attempt:
         if row.target == BITRIX24_TARGET:
