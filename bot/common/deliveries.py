@@ -19,6 +19,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.common.leases import claim_rows, release_rows
 from bot.common.outbox import enqueue, text_message
 from bot.config import AppConfig, WebhookDelivery
 from storage.models import HookDelivery, OutboxState, Role, Staff
@@ -77,21 +78,7 @@ async def claim_deliveries(
         .order_by(HookDelivery.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "sqlite":
-        if held:
-            query = query.where(HookDelivery.id.not_in(list(held)))
-        rows = list((await session.scalars(query)).all())
-        await session.commit()
-        return rows
-    rows = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
-    if rows:
-        await session.execute(
-            update(HookDelivery)
-            .where(HookDelivery.id.in_([row.id for row in rows]))
-            .values(claimed_until=now + lease)
-        )
-    await session.commit()
-    return rows
+    return await claim_rows(session, HookDelivery, query, now, lease, held)
 
 
 async def next_delivery_at(session: AsyncSession, targets: Collection[str]) -> datetime | None:
@@ -218,12 +205,7 @@ async def due_again_now(session: AsyncSession, target: str, now: datetime) -> in
 
 async def release_deliveries(session: AsyncSession, ids: Sequence[int]) -> None:
     """Give claimed rows back so any instance may take them now (a sender stopping)."""
-    for start in range(0, len(ids), 500):
-        await session.execute(
-            update(HookDelivery)
-            .where(HookDelivery.id.in_(ids[start : start + 500]))
-            .values(claimed_until=None)
-        )
+    await release_rows(session, HookDelivery, ids)
 
 
 async def forget_delivered(session: AsyncSession, before: datetime) -> int:

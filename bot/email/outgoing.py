@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.common.leases import claim_rows, release_rows
 from bot.common.outbox import enqueue, text_message
 from bot.config import AppConfig, EmailDelivery
 from bot.email.replies import FAILED, OUT, QUEUED, SENT
@@ -56,21 +57,7 @@ async def claim_letters(
         await session.commit()
         return []
     query = select(EmailLetter).where(*_due(now)).order_by(EmailLetter.id).limit(limit)
-    if session.bind.dialect.name == "sqlite":
-        if held:
-            query = query.where(EmailLetter.id.not_in(list(held)))
-        rows = list((await session.scalars(query)).all())
-        await session.commit()
-        return rows
-    rows = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
-    if rows:
-        await session.execute(
-            update(EmailLetter)
-            .where(EmailLetter.id.in_([row.id for row in rows]))
-            .values(claimed_until=now + lease)
-        )
-    await session.commit()
-    return rows
+    return await claim_rows(session, EmailLetter, query, now, lease, held)
 
 
 async def next_letter_at(session: AsyncSession) -> datetime | None:
@@ -86,12 +73,7 @@ async def next_letter_at(session: AsyncSession) -> datetime | None:
 
 async def release_letters(session: AsyncSession, ids: Sequence[int]) -> None:
     """Give claimed letters back so any instance may take them now (a sender stopping)."""
-    for start in range(0, len(ids), 500):
-        await session.execute(
-            update(EmailLetter)
-            .where(EmailLetter.id.in_(ids[start : start + 500]))
-            .values(claimed_until=None)
-        )
+    await release_rows(session, EmailLetter, ids)
 
 
 async def due_again_now(session: AsyncSession, now: datetime) -> int:
