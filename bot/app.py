@@ -222,6 +222,11 @@ def build_application(
     settings: Settings, config: AppConfig, clock: Clock | None = None
 ) -> Application:
     clock = clock or SystemClock()
+    dialer = pbx_dialer(settings, config)
+    if dialer is None and config.telephony.click_to_call == "auto":
+        # no PBX's keys: no 📞 Call on the cards, rather than a button that can only say so
+        telephony = config.telephony.model_copy(update={"click_to_call": "off"})
+        config = config.model_copy(update={"telephony": telephony})
     metrics = Metrics()  # this application's own registry (/metrics)
     token = settings.require_bot_token()
     secrets = outbound_secrets(config)  # a webhook's missing secret stops the start here
@@ -263,7 +268,7 @@ def build_application(
     )
     # the Reply handler makes an answer's Message-ID on the team address's domain
     dispatcher["mail_from"] = smtp.sender if smtp is not None else None
-    dispatcher["dialer"] = pbx_dialer(settings, config)  # the card's 📞 Call (None: off)
+    dispatcher["dialer"] = dialer  # the card's 📞 Call (None: off, or its PBX's keys not set)
     # call recordings: fetched from the PBX's API when a button is pressed (issue 17)
     dispatcher["recordings"] = RecordingFetcher(PbxAccess.of(settings))
     intake = IntakeQueue(

@@ -771,8 +771,8 @@ class Telephony(BaseModel):
     rings and how long a press may take."""
 
     # off: no 📞 Call on the cards; zadarma / mango: that PBX's API; auto: the PBX whose keys
-    # are set (Zadarma when both are)
-    click_to_call: Literal["off", "auto", "zadarma", "mango"] = "off"
+    # are set (Zadarma when both are), no button when neither's are
+    click_to_call: Literal["off", "auto", "zadarma", "mango"] = "auto"
     # a second press is refused while a call is being set up: until the PBX reports the call,
     # at most this long (a lost report never blocks the button for good)
     hold: PositiveDuration = timedelta(seconds=60)

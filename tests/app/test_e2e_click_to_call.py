@@ -403,3 +403,29 @@ async def test_the_loop_serves_others_while_the_pbx_is_slow(
         assert emulator.callback_answer(query) is None
         await emulator.wait_for(lambda: emulator.callback_answer(query) is not None)
         assert emulator.callback_answer(query)["text"] == CALLING  # type: ignore[index]
+
+
+async def test_no_pbx_keys_no_call_button(
+    emulator: TelegramEmulator,
+    database_url: str,
+    clock: ManualClock,
+    pbx: PbxApi,
+    staff: dict[str, Staff],
+) -> None:
+    """The default `auto` with neither PBX's keys set (an office without one): Anna's card has
+    no 📞 Call; a forged press is told the PBX is not connected, and the stand-in hears
+    nothing."""
+    no_keys = {
+        "zadarma_api_key": None,
+        "zadarma_api_secret": None,
+        "mango_api_key": None,
+        "mango_api_salt": None,
+    }
+    async with _leadbot(emulator, database_url, clock, pbx, **no_keys) as app:
+        anna = Phone(emulator, ANNA)
+        card = await _anna_takes(emulator, app)
+        await _extension(app.sessions, ANNA, "101")
+        assert await anna.shows_buttons(card, WORKING)
+        answer = await anna.press_data(card, "lead:dial:1")
+        assert answer["text"].startswith("📵 Lead #1: the office PBX is not connected.")
+    assert pbx.received == []
