@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         "redis_url",
         "vk_confirmation_code",
         "bot_username",
+        "imap_host",
+        "imap_port",
+        "imap_user",
+        "smtp_host",
+        "smtp_port",
+        "smtp_user",
+        "smtp_from",
         mode="before",
     )
     @classmethod
@@ -204,6 +211,9 @@ class Settings(BaseSettings):
         "zadarma_api_secret",
         "mango_api_key",
         "mango_api_salt",
+        "zadarma_api_key",
+        "imap_password",
+        "smtp_password",
         mode="before",
     )
     @classmethod
