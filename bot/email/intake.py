@@ -25,6 +25,7 @@ from bot.email.files import files_lines, plan_files, send_files
 from bot.email.kinds import LetterKind, letter_kind
 from bot.email.letters import TEXT_LIMIT, IncomingLetter, parse_letter, storable_id
 from bot.email.replies import IN, OUT
+from bot.email.threads import references_header
 from bot.intake.input import LeadInput
 from bot.intake.store import intake_leads
 from bot.sla.answer_wait import client_waits
@@ -65,19 +66,9 @@ async def take_letter(
     are only named)."""
     letter = parse_letter(raw)
     kind = letter_kind(letter)
-    row = EmailLetter(
-        direction=IN,
-        message_id=letter.message_id or storable_id(_made_up_id(place)),
-        mailbox=place.mailbox,
-        uidvalidity=place.uidvalidity,
-        uid=place.uid,
-        in_reply_to=letter.in_reply_to,
-        thread_refs=" ".join(f"<{ref}>" for ref in letter.references) or None,
-        subject=letter.subject,
-        from_address=(letter.sender_address or "")[:320] or None,
-        outcome=kind.value,
-        created_at=now,
-    )
+    row = _incoming_row(letter, place, kind.value, now)
+    row.in_reply_to = letter.in_reply_to
+    row.thread_refs = references_header(list(letter.references))
     session.add(row)
     try:
         # first: a second instance taking the same letter waits here, then fails, before it
@@ -109,20 +100,7 @@ async def record_unprocessable(
     the database): recorded as `ignored` so it does not stop every letter after it, with why
     in the log. It stays in the mailbox for people to read. Commits."""
     await session.rollback()
-    letter = parse_letter(raw)
-    session.add(
-        EmailLetter(
-            direction=IN,
-            message_id=letter.message_id or storable_id(_made_up_id(place)),
-            mailbox=place.mailbox,
-            uidvalidity=place.uidvalidity,
-            uid=place.uid,
-            subject=letter.subject,
-            from_address=(letter.sender_address or "")[:320] or None,
-            outcome=IGNORED,
-            created_at=now,
-        )
-    )
+    session.add(_incoming_row(parse_letter(raw), place, IGNORED, now))
     try:
         await session.commit()
     except IntegrityError:
@@ -130,6 +108,23 @@ async def record_unprocessable(
         return LetterResult(DONE_BEFORE)
     log.error("letter ignored: it could not be processed uid=%s error=%s", place.uid, error[:300])
     return LetterResult(IGNORED)
+
+
+def _incoming_row(
+    letter: IncomingLetter, place: MailboxPlace, outcome: str, now: datetime
+) -> EmailLetter:
+    """The letter's email_letters row: where it lies, who sent it, what became of it."""
+    return EmailLetter(
+        direction=IN,
+        message_id=letter.message_id or storable_id(_made_up_id(place)),
+        mailbox=place.mailbox,
+        uidvalidity=place.uidvalidity,
+        uid=place.uid,
+        subject=letter.subject,
+        from_address=(letter.sender_address or "")[:320] or None,
+        outcome=outcome,
+        created_at=now,
+    )
 
 
 def _made_up_id(place: MailboxPlace) -> str:

@@ -24,6 +24,7 @@ from bot.email.threads import (
     bare_id,
     new_message_id,
     one_line,
+    references_header,
     reply_subject,
     thread_references,
 )
@@ -169,7 +170,7 @@ async def queue_email_reply(
         direction=OUT,
         message_id=new_message_id(sender),
         in_reply_to=theirs,
-        thread_refs=" ".join(f"<{i}>" for i in thread_references(replying_to.thread_refs, theirs)),
+        thread_refs=references_header(thread_references(replying_to.thread_refs, theirs)),
         subject=reply_subject(replying_to.subject),
         from_address=one_line(sender, 320),
         to_address=address,

@@ -49,6 +49,16 @@ def bare_id(value: str | None) -> str | None:
     return text if text and " " not in text and "@" in text and "<" not in text else None
 
 
+def bracketed(message_id: str) -> str:
+    """A bare Message-ID as headers carry it: in angle brackets."""
+    return "<" + message_id + ">"
+
+
+def references_header(ids: list[str]) -> str | None:
+    """The References header of bare ids (None: no ids)."""
+    return " ".join(bracketed(found) for found in ids) or None
+
+
 def thread_references(references: str | None, message_id: str) -> list[str]:
     """The References of an answer to a letter: that letter's References, then its own
     Message-ID (bare ids, each once; the first and the latest kept when there are many)."""

@@ -15,7 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from bot.email.threads import one_line
+from bot.email.threads import bracketed, one_line
 from storage.models import EmailLetter
 
 
@@ -26,9 +26,9 @@ def letter_message(letter: EmailLetter, content: bytes | None = None) -> EmailMe
     message["To"] = letter.to_address or ""
     message["Subject"] = letter.subject or "Re:"
     message["Date"] = format_datetime(letter.created_at)
-    message["Message-ID"] = f"<{letter.message_id}>"
+    message["Message-ID"] = bracketed(letter.message_id)
     if letter.in_reply_to:
-        message["In-Reply-To"] = f"<{letter.in_reply_to}>"
+        message["In-Reply-To"] = bracketed(letter.in_reply_to)
     if letter.thread_refs:
         message["References"] = letter.thread_refs
     message.set_content(letter.body or "", charset="utf-8")
